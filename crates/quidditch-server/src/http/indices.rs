@@ -1,0 +1,9 @@
+//! HTTP routes: indices.
+
+use axum::Router;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

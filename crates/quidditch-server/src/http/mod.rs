@@ -1,0 +1,112 @@
+//! The HTTP layer: thin handlers that parse requests, call the engine or the UDF registry,
+//! and shape OpenSearch-compatible responses. One module per API area.
+
+pub mod error;
+
+mod cluster;
+mod documents;
+mod indices;
+mod search;
+mod udfs;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+pub use error::ApiError;
+
+use crate::config::ServerConfig;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<quidditch_engine::Engine>,
+    pub udfs: Arc<quidditch_udf::UdfRegistry>,
+    pub config: Arc<ServerConfig>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(cluster::routes())
+        .merge(indices::routes())
+        .merge(documents::routes())
+        .merge(search::routes())
+        .merge(udfs::routes())
+        .fallback(no_handler)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(opensearch_errors))
+}
+
+/// OpenSearch answers unknown endpoints with 400 `no handler found for uri`.
+async fn no_handler(req: Request<Body>) -> ApiError {
+    ApiError::illegal_argument(format!(
+        "no handler found for uri [{}] and method [{}]",
+        req.uri(),
+        req.method()
+    ))
+}
+
+/// axum's own rejections (body too large, wrong method, …) are plain text; turn them into
+/// OpenSearch error bodies so clients always get the same shape.
+async fn opensearch_errors(req: Request<Body>, next: Next) -> Response {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if status.is_success() || is_json(&resp) || method == axum::http::Method::HEAD {
+        return resp;
+    }
+    let err = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            413,
+            "content_too_long_exception",
+            "request body is larger than the configured limit (http.max_content_length)",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            405,
+            "method_not_allowed_exception",
+            format!("Incorrect HTTP method for uri [{uri}] and method [{method}]"),
+        ),
+        s if s.is_client_error() || s.is_server_error() => {
+            let reason = String::from_utf8_lossy(
+                &axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default(),
+            )
+            .to_string();
+            let kind = if s.is_client_error() { "illegal_argument_exception" } else { "exception" };
+            ApiError::new(s.as_u16(), kind, reason)
+        }
+        _ => return resp,
+    };
+    err.into_response()
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Parses a JSON request body; an empty body is `None`. Handlers take `Bytes` rather than
+/// axum's `Json` so malformed input gets an OpenSearch error, not axum's text rejection.
+pub fn parse_json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        ApiError::bad_request("parse_exception", format!("failed to parse request body: {e}"))
+    })
+}
+
+/// A JSON response with a status code.
+pub fn json_response(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), axum::Json(body)).into_response()
+}

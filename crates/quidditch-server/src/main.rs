@@ -1,0 +1,124 @@
+//! `quidditch`: the search server (`serve`), the UDF client (`udf …`) and `keygen`.
+
+mod cli;
+mod config;
+mod http;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tracing::info;
+
+use crate::config::ServerConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "quidditch", version, about = "A search engine with sandboxed WebAssembly UDFs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (single node, embedded storage).
+    Serve(ServeArgs),
+    /// Build, upload, test and inspect UDFs on a running server.
+    Udf {
+        /// Server URL.
+        #[arg(long, global = true, env = "QUIDDITCH_URL", default_value = "http://127.0.0.1:9200")]
+        server: String,
+        /// Machine-readable output.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: cli::UdfCommand,
+    },
+    /// Generate an Ed25519 key pair for signing UDFs.
+    Keygen(cli::KeygenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// JSON config file; flags below override it.
+    #[arg(long, env = "QUIDDITCH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:9200.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// Data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `quidditch_udf=debug`, …).
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).map(|_| 0),
+        Command::Udf { server, json, command } => cli::run_udf(&server, json, command),
+        Command::Keygen(args) => cli::run_keygen(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = ServerConfig::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(level) = args.log_level {
+        config.log_level = level;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log_level)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    std::fs::create_dir_all(&config.data_dir)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let udfs = quidditch_udf::UdfRegistry::open(&config.data_dir.join("udfs"), config.udf.clone())?;
+        let engine = quidditch_engine::Engine::open(
+            &config.data_dir.join("indices"),
+            config.engine.clone(),
+            udfs.clone(),
+        )?;
+        let config = Arc::new(config);
+        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone() };
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        // Tests and scripts wait for this exact line to learn the bound port.
+        info!("quidditch listening on http://{}", listener.local_addr()?);
+        eprintln!("quidditch listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        engine.shutdown()?;
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+}

@@ -1,0 +1,142 @@
+"""Starts the real `quidditch` binary on a free port with a temporary data dir.
+
+Fixtures:
+  server       -- a session-wide server (url, data_dir, process)
+  client       -- opensearch-py client for `server`
+  http         -- requests.Session bound to `server.url` (for non-OpenSearch APIs)
+  server_factory -- start extra servers (restart, crash, config tests); all stopped at the end
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from opensearchpy import OpenSearch
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def quidditch_bin() -> str:
+    env = os.environ.get("QUIDDITCH_BIN")
+    if env:
+        return env
+    target = os.environ.get("CARGO_TARGET_DIR") or str(REPO / "target")
+    return str(Path(target) / "release" / "quidditch")
+
+
+class Server:
+    def __init__(self, data_dir: Path, config: dict | None = None, extra_args=()):
+        self.data_dir = Path(data_dir)
+        self.config = config
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.url = None
+        self.log_lines = []
+
+    def start(self, timeout=60.0):
+        args = [quidditch_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
+        if self.config is not None:
+            cfg = self.data_dir.parent / f"{self.data_dir.name}-config.json"
+            cfg.write_text(json.dumps(self.config))
+            args += ["--config", str(cfg)]
+        args += self.extra_args
+        self.log_lines = []
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            env={**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"},
+        )
+        found = threading.Event()
+
+        def pump():
+            for line in self.proc.stderr:
+                self.log_lines.append(line)
+                m = re.search(r"quidditch listening on (http://[0-9.:]+)", line)
+                if m and not found.is_set():
+                    self.url = m.group(1)
+                    found.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.time() + timeout
+        while not found.is_set():
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                raise RuntimeError("server exited at start:\n" + "".join(self.log_lines))
+            if time.time() > deadline:
+                self.kill()
+                raise RuntimeError("server did not start:\n" + "".join(self.log_lines))
+            found.wait(0.05)
+        return self
+
+    def log(self) -> str:
+        return "".join(self.log_lines)
+
+    def stop(self):
+        """Clean shutdown (SIGTERM) and wait."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self):
+        """kill -9: no chance to flush anything."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def client(self, **kw) -> OpenSearch:
+        return OpenSearch(hosts=[self.url], timeout=120, **kw)
+
+
+@pytest.fixture(scope="session")
+def server_factory(tmp_path_factory):
+    started = []
+
+    def make(config=None, extra_args=(), data_dir=None) -> Server:
+        d = data_dir or (tmp_path_factory.mktemp("srv") / "data")
+        s = Server(d, config=config, extra_args=extra_args).start()
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.kill()
+
+
+@pytest.fixture(scope="session")
+def server(server_factory) -> Server:
+    return server_factory()
+
+
+@pytest.fixture(scope="session")
+def client(server) -> OpenSearch:
+    return server.client()
+
+
+@pytest.fixture()
+def http(server):
+    s = requests.Session()
+    base = server.url
+
+    class Bound:
+        url = base
+
+        def __getattr__(self, method):
+            fn = getattr(s, method)
+            return lambda path, **kw: fn(base + path, timeout=kw.pop("timeout", 120), **kw)
+
+    return Bound()
