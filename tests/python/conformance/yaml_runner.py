@@ -1,0 +1,343 @@
+"""A runner for the official OpenSearch YAML REST tests (`../shared/opensearch-rest-tests`).
+
+It follows the semantics of OpenSearch's own runner closely enough for the API subset we
+implement: each test section runs on a clean server (indices deleted), `setup`/`teardown`
+sections wrap every test, `do` calls are mapped to HTTP requests through the API specs
+(`api/*.json`), and the assertions are `match`, `length`, `is_true`, `is_false`,
+`gt`/`gte`/`lt`/`lte`, `contains` and `set` (stash). Tests whose `skip` names a feature we do not
+support, or a version range containing ours, are skipped like the official runner does.
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+SUPPORTED_FEATURES = {"headers", "warnings", "allowed_warnings", "node_selector", "contains",
+                      "default_shards", "stash_in_path", "stash_in_key"}
+
+CATCH_STATUS = {
+    "bad_request": [400], "unauthorized": [401], "forbidden": [403], "missing": [404],
+    "request_timeout": [408], "conflict": [409], "unavailable": [503],
+}
+
+
+class Failure(Exception):
+    pass
+
+
+class Skipped(Exception):
+    pass
+
+
+def parse_version(v: str) -> tuple:
+    parts = re.findall(r"\d+", v)
+    return tuple(int(p) for p in parts[:3]) if parts else ()
+
+
+def version_in_range(ours: tuple, spec: str) -> bool:
+    for rng in str(spec).split(","):
+        rng = rng.strip()
+        if rng == "all":
+            return True
+        lo, _, hi = rng.partition("-")
+        lo_v = parse_version(lo) if lo.strip() else (0, 0, 0)
+        hi_v = parse_version(hi) if hi.strip() else (999, 999, 999)
+        if lo_v <= ours <= hi_v:
+            return True
+    return False
+
+
+@dataclass
+class ApiSpec:
+    name: str
+    paths: list  # [(template, methods, parts)]
+    body: bool = False
+
+    @staticmethod
+    def load_all(api_dir: Path) -> dict:
+        specs = {}
+        for f in api_dir.glob("*.json"):
+            data = json.loads(f.read_text())
+            for name, spec in data.items():
+                paths = [(p["path"], p["methods"], set(p.get("parts", {}).keys()))
+                         for p in spec["url"]["paths"]]
+                specs[name] = ApiSpec(name, paths, "body" in spec)
+        return specs
+
+
+@dataclass
+class Result:
+    name: str
+    outcome: str  # passed | failed | skipped
+    detail: str = ""
+
+
+@dataclass
+class Runner:
+    base_url: str
+    api_specs: dict
+    our_version: tuple = (2, 11, 0)
+    stash: dict = field(default_factory=dict)
+
+    # ---- request mapping -------------------------------------------------------------
+    def request(self, api: str, args: dict, headers: dict | None = None):
+        spec = self.api_specs.get(api)
+        if spec is None:
+            raise Skipped(f"api [{api}] has no spec here")
+        args = dict(args)
+        body = args.pop("body", None)
+        ignore = args.pop("ignore", None)
+        # choose the path whose parts are all given, the most specific first
+        candidates = [p for p in spec.paths if p[2] <= set(args.keys())]
+        if not candidates:
+            raise Failure(f"no path of [{api}] fits the arguments {sorted(args)}")
+        template, methods, parts = max(candidates, key=lambda p: len(p[2]))
+        path = template
+        for part in parts:
+            value = args.pop(part)
+            if isinstance(value, list):
+                value = ",".join(str(v) for v in value)
+            path = path.replace("{" + part + "}", urllib.parse.quote(str(value), safe=",*"))
+        method = methods[0]
+        if body is not None and method in ("GET", "HEAD", "DELETE") and "POST" in methods:
+            method = "POST"
+        params = {}
+        for k, v in args.items():
+            if isinstance(v, bool):
+                v = "true" if v else "false"
+            elif isinstance(v, list):
+                v = ",".join(str(x) for x in v)
+            params[k] = str(v)
+        data = None
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+        if body is not None:
+            if isinstance(body, list):
+                lines = [x if isinstance(x, str) else json.dumps(x) for x in body]
+                data = "\n".join(lines) + "\n"
+                hdrs["Content-Type"] = "application/x-ndjson"
+            elif isinstance(body, str):
+                data = body if body.endswith("\n") or api not in ("bulk", "msearch") else body + "\n"
+                if api in ("bulk", "msearch"):
+                    hdrs["Content-Type"] = "application/x-ndjson"
+            else:
+                data = json.dumps(body)
+        resp = requests.request(method, self.base_url + path, params=params,
+                                data=data.encode() if isinstance(data, str) else data,
+                                headers=hdrs, timeout=60)
+        if method == "HEAD":
+            return resp.status_code, resp.status_code == 200, ignore
+        text = resp.text
+        try:
+            parsed = resp.json()
+        except ValueError:
+            parsed = text
+        return resp.status_code, parsed, ignore
+
+    # ---- value helpers -----------------------------------------------------------------
+    def resolve(self, value):
+        if isinstance(value, str):
+            if value.startswith("$") and value[1:] in self.stash:
+                return self.stash[value[1:]]
+            if "${" in value:
+                return re.sub(r"\$\{(\w+)\}", lambda m: str(self.stash.get(m.group(1), m.group(0))), value)
+            return value
+        if isinstance(value, dict):
+            return {self.resolve(k): self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def lookup(self, body, path: str):
+        if path in ("$body", ""):
+            return body
+        path = self.resolve(path)
+        keys = [k.replace("\x00", ".") for k in path.replace("\\.", "\x00").split(".")]
+        cur = body
+        for key in keys:
+            key = self.resolve(key) if key.startswith("$") else key
+            if isinstance(cur, list):
+                try:
+                    cur = cur[int(key)]
+                except (ValueError, IndexError):
+                    raise Failure(f"path [{path}]: no element [{key}]")
+            elif isinstance(cur, dict):
+                if key not in cur:
+                    raise Failure(f"path [{path}]: no key [{key}] in {json.dumps(cur)[:300]}")
+                cur = cur[key]
+            else:
+                raise Failure(f"path [{path}]: cannot descend into {cur!r}")
+        return cur
+
+    @staticmethod
+    def equal(expected, actual) -> bool:
+        if isinstance(expected, str) and len(expected) > 1 and expected.strip().startswith("/") \
+                and expected.strip().endswith("/"):
+            pattern = expected.strip()[1:-1]
+            return re.search(pattern, str(actual), re.X) is not None
+        if isinstance(expected, bool) or isinstance(actual, bool):
+            return expected is actual or expected == actual and type(expected) == type(actual)
+        if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+            return float(expected) == float(actual)
+        if isinstance(expected, dict) and isinstance(actual, dict):
+            return expected.keys() == actual.keys() and all(
+                Runner.equal(v, actual[k]) for k, v in expected.items())
+        if isinstance(expected, list) and isinstance(actual, list):
+            return len(expected) == len(actual) and all(
+                Runner.equal(e, a) for e, a in zip(expected, actual))
+        if isinstance(expected, str) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
+            return expected == str(actual)
+        return expected == actual
+
+    # ---- steps ---------------------------------------------------------------------------
+    def run_steps(self, steps, state):
+        for step in steps or []:
+            (kind, arg), = step.items()
+            if kind == "skip":
+                self.check_skip(arg)
+            elif kind == "do":
+                self.do(arg, state)
+            elif kind == "set":
+                for path, var in arg.items():
+                    self.stash[var] = self.lookup(state["body"], path)
+            elif kind == "match":
+                (path, expected), = arg.items()
+                actual = self.lookup(state["body"], path)
+                expected = self.resolve(expected)
+                if not self.equal(expected, actual):
+                    raise Failure(f"match {path}: expected {expected!r}, got {actual!r}")
+            elif kind == "length":
+                (path, expected), = arg.items()
+                actual = self.lookup(state["body"], path)
+                if len(actual) != int(self.resolve(expected)):
+                    raise Failure(f"length {path}: expected {expected}, got {len(actual)}")
+            elif kind in ("is_true", "is_false"):
+                try:
+                    value = self.lookup(state["body"], arg)
+                except Failure:
+                    value = None
+                truthy = value not in (None, False, "", 0, "false", [], {})
+                if truthy != (kind == "is_true"):
+                    raise Failure(f"{kind} {arg}: got {value!r}")
+            elif kind in ("gt", "gte", "lt", "lte"):
+                (path, expected), = arg.items()
+                actual = self.lookup(state["body"], path)
+                expected = self.resolve(expected)
+                ok = {"gt": actual > expected, "gte": actual >= expected,
+                      "lt": actual < expected, "lte": actual <= expected}[kind]
+                if not ok:
+                    raise Failure(f"{kind} {path}: {actual!r} vs {expected!r}")
+            elif kind == "contains":
+                (path, expected), = arg.items()
+                actual = self.lookup(state["body"], path)
+                expected = self.resolve(expected)
+                if not any(self.equal(expected, a) or (isinstance(expected, dict) and isinstance(a, dict)
+                           and all(self.equal(v, a.get(k)) for k, v in expected.items())) for a in actual):
+                    raise Failure(f"contains {path}: {expected!r} not in {actual!r}")
+            else:
+                raise Skipped(f"unsupported step [{kind}]")
+
+    def check_skip(self, arg):
+        features = arg.get("features", [])
+        if isinstance(features, str):
+            features = [features]
+        missing = [f for f in features if f not in SUPPORTED_FEATURES]
+        if missing:
+            raise Skipped(f"features {missing}")
+        if "version" in arg and version_in_range(self.our_version, arg["version"]):
+            raise Skipped(f"version {arg['version']}: {arg.get('reason', '')}")
+
+    def do(self, arg, state):
+        arg = dict(arg)
+        catch = arg.pop("catch", None)
+        headers = arg.pop("headers", None)
+        for k in ("warnings", "allowed_warnings", "node_selector", "allowed_warnings_regex",
+                  "warnings_regex"):
+            arg.pop(k, None)
+        (api, args), = arg.items()
+        args = self.resolve(args or {})
+        status, body, ignore = self.request(api, args, headers)
+        state["body"] = body
+        ignored = set(ignore if isinstance(ignore, list) else [ignore] if ignore else [])
+        if catch is None:
+            if status >= 400 and status not in ignored and not (api.startswith("exists") or
+                                                               api.endswith(".exists")):
+                raise Failure(f"{api} returned {status}: {json.dumps(body)[:400]}")
+            return
+        if catch == "param":
+            raise Skipped("client-side parameter validation")
+        if catch in CATCH_STATUS:
+            if status not in CATCH_STATUS[catch]:
+                raise Failure(f"{api}: expected {catch}, got {status}: {json.dumps(body)[:300]}")
+        elif catch == "request":
+            if status < 400 or status in (404, 409, 408, 403, 401):
+                raise Failure(f"{api}: expected a request error, got {status}")
+        elif catch.startswith("/"):
+            if status < 400 or not re.search(catch.strip("/"), json.dumps(body)):
+                raise Failure(f"{api}: expected error matching {catch}, got {status}: {json.dumps(body)[:300]}")
+        else:
+            raise Skipped(f"catch [{catch}]")
+
+    # ---- files ---------------------------------------------------------------------------
+    def wipe(self):
+        r = requests.get(self.base_url + "/_cat/indices?format=json", timeout=30)
+        if r.status_code == 200:
+            for row in r.json():
+                requests.delete(self.base_url + "/" + urllib.parse.quote(row["index"]), timeout=30)
+
+    def run_file(self, path: Path) -> list:
+        docs = list(yaml.safe_load_all(path.read_text()))
+        setup = teardown = None
+        tests = []
+        for doc in docs:
+            if not doc:
+                continue
+            for name, steps in doc.items():
+                if name == "setup":
+                    setup = steps
+                elif name == "teardown":
+                    teardown = steps
+                else:
+                    tests.append((name, steps))
+        results = []
+        rel = f"{path.parent.name}/{path.name}"
+        for name, steps in tests:
+            self.stash = {}
+            state = {"body": None}
+            full = f"{rel} :: {name}"
+            try:
+                self.wipe()
+                self.run_steps(setup, state)
+                self.run_steps(steps, state)
+                results.append(Result(full, "passed"))
+            except Skipped as s:
+                results.append(Result(full, "skipped", str(s)))
+            except Failure as f:
+                results.append(Result(full, "failed", str(f)))
+            except Exception as e:  # a crash in the runner or a connection error
+                results.append(Result(full, "failed", f"{type(e).__name__}: {e}"))
+            finally:
+                try:
+                    self.run_steps(teardown, {"body": None})
+                except Exception:
+                    pass
+        return results
+
+
+def run_all(base_url: str, tests_dir: Path) -> list:
+    runner = Runner(base_url, ApiSpec.load_all(tests_dir / "api"))
+    try:
+        info = requests.get(base_url + "/", timeout=10).json()
+        runner.our_version = parse_version(info["version"]["number"])
+    except Exception:
+        pass
+    results = []
+    for f in sorted(tests_dir.glob("*/*.yml")):
+        results.extend(runner.run_file(f))
+    return results
