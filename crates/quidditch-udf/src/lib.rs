@@ -1,20 +1,51 @@
-//! Sandboxed WebAssembly UDF runtime, registry, limits, signatures, audit and stats.
-//! (Skeleton: the runtime's owner replaces these stubs.)
+//! Sandboxed WebAssembly UDF runtime: registry, limits, permissions, signatures, audit, stats.
+//!
+//! # The interface the engine uses
+//!
+//! ```no_run
+//! # use std::time::{Duration, Instant};
+//! # use quidditch_udf::*;
+//! # fn demo(dir: &std::path::Path) -> anyhow::Result<()> {
+//! let registry = UdfRegistry::open(dir, UdfConfig::default())?;
+//! // At query lowering: unknown UDFs and bad parameters fail before any document is read.
+//! let udf = registry.resolve("price_filter", None)?; // highest semver; or Some("1.2.0"), or "name@1.2.0"
+//! let params = udf.bind_params(&serde_json::Map::new())?; // defaults applied, types checked (400)
+//! // Per evaluation context (query × shard): a fresh instance with its own Store.
+//! let mut inst = udf.instantiate(params, Instant::now() + Duration::from_secs(1))?; // 429 after the deadline
+//! // Per segment: documents; fields are resolved once to a slot, then read per doc.
+//! inst.set_documents(Box::new(JsonDocument::new("1", serde_json::json!({"price": 10}))));
+//! let keep = inst.filter(0, 1.0)?;
+//! let (logs, truncated) = inst.take_logs();
+//! # let _ = (keep, logs, truncated); Ok(()) }
+//! ```
+//!
+//! Core modules (ABI v1, `docs/udf-abi.md`) and components (`wit/quidditch-udf.wit`) are
+//! detected from the binary and run behind the same [`UdfInstance`] interface.
 
-use std::path::Path;
-use std::sync::Arc;
+mod abi;
+pub mod audit;
+mod component;
+pub mod config;
+pub mod document;
+mod engine;
+pub mod error;
+mod host;
+mod instance;
+mod limits;
+pub mod metadata;
+pub mod params;
+pub mod permissions;
+mod registry;
+pub mod signature;
+pub mod stats;
 
-use serde::{Deserialize, Serialize};
-
-/// Runtime limits, permissions and signature policy (server config `udf` section).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct UdfConfig {}
-
-pub struct UdfRegistry {}
-
-impl UdfRegistry {
-    pub fn open(_dir: &Path, _config: UdfConfig) -> anyhow::Result<Arc<UdfRegistry>> {
-        Ok(Arc::new(UdfRegistry {}))
-    }
-}
+pub use audit::{AuditEntry, AuditQuery};
+pub use config::{LimitOverrides, UdfConfig, UdfLimits};
+pub use document::{DocumentAccess, FieldSlot, FieldValue, JsonDocument};
+pub use engine::detect_kind;
+pub use error::{UdfError, UdfErrorKind};
+pub use host::{LogEntry, LogLevel};
+pub use instance::{LoadedUdf, UdfInstance};
+pub use metadata::{BinaryKind, Language, ParamDecl, ParamType, Permission, UdfMetadata};
+pub use params::{BoundParams, ParamValue};
+pub use registry::{RegisterRequest, UdfRegistry};

@@ -1,0 +1,608 @@
+//! A compiled UDF version ([`LoadedUdf`]) and a per-evaluation-context instance of it
+//! ([`UdfInstance`]): own `Store`, own memory, limits armed per call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use wasmtime::{InstancePre, Memory, Store, Trap, TypedFunc};
+
+use crate::audit::{AuditEntry, AuditLog, now_rfc3339};
+use crate::component::{ComponentHost, UdfPre};
+use crate::config::UdfLimits;
+use crate::document::DocumentAccess;
+use crate::engine::WasmEngine;
+use crate::error::{UdfError, UdfErrorKind};
+use crate::host::{HostCtx, HostTrap, LogEntry};
+use crate::limits::{InstanceGate, MemoryLimitExceeded, MemoryLimiter};
+use crate::metadata::{Permission, UdfMetadata};
+use crate::params::BoundParams;
+use crate::stats::{LocalStats, VersionStats};
+
+/// Per-document calls are timed 1 in this many (batches always): two clock reads would
+/// otherwise cost as much as the call itself.
+const TIMING_SAMPLE: u32 = 32;
+
+/// Table elements an instance may grow to (componentize-py needs ~200k).
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// The compiled form of one version, ready to instantiate.
+pub(crate) enum Runtime {
+    Core(CoreUdf),
+    Component(UdfPre<ComponentHost>),
+}
+
+pub(crate) struct CoreUdf {
+    pub pre: InstancePre<HostCtx>,
+    pub filter: Option<String>,
+    pub score: Option<String>,
+    pub batch: bool,
+    pub initialize: bool,
+}
+
+/// One registered, compiled UDF version. Cheap to share (`Arc`); instances are created
+/// from it per evaluation context.
+pub struct LoadedUdf {
+    pub metadata: UdfMetadata,
+    pub version: semver::Version,
+    pub limits: UdfLimits,
+    /// Whether the compiled artifact came from the disk cache (no recompilation).
+    pub loaded_from_cache: bool,
+    pub(crate) runtime: Runtime,
+    pub(crate) engine: Arc<WasmEngine>,
+    pub(crate) gate: InstanceGate,
+    pub(crate) stats: Arc<VersionStats>,
+    pub(crate) audit: Arc<AuditLog>,
+}
+
+impl std::fmt::Debug for LoadedUdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LoadedUdf({}@{})", self.metadata.name, self.metadata.version)
+    }
+}
+
+impl LoadedUdf {
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    pub fn version_str(&self) -> &str {
+        &self.metadata.version
+    }
+
+    pub fn has_filter(&self) -> bool {
+        self.metadata.exports.iter().any(|e| e == "filter")
+    }
+
+    pub fn has_score(&self) -> bool {
+        self.metadata.exports.iter().any(|e| e == "score")
+    }
+
+    pub fn error(&self, kind: UdfErrorKind, message: impl Into<String>) -> UdfError {
+        UdfError::new(&self.metadata.name, Some(self.metadata.version.clone()), kind, message)
+    }
+
+    /// Validates call parameters against the declaration: defaults applied, types checked;
+    /// the error (`BadParams`, 400) names the parameter.
+    pub fn bind_params(&self, given: &Map<String, Value>) -> Result<Arc<BoundParams>, UdfError> {
+        BoundParams::bind(&self.metadata.parameters, given)
+            .map(Arc::new)
+            .map_err(|m| self.error(UdfErrorKind::BadParams, m))
+    }
+
+    /// Live instances right now.
+    pub fn live_instances(&self) -> u32 {
+        self.gate.live()
+    }
+
+    /// A fresh instance for one evaluation context (one query on one segment set).
+    ///
+    /// Waits for a free slot while `max_instances` are live, up to `deadline` (capped by
+    /// the UDF's `instance_wait_ms`), then fails with `InstanceLimit` (429). The query
+    /// wall-time limit starts now.
+    pub fn instantiate(self: &Arc<Self>, params: Arc<BoundParams>, deadline: Instant) -> Result<UdfInstance, UdfError> {
+        let wait_cap = Instant::now() + std::time::Duration::from_millis(self.limits.instance_wait_ms);
+        if !self.gate.acquire(self.limits.max_instances, deadline.min(wait_cap)) {
+            let e = self.error(
+                UdfErrorKind::InstanceLimit,
+                format!(
+                    "too many instances: limit [max_instances] = {} reached and none was freed within the wait time",
+                    self.limits.max_instances
+                ),
+            );
+            self.stats.error(&e);
+            self.audit_failure("query", &e);
+            return Err(e);
+        }
+        // From here the slot is released by UdfInstance::drop, or below on failure.
+        match self.create_instance(params) {
+            Ok(inner) => {
+                let engine = &self.engine;
+                Ok(UdfInstance {
+                    call_ticks: engine.ticks_for_ms(self.limits.call_timeout_ms),
+                    query_deadline_tick: engine.now_tick() + engine.ticks_for_ms(self.limits.query_timeout_ms),
+                    udf: self.clone(),
+                    inner,
+                    local: LocalStats::default(),
+                    failed: None,
+                    sample: 0,
+                })
+            }
+            Err(e) => {
+                self.gate.release();
+                self.stats.error(&e);
+                self.audit_failure("query", &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Instantiates once outside the instance gate (upload validation); for a component,
+    /// returns what `capabilities()` reports, as export names.
+    pub(crate) fn trial(&self, params: Arc<BoundParams>) -> Result<Option<Vec<String>>, UdfError> {
+        match self.create_instance(params)? {
+            Inner::Core(_) => Ok(None),
+            Inner::Component(mut c) => {
+                c.store.set_epoch_deadline(self.engine.ticks_for_ms(self.limits.call_timeout_ms));
+                let caps = c
+                    .udf
+                    .call_capabilities(&mut c.store)
+                    .map_err(|e| self.classify(e, &c.store.data().ctx.limiter, false))?;
+                let mut exports = Vec::new();
+                for cap in caps {
+                    let cap = cap.replace('-', "_");
+                    match cap.as_str() {
+                        "filter" | "score" | "filter_batch" | "score_batch" if !exports.contains(&cap) => exports.push(cap),
+                        _ => {}
+                    }
+                }
+                if !exports.iter().any(|e| e == "filter" || e == "score") {
+                    return Err(self.error(
+                        UdfErrorKind::InvalidBinary,
+                        "the component's capabilities() lists neither \"filter\" nor \"score\"",
+                    ));
+                }
+                Ok(Some(exports))
+            }
+        }
+    }
+
+    fn host_ctx(&self, params: Arc<BoundParams>) -> HostCtx {
+        HostCtx::new(
+            params,
+            MemoryLimiter::new(self.limits.memory_bytes as usize, MAX_TABLE_ELEMENTS),
+            self.limits.log_bytes,
+            self.metadata.has_permission(Permission::ReadDocument),
+            self.metadata.has_permission(Permission::WriteLog),
+        )
+    }
+
+    fn create_instance(&self, params: Arc<BoundParams>) -> Result<Inner, UdfError> {
+        self.stats.instantiated();
+        let call_ticks = self.engine.ticks_for_ms(self.limits.call_timeout_ms);
+        match &self.runtime {
+            Runtime::Core(core) => {
+                let mut store = Store::new(&self.engine.engine, self.host_ctx(params));
+                store.limiter(|h| &mut h.limiter);
+                // The start function and `_initialize` run under the per-call time limit.
+                store.set_epoch_deadline(call_ticks);
+                let instance = core.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().limiter, false))?;
+                let memory: Option<Memory> = instance.get_memory(&mut store, "memory");
+                store.data_mut().memory = memory;
+                let typed = |store: &mut Store<HostCtx>, name: &Option<String>| {
+                    name.as_ref().and_then(|n| instance.get_typed_func::<i64, i32>(&mut *store, n).ok())
+                };
+                let filter = typed(&mut store, &core.filter);
+                let score = core.score.as_ref().and_then(|n| instance.get_typed_func::<i64, f64>(&mut store, n).ok());
+                let (filter_batch, score_batch, udf_buffer) = if core.batch {
+                    (
+                        instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "filter_batch").ok(),
+                        instance.get_typed_func::<(i32, i32, i32), i32>(&mut store, "score_batch").ok(),
+                        instance.get_typed_func::<i32, i32>(&mut store, "udf_buffer").ok(),
+                    )
+                } else {
+                    (None, None, None)
+                };
+                if core.initialize
+                    && let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize")
+                {
+                    init.call(&mut store, ()).map_err(|e| self.classify(e, &store.data().limiter, false))?;
+                }
+                Ok(Inner::Core(CoreInstance { store, filter, score, filter_batch, score_batch, udf_buffer, buffer: None }))
+            }
+            Runtime::Component(pre) => {
+                let host = ComponentHost::new(
+                    self.host_ctx(params),
+                    self.metadata.has_permission(Permission::Clocks),
+                    self.metadata.has_permission(Permission::Random),
+                    self.limits.log_bytes,
+                );
+                let mut store = Store::new(&self.engine.engine, host);
+                store.limiter(|h| &mut h.ctx.limiter);
+                store.set_epoch_deadline(call_ticks);
+                let udf = pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?;
+                Ok(Inner::Component(ComponentInstance { store, udf }))
+            }
+        }
+    }
+
+    /// Turns a wasmtime error into a `UdfError` naming the limit that was hit.
+    fn classify(&self, e: wasmtime::Error, limiter: &MemoryLimiter, query_expired: bool) -> UdfError {
+        if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
+            return self.error(UdfErrorKind::MemoryLimit, format!("{m} (limit [memory_bytes])"));
+        }
+        if let Some(h) = e.downcast_ref::<HostTrap>() {
+            return self.error(UdfErrorKind::Trap, format!("trap: {h}"));
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) if query_expired => self.error(
+                UdfErrorKind::Timeout,
+                format!("timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms", self.limits.query_timeout_ms),
+            ),
+            Some(Trap::Interrupt) => self.error(
+                UdfErrorKind::Timeout,
+                format!("timeout: a call exceeded limit [call_timeout_ms] = {} ms", self.limits.call_timeout_ms),
+            ),
+            Some(Trap::StackOverflow) => self.error(
+                UdfErrorKind::StackOverflow,
+                format!(
+                    "stack overflow: the UDF exhausted the wasm stack (limit [max_wasm_stack_bytes] = {} bytes)",
+                    self.engine.max_wasm_stack
+                ),
+            ),
+            Some(t) if limiter.hit => self.error(
+                UdfErrorKind::MemoryLimit,
+                format!("memory limit of {} bytes exceeded (limit [memory_bytes]), then: {t}", self.limits.memory_bytes),
+            ),
+            Some(t) => self.error(UdfErrorKind::Trap, format!("trap: {t}")),
+            None if limiter.hit => self.error(
+                UdfErrorKind::MemoryLimit,
+                format!("memory limit of {} bytes exceeded (limit [memory_bytes]): {e:#}", self.limits.memory_bytes),
+            ),
+            None => self.error(UdfErrorKind::Trap, format!("{e:#}")),
+        }
+    }
+
+    pub(crate) fn audit_failure(&self, actor: &str, e: &UdfError) {
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: actor.to_string(),
+            operation: if e.kind.is_limit() { "limit_hit".into() } else { "call_failed".into() },
+            udf: self.metadata.name.clone(),
+            version: Some(self.metadata.version.clone()),
+            outcome: "failure".into(),
+            error: Some(e.to_string()),
+            duration_ms: 0.0,
+        });
+    }
+}
+
+pub(crate) enum Inner {
+    Core(CoreInstance),
+    Component(ComponentInstance),
+}
+
+pub(crate) struct CoreInstance {
+    store: Store<HostCtx>,
+    filter: Option<TypedFunc<i64, i32>>,
+    score: Option<TypedFunc<i64, f64>>,
+    filter_batch: Option<TypedFunc<(i32, i32, i32), i32>>,
+    score_batch: Option<TypedFunc<(i32, i32, i32), i32>>,
+    udf_buffer: Option<TypedFunc<i32, i32>>,
+    /// (ptr, size) of the region `udf_buffer` returned.
+    buffer: Option<(u32, u32)>,
+}
+
+pub(crate) struct ComponentInstance {
+    store: Store<ComponentHost>,
+    udf: crate::component::Udf,
+}
+
+/// One evaluation context's instance of a UDF: its own `Store` and memory, never shared
+/// between queries. Not `Sync`; move it to the thread that evaluates.
+///
+/// The `ctx` the guest sees is `batch position << 32 | segment doc id`.
+pub struct UdfInstance {
+    udf: Arc<LoadedUdf>,
+    inner: Inner,
+    call_ticks: u64,
+    query_deadline_tick: u64,
+    local: LocalStats,
+    failed: Option<UdfError>,
+    sample: u32,
+}
+
+impl UdfInstance {
+    pub fn udf(&self) -> &Arc<LoadedUdf> {
+        &self.udf
+    }
+
+    fn host(&mut self) -> &mut HostCtx {
+        match &mut self.inner {
+            Inner::Core(c) => c.store.data_mut(),
+            Inner::Component(c) => &mut c.store.data_mut().ctx,
+        }
+    }
+
+    /// Documents for the following calls (once per segment). Clears the field-slot cache.
+    pub fn set_documents(&mut self, docs: Box<dyn DocumentAccess>) {
+        self.host().set_documents(docs);
+    }
+
+    /// Whether the UDF has batched exports (core `filter_batch`/`score_batch` + `udf_buffer`,
+    /// or a component declaring them in `capabilities`). The batch methods work either way.
+    pub fn has_batch(&self) -> bool {
+        match &self.inner {
+            Inner::Core(c) => c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some()),
+            Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e.ends_with("_batch")),
+        }
+    }
+
+    /// Logs captured since the last call to `take_logs`, and whether some were dropped.
+    pub fn take_logs(&mut self) -> (Vec<LogEntry>, bool) {
+        if let Inner::Component(c) = &mut self.inner {
+            c.store.data_mut().drain_stdio();
+        }
+        self.host().log.take()
+    }
+
+    /// Arms the time limits for one call; fails if the query's UDF time is used up.
+    #[inline]
+    fn begin_call(&mut self) -> Result<bool, UdfError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        let now = self.udf.engine.now_tick();
+        if now >= self.query_deadline_tick {
+            let e = self.udf.error(
+                UdfErrorKind::Timeout,
+                format!(
+                    "timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms",
+                    self.udf.limits.query_timeout_ms
+                ),
+            );
+            return Err(self.fail(e));
+        }
+        let ticks = self.call_ticks.min(self.query_deadline_tick - now);
+        match &mut self.inner {
+            Inner::Core(c) => {
+                c.store.set_epoch_deadline(ticks);
+                c.store.data_mut().log.begin_call();
+            }
+            Inner::Component(c) => {
+                c.store.set_epoch_deadline(ticks);
+                c.store.data_mut().ctx.log.begin_call();
+            }
+        }
+        self.sample = self.sample.wrapping_add(1);
+        Ok(self.sample % TIMING_SAMPLE == 1)
+    }
+
+    fn fail(&mut self, e: UdfError) -> UdfError {
+        self.udf.stats.error(&e);
+        self.udf.audit_failure("query", &e);
+        self.failed = Some(e.clone());
+        e
+    }
+
+    fn call_error(&mut self, e: wasmtime::Error) -> UdfError {
+        let expired = self.udf.engine.now_tick() >= self.query_deadline_tick;
+        let limiter_hit = match &self.inner {
+            Inner::Core(c) => c.store.data().limiter.hit,
+            Inner::Component(c) => c.store.data().ctx.limiter.hit,
+        };
+        let mut probe = MemoryLimiter::new(0, 0);
+        probe.hit = limiter_hit;
+        let err = self.udf.classify(e, &probe, expired);
+        self.fail(err)
+    }
+
+    fn guest_error(&mut self, export: &str, message: String) -> UdfError {
+        let e = self.udf.error(UdfErrorKind::Trap, format!("`{export}` returned an error: {message}"));
+        self.fail(e)
+    }
+
+    #[inline]
+    fn set_single(&mut self, doc: u32, score: f32) {
+        let h = self.host();
+        if h.batch_docs.len() == 1 && h.batch_scores.len() == 1 {
+            h.batch_docs[0] = doc;
+            h.batch_scores[0] = score;
+        } else {
+            h.batch_docs.clear();
+            h.batch_docs.push(doc);
+            h.batch_scores.clear();
+            h.batch_scores.push(score);
+        }
+    }
+
+    /// Keeps (`true`) or drops the document.
+    #[inline]
+    pub fn filter(&mut self, doc: u32, score: f32) -> Result<bool, UdfError> {
+        let timed = self.begin_call()?;
+        self.set_single(doc, score);
+        let started = timed.then(Instant::now);
+        let result = match &mut self.inner {
+            Inner::Core(c) => match &c.filter {
+                Some(f) => f.call(&mut c.store, doc as i64).map(|v| Ok(v != 0)),
+                None => Ok(Err("the UDF does not export `filter`".to_string())),
+            },
+            Inner::Component(c) => c.udf.call_filter(&mut c.store, doc as u64),
+        };
+        self.finish(result, started, 1, "filter")
+    }
+
+    /// The document's new score.
+    #[inline]
+    pub fn score(&mut self, doc: u32, score: f32) -> Result<f64, UdfError> {
+        let timed = self.begin_call()?;
+        self.set_single(doc, score);
+        let started = timed.then(Instant::now);
+        let result = match &mut self.inner {
+            Inner::Core(c) => match &c.score {
+                Some(f) => f.call(&mut c.store, doc as i64).map(Ok),
+                None => Ok(Err("the UDF does not export `score`".to_string())),
+            },
+            Inner::Component(c) => c.udf.call_score(&mut c.store, doc as u64),
+        };
+        self.finish(result, started, 1, "score")
+    }
+
+    #[inline]
+    fn finish<T>(
+        &mut self,
+        result: wasmtime::Result<Result<T, String>>,
+        started: Option<Instant>,
+        docs: u64,
+        export: &str,
+    ) -> Result<T, UdfError> {
+        self.local.calls += docs;
+        if let Some(s) = started {
+            self.local.record(docs, s.elapsed().as_nanos() as u64);
+        }
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(msg)) => Err(self.guest_error(export, msg)),
+            Err(e) => Err(self.call_error(e)),
+        }
+    }
+
+    fn set_batch(&mut self, docs: &[u32], scores: &[f32]) {
+        let h = self.host();
+        h.batch_docs.clear();
+        h.batch_docs.extend_from_slice(docs);
+        h.batch_scores.clear();
+        h.batch_scores.extend_from_slice(scores);
+        h.batch_scores.resize(docs.len(), 0.0);
+    }
+
+    /// Decides many documents; `out` receives one bool per doc. Uses the guest's batched
+    /// export when it has one (one call for the batch), otherwise calls `filter` per doc.
+    pub fn filter_batch(&mut self, docs: &[u32], scores: &[f32], out: &mut Vec<bool>) -> Result<(), UdfError> {
+        out.clear();
+        if !self.batch_supported("filter_batch") {
+            for (i, &d) in docs.iter().enumerate() {
+                let keep = self.filter(d, scores.get(i).copied().unwrap_or(0.0))?;
+                out.push(keep);
+            }
+            return Ok(());
+        }
+        self.begin_call()?;
+        self.set_batch(docs, scores);
+        let started = Instant::now();
+        let result = match &mut self.inner {
+            Inner::Core(c) => core_batch(c, docs, 4, true).map(|r| {
+                r.map(|bytes| bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) != 0).collect::<Vec<_>>())
+            }),
+            Inner::Component(c) => {
+                let ctxs: Vec<u64> = ctxs_of(docs).collect();
+                c.udf.call_filter_batch(&mut c.store, &ctxs)
+            }
+        };
+        let v = self.finish(result, Some(started), docs.len() as u64, "filter_batch")?;
+        if v.len() != docs.len() {
+            return Err(self.guest_error("filter_batch", format!("returned {} results for {} documents", v.len(), docs.len())));
+        }
+        *out = v;
+        Ok(())
+    }
+
+    /// Scores many documents; see [`filter_batch`](Self::filter_batch).
+    pub fn score_batch(&mut self, docs: &[u32], scores: &[f32], out: &mut Vec<f64>) -> Result<(), UdfError> {
+        out.clear();
+        if !self.batch_supported("score_batch") {
+            for (i, &d) in docs.iter().enumerate() {
+                let s = self.score(d, scores.get(i).copied().unwrap_or(0.0))?;
+                out.push(s);
+            }
+            return Ok(());
+        }
+        self.begin_call()?;
+        self.set_batch(docs, scores);
+        let started = Instant::now();
+        let result = match &mut self.inner {
+            Inner::Core(c) => core_batch(c, docs, 8, false).map(|r| {
+                r.map(|bytes| {
+                    bytes
+                        .chunks_exact(8)
+                        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                        .collect::<Vec<_>>()
+                })
+            }),
+            Inner::Component(c) => {
+                let ctxs: Vec<u64> = ctxs_of(docs).collect();
+                c.udf.call_score_batch(&mut c.store, &ctxs)
+            }
+        };
+        let v = self.finish(result, Some(started), docs.len() as u64, "score_batch")?;
+        if v.len() != docs.len() {
+            return Err(self.guest_error("score_batch", format!("returned {} results for {} documents", v.len(), docs.len())));
+        }
+        *out = v;
+        Ok(())
+    }
+
+    fn batch_supported(&self, which: &str) -> bool {
+        match &self.inner {
+            Inner::Core(c) => {
+                c.udf_buffer.is_some()
+                    && if which == "filter_batch" { c.filter_batch.is_some() } else { c.score_batch.is_some() }
+            }
+            Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e == which),
+        }
+    }
+}
+
+fn ctxs_of(docs: &[u32]) -> impl Iterator<Item = u64> + '_ {
+    docs.iter().enumerate().map(|(i, &d)| ((i as u64) << 32) | d as u64)
+}
+
+/// Runs a core batched export: ctxs and outputs in the guest's `udf_buffer` region.
+fn core_batch(c: &mut CoreInstance, docs: &[u32], out_width: usize, filter: bool) -> wasmtime::Result<Result<Vec<u8>, String>> {
+    let n = docs.len();
+    let need = n * 8 + n * out_width;
+    let need32 = u32::try_from(need).map_err(|_| wasmtime::Error::msg("batch too large"))?;
+    let (ptr, _) = match c.buffer {
+        Some((p, size)) if size >= need32 => (p, size),
+        _ => {
+            let f = c.udf_buffer.clone().ok_or_else(|| wasmtime::Error::msg("no udf_buffer export"))?;
+            let p = f.call(&mut c.store, need32 as i32)? as u32;
+            if p == 0 {
+                return Ok(Err(format!("udf_buffer declined a buffer of {need} bytes")));
+            }
+            c.buffer = Some((p, need32));
+            (p, need32)
+        }
+    };
+    let memory = c.store.data().memory.ok_or_else(|| wasmtime::Error::msg("no memory"))?;
+    let start = ptr as usize;
+    {
+        let mem = memory.data_mut(&mut c.store);
+        if start.checked_add(need).is_none_or(|end| end > mem.len()) {
+            return Ok(Err(format!("udf_buffer returned {ptr:#x}, which does not hold {need} bytes")));
+        }
+        for (i, ctx) in ctxs_of(docs).enumerate() {
+            let at = start + i * 8;
+            mem[at..at + 8].copy_from_slice(&ctx.to_le_bytes());
+        }
+    }
+    let out_ptr = (start + n * 8) as i32;
+    let f = if filter { c.filter_batch.clone() } else { c.score_batch.clone() }.ok_or_else(|| wasmtime::Error::msg("no batch export"))?;
+    let rc = f.call(&mut c.store, (start as i32, n as i32, out_ptr))?;
+    if rc != 0 {
+        return Ok(Err(format!("returned error code {rc}")));
+    }
+    let mem = memory.data(&c.store);
+    let out_start = out_ptr as usize;
+    match mem.get(out_start..out_start + n * out_width) {
+        Some(bytes) => Ok(Ok(bytes.to_vec())),
+        None => Ok(Err("output outside memory".into())),
+    }
+}
+
+impl Drop for UdfInstance {
+    fn drop(&mut self) {
+        self.udf.stats.merge(&self.local);
+        self.udf.gate.release();
+    }
+}

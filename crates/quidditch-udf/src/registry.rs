@@ -1,0 +1,575 @@
+//! The UDF registry: uploads are validated (metadata, size, signature, binary, permissions,
+//! a trial instantiation), stored under `udfs/registry/<name>/<version>/`, compiled once
+//! (artifact cached under `udfs/cache/`) and served to the engine by name and version.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use anyhow::Context;
+use parking_lot::{Mutex, RwLock};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+use wasmtime::{ExternType, ValType};
+
+use crate::audit::{AuditEntry, AuditLog, AuditQuery, now_rfc3339};
+use crate::component::{ComponentHost, UdfPre};
+use crate::config::{UdfConfig, UdfLimits};
+use crate::engine::{Compiled, WasmEngine, detect_kind};
+use crate::error::{UdfError, UdfErrorKind};
+use crate::host::HostCtx;
+use crate::instance::{CoreUdf, LoadedUdf, Runtime};
+use crate::limits::InstanceGate;
+use crate::metadata::{BinaryKind, UdfMetadata};
+use crate::params::BoundParams;
+use crate::permissions::{check_component_imports, check_core_imports};
+use crate::signature::{SignatureProblem, TrustedKeys, sha256_bytes};
+use crate::stats::VersionStats;
+
+/// An upload: declared metadata, the binary, an optional signature and who sent it.
+/// Source compilers (WAT, Python) produce the binary and set `metadata.source`.
+pub struct RegisterRequest {
+    pub metadata: UdfMetadata,
+    pub binary: Vec<u8>,
+    /// Ed25519 signature over sha256(binary), hex or base64.
+    pub signature: Option<String>,
+    /// For the audit log.
+    pub actor: String,
+}
+
+/// The registry of all UDF versions of this node.
+pub struct UdfRegistry {
+    config: UdfConfig,
+    engine: Arc<WasmEngine>,
+    core_linker: wasmtime::Linker<HostCtx>,
+    component_linker: wasmtime::component::Linker<ComponentHost>,
+    trusted: TrustedKeys,
+    registry_dir: PathBuf,
+    audit: Arc<AuditLog>,
+    udfs: RwLock<BTreeMap<String, BTreeMap<semver::Version, Arc<LoadedUdf>>>>,
+    /// Serializes registrations and deletions (the duplicate check and the disk layout).
+    write_lock: Mutex<()>,
+}
+
+impl UdfRegistry {
+    /// Opens (or creates) the registry under `dir` (`<data>/udfs`) and loads every stored
+    /// version, from the precompiled cache when possible. A version that fails to load is
+    /// logged and skipped, never fatal.
+    pub fn open(dir: &Path, config: UdfConfig) -> anyhow::Result<Arc<UdfRegistry>> {
+        let registry_dir = dir.join("registry");
+        std::fs::create_dir_all(&registry_dir).with_context(|| format!("creating {}", registry_dir.display()))?;
+        let trusted = TrustedKeys::parse(&config.trusted_keys)?;
+        let engine = WasmEngine::new(&config, &dir.join("cache"))?;
+        let mut core_linker = wasmtime::Linker::new(&engine.engine);
+        crate::abi::add_to_linker(&mut core_linker).map_err(anyhow::Error::from)?;
+        let component_linker = crate::component::linker(&engine.engine).map_err(anyhow::Error::from)?;
+        let audit = Arc::new(AuditLog::open(&dir.join("audit"), config.audit_max_bytes, config.audit_max_files)?);
+        let registry = Arc::new(UdfRegistry {
+            config,
+            engine,
+            core_linker,
+            component_linker,
+            trusted,
+            registry_dir,
+            audit,
+            udfs: RwLock::new(BTreeMap::new()),
+            write_lock: Mutex::new(()),
+        });
+        registry.load_all();
+        Ok(registry)
+    }
+
+    fn load_all(&self) {
+        let Ok(names) = std::fs::read_dir(&self.registry_dir) else { return };
+        let (mut loaded, mut from_cache) = (0, 0);
+        for name_dir in names.flatten() {
+            let Ok(versions) = std::fs::read_dir(name_dir.path()) else { continue };
+            for vdir in versions.flatten() {
+                let path = vdir.path();
+                if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                    let _ = std::fs::remove_dir_all(&path); // an interrupted write or delete
+                    continue;
+                }
+                match self.load_stored(&path) {
+                    Ok(udf) => {
+                        loaded += 1;
+                        if udf.loaded_from_cache {
+                            from_cache += 1;
+                            info!(udf = %udf.metadata.name, version = %udf.metadata.version,
+                                "loaded UDF from the precompiled cache (no recompilation)");
+                        } else {
+                            info!(udf = %udf.metadata.name, version = %udf.metadata.version, "compiled UDF");
+                        }
+                        self.udfs
+                            .write()
+                            .entry(udf.metadata.name.clone())
+                            .or_default()
+                            .insert(udf.version.clone(), udf);
+                    }
+                    Err(e) => warn!(path = %path.display(), "skipping a stored UDF that does not load: {e:#}"),
+                }
+            }
+        }
+        info!(loaded, from_cache, "UDF registry opened");
+    }
+
+    fn load_stored(&self, dir: &Path) -> anyhow::Result<Arc<LoadedUdf>> {
+        let metadata: UdfMetadata = serde_json::from_slice(&std::fs::read(dir.join("metadata.json"))?)?;
+        let binary = std::fs::read(dir.join("udf.wasm"))?;
+        let version = semver::Version::parse(&metadata.version)?;
+        let limits = self.limits_for(&metadata).map_err(|m| anyhow::anyhow!(m))?;
+        let (compiled, cached) = self.engine.load(metadata.kind, &metadata.sha256, &binary)?;
+        let runtime = self.runtime_for(&metadata, &compiled).map_err(|e| anyhow::anyhow!(e.message))?;
+        Ok(Arc::new(self.make_loaded(metadata, version, limits, runtime, cached)))
+    }
+
+    fn limits_for(&self, m: &UdfMetadata) -> Result<UdfLimits, String> {
+        m.limits.apply(&self.config.limits, &self.config.max_limits)
+    }
+
+    fn make_loaded(&self, metadata: UdfMetadata, version: semver::Version, limits: UdfLimits, runtime: Runtime, cached: bool) -> LoadedUdf {
+        LoadedUdf {
+            metadata,
+            version,
+            limits,
+            loaded_from_cache: cached,
+            runtime,
+            engine: self.engine.clone(),
+            gate: InstanceGate::default(),
+            stats: Arc::new(VersionStats::default()),
+            audit: self.audit.clone(),
+        }
+    }
+
+    pub fn config(&self) -> &UdfConfig {
+        &self.config
+    }
+
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// A UDF version: `version` exact, or the highest semver when `None`. `name` may also be
+    /// `name@version`.
+    pub fn resolve(&self, name: &str, version: Option<&str>) -> Result<Arc<LoadedUdf>, UdfError> {
+        let (name, version) = match (name.split_once('@'), version) {
+            (Some((n, v)), None) => (n, Some(v)),
+            _ => (name, version),
+        };
+        let udfs = self.udfs.read();
+        let Some(versions) = udfs.get(name) else {
+            return Err(UdfError::new(name, version.map(str::to_string), UdfErrorKind::NotFound, format!("no UDF named [{name}]")));
+        };
+        match version {
+            None => versions.values().next_back().cloned().ok_or_else(|| {
+                UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{name}]"))
+            }),
+            Some(v) => {
+                let parsed = semver::Version::parse(v).map_err(|e| {
+                    UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, format!("[{v}] is not a semantic version: {e}"))
+                })?;
+                versions.get(&parsed).cloned().ok_or_else(|| {
+                    UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, format!("UDF [{name}] has no version [{v}]"))
+                })
+            }
+        }
+    }
+
+    /// All versions of a UDF, oldest first.
+    pub fn versions(&self, name: &str) -> Result<Vec<Arc<LoadedUdf>>, UdfError> {
+        self.udfs
+            .read()
+            .get(name)
+            .map(|v| v.values().cloned().collect())
+            .ok_or_else(|| UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{name}]")))
+    }
+
+    /// The latest version of every UDF, by name.
+    pub fn list(&self) -> Vec<(Arc<LoadedUdf>, Vec<String>)> {
+        self.udfs
+            .read()
+            .values()
+            .filter_map(|versions| {
+                let latest = versions.values().next_back()?.clone();
+                Some((latest, versions.keys().map(|v| v.to_string()).collect()))
+            })
+            .collect()
+    }
+
+    fn reject(&self, req: &RegisterRequest, operation: &str, kind: UdfErrorKind, message: String, started: Instant) -> UdfError {
+        let e = UdfError::new(&req.metadata.name, Some(req.metadata.version.clone()), kind, message);
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: req.actor.clone(),
+            operation: operation.into(),
+            udf: req.metadata.name.clone(),
+            version: Some(req.metadata.version.clone()),
+            outcome: "failure".into(),
+            error: Some(e.to_string()),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        e
+    }
+
+    /// Validates, stores and compiles a new version. Returns the stored metadata.
+    pub fn register(&self, req: RegisterRequest) -> Result<Arc<LoadedUdf>, UdfError> {
+        let started = Instant::now();
+        let op = "register";
+        let version = req
+            .metadata
+            .validate()
+            .map_err(|m| self.reject(&req, op, UdfErrorKind::InvalidMetadata, m, started))?;
+        let limits = self
+            .limits_for(&req.metadata)
+            .map_err(|m| self.reject(&req, op, UdfErrorKind::InvalidMetadata, m, started))?;
+        if req.binary.len() > self.config.max_module_bytes {
+            let m = format!(
+                "the binary is {} bytes, above the limit [max_module_bytes] = {} bytes",
+                req.binary.len(),
+                self.config.max_module_bytes
+            );
+            return Err(self.reject(&req, op, UdfErrorKind::TooLarge, m, started));
+        }
+        let kind = detect_kind(&req.binary).ok_or_else(|| {
+            self.reject(&req, op, UdfErrorKind::InvalidBinary,
+                "the binary is not a WebAssembly module or component (bad magic number or version)".into(), started)
+        })?;
+        let digest = sha256_bytes(&req.binary);
+        let signed_by = self.check_signature(&req, &digest, started)?;
+
+        let _write = self.write_lock.lock();
+        if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
+            let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
+            return Err(self.reject(&req, op, UdfErrorKind::AlreadyExists, m, started));
+        }
+
+        let compiled = self
+            .engine
+            .compile(kind, &req.binary)
+            .map_err(|e| self.reject(&req, op, UdfErrorKind::InvalidBinary, format!("invalid WebAssembly: {e:#}"), started))?;
+        let offending = match &compiled {
+            Compiled::Core(m) => check_core_imports(m.imports().map(|i| (i.module(), i.name())), &req.metadata.permissions),
+            Compiled::Component(c) => {
+                let ty = c.component_type();
+                let names: Vec<String> = ty.imports(&self.engine.engine).map(|(n, _)| n.to_string()).collect();
+                check_component_imports(names.iter().map(String::as_str))
+            }
+        };
+        if !offending.is_empty() {
+            let m = format!(
+                "the UDF imports functions its permissions {:?} do not cover: {}",
+                req.metadata.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                offending.join(", ")
+            );
+            return Err(self.reject(&req, "permission_denied", UdfErrorKind::PermissionDenied, m, started));
+        }
+
+        let mut metadata = req.metadata.clone();
+        metadata.sha256 = hex::encode(digest);
+        metadata.size_bytes = req.binary.len() as u64;
+        metadata.kind = kind;
+        metadata.signed = signed_by.is_some();
+        metadata.signed_by = signed_by;
+        metadata.created_at = now_rfc3339();
+        metadata.exports = match &compiled {
+            Compiled::Core(m) => core_exports(m, metadata.function_name.as_deref())
+                .map_err(|msg| self.reject(&req, op, UdfErrorKind::InvalidBinary, msg, started))?,
+            Compiled::Component(_) => Vec::new(), // filled by the trial instantiation below
+        };
+        let runtime = self
+            .runtime_for(&metadata, &compiled)
+            .map_err(|e| self.reject(&req, op, e.kind, e.message, started))?;
+        let mut udf = self.make_loaded(metadata, version.clone(), limits, runtime, false);
+
+        // Trial instantiation: catches start functions that loop or trap, initial memory
+        // above the limit, and asks components what they implement.
+        let exports = self.trial(&udf).map_err(|e| {
+            self.reject(&req, op, UdfErrorKind::InvalidBinary, format!("the UDF fails to instantiate: {}", e.message), started)
+        })?;
+        if let Some(exports) = exports {
+            udf.metadata.exports = exports;
+        }
+        self.store(&udf.metadata, &req.binary)
+            .map_err(|e| self.reject(&req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
+        // Cache the compiled artifact so a restart does not recompile.
+        let path = self.engine.cache_path(&udf.metadata.sha256);
+        if !path.exists() {
+            let bytes = match &compiled {
+                Compiled::Core(m) => m.serialize(),
+                Compiled::Component(c) => c.serialize(),
+            };
+            if let Ok(bytes) = bytes {
+                let tmp = path.with_extension("tmp");
+                let _ = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path));
+            }
+        }
+        let udf = Arc::new(udf);
+        self.udfs.write().entry(udf.metadata.name.clone()).or_default().insert(version, udf.clone());
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: req.actor.clone(),
+            operation: op.into(),
+            udf: udf.metadata.name.clone(),
+            version: Some(udf.metadata.version.clone()),
+            outcome: "success".into(),
+            error: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        info!(udf = %udf.metadata.name, version = %udf.metadata.version, kind = ?udf.metadata.kind, "registered UDF");
+        Ok(udf)
+    }
+
+    fn check_signature(&self, req: &RegisterRequest, digest: &[u8; 32], started: Instant) -> Result<Option<String>, UdfError> {
+        let problem = match req.signature.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None if self.config.require_signed => "the server requires signed UDFs and the upload has no signature".to_string(),
+            None => return Ok(None),
+            Some(sig) => match self.trusted.verify(digest, sig) {
+                Ok(key) => return Ok(Some(key)),
+                Err(SignatureProblem::Malformed(m)) => format!("invalid signature: {m}"),
+                Err(SignatureProblem::Untrusted) if self.trusted.is_empty() => {
+                    "the upload is signed but the server trusts no keys (udf.trusted_keys is empty)".to_string()
+                }
+                Err(SignatureProblem::Untrusted) => {
+                    "the signature does not verify with any trusted key (signed with an untrusted key, or over a different binary)".to_string()
+                }
+            },
+        };
+        Err(self.reject(req, "signature_rejected", UdfErrorKind::SignatureRejected, problem, started))
+    }
+
+    fn runtime_for(&self, metadata: &UdfMetadata, compiled: &Compiled) -> Result<Runtime, UdfError> {
+        let err = |m: String| UdfError::new(&metadata.name, Some(metadata.version.clone()), UdfErrorKind::InvalidBinary, m);
+        match compiled {
+            Compiled::Core(module) => {
+                let pre = self.core_linker.instantiate_pre(module).map_err(|e| err(format!("cannot link the module: {e:#}")))?;
+                let (filter, score) = core_roles(module, metadata.function_name.as_deref());
+                let has = |n: &str| module.get_export(n).is_some();
+                Ok(Runtime::Core(CoreUdf {
+                    pre,
+                    filter,
+                    score,
+                    batch: has("udf_buffer") && (has("filter_batch") || has("score_batch")),
+                    initialize: has("_initialize"),
+                }))
+            }
+            Compiled::Component(component) => {
+                let pre = self
+                    .component_linker
+                    .instantiate_pre(component)
+                    .map_err(|e| err(format!("cannot link the component: {e:#}")))?;
+                let pre = UdfPre::new(pre)
+                    .map_err(|e| err(format!("the component does not implement the world quidditch:udf/udf@1.0.0: {e:#}")))?;
+                Ok(Runtime::Component(pre))
+            }
+        }
+    }
+
+    /// Instantiates once; for components returns the exports from `capabilities()`.
+    fn trial(&self, udf: &LoadedUdf) -> Result<Option<Vec<String>>, UdfError> {
+        let params = BoundParams::bind(&udf.metadata.parameters, &Default::default()).unwrap_or_default();
+        udf.trial(Arc::new(params))
+    }
+
+    fn store(&self, metadata: &UdfMetadata, binary: &[u8]) -> anyhow::Result<()> {
+        let name_dir = self.registry_dir.join(&metadata.name);
+        std::fs::create_dir_all(&name_dir)?;
+        let tmp = name_dir.join(format!(".tmp-{}", metadata.version));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::write(tmp.join("udf.wasm"), binary)?;
+        std::fs::write(tmp.join("metadata.json"), serde_json::to_vec_pretty(metadata)?)?;
+        for f in ["udf.wasm", "metadata.json"] {
+            std::fs::File::open(tmp.join(f))?.sync_all()?;
+        }
+        std::fs::rename(&tmp, name_dir.join(&metadata.version))?;
+        if let Ok(d) = std::fs::File::open(&name_dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Deletes one version. Running instances finish; new lookups no longer find it.
+    pub fn delete(&self, name: &str, version: &str, actor: &str) -> Result<Arc<LoadedUdf>, UdfError> {
+        let started = Instant::now();
+        let _write = self.write_lock.lock();
+        let udf = self.resolve(name, Some(version))?;
+        let dir = self.registry_dir.join(name).join(&udf.metadata.version);
+        let trash = self.registry_dir.join(name).join(format!(".deleted-{}", udf.metadata.version));
+        let removed = std::fs::rename(&dir, &trash).and_then(|_| std::fs::remove_dir_all(&trash));
+        if let Err(e) = removed {
+            let e = UdfError::new(name, Some(version.to_string()), UdfErrorKind::Internal, format!("cannot delete: {e}"));
+            return Err(e);
+        }
+        {
+            let mut udfs = self.udfs.write();
+            if let Some(versions) = udfs.get_mut(name) {
+                versions.remove(&udf.version);
+                if versions.is_empty() {
+                    udfs.remove(name);
+                    let _ = std::fs::remove_dir(self.registry_dir.join(name));
+                }
+            }
+            let still_used = udfs.values().flat_map(|v| v.values()).any(|u| u.metadata.sha256 == udf.metadata.sha256);
+            if !still_used {
+                self.engine.evict(&udf.metadata.sha256);
+            }
+        }
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: actor.to_string(),
+            operation: "delete".into(),
+            udf: name.to_string(),
+            version: Some(udf.metadata.version.clone()),
+            outcome: "success".into(),
+            error: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        Ok(udf)
+    }
+
+    /// Audit entries, newest first.
+    pub fn audit(&self, q: &AuditQuery) -> Vec<AuditEntry> {
+        self.audit.query(q)
+    }
+
+    /// Records an audit entry (the HTTP layer records test calls and auth failures).
+    pub fn record_audit(&self, entry: AuditEntry) {
+        self.audit.record(entry)
+    }
+
+    /// `GET /api/v1/udfs/{name}/stats`.
+    pub fn stats_json(&self, name: &str) -> Result<Value, UdfError> {
+        let versions = self.versions(name)?;
+        let mut per = serde_json::Map::new();
+        for v in versions {
+            per.insert(v.metadata.version.clone(), v.stats.to_json(v.live_instances()));
+        }
+        Ok(json!({
+            "name": name,
+            "stats_reset": "stats are kept in memory and start from zero when the server starts",
+            "versions": per,
+        }))
+    }
+
+    /// Runtime-wide counters (compilations vs. cache hits shows whether restarts recompile).
+    pub fn runtime_json(&self) -> Value {
+        let c = &self.engine.counters;
+        json!({
+            "compilations": c.compilations.load(Ordering::Relaxed),
+            "cache_hits": c.cache_hits.load(Ordering::Relaxed),
+            "udfs": self.udfs.read().len(),
+            "versions": self.udfs.read().values().map(|v| v.len()).sum::<usize>(),
+        })
+    }
+
+    /// Prometheus text exposition of every version's stats and the runtime counters.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let c = &self.engine.counters;
+        out.push_str("# TYPE quidditch_udf_compilations_total counter\n");
+        out.push_str(&format!("quidditch_udf_compilations_total {}\n", c.compilations.load(Ordering::Relaxed)));
+        out.push_str("# TYPE quidditch_udf_cache_hits_total counter\n");
+        out.push_str(&format!("quidditch_udf_cache_hits_total {}\n", c.cache_hits.load(Ordering::Relaxed)));
+        out.push_str("# TYPE quidditch_udf_calls_total counter\n# TYPE quidditch_udf_errors_total counter\n");
+        out.push_str("# TYPE quidditch_udf_timeouts_total counter\n# TYPE quidditch_udf_memory_limit_hits_total counter\n");
+        out.push_str("# TYPE quidditch_udf_instance_limit_hits_total counter\n# TYPE quidditch_udf_instantiations_total counter\n");
+        out.push_str("# TYPE quidditch_udf_live_instances gauge\n# TYPE quidditch_udf_call_seconds summary\n");
+        for versions in self.udfs.read().values() {
+            for v in versions.values() {
+                v.stats.prometheus(&mut out, &v.metadata.name, &v.metadata.version, v.live_instances());
+            }
+        }
+        out
+    }
+}
+
+/// Which core exports play `filter` and `score`: `function_name` if given (its signature
+/// decides the role), else the exports named `filter`/`score` with the ABI's signatures.
+fn core_roles(module: &wasmtime::Module, function_name: Option<&str>) -> (Option<String>, Option<String>) {
+    let sig = |name: &str| -> Option<&'static str> {
+        let ExternType::Func(f) = module.get_export(name)? else { return None };
+        let params: Vec<ValType> = f.params().collect();
+        let results: Vec<ValType> = f.results().collect();
+        match (params.as_slice(), results.as_slice()) {
+            ([ValType::I64], [ValType::I32]) => Some("filter"),
+            ([ValType::I64], [ValType::F64]) => Some("score"),
+            _ => None,
+        }
+    };
+    let mut filter = (sig("filter") == Some("filter")).then(|| "filter".to_string());
+    let mut score = (sig("score") == Some("score")).then(|| "score".to_string());
+    if let Some(f) = function_name {
+        match sig(f) {
+            Some("filter") => filter = Some(f.to_string()),
+            Some("score") => score = Some(f.to_string()),
+            _ => {}
+        }
+    }
+    (filter, score)
+}
+
+/// Checks a core module's exports against ABI v1; returns the list of implemented functions.
+fn core_exports(module: &wasmtime::Module, function_name: Option<&str>) -> Result<Vec<String>, String> {
+    if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
+        return Err("the module must export its linear memory as `memory`".into());
+    }
+    if let Some(f) = function_name {
+        let (fl, sc) = core_roles(module, Some(f));
+        if fl.as_deref() != Some(f) && sc.as_deref() != Some(f) {
+            return Err(format!(
+                "[function_name] [{f}] is not an exported function of type (i64) -> i32 (filter) or (i64) -> f64 (score)"
+            ));
+        }
+    }
+    for (name, want) in [("filter", "(i64) -> i32"), ("score", "(i64) -> f64")] {
+        if module.get_export(name).is_some() {
+            let (fl, sc) = core_roles(module, None);
+            let ok = if name == "filter" { fl.is_some() } else { sc.is_some() };
+            if !ok {
+                return Err(format!("export `{name}` must have type {want}"));
+            }
+        }
+    }
+    let (filter, score) = core_roles(module, function_name);
+    let mut exports = Vec::new();
+    if filter.is_some() {
+        exports.push("filter".to_string());
+    }
+    if score.is_some() {
+        exports.push("score".to_string());
+    }
+    let batch_sig = |name: &str| {
+        matches!(module.get_export(name), Some(ExternType::Func(f))
+            if f.params().collect::<Vec<_>>().len() == 3 && f.params().all(|p| matches!(p, ValType::I32))
+            && matches!(f.results().collect::<Vec<_>>().as_slice(), [ValType::I32]))
+    };
+    let has_buffer = matches!(module.get_export("udf_buffer"), Some(ExternType::Func(f))
+        if matches!(f.params().collect::<Vec<_>>().as_slice(), [ValType::I32])
+        && matches!(f.results().collect::<Vec<_>>().as_slice(), [ValType::I32]));
+    for b in ["filter_batch", "score_batch"] {
+        if module.get_export(b).is_some() {
+            if !batch_sig(b) {
+                return Err(format!("export `{b}` must have type (i32, i32, i32) -> i32"));
+            }
+            if !has_buffer {
+                return Err(format!("export `{b}` needs an export `udf_buffer` of type (i32) -> i32"));
+            }
+            exports.push(b.to_string());
+        }
+    }
+    if exports.is_empty() {
+        return Err("the module exports neither `filter` (i64) -> i32 nor `score` (i64) -> f64".into());
+    }
+    Ok(exports)
+}
+
+impl BinaryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryKind::Core => "core",
+            BinaryKind::Component => "component",
+        }
+    }
+}
