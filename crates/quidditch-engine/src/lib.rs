@@ -1,27 +1,64 @@
-//! Indices, mappings, write-ahead log, query DSL → AST → tantivy.
-//! (Skeleton: the engine's owner replaces these stubs.)
+//! Indices, mappings, write-ahead log, documents; query DSL → AST → tantivy (search side).
+//!
+//! Entry points: [`Engine`] (the set of indices), [`Index`] (one index: mapping, searcher,
+//! writes, realtime get), [`Mapping`] (user field path → tantivy location), [`EngineError`]
+//! (status + OpenSearch error type). The tantivy layout is described in
+//! `docs/architecture.md`.
 
-use std::path::Path;
-use std::sync::Arc;
+pub mod date;
+pub mod document;
+mod engine;
+pub mod error;
+pub mod index;
+pub mod mapping;
+pub mod names;
+pub mod source_filter;
+pub mod wal;
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EngineConfig {}
+pub use document::DocMeta;
+pub use engine::Engine;
+pub use error::{EngineError, EngineResult};
+pub use index::{
+    Index, IndexFields, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteOutcome, WriteResult,
+};
+pub use mapping::{FieldType, JsonTarget, Mapping, ResolvedField};
 
-pub struct Engine {}
+/// Engine settings (the `engine` section of the server config file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// How often written documents are committed (made searchable, WAL truncated), in
+    /// milliseconds — OpenSearch's `refresh_interval`.
+    pub refresh_interval_ms: u64,
+    /// tantivy indexing memory budget per index, in MB (split among indexing threads).
+    pub writer_memory_mb: usize,
+    /// tantivy indexing threads per index (0 = min(available cores, 4)).
+    pub indexing_threads: usize,
+}
 
-impl Engine {
-    pub fn open(
-        _dir: &Path,
-        _config: EngineConfig,
-        _udfs: Arc<quidditch_udf::UdfRegistry>,
-    ) -> anyhow::Result<Arc<Engine>> {
-        Ok(Arc::new(Engine {}))
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { refresh_interval_ms: 1000, writer_memory_mb: 128, indexing_threads: 0 }
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn refresh_interval(&self) -> Duration {
+        Duration::from_millis(self.refresh_interval_ms.max(10))
     }
 
-    pub fn shutdown(&self) -> anyhow::Result<()> {
-        Ok(())
+    pub(crate) fn writer_memory_bytes(&self) -> usize {
+        self.writer_memory_mb.max(16) * 1_000_000
+    }
+
+    pub(crate) fn indexing_threads(&self) -> usize {
+        if self.indexing_threads > 0 {
+            return self.indexing_threads;
+        }
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
     }
 }

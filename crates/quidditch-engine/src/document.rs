@@ -1,0 +1,323 @@
+//! Turns a JSON `_source` into what gets indexed: values coerced to their mapped type and
+//! placed at their path in `_text` / `_kw`, plus the dynamic mapping updates the document
+//! introduces. Coercion follows OpenSearch: numeric strings are accepted for numbers, floats
+//! are truncated for integer types, numbers and booleans are accepted as keyword/text, and
+//! anything else that does not fit is a 400 `mapper_parsing_exception`.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tantivy::schema::OwnedValue;
+use tantivy::{DateTime, TantivyDocument};
+
+use crate::date::DateFormat;
+use crate::error::{EngineError, EngineResult};
+use crate::index::schema::IndexFields;
+use crate::mapping::{Dynamic, FieldMapping, FieldType, Mapping, infer_field, join};
+
+/// Versioning metadata stored with every document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocMeta {
+    pub seq_no: i64,
+    pub version: i64,
+    pub primary_term: i64,
+}
+
+/// The indexable form of one document.
+#[derive(Debug, Default)]
+pub struct ParsedDocument {
+    /// `_text` entries: path → values.
+    pub text: Vec<(String, Vec<OwnedValue>)>,
+    /// `_kw` entries: path → values.
+    pub kw: Vec<(String, Vec<OwnedValue>)>,
+    /// Every mapped path present (leaves, their parents, multi-fields).
+    pub field_names: BTreeSet<String>,
+}
+
+/// Parses `source` against `mapping`. Returns the parsed document and, when the document
+/// introduced new fields (dynamic mapping), the updated mapping.
+pub fn parse_document(
+    mapping: &Mapping,
+    source: &Value,
+    id: &str,
+) -> EngineResult<(ParsedDocument, Option<Mapping>)> {
+    let obj = source.as_object().ok_or_else(|| {
+        EngineError::MapperParsing(format!(
+            "failed to parse, document is empty or not an object (id '{id}')"
+        ))
+    })?;
+    let mut parser = Parser { mapping: None, base: mapping, id, doc: ParsedDocument::default() };
+    for (key, value) in obj {
+        parser.field("", key, value, mapping.dynamic)?;
+    }
+    let Parser { mapping: updated, doc, .. } = parser;
+    Ok((doc, updated.map(|mut m| {
+        m.rebuild();
+        m
+    })))
+}
+
+struct Parser<'a> {
+    /// Copy-on-write: only cloned when the document adds a field.
+    mapping: Option<Mapping>,
+    base: &'a Mapping,
+    id: &'a str,
+    doc: ParsedDocument,
+}
+
+impl Parser<'_> {
+    fn current(&self) -> &Mapping {
+        self.mapping.as_ref().unwrap_or(self.base)
+    }
+
+    fn field(&mut self, prefix: &str, key: &str, value: &Value, dynamic: Dynamic) -> EngineResult<()> {
+        if key.is_empty() || key.split('.').any(|s| s.trim().is_empty()) {
+            return Err(EngineError::MapperParsing(format!(
+                "failed to parse: field name cannot be an empty string (object field starting at [{}]) in document with id '{}'",
+                if prefix.is_empty() { "_doc" } else { prefix },
+                self.id
+            )));
+        }
+        // A dotted key is the same as nested objects: {"a.b": 1} == {"a": {"b": 1}}.
+        if let Some((head, rest)) = key.split_once('.') {
+            let path = join(prefix, head);
+            let nested_dynamic = self.ensure_object(&path, dynamic)?;
+            let Some(nested_dynamic) = nested_dynamic else { return Ok(()) };
+            self.doc.field_names.insert(path.clone());
+            return self.field(&path, rest, value, nested_dynamic);
+        }
+        let path = join(prefix, key);
+        let mapped = self.current().field(&path).cloned();
+        let field = match mapped {
+            Some(f) => f,
+            None => match dynamic {
+                Dynamic::False => return Ok(()),
+                Dynamic::Strict => {
+                    return Err(EngineError::StrictDynamicMapping(format!(
+                        "mapping set to strict, dynamic introduction of [{key}] within [{}] is not allowed",
+                        if prefix.is_empty() { "_doc" } else { prefix }
+                    )));
+                }
+                Dynamic::True => {
+                    let cur = self.current();
+                    let Some(inferred) = infer_field(value, cur.date_detection, cur.numeric_detection) else {
+                        return Ok(());
+                    };
+                    self.mapping.get_or_insert_with(|| self.base.clone()).add_dynamic(&path, inferred.clone())?;
+                    inferred
+                }
+            },
+        };
+        self.value(&path, &field, value, dynamic)
+    }
+
+    /// Makes sure `path` is an object field (adding it dynamically if allowed). Returns the
+    /// dynamic setting inside it, or `None` if the subtree must be ignored (dynamic: false).
+    fn ensure_object(&mut self, path: &str, dynamic: Dynamic) -> EngineResult<Option<Dynamic>> {
+        match self.current().field(path) {
+            Some(f) if f.ty == FieldType::Object => Ok(Some(f.dynamic.unwrap_or(dynamic))),
+            Some(f) => Err(EngineError::MapperParsing(format!(
+                "Could not dynamically add mapping for field [{path}]. Existing mapping for [{path}] must be of type object but found [{}].",
+                f.ty
+            ))),
+            None => match dynamic {
+                Dynamic::False => Ok(None),
+                Dynamic::Strict => Err(EngineError::StrictDynamicMapping(format!(
+                    "mapping set to strict, dynamic introduction of [{path}] within [_doc] is not allowed"
+                ))),
+                Dynamic::True => {
+                    self.mapping
+                        .get_or_insert_with(|| self.base.clone())
+                        .add_dynamic(path, FieldMapping::new(FieldType::Object))?;
+                    Ok(Some(dynamic))
+                }
+            },
+        }
+    }
+
+    fn value(&mut self, path: &str, field: &FieldMapping, value: &Value, dynamic: Dynamic) -> EngineResult<()> {
+        match value {
+            Value::Null => Ok(()),
+            Value::Array(items) => {
+                for item in items {
+                    self.value(path, field, item, dynamic)?;
+                }
+                Ok(())
+            }
+            Value::Object(obj) if field.ty == FieldType::Object => {
+                let inner = field.dynamic.unwrap_or(dynamic);
+                self.doc.field_names.insert(path.to_string());
+                for (k, v) in obj {
+                    self.field(path, k, v, inner)?;
+                }
+                Ok(())
+            }
+            _ if field.ty == FieldType::Object => Err(EngineError::MapperParsing(format!(
+                "object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value"
+            ))),
+            _ => {
+                self.leaf(path, field, value)?;
+                for (sub_name, sub) in &field.fields {
+                    let sub_path = format!("{path}.{sub_name}");
+                    self.leaf(&sub_path, sub, value)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn leaf(&mut self, path: &str, field: &FieldMapping, value: &Value) -> EngineResult<()> {
+        let Some(v) = coerce(field, value).map_err(|why| {
+            EngineError::MapperParsing(format!(
+                "failed to parse field [{path}] of type [{}] in document with id '{}'. Preview of field's value: '{}'{}",
+                field.ty,
+                self.id,
+                preview(value),
+                if why.is_empty() { String::new() } else { format!(" ({why})") }
+            ))
+        })?
+        else {
+            return Ok(());
+        };
+        // Record the path and each parent object for `exists`.
+        let mut p = path;
+        self.doc.field_names.insert(p.to_string());
+        while let Some((parent, _)) = p.rsplit_once('.') {
+            if !self.doc.field_names.insert(parent.to_string()) {
+                break;
+            }
+            p = parent;
+        }
+        let bucket = if field.ty == FieldType::Text { &mut self.doc.text } else { &mut self.doc.kw };
+        match bucket.iter_mut().find(|(p, _)| p == path) {
+            Some((_, vals)) => vals.push(v),
+            None => bucket.push((path.to_string(), vec![v])),
+        }
+        Ok(())
+    }
+}
+
+fn preview(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    s.chars().take(100).collect()
+}
+
+/// Coerces one JSON scalar to a field's type. `Ok(None)` means "valid but not indexed"
+/// (keyword longer than `ignore_above`). `Err(reason)` is a type mismatch.
+pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>, String> {
+    let ty = field.ty;
+    match ty {
+        FieldType::Text | FieldType::Keyword => {
+            let s = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return Err(String::new()),
+            };
+            if let Some(max) = field.ignore_above {
+                if s.chars().count() > max {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(OwnedValue::Str(s)))
+        }
+        FieldType::Long | FieldType::Integer | FieldType::Short | FieldType::Byte => {
+            let (min, max) = ty.integer_range().unwrap_or((i64::MIN, i64::MAX));
+            let n: i64 = match value {
+                Value::Number(n) => {
+                    if let Some(i) = n.as_i64() {
+                        i
+                    } else {
+                        float_to_int(n.as_f64().ok_or_else(String::new)?)?
+                    }
+                }
+                Value::String(s) => {
+                    let t = s.trim();
+                    match t.parse::<i64>() {
+                        Ok(i) => i,
+                        Err(_) => float_to_int(t.parse::<f64>().map_err(|_| format!("For input string: \"{s}\""))?)?,
+                    }
+                }
+                _ => return Err(String::new()),
+            };
+            if n < min || n > max {
+                return Err(format!("Value [{n}] is out of range for {}", ty.name()));
+            }
+            Ok(Some(OwnedValue::I64(n)))
+        }
+        FieldType::Double | FieldType::Float | FieldType::HalfFloat => {
+            let f = match value {
+                Value::Number(n) => n.as_f64().ok_or_else(String::new)?,
+                Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("For input string: \"{s}\""))?,
+                _ => return Err(String::new()),
+            };
+            if !f.is_finite() {
+                return Err(format!("[{}] supports only finite values", ty.name()));
+            }
+            Ok(Some(OwnedValue::F64(f)))
+        }
+        FieldType::Boolean => match value {
+            Value::Bool(b) => Ok(Some(OwnedValue::Bool(*b))),
+            Value::String(s) if s == "true" => Ok(Some(OwnedValue::Bool(true))),
+            Value::String(s) if s == "false" || s.is_empty() => Ok(Some(OwnedValue::Bool(false))),
+            _ => Err("Failed to parse value, only [true] or [false] are allowed".into()),
+        },
+        FieldType::Date => {
+            let fmt = match &field.format {
+                Some(f) => DateFormat::parse(f)?,
+                None => DateFormat::default_format(),
+            };
+            let ms = fmt.parse_value(value)?;
+            Ok(Some(OwnedValue::Date(DateTime::from_timestamp_millis(ms))))
+        }
+        FieldType::Object => Err(String::new()),
+    }
+}
+
+fn float_to_int(f: f64) -> Result<i64, String> {
+    if !f.is_finite() || f >= 9.223_372_036_854_776e18 || f < -9.223_372_036_854_776e18 {
+        return Err(format!("Value [{f}] is out of range for a long"));
+    }
+    Ok(f.trunc() as i64)
+}
+
+/// Builds the tantivy document for a parsed source.
+pub fn to_tantivy(
+    fields: &IndexFields,
+    id: &str,
+    source: &[u8],
+    meta: DocMeta,
+    parsed: ParsedDocument,
+) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(fields.id, id);
+    doc.add_bytes(fields.source, source);
+    doc.add_i64(fields.seq_no, meta.seq_no);
+    doc.add_i64(fields.version, meta.version);
+    doc.add_i64(fields.primary_term, meta.primary_term);
+    for name in &parsed.field_names {
+        doc.add_text(fields.field_names, name);
+    }
+    if !parsed.text.is_empty() {
+        doc.add_field_value(fields.text, &object(parsed.text));
+    }
+    if !parsed.kw.is_empty() {
+        doc.add_field_value(fields.kw, &object(parsed.kw));
+    }
+    doc
+}
+
+fn object(entries: Vec<(String, Vec<OwnedValue>)>) -> OwnedValue {
+    OwnedValue::Object(
+        entries
+            .into_iter()
+            .map(|(path, mut vals)| {
+                let v = if vals.len() == 1 { vals.pop().unwrap_or(OwnedValue::Null) } else { OwnedValue::Array(vals) };
+                (path, v)
+            })
+            .collect(),
+    )
+}

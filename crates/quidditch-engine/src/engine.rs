@@ -1,0 +1,249 @@
+//! The engine: the set of open indices, their lifecycle, and the background committer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use serde_json::Value;
+
+use crate::EngineConfig;
+use crate::error::{EngineError, EngineResult};
+use crate::index::{Index, IndexSettings};
+use crate::mapping::Mapping;
+use crate::names;
+
+/// All indices of one node.
+pub struct Engine {
+    dir: PathBuf,
+    config: EngineConfig,
+    udfs: Arc<quidditch_udf::UdfRegistry>,
+    indices: RwLock<BTreeMap<String, Arc<Index>>>,
+    /// Serialises create/delete so a name is never half-created.
+    admin: Mutex<()>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("dir", &self.dir).finish()
+    }
+}
+
+impl Engine {
+    /// Opens every index under `dir` (replaying their WALs) and starts the background
+    /// committer.
+    pub fn open(
+        dir: &Path,
+        config: EngineConfig,
+        udfs: Arc<quidditch_udf::UdfRegistry>,
+    ) -> anyhow::Result<Arc<Engine>> {
+        std::fs::create_dir_all(dir)?;
+        let mut indices = BTreeMap::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_dir() {
+                continue;
+            }
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            let path = entry.path();
+            if !path.join("meta.json").exists() {
+                tracing::warn!(index = %name, "removing aborted index creation (no meta.json)");
+                let _ = std::fs::remove_dir_all(&path);
+                continue;
+            }
+            let index = Index::open(&path, &name, &config)
+                .map_err(|e| anyhow::anyhow!("cannot open index [{name}]: {e:#}"))?;
+            indices.insert(name, Arc::new(index));
+        }
+        tracing::info!(indices = indices.len(), "engine opened");
+        let engine = Arc::new(Engine {
+            dir: dir.to_path_buf(),
+            config,
+            udfs,
+            indices: RwLock::new(indices),
+            admin: Mutex::new(()),
+            stop: Arc::new((Mutex::new(false), Condvar::new())),
+            committer: Mutex::new(None),
+        });
+        let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
+        *engine.committer.lock() = Some(handle);
+        Ok(engine)
+    }
+
+    /// Stops the committer and commits every index (clean shutdown: no WAL replay needed at
+    /// the next start).
+    pub fn shutdown(&self) -> anyhow::Result<()> {
+        {
+            let (lock, cv) = &*self.stop;
+            *lock.lock() = true;
+            cv.notify_all();
+        }
+        if let Some(h) = self.committer.lock().take() {
+            let _ = h.join();
+        }
+        for index in self.list() {
+            index.shutdown().map_err(|e| anyhow::anyhow!("commit of [{}] failed: {e}", index.name()))?;
+        }
+        Ok(())
+    }
+
+    /// The UDF registry, for UDF query clauses.
+    pub fn udfs(&self) -> &Arc<quidditch_udf::UdfRegistry> {
+        &self.udfs
+    }
+
+    /// Engine settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The open index with this exact name, or 404 `index_not_found_exception`.
+    pub fn index(&self, name: &str) -> Result<Arc<Index>, EngineError> {
+        self.indices
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| EngineError::IndexNotFound { index: name.to_string() })
+    }
+
+    /// Resolves an index expression: comma lists, `*`/`?` wildcards, `_all` (or empty) for
+    /// every index, `-name` exclusions after a wildcard. A missing concrete name is a 404; a
+    /// wildcard that matches nothing contributes nothing. Sorted by name for `_all`/wildcards,
+    /// request order otherwise.
+    pub fn resolve_indices(&self, expr: &str) -> Result<Vec<Arc<Index>>, EngineError> {
+        let map = self.indices.read();
+        let names = names::resolve(expr, map.keys().map(String::as_str))?;
+        Ok(names.iter().filter_map(|n| map.get(n).cloned()).collect())
+    }
+
+    /// Every index, sorted by name.
+    pub fn list(&self) -> Vec<Arc<Index>> {
+        self.indices.read().values().cloned().collect()
+    }
+
+    /// `PUT /{index}` with an optional body `{"settings": …, "mappings": …, "aliases": …}`.
+    pub fn create_index(&self, name: &str, body: Option<&Value>) -> EngineResult<Arc<Index>> {
+        names::validate_index_name(name)?;
+        let (settings, mapping) = match body {
+            None | Some(Value::Null) => (IndexSettings::default(), Mapping::default()),
+            Some(Value::Object(obj)) => {
+                for key in obj.keys() {
+                    if !matches!(key.as_str(), "settings" | "mappings" | "aliases") {
+                        return Err(EngineError::Parse(format!(
+                            "unknown key [{key}] for create index"
+                        )));
+                    }
+                }
+                let settings = IndexSettings::parse(obj.get("settings").unwrap_or(&Value::Null))?;
+                let mapping = Mapping::parse(obj.get("mappings").unwrap_or(&Value::Null))?;
+                (settings, mapping)
+            }
+            Some(_) => return Err(EngineError::Parse("request body must be a JSON object".into())),
+        };
+        self.create_with(name, settings, mapping)
+    }
+
+    fn create_with(&self, name: &str, settings: IndexSettings, mapping: Mapping) -> EngineResult<Arc<Index>> {
+        let _admin = self.admin.lock();
+        if let Some(existing) = self.indices.read().get(name) {
+            return Err(EngineError::IndexAlreadyExists {
+                index: name.to_string(),
+                uuid: existing.uuid().to_string(),
+            });
+        }
+        let dir = self.dir.join(name);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let index = Index::create(&dir, name, settings, mapping, &self.config).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            EngineError::Internal(e)
+        })?;
+        let index = Arc::new(index);
+        self.indices.write().insert(name.to_string(), index.clone());
+        tracing::info!(index = name, "created index");
+        Ok(index)
+    }
+
+    /// The index to write to, created with default settings if it does not exist
+    /// (auto-create on first write).
+    pub fn index_or_create(&self, name: &str) -> EngineResult<Arc<Index>> {
+        if let Some(index) = self.indices.read().get(name) {
+            return Ok(index.clone());
+        }
+        match self.create_with_checked(name) {
+            Ok(index) => Ok(index),
+            // Lost a race with another creator: use theirs.
+            Err(EngineError::IndexAlreadyExists { .. }) => self.index(name),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_with_checked(&self, name: &str) -> EngineResult<Arc<Index>> {
+        names::validate_index_name(name)?;
+        self.create_with(name, IndexSettings::default(), Mapping::default())
+    }
+
+    /// `DELETE /{expr}`: deletes every index the expression resolves to; returns their names.
+    pub fn delete_indices(&self, expr: &str) -> EngineResult<Vec<String>> {
+        let _admin = self.admin.lock();
+        let targets = self.resolve_indices(expr)?;
+        if targets.is_empty() && !names::is_pattern(expr) && expr != "_all" {
+            return Err(EngineError::IndexNotFound { index: expr.to_string() });
+        }
+        let mut deleted = Vec::new();
+        for index in targets {
+            self.indices.write().remove(index.name());
+            index.close_for_delete();
+            if let Err(e) = std::fs::remove_dir_all(index.dir()) {
+                tracing::warn!(index = index.name(), "removing index directory: {e}");
+            }
+            tracing::info!(index = index.name(), "deleted index");
+            deleted.push(index.name().to_string());
+        }
+        Ok(deleted)
+    }
+
+    /// Commits every dirty index (background committer tick).
+    fn commit_dirty(&self) {
+        for index in self.list() {
+            if let Err(e) = index.refresh_if_dirty() {
+                tracing::error!(index = index.name(), "background commit failed: {e}");
+            }
+        }
+    }
+}
+
+fn spawn_committer(
+    engine: Weak<Engine>,
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    interval: Duration,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("quidditch-committer".into())
+        .spawn(move || {
+            loop {
+                {
+                    let (lock, cv) = &*stop;
+                    let mut stopped = lock.lock();
+                    if *stopped {
+                        return;
+                    }
+                    cv.wait_for(&mut stopped, interval);
+                    if *stopped {
+                        return;
+                    }
+                }
+                let Some(engine) = engine.upgrade() else { return };
+                // A panic in one tick (a bug) must not stop future commits.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.commit_dirty()));
+                if r.is_err() {
+                    tracing::error!("background commit panicked");
+                }
+            }
+        })
+        .expect("spawn committer thread")
+}

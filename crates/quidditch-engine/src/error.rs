@@ -1,0 +1,112 @@
+//! The engine's error type. Each variant knows its HTTP status and its OpenSearch error
+//! `type`, so the HTTP layer converts errors mechanically (`impl From<EngineError> for ApiError`
+//! lives in the server crate).
+
+/// An error from the engine, carrying enough to build an OpenSearch error body.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// 404 `index_not_found_exception`.
+    #[error("no such index [{index}]")]
+    IndexNotFound { index: String },
+    /// 400 `resource_already_exists_exception`.
+    #[error("index [{index}/{uuid}] already exists")]
+    IndexAlreadyExists { index: String, uuid: String },
+    /// 400 `invalid_index_name_exception`.
+    #[error("Invalid index name [{index}], {reason}")]
+    InvalidIndexName { index: String, reason: String },
+    /// 400 `mapper_parsing_exception`: a bad mapping definition or a value that does not fit
+    /// its field's type.
+    #[error("{0}")]
+    MapperParsing(String),
+    /// 400 `strict_dynamic_mapping_exception`.
+    #[error("{0}")]
+    StrictDynamicMapping(String),
+    /// 400 `illegal_argument_exception`.
+    #[error("{0}")]
+    IllegalArgument(String),
+    /// 400 `parse_exception` (malformed JSON and the like).
+    #[error("{0}")]
+    Parse(String),
+    /// 400 `action_request_validation_exception`.
+    #[error("Validation Failed: 1: {0};")]
+    Validation(String),
+    /// 409 `version_conflict_engine_exception`.
+    #[error("[{id}]: version conflict, {reason}")]
+    VersionConflict { index: String, id: String, reason: String },
+    /// 404 `document_missing_exception` (update of a missing document).
+    #[error("[{id}]: document missing")]
+    DocumentMissing { index: String, id: String },
+    /// Any other client error with its own OpenSearch type (e.g. `parsing_exception`,
+    /// `query_shard_exception` from the search side). Always status 400.
+    #[error("{reason}")]
+    BadRequest { error_type: &'static str, reason: String },
+    /// 500 `exception`: I/O, tantivy, or a bug. Never caused by input alone.
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl EngineError {
+    /// HTTP status code OpenSearch uses for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            EngineError::IndexNotFound { .. } | EngineError::DocumentMissing { .. } => 404,
+            EngineError::VersionConflict { .. } => 409,
+            EngineError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The OpenSearch `error.type` string.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            EngineError::IndexNotFound { .. } => "index_not_found_exception",
+            EngineError::IndexAlreadyExists { .. } => "resource_already_exists_exception",
+            EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
+            EngineError::MapperParsing(_) => "mapper_parsing_exception",
+            EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
+            EngineError::IllegalArgument(_) => "illegal_argument_exception",
+            EngineError::Parse(_) => "parse_exception",
+            EngineError::Validation(_) => "action_request_validation_exception",
+            EngineError::VersionConflict { .. } => "version_conflict_engine_exception",
+            EngineError::DocumentMissing { .. } => "document_missing_exception",
+            EngineError::BadRequest { error_type, .. } => error_type,
+            EngineError::Internal(_) => "exception",
+        }
+    }
+
+    /// The index the error is about, when there is one (OpenSearch puts it in `error.index`).
+    pub fn index(&self) -> Option<&str> {
+        match self {
+            EngineError::IndexNotFound { index }
+            | EngineError::IndexAlreadyExists { index, .. }
+            | EngineError::InvalidIndexName { index, .. }
+            | EngineError::VersionConflict { index, .. }
+            | EngineError::DocumentMissing { index, .. } => Some(index),
+            _ => None,
+        }
+    }
+
+    /// Shorthand for a 400 with a custom OpenSearch error type.
+    pub fn bad_request(error_type: &'static str, reason: impl Into<String>) -> Self {
+        EngineError::BadRequest { error_type, reason: reason.into() }
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        EngineError::Internal(anyhow::anyhow!("{e}"))
+    }
+}
+
+impl From<tantivy::TantivyError> for EngineError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        EngineError::Internal(anyhow::anyhow!("tantivy: {e}"))
+    }
+}
+
+impl From<std::io::Error> for EngineError {
+    fn from(e: std::io::Error) -> Self {
+        EngineError::Internal(anyhow::anyhow!("io: {e}"))
+    }
+}
+
+/// Result alias used throughout the engine.
+pub type EngineResult<T> = Result<T, EngineError>;

@@ -1,0 +1,95 @@
+//! The fixed tantivy schema every index shares (see docs/architecture.md, "How a document is
+//! laid out in tantivy"). Mapped fields are paths inside the `_text` and `_kw` JSON fields, so
+//! mapping changes never change the tantivy schema.
+
+use tantivy::schema::{
+    FAST, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, STRING, Schema,
+    TextFieldIndexing, BytesOptions, Field,
+};
+
+pub const ID: &str = "_id";
+pub const SOURCE: &str = "_source";
+pub const SEQ_NO: &str = "_seq_no";
+pub const VERSION: &str = "_version";
+pub const PRIMARY_TERM: &str = "_primary_term";
+pub const FIELD_NAMES: &str = "_field_names";
+pub const TEXT: &str = "_text";
+pub const KW: &str = "_kw";
+
+/// Handles of the fixed schema's fields (`Index::fields()`).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexFields {
+    /// `_id`: STRING (raw term), STORED, FAST.
+    pub id: Field,
+    /// `_source`: the original JSON bytes, STORED.
+    pub source: Field,
+    /// `_seq_no`: i64, FAST + STORED.
+    pub seq_no: Field,
+    /// `_version`: i64, FAST + STORED.
+    pub version: Field,
+    /// `_primary_term`: i64, FAST + STORED.
+    pub primary_term: Field,
+    /// `_field_names`: raw terms, one per mapped path present in the document (including
+    /// parent objects and multi-fields) — the `exists` query's index.
+    pub field_names: Field,
+    /// `_text`: JSON, `default` tokenizer, freqs + positions; every `text` field at its path.
+    pub text: Field,
+    /// `_kw`: JSON, `raw` tokenizer, FAST; keywords, numbers (i64 / f64), booleans, dates.
+    pub kw: Field,
+}
+
+/// Builds the schema and returns it with the field handles.
+pub fn build_schema() -> (Schema, IndexFields) {
+    let mut b = Schema::builder();
+    let id = b.add_text_field(ID, STRING | STORED | FAST);
+    let source = b.add_bytes_field(SOURCE, BytesOptions::default().set_stored());
+    let num = NumericOptions::default().set_fast().set_stored();
+    let seq_no = b.add_i64_field(SEQ_NO, num.clone());
+    let version = b.add_i64_field(VERSION, num.clone());
+    let primary_term = b.add_i64_field(PRIMARY_TERM, num);
+    let field_names = b.add_text_field(FIELD_NAMES, STRING);
+    let text = b.add_json_field(
+        TEXT,
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("default")
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_expand_dots_enabled(),
+    );
+    let kw = b.add_json_field(
+        KW,
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            )
+            .set_fast("raw")
+            .set_expand_dots_enabled(),
+    );
+    let fields = IndexFields { id, source, seq_no, version, primary_term, field_names, text, kw };
+    (b.build(), fields)
+}
+
+/// Looks the field handles up in an existing index's schema (an index written by an older
+/// build must have the same fields; a missing one is a corrupted or foreign index).
+pub fn fields_of(schema: &Schema) -> anyhow::Result<IndexFields> {
+    let get = |name: &str| {
+        schema
+            .get_field(name)
+            .map_err(|_| anyhow::anyhow!("tantivy schema has no field [{name}]"))
+    };
+    Ok(IndexFields {
+        id: get(ID)?,
+        source: get(SOURCE)?,
+        seq_no: get(SEQ_NO)?,
+        version: get(VERSION)?,
+        primary_term: get(PRIMARY_TERM)?,
+        field_names: get(FIELD_NAMES)?,
+        text: get(TEXT)?,
+        kw: get(KW)?,
+    })
+}

@@ -1,0 +1,434 @@
+//! The write path: index / create / update / delete, one op or a `_bulk` batch.
+//!
+//! Under the index's write lock a batch is (1) validated op by op against the latest state
+//! (versions, `if_seq_no`, `op_type=create`) and the mapping (coercion, dynamic fields),
+//! (2) the grown mapping is persisted if the batch added fields, (3) the batch's log records
+//! are appended to the WAL with one fsync, and only then (4) applied to the tantivy writer
+//! and the realtime `live` map. An op that fails validation gets its own error; the others
+//! still apply. Nothing is acknowledged before step 3 returns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tantivy::{TantivyDocument, Term};
+
+use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
+use crate::document::{DocMeta, parse_document, to_tantivy};
+use crate::error::{EngineError, EngineResult};
+use crate::index::schema::IndexFields;
+use crate::mapping::Mapping;
+use crate::wal::WalOp;
+
+/// Largest document id, in bytes (OpenSearch's limit).
+pub const MAX_ID_BYTES: usize = 512;
+
+/// `op_type` of an index request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpType {
+    /// Create or replace.
+    Index,
+    /// Fail with 409 if the id exists.
+    Create,
+}
+
+/// `?refresh=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Refresh {
+    #[default]
+    False,
+    True,
+    WaitFor,
+}
+
+impl Refresh {
+    /// Parses the query parameter (`""` and `"true"` mean true, like OpenSearch).
+    pub fn parse(s: Option<&str>) -> EngineResult<Refresh> {
+        match s {
+            None | Some("false") => Ok(Refresh::False),
+            Some("") | Some("true") => Ok(Refresh::True),
+            Some("wait_for") => Ok(Refresh::WaitFor),
+            Some(other) => Err(EngineError::IllegalArgument(format!(
+                "Unknown value for refresh: [{other}]."
+            ))),
+        }
+    }
+}
+
+/// The body of `POST /{index}/_update/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateRequest {
+    /// Partial document merged into the existing source.
+    pub doc: Option<Value>,
+    /// Document to index when the id does not exist.
+    pub upsert: Option<Value>,
+    /// Use `doc` as the upsert document.
+    pub doc_as_upsert: bool,
+    /// Report `noop` (and write nothing) when the merge changes nothing. Default true.
+    pub detect_noop: bool,
+}
+
+/// One write.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Index {
+        /// `None`: generate an id.
+        id: Option<String>,
+        /// The JSON source as received.
+        source: Vec<u8>,
+        op_type: OpType,
+        if_seq_no: Option<i64>,
+        if_primary_term: Option<i64>,
+    },
+    Delete { id: String, if_seq_no: Option<i64>, if_primary_term: Option<i64> },
+    Update { id: String, request: UpdateRequest, if_seq_no: Option<i64>, if_primary_term: Option<i64> },
+}
+
+/// The `result` of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Created,
+    Updated,
+    Deleted,
+    NotFound,
+    Noop,
+}
+
+impl WriteOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteOutcome::Created => "created",
+            WriteOutcome::Updated => "updated",
+            WriteOutcome::Deleted => "deleted",
+            WriteOutcome::NotFound => "not_found",
+            WriteOutcome::Noop => "noop",
+        }
+    }
+
+    /// HTTP status of a successful op (201 created, 404 delete of a missing doc, else 200).
+    pub fn status(self) -> u16 {
+        match self {
+            WriteOutcome::Created => 201,
+            WriteOutcome::NotFound => 404,
+            _ => 200,
+        }
+    }
+}
+
+/// The acknowledged result of one op.
+#[derive(Debug, Clone)]
+pub struct WriteResult {
+    pub id: String,
+    pub meta: DocMeta,
+    pub outcome: WriteOutcome,
+    /// The document's source after the write (index and update), for `_update`'s `get`.
+    pub source: Option<Arc<[u8]>>,
+    /// The write was followed by a refresh because of `?refresh=true`.
+    pub forced_refresh: bool,
+}
+
+enum Pending {
+    Add { id: String, doc: TantivyDocument, replace: bool },
+    Delete { id: String },
+}
+
+/// Builds the tantivy document for a source (also used by WAL replay). Returns the updated
+/// mapping when the source adds fields.
+pub(crate) fn build_doc(
+    mapping: &Mapping,
+    fields: &IndexFields,
+    id: &str,
+    source: &[u8],
+    meta: DocMeta,
+) -> EngineResult<(TantivyDocument, Option<Mapping>)> {
+    let value: Value = serde_json::from_slice(source).map_err(|e| {
+        EngineError::MapperParsing(format!("failed to parse: {e} (document with id '{id}')"))
+    })?;
+    let (parsed, updated) = parse_document(mapping, &value, id)?;
+    Ok((to_tantivy(fields, id, source, meta, parsed), updated))
+}
+
+/// A fresh 20-character id (URL-safe base64 of 15 random bytes), like OpenSearch's.
+pub fn generate_id() -> String {
+    use base64::Engine as _;
+    let bytes = uuid::Uuid::new_v4();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes.as_bytes()[..15])
+}
+
+fn validate_id(id: &str) -> EngineResult<()> {
+    if id.is_empty() {
+        return Err(EngineError::IllegalArgument("if _id is specified it must not be empty".into()));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(EngineError::IllegalArgument(format!(
+            "id [{id}] is too long, must be no longer than 512 bytes but was: {}",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Deep-merges `patch` into `base` (objects recursively, everything else replaced).
+/// Returns whether anything changed.
+pub fn merge_json(base: &mut Value, patch: &Value) -> bool {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            let mut changed = false;
+            for (k, v) in p {
+                match b.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        changed |= merge_json(existing, v);
+                    }
+                    Some(existing) => {
+                        if existing != v {
+                            *existing = v.clone();
+                            changed = true;
+                        }
+                    }
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                        changed = true;
+                    }
+                }
+            }
+            changed
+        }
+        (b, p) => {
+            let changed = b != p;
+            *b = p.clone();
+            changed
+        }
+    }
+}
+
+struct Batch<'a> {
+    index: &'a Index,
+    mapping: Arc<Mapping>,
+    mapping_changed: bool,
+    /// State of ids touched earlier in this batch.
+    overlay: HashMap<String, LiveDoc>,
+    wal: Vec<WalOp>,
+    pending: Vec<Pending>,
+}
+
+impl Index {
+    /// Applies a batch of writes. The outer error is for the whole request (index deleted,
+    /// WAL failure); inner results are per op, in order.
+    pub fn write(&self, ops: Vec<WriteOp>, refresh: Refresh) -> EngineResult<Vec<EngineResult<WriteResult>>> {
+        let mut st = self.write.lock();
+        self.ensure_open()?;
+        let mut batch = Batch {
+            index: self,
+            mapping: self.mapping(),
+            mapping_changed: false,
+            overlay: HashMap::new(),
+            wal: Vec::with_capacity(ops.len()),
+            pending: Vec::with_capacity(ops.len()),
+        };
+        let mut results: Vec<EngineResult<WriteResult>> = Vec::with_capacity(ops.len());
+        for op in ops {
+            results.push(batch.prepare(&mut st, op));
+        }
+        let Batch { mapping, mapping_changed, overlay, wal, pending, .. } = batch;
+
+        if mapping_changed {
+            self.persist_meta(Some(&mapping), None)?;
+            *self.mapping.write() = mapping;
+        }
+        if let Err(e) = st.wal.append(&wal) {
+            // Nothing of this batch is acknowledged; sequence numbers just have a gap.
+            return Err(EngineError::internal(format!("write-ahead log append failed: {e}")));
+        }
+        let writer = st.writer.as_mut().ok_or_else(|| EngineError::IndexNotFound { index: self.name.clone() })?;
+        let n = pending.len();
+        for p in pending {
+            match p {
+                Pending::Add { id, doc, replace } => {
+                    if replace {
+                        writer.delete_term(Term::from_field_text(self.fields.id, &id));
+                    }
+                    writer.add_document(doc)?;
+                }
+                Pending::Delete { id } => {
+                    writer.delete_term(Term::from_field_text(self.fields.id, &id));
+                }
+            }
+        }
+        st.uncommitted += n;
+        self.live.write().extend(overlay);
+        if refresh != Refresh::False {
+            self.commit_locked(&mut st)?;
+            if refresh == Refresh::True {
+                for r in results.iter_mut().flatten() {
+                    r.forced_refresh = true;
+                }
+            }
+        }
+        Ok(results)
+    }
+}
+
+impl Batch<'_> {
+    fn current(&self, id: &str) -> EngineResult<Option<LiveDoc>> {
+        if let Some(d) = self.overlay.get(id) {
+            return Ok(Some(d.clone()));
+        }
+        self.index.current(id)
+    }
+
+    fn check_cas(
+        &self,
+        id: &str,
+        current: Option<&LiveDoc>,
+        if_seq_no: Option<i64>,
+        if_primary_term: Option<i64>,
+    ) -> EngineResult<()> {
+        if if_seq_no.is_none() && if_primary_term.is_none() {
+            return Ok(());
+        }
+        let (Some(seq), Some(term)) = (if_seq_no, if_primary_term) else {
+            return Err(EngineError::Validation(
+                "ifSeqNo is set, but primary term is [0]".into(),
+            ));
+        };
+        let conflict = |reason: String| EngineError::VersionConflict {
+            index: self.index.name.clone(),
+            id: id.to_string(),
+            reason,
+        };
+        match current.filter(|c| c.source.is_some()) {
+            None => Err(conflict(format!(
+                "required seqNo [{seq}], primary term [{term}] but no document was found"
+            ))),
+            Some(c) if c.meta.seq_no != seq || c.meta.primary_term != term => Err(conflict(format!(
+                "required seqNo [{seq}], primary term [{term}]. current document has seqNo [{}] and primary term [{}]",
+                c.meta.seq_no, c.meta.primary_term
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn prepare(&mut self, st: &mut WriteState, op: WriteOp) -> EngineResult<WriteResult> {
+        match op {
+            WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term } => {
+                let (id, generated) = match id {
+                    Some(id) => (id, false),
+                    None => (generate_id(), true),
+                };
+                validate_id(&id)?;
+                if op_type == OpType::Create && (if_seq_no.is_some() || if_primary_term.is_some()) {
+                    return Err(EngineError::Validation(
+                        "create operations do not support compare and set. use index instead".into(),
+                    ));
+                }
+                // Generated ids are fresh: skip the lookup (the common _bulk case).
+                let current = if generated { None } else { self.current(&id)? };
+                if op_type == OpType::Create {
+                    if let Some(c) = current.as_ref().filter(|c| c.source.is_some()) {
+                        return Err(EngineError::VersionConflict {
+                            index: self.index.name.clone(),
+                            id: id.clone(),
+                            reason: format!("document already exists (current version [{}])", c.meta.version),
+                        });
+                    }
+                }
+                self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
+                self.index_source(st, id, source, current)
+            }
+            WriteOp::Delete { id, if_seq_no, if_primary_term } => {
+                validate_id(&id)?;
+                let current = self.current(&id)?;
+                self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
+                let Some(cur) = current.filter(|c| c.source.is_some()) else {
+                    return Ok(WriteResult {
+                        id,
+                        meta: DocMeta { seq_no: st.next_seq_no - 1, version: 1, primary_term: PRIMARY_TERM },
+                        outcome: WriteOutcome::NotFound,
+                        source: None,
+                        forced_refresh: false,
+                    });
+                };
+                let meta = DocMeta { seq_no: st.next_seq_no, version: cur.meta.version + 1, primary_term: PRIMARY_TERM };
+                st.next_seq_no += 1;
+                self.wal.push(WalOp::Delete {
+                    seq_no: meta.seq_no,
+                    version: meta.version,
+                    primary_term: meta.primary_term,
+                    id: id.clone(),
+                });
+                self.pending.push(Pending::Delete { id: id.clone() });
+                self.overlay.insert(id.clone(), LiveDoc { meta, source: None });
+                Ok(WriteResult { id, meta, outcome: WriteOutcome::Deleted, source: None, forced_refresh: false })
+            }
+            WriteOp::Update { id, request, if_seq_no, if_primary_term } => {
+                validate_id(&id)?;
+                let current = self.current(&id)?;
+                self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
+                match current.as_ref().and_then(|c| c.source.clone().map(|s| (c.meta, s))) {
+                    Some((meta, source)) => {
+                        let Some(doc) = &request.doc else {
+                            return Err(EngineError::Validation("script or doc is missing".into()));
+                        };
+                        let mut merged: Value = serde_json::from_slice(&source).unwrap_or(Value::Null);
+                        let changed = merge_json(&mut merged, doc);
+                        if !changed && request.detect_noop {
+                            return Ok(WriteResult {
+                                id,
+                                meta,
+                                outcome: WriteOutcome::Noop,
+                                source: Some(source),
+                                forced_refresh: false,
+                            });
+                        }
+                        let bytes = serde_json::to_vec(&merged).map_err(EngineError::internal)?;
+                        self.index_source(st, id, bytes, current)
+                    }
+                    None => {
+                        let upsert = if request.doc_as_upsert { request.doc.as_ref() } else { request.upsert.as_ref() };
+                        let Some(upsert) = upsert else {
+                            return Err(EngineError::DocumentMissing { index: self.index.name.clone(), id });
+                        };
+                        let bytes = serde_json::to_vec(upsert).map_err(EngineError::internal)?;
+                        self.index_source(st, id, bytes, current)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Validates and stages an index op for `id` whose latest state is `current`.
+    fn index_source(
+        &mut self,
+        st: &mut WriteState,
+        id: String,
+        source: Vec<u8>,
+        current: Option<LiveDoc>,
+    ) -> EngineResult<WriteResult> {
+        let version = current.as_ref().map(|c| c.meta.version + 1).unwrap_or(1);
+        let existed = current.as_ref().is_some_and(|c| c.source.is_some());
+        let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
+        let (doc, updated) = build_doc(&self.mapping, &self.index.fields, &id, &source, meta)?;
+        if let Some(m) = updated {
+            self.mapping = Arc::new(m);
+            self.mapping_changed = true;
+        }
+        st.next_seq_no += 1;
+        let source: Arc<[u8]> = source.into();
+        self.wal.push(WalOp::Index {
+            seq_no: meta.seq_no,
+            version: meta.version,
+            primary_term: meta.primary_term,
+            id: id.clone(),
+            source: source.to_vec(),
+        });
+        self.pending.push(Pending::Add { id: id.clone(), doc, replace: current.is_some() });
+        self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()) });
+        Ok(WriteResult {
+            id,
+            meta,
+            outcome: if existed { WriteOutcome::Updated } else { WriteOutcome::Created },
+            source: Some(source),
+            forced_refresh: false,
+        })
+    }
+}
