@@ -1,0 +1,136 @@
+//! `match`: full-text query, analyzed with the field's analyzer. On keyword, numeric,
+//! boolean and date fields it is an exact-value query, like in OpenSearch.
+
+use serde_json::Value;
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, TermQuery as TantivyTermQuery};
+use tantivy::schema::IndexRecordOption;
+
+use super::field::{FieldTarget, scalar_to_string};
+use super::{FieldKind, LoweringContext, QueryError, TermQuery, boosted};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Operator {
+    #[default]
+    Or,
+    And,
+}
+
+/// `minimum_should_match`: an absolute count or a percentage, negative meaning "all but".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinimumShouldMatch {
+    Count(i64),
+    Percent(f64),
+}
+
+impl MinimumShouldMatch {
+    pub fn parse(value: &Value) -> Result<MinimumShouldMatch, QueryError> {
+        let bad = || {
+            QueryError::parsing(format!("[minimum_should_match] has an unsupported value: {value}"))
+        };
+        match value {
+            Value::Number(n) => n.as_i64().map(MinimumShouldMatch::Count).ok_or_else(bad),
+            Value::String(s) => {
+                let s = s.trim();
+                if let Some(p) = s.strip_suffix('%') {
+                    p.trim().parse::<f64>().map(MinimumShouldMatch::Percent).map_err(|_| bad())
+                } else {
+                    s.parse::<i64>().map(MinimumShouldMatch::Count).map_err(|_| bad())
+                }
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    /// How many of `n` optional clauses must match (Lucene's rounding: towards zero).
+    pub fn resolve(self, n: usize) -> usize {
+        let n_i = n as i64;
+        let required = match self {
+            MinimumShouldMatch::Count(c) if c < 0 => n_i + c,
+            MinimumShouldMatch::Count(c) => c,
+            MinimumShouldMatch::Percent(p) if p < 0.0 => n_i - ((n as f64) * -p / 100.0) as i64,
+            MinimumShouldMatch::Percent(p) => ((n as f64) * p / 100.0) as i64,
+        };
+        required.clamp(0, n_i) as usize
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchQuery {
+    pub field: String,
+    pub query: Value,
+    pub operator: Operator,
+    pub minimum_should_match: Option<MinimumShouldMatch>,
+    /// Overrides the field's analyzer.
+    pub analyzer: Option<String>,
+    /// `zero_terms_query: all` matches everything when analysis removes every token.
+    pub zero_terms_all: bool,
+    pub boost: Option<f32>,
+}
+
+impl MatchQuery {
+    pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        let Some(mut target) = FieldTarget::resolve(ctx, &self.field)? else {
+            return Ok(Box::new(EmptyQuery));
+        };
+        if target.kind() != FieldKind::Text {
+            // Keyword and typed fields: the whole value is one term.
+            let term = TermQuery {
+                field: self.field.clone(),
+                value: self.query.clone(),
+                boost: self.boost,
+                case_insensitive: false,
+            };
+            return term.lower(ctx);
+        }
+        if let Some(analyzer) = &self.analyzer {
+            target.resolved.analyzer = Some(analyzer.clone());
+        }
+        let text = scalar_to_string(&self.query, &self.field)?;
+        let mut tokens: Vec<String> = target.analyze(&text)?.into_iter().map(|(_, t)| t).collect();
+        tokens.dedup();
+        if tokens.is_empty() {
+            return Ok(if self.zero_terms_all {
+                Box::new(tantivy::query::AllQuery)
+            } else {
+                Box::new(EmptyQuery)
+            });
+        }
+        let mut clauses: Vec<Box<dyn Query>> = tokens
+            .iter()
+            .map(|t| {
+                Box::new(TantivyTermQuery::new(target.str_term(t), IndexRecordOption::WithFreqs))
+                    as Box<dyn Query>
+            })
+            .collect();
+        let query: Box<dyn Query> = if clauses.len() == 1 {
+            clauses.pop().expect("one clause")
+        } else {
+            let n = clauses.len();
+            let required = match (self.operator, self.minimum_should_match) {
+                (Operator::And, _) => n,
+                (Operator::Or, Some(msm)) => msm.resolve(n).max(1),
+                (Operator::Or, None) => 1,
+            };
+            if required >= n {
+                Box::new(BooleanQuery::new(clauses.into_iter().map(|c| (Occur::Must, c)).collect()))
+            } else {
+                Box::new(BooleanQuery::union_with_minimum_required_clauses(clauses, required))
+            }
+        };
+        Ok(boosted(query, self.boost))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MinimumShouldMatch;
+
+    #[test]
+    fn minimum_should_match_rounding() {
+        assert_eq!(MinimumShouldMatch::Count(2).resolve(3), 2);
+        assert_eq!(MinimumShouldMatch::Count(-1).resolve(3), 2);
+        assert_eq!(MinimumShouldMatch::Percent(75.0).resolve(3), 2);
+        assert_eq!(MinimumShouldMatch::Percent(-25.0).resolve(4), 3);
+        assert_eq!(MinimumShouldMatch::Count(7).resolve(3), 3);
+    }
+}

@@ -1,0 +1,125 @@
+//! The project's own query AST and its lowering to tantivy queries.
+//!
+//! `query_dsl` parses OpenSearch JSON into a [`QueryAst`]; [`QueryAst::lower`] turns it into a
+//! `Box<dyn tantivy::query::Query>` against one index's mapping. Adding a query type is one
+//! more file here (the node and its lowering), one enum variant, and one parser file in
+//! `query_dsl`. Nodes whose lowering needs something besides the mapping (UDF clauses in
+//! issue 4) get it through [`LoweringContext::extensions`].
+
+mod automaton;
+mod bool_query;
+mod constant_score;
+mod date;
+mod error;
+mod exists;
+mod fast_value;
+mod field;
+mod function_score;
+mod ids;
+mod match_all;
+mod match_phrase;
+mod match_query;
+mod multi_match;
+mod prefix;
+mod range;
+mod term;
+mod terms;
+mod wildcard;
+
+use tantivy::query::Query;
+use tantivy::schema::Schema;
+use tantivy::tokenizer::TokenizerManager;
+
+pub use bool_query::BoolQuery;
+pub use constant_score::ConstantScoreQuery;
+pub use date::{DateFormat, format_millis_iso, parse_date_millis};
+pub use error::QueryError;
+pub use exists::ExistsQuery;
+pub use fast_value::NumericColumn;
+pub use field::{FieldKind, FieldResolver, ResolvedField, TargetField};
+pub use function_score::{
+    BoostMode, FieldValueFactor, FieldValueModifier, FunctionScoreQuery, ScoreFunction, ScoreMode,
+};
+pub use ids::IdsQuery;
+pub use match_all::{MatchAllQuery, MatchNoneQuery};
+pub use match_phrase::MatchPhraseQuery;
+pub use match_query::{MatchQuery, MinimumShouldMatch, Operator};
+pub use multi_match::{MultiMatchQuery, MultiMatchType};
+pub use prefix::PrefixQuery;
+pub use range::{RangeBound, RangeQuery};
+pub use term::TermQuery;
+pub use terms::TermsQuery;
+pub use wildcard::{WildcardQuery, glob_match as wildcard_glob_match};
+
+/// A parsed query, independent of any index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryAst {
+    MatchAll(MatchAllQuery),
+    MatchNone(MatchNoneQuery),
+    Match(MatchQuery),
+    MatchPhrase(MatchPhraseQuery),
+    MultiMatch(MultiMatchQuery),
+    Term(TermQuery),
+    Terms(TermsQuery),
+    Range(RangeQuery),
+    Bool(BoolQuery),
+    Exists(ExistsQuery),
+    Prefix(PrefixQuery),
+    Wildcard(WildcardQuery),
+    Ids(IdsQuery),
+    ConstantScore(ConstantScoreQuery),
+    FunctionScore(FunctionScoreQuery),
+}
+
+impl QueryAst {
+    pub fn match_all() -> QueryAst {
+        QueryAst::MatchAll(MatchAllQuery { boost: None })
+    }
+
+    /// Builds the tantivy query for one index.
+    pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        match self {
+            QueryAst::MatchAll(q) => q.lower(ctx),
+            QueryAst::MatchNone(q) => q.lower(ctx),
+            QueryAst::Match(q) => q.lower(ctx),
+            QueryAst::MatchPhrase(q) => q.lower(ctx),
+            QueryAst::MultiMatch(q) => q.lower(ctx),
+            QueryAst::Term(q) => q.lower(ctx),
+            QueryAst::Terms(q) => q.lower(ctx),
+            QueryAst::Range(q) => q.lower(ctx),
+            QueryAst::Bool(q) => q.lower(ctx),
+            QueryAst::Exists(q) => q.lower(ctx),
+            QueryAst::Prefix(q) => q.lower(ctx),
+            QueryAst::Wildcard(q) => q.lower(ctx),
+            QueryAst::Ids(q) => q.lower(ctx),
+            QueryAst::ConstantScore(q) => q.lower(ctx),
+            QueryAst::FunctionScore(q) => q.lower(ctx),
+        }
+    }
+}
+
+/// Hook for AST nodes whose lowering needs more than the mapping (the UDF registry for
+/// `wasm_udf`/`script_score` in issue 4). The engine passes `None` until such nodes exist.
+pub trait QueryExtensions: Send + Sync {}
+
+/// Everything lowering needs to know about the target index.
+pub struct LoweringContext<'a> {
+    /// The index's fixed tantivy schema (`_id`, `_text`, `_kw`, `_field_names`, …).
+    pub schema: &'a Schema,
+    /// User field name → where it lives in tantivy and its mapped type.
+    pub fields: &'a dyn FieldResolver,
+    /// Used to analyze `match` query text with the field's analyzer.
+    pub tokenizers: &'a TokenizerManager,
+    /// Resolvers for extension nodes (UDFs); `None` when unavailable.
+    pub extensions: Option<&'a dyn QueryExtensions>,
+}
+
+/// Applies an optional `boost` the way OpenSearch does (a multiplier on the clause score).
+pub(crate) fn boosted(query: Box<dyn Query>, boost: Option<f32>) -> Box<dyn Query> {
+    match boost {
+        Some(b) if (b - 1.0).abs() > f32::EPSILON => {
+            Box::new(tantivy::query::BoostQuery::new(query, b))
+        }
+        _ => query,
+    }
+}

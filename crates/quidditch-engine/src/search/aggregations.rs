@@ -1,0 +1,385 @@
+//! Aggregations: the OpenSearch request is rewritten for tantivy's aggregation module (field
+//! names → `_kw.<path>`, dates → epoch millis, calendar intervals → fixed ones) and the result
+//! is rewritten back where the shapes differ (integer keys, date `key_as_string`, boolean
+//! keys, `typed_keys`).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
+use tantivy::tokenizer::TokenizerManager;
+
+use super::sort::text_field_error;
+use crate::mapping::{FieldType, Mapping};
+use crate::query_ast::format_millis_iso;
+use crate::query_ast::{DateFormat, FieldKind, QueryError, parse_date_millis};
+
+/// Aggregation types Quidditch accepts (what tantivy implements, OpenSearch names).
+const BUCKET_TYPES: &[&str] = &["terms", "range", "date_range", "histogram", "date_histogram"];
+const METRIC_TYPES: &[&str] = &[
+    "avg", "min", "max", "sum", "stats", "extended_stats", "value_count", "cardinality", "percentiles",
+];
+
+/// What the response rewriting needs to know about one aggregation.
+#[derive(Debug, Clone)]
+struct AggMeta {
+    agg_type: String,
+    kind: Option<FieldKind>,
+    children: Vec<(String, AggMeta)>,
+}
+
+/// A validated, rewritten aggregation request.
+pub struct PreparedAggs {
+    request: Aggregations,
+    meta: Vec<(String, AggMeta)>,
+}
+
+fn bad(reason: impl Into<String>) -> QueryError {
+    QueryError::parsing(reason)
+}
+
+fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<FieldKind>, String), QueryError> {
+    for m in mappings {
+        if let Some(f) = m.resolve(field) {
+            if f.ty == FieldType::Text {
+                return Err(text_field_error(field));
+            }
+            return Ok((super::field_kind(f.ty), format!("_kw.{}", f.json_path)));
+        }
+    }
+    Ok((None, format!("_kw.{field}")))
+}
+
+impl PreparedAggs {
+    pub fn prepare(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
+        let (rewritten, meta) = rewrite_level(aggs, mappings)?;
+        let request: Aggregations = serde_json::from_value(rewritten)
+            .map_err(|e| bad(format!("failed to parse aggregations: {e}")))?;
+        Ok(PreparedAggs { request, meta })
+    }
+
+    pub fn collector(&self, tokenizers: &TokenizerManager) -> DistributedAggregationCollector {
+        DistributedAggregationCollector::from_aggs(self.request.clone(), context(tokenizers))
+    }
+
+    /// Merged intermediate results → the OpenSearch `aggregations` object.
+    pub fn finish(
+        &self,
+        results: IntermediateAggregationResults,
+        typed_keys: bool,
+    ) -> Result<Value, QueryError> {
+        let final_result = results
+            .into_final_result(self.request.clone(), AggregationLimitsGuard::default())
+            .map_err(|e| QueryError::illegal_argument(format!("aggregation failed: {e}")))?;
+        let value = serde_json::to_value(final_result)
+            .map_err(|e| QueryError::internal(format!("aggregation result: {e}")))?;
+        Ok(rewrite_result(value, &self.meta, typed_keys))
+    }
+}
+
+fn context(tokenizers: &TokenizerManager) -> AggContextParams {
+    AggContextParams::new(AggregationLimitsGuard::default(), tokenizers.clone())
+}
+
+fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<(String, AggMeta)>), QueryError> {
+    let obj = aggs.as_object().ok_or_else(|| bad("[aggs] must be an object"))?;
+    let mut out = Map::new();
+    let mut metas = Vec::new();
+    for (name, def) in obj {
+        let def = def
+            .as_object()
+            .ok_or_else(|| bad(format!("Expected [START_OBJECT] under [{name}], but got a different token")))?;
+        let mut agg_type = None;
+        let mut body = None;
+        let mut sub = None;
+        for (k, v) in def {
+            match k.as_str() {
+                "aggs" | "aggregations" => sub = Some(v),
+                "meta" => {}
+                t => {
+                    if agg_type.is_some() {
+                        return Err(bad(format!(
+                            "Found two aggregation type definitions in [{name}]: [{}] and [{t}]",
+                            agg_type.unwrap_or_default()
+                        )));
+                    }
+                    agg_type = Some(t.to_string());
+                    body = Some(v);
+                }
+            }
+        }
+        let agg_type =
+            agg_type.ok_or_else(|| bad(format!("Missing definition for aggregation [{name}]")))?;
+        let body = body.and_then(Value::as_object).cloned().unwrap_or_default();
+        if !BUCKET_TYPES.contains(&agg_type.as_str()) && !METRIC_TYPES.contains(&agg_type.as_str()) {
+            return Err(QueryError::new(
+                400,
+                "unknown_named_object_exception",
+                format!("Unknown aggregation type [{agg_type}] (supported: {})", [BUCKET_TYPES, METRIC_TYPES].concat().join(", ")),
+            ));
+        }
+        let (body, kind, tantivy_type) = rewrite_body(&agg_type, body, mappings)?;
+        let mut def_out = Map::new();
+        def_out.insert(tantivy_type, Value::Object(body));
+        let mut children = Vec::new();
+        if let Some(sub) = sub {
+            if METRIC_TYPES.contains(&agg_type.as_str()) {
+                return Err(bad(format!(
+                    "Aggregator [{name}] of type [{agg_type}] cannot accept sub-aggregations"
+                )));
+            }
+            let (sub_out, sub_meta) = rewrite_level(sub, mappings)?;
+            def_out.insert("aggs".into(), sub_out);
+            children = sub_meta;
+        }
+        out.insert(name.clone(), Value::Object(def_out));
+        metas.push((name.clone(), AggMeta { agg_type, kind, children }));
+    }
+    Ok((Value::Object(out), metas))
+}
+
+fn date_value_to_millis(v: &Value, format: Option<&str>) -> Result<Value, QueryError> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let fmt = DateFormat::parse(format.unwrap_or(DateFormat::DEFAULT));
+    parse_date_millis(v, &fmt).map(|m| json!(m as f64)).map_err(|e| bad(format!("failed to parse date [{v}]: {e}")))
+}
+
+/// Calendar units that have a fixed length (OpenSearch `calendar_interval`).
+fn calendar_to_fixed(unit: &str) -> Option<&'static str> {
+    Some(match unit {
+        "minute" | "1m" => "1m",
+        "hour" | "1h" => "1h",
+        "day" | "1d" => "1d",
+        "week" | "1w" => "7d",
+        "second" | "1s" => "1s",
+        _ => return None,
+    })
+}
+
+fn rewrite_body(
+    agg_type: &str,
+    mut body: Map<String, Value>,
+    mappings: &[Arc<Mapping>],
+) -> Result<(Map<String, Value>, Option<FieldKind>, String), QueryError> {
+    let kind;
+    if let Some(field) = body.get("field").and_then(Value::as_str).map(String::from) {
+        let (k, column) = field_kind_of(mappings, &field)?;
+        kind = k;
+        body.insert("field".into(), Value::String(column));
+    } else if body.contains_key("script") {
+        return Err(QueryError::illegal_argument("scripts in aggregations are not supported"));
+    } else {
+        return Err(bad(format!("Required [field] for aggregation of type [{agg_type}]")));
+    }
+    // `missing` for dates is given as a date.
+    let format = body.get("format").and_then(Value::as_str).map(String::from);
+    let mut tantivy_type = agg_type.to_string();
+    match agg_type {
+        "date_histogram" => {
+            for key in ["interval", "calendar_interval"] {
+                if let Some(v) = body.remove(key) {
+                    let unit = v.as_str().unwrap_or_default().to_string();
+                    let fixed = calendar_to_fixed(&unit)
+                        .map(String::from)
+                        .or_else(|| (key == "interval" && parse_fixed_ok(&unit)).then(|| unit.clone()))
+                        .ok_or_else(|| {
+                            QueryError::illegal_argument(format!(
+                                "calendar interval [{unit}] is not supported (months, quarters and years have no fixed length); use fixed_interval, e.g. \"30d\""
+                            ))
+                        })?;
+                    if unit == "week" || unit == "1w" {
+                        // Calendar weeks start on Monday; 1970-01-01 was a Thursday.
+                        body.entry("offset").or_insert(json!("-3d"));
+                    }
+                    body.insert("fixed_interval".into(), Value::String(fixed));
+                }
+            }
+            body.remove("time_zone");
+            body.remove("format");
+            for key in ["extended_bounds", "hard_bounds"] {
+                if let Some(Value::Object(b)) = body.get(key).cloned() {
+                    let mut nb = Map::new();
+                    for (bk, bv) in b {
+                        nb.insert(bk, date_value_to_millis(&bv, format.as_deref())?);
+                    }
+                    body.insert(key.into(), Value::Object(nb));
+                }
+            }
+        }
+        "date_range" | "range" => {
+            if agg_type == "date_range" || kind == Some(FieldKind::Date) {
+                if let Some(Value::Array(ranges)) = body.get("ranges").cloned() {
+                    let mut out = Vec::new();
+                    for r in ranges {
+                        let mut r = r.as_object().cloned().unwrap_or_default();
+                        for bk in ["from", "to"] {
+                            if let Some(v) = r.get(bk).cloned() {
+                                r.insert(bk.into(), date_value_to_millis(&v, format.as_deref())?);
+                            }
+                        }
+                        out.push(Value::Object(r));
+                    }
+                    body.insert("ranges".into(), Value::Array(out));
+                }
+                body.remove("format");
+                body.remove("time_zone");
+            }
+            tantivy_type = "range".into();
+        }
+        "percentiles" => {
+            body.remove("tdigest");
+        }
+        _ => {}
+    }
+    if kind == Some(FieldKind::Date) {
+        if let Some(m) = body.get("missing").cloned() {
+            if m.is_string() {
+                body.insert("missing".into(), date_value_to_millis(&m, format.as_deref())?);
+            }
+        }
+    }
+    Ok((body, kind, tantivy_type))
+}
+
+fn parse_fixed_ok(unit: &str) -> bool {
+    let digits = unit.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The `typed_keys` prefix OpenSearch uses for each aggregation type.
+fn typed_prefix(meta: &AggMeta) -> &'static str {
+    match (meta.agg_type.as_str(), meta.kind) {
+        ("terms", Some(FieldKind::Long | FieldKind::Date | FieldKind::Boolean)) => "lterms",
+        ("terms", Some(FieldKind::Double)) => "dterms",
+        ("terms", _) => "sterms",
+        ("range", Some(FieldKind::Date)) | ("date_range", _) => "date_range",
+        ("range", _) => "range",
+        ("histogram", _) => "histogram",
+        ("date_histogram", _) => "date_histogram",
+        ("avg", _) => "avg",
+        ("min", _) => "min",
+        ("max", _) => "max",
+        ("sum", _) => "sum",
+        ("stats", _) => "stats",
+        ("extended_stats", _) => "extended_stats",
+        ("value_count", _) => "value_count",
+        ("cardinality", _) => "cardinality",
+        ("percentiles", _) => "tdigest_percentiles",
+        _ => "agg",
+    }
+}
+
+fn rewrite_result(value: Value, metas: &[(String, AggMeta)], typed_keys: bool) -> Value {
+    let Value::Object(mut obj) = value else { return value };
+    let mut out = Map::new();
+    for (name, meta) in metas {
+        let Some(v) = obj.remove(name) else { continue };
+        let v = rewrite_one(v, meta, typed_keys);
+        let key = if typed_keys { format!("{}#{name}", typed_prefix(meta)) } else { name.clone() };
+        out.insert(key, v);
+    }
+    Value::Object(out)
+}
+
+fn as_int_if_integral(v: &Value) -> Value {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => json!(f as i64),
+        _ => v.clone(),
+    }
+}
+
+fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bool) -> Map<String, Value> {
+    let is_date = meta.kind == Some(FieldKind::Date);
+    match meta.agg_type.as_str() {
+        "terms" | "histogram" | "date_histogram" => {
+            if let Some(key) = bucket.get("key").cloned() {
+                match meta.kind {
+                    Some(FieldKind::Long) => {
+                        bucket.insert("key".into(), as_int_if_integral(&key));
+                    }
+                    Some(FieldKind::Date) => {
+                        if let Some(ms) = key.as_f64() {
+                            bucket.insert("key".into(), json!(ms as i64));
+                            bucket.insert("key_as_string".into(), json!(format_millis_iso(ms as i64)));
+                        }
+                    }
+                    Some(FieldKind::Boolean) => {
+                        let truthy = key.as_f64().map(|f| f != 0.0).or(key.as_bool()).unwrap_or(false);
+                        bucket.insert("key".into(), json!(i64::from(truthy)));
+                        bucket.insert("key_as_string".into(), json!(truthy.to_string()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        "range" | "date_range" if is_date => {
+            for (k, ks) in [("from", "from_as_string"), ("to", "to_as_string")] {
+                if let Some(ms) = bucket.get(k).and_then(Value::as_f64) {
+                    bucket.insert(ks.into(), json!(format_millis_iso(ms as i64)));
+                }
+            }
+        }
+        _ => {}
+    }
+    // Sub-aggregations live next to `key`/`doc_count`.
+    for (child_name, child_meta) in &meta.children {
+        if let Some(v) = bucket.remove(child_name) {
+            let key = if typed_keys {
+                format!("{}#{child_name}", typed_prefix(child_meta))
+            } else {
+                child_name.clone()
+            };
+            bucket.insert(key, rewrite_one(v, child_meta, typed_keys));
+        }
+    }
+    bucket
+}
+
+fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
+    let Value::Object(mut obj) = value else { return value };
+    match obj.remove("buckets") {
+        Some(Value::Array(buckets)) => {
+            let rewritten = buckets
+                .into_iter()
+                .map(|b| match b {
+                    Value::Object(m) => Value::Object(rewrite_bucket(m, meta, typed_keys)),
+                    other => other,
+                })
+                .collect();
+            obj.insert("buckets".into(), Value::Array(rewritten));
+        }
+        Some(Value::Object(keyed)) => {
+            let rewritten = keyed
+                .into_iter()
+                .map(|(k, b)| match b {
+                    Value::Object(m) => (k, Value::Object(rewrite_bucket(m, meta, typed_keys))),
+                    other => (k, other),
+                })
+                .collect();
+            obj.insert("buckets".into(), Value::Object(rewritten));
+        }
+        Some(other) => {
+            obj.insert("buckets".into(), other);
+        }
+        None => {}
+    }
+    if meta.kind == Some(FieldKind::Date) && matches!(meta.agg_type.as_str(), "min" | "max" | "avg") {
+        if let Some(ms) = obj.get("value").and_then(Value::as_f64) {
+            obj.insert("value_as_string".into(), json!(format_millis_iso(ms as i64)));
+        }
+    }
+    if meta.agg_type == "value_count" || meta.agg_type == "cardinality" {
+        if let Some(v) = obj.get("value").cloned() {
+            obj.insert("value".into(), as_int_if_integral(&v));
+        }
+    }
+    if meta.agg_type == "terms" {
+        obj.entry("doc_count_error_upper_bound").or_insert(json!(0));
+        obj.entry("sum_other_doc_count").or_insert(json!(0));
+    }
+    Value::Object(obj)
+}

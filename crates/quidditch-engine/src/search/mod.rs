@@ -1,0 +1,70 @@
+//! Search execution: request parsing, running the lowered query over one or more indices,
+//! sorting, paging, `search_after`, `_source` filtering, aggregations, `_count`, `_msearch`,
+//! and the OpenSearch response shape. Everything here is synchronous: the HTTP layer calls it
+//! on a blocking thread.
+
+pub mod aggregations;
+mod collector;
+mod execute;
+pub mod request;
+pub mod sort;
+pub mod source_filter;
+
+pub use execute::{count, search};
+pub use request::{SearchRequest, TrackTotalHits};
+
+use crate::error::EngineError;
+use crate::mapping::{FieldType, JsonTarget, Mapping};
+use crate::query_ast::{self, FieldKind, FieldResolver, QueryError, TargetField};
+
+/// The query-side view of a mapped field type.
+pub(crate) fn field_kind(ty: FieldType) -> Option<FieldKind> {
+    Some(match ty {
+        FieldType::Text => FieldKind::Text,
+        FieldType::Keyword => FieldKind::Keyword,
+        FieldType::Long | FieldType::Integer | FieldType::Short | FieldType::Byte => FieldKind::Long,
+        FieldType::Double | FieldType::Float | FieldType::HalfFloat => FieldKind::Double,
+        FieldType::Boolean => FieldKind::Boolean,
+        FieldType::Date => FieldKind::Date,
+        FieldType::Object => return None,
+    })
+}
+
+impl FieldResolver for Mapping {
+    fn resolve(&self, field: &str) -> Option<query_ast::ResolvedField> {
+        let f = Mapping::resolve(self, field)?;
+        let kind = field_kind(f.ty)?;
+        let target = match f.target? {
+            JsonTarget::Text => TargetField::Text,
+            JsonTarget::Kw => TargetField::Kw,
+        };
+        Some(query_ast::ResolvedField {
+            name: f.path.clone(),
+            kind,
+            target,
+            path: f.json_path.clone(),
+            analyzer: None,
+            date_format: f.format.clone(),
+        })
+    }
+
+    fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .paths()
+            .filter(|f| f.ty != FieldType::Object)
+            .map(|f| f.path.clone())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl From<QueryError> for EngineError {
+    fn from(e: QueryError) -> Self {
+        if e.status >= 500 {
+            EngineError::Internal(anyhow::anyhow!(e.reason))
+        } else {
+            EngineError::BadRequest { error_type: e.error_type, reason: e.reason }
+        }
+    }
+}

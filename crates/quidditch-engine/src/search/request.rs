@@ -1,0 +1,302 @@
+//! A search request: the JSON body merged with URL parameters (which win, like OpenSearch).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::sort::SortSpec;
+use super::source_filter::{SourceFilter, split_list};
+use crate::query_ast::{QueryAst, QueryError};
+use crate::query_dsl::{parse_query, parse_uri_query};
+
+/// OpenSearch's `index.max_result_window` default.
+pub const MAX_RESULT_WINDOW: usize = 10_000;
+/// Default `track_total_hits`: accurate up to 10,000.
+pub const DEFAULT_TRACK_TOTAL_HITS: u64 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackTotalHits {
+    /// `false`: no `hits.total` in the response.
+    Disabled,
+    /// `true`: always exact.
+    Exact,
+    /// A number: exact up to it, then `{"value": n, "relation": "gte"}`.
+    UpTo(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: QueryAst,
+    /// Applied to hits only, after aggregations.
+    pub post_filter: Option<QueryAst>,
+    pub from: usize,
+    pub size: usize,
+    pub sort: Vec<SortSpec>,
+    pub source: SourceFilter,
+    pub track_total_hits: TrackTotalHits,
+    pub track_scores: bool,
+    pub search_after: Option<Vec<Value>>,
+    pub timeout: Option<Duration>,
+    /// The raw `aggs`/`aggregations` object.
+    pub aggs: Option<Value>,
+    pub min_score: Option<f32>,
+    pub version: bool,
+    pub seq_no_primary_term: bool,
+    /// URL flags that change the response shape.
+    pub rest_total_hits_as_int: bool,
+    pub typed_keys: bool,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            query: QueryAst::match_all(),
+            post_filter: None,
+            from: 0,
+            size: 10,
+            sort: Vec::new(),
+            source: SourceFilter::default(),
+            track_total_hits: TrackTotalHits::UpTo(DEFAULT_TRACK_TOTAL_HITS),
+            track_scores: false,
+            search_after: None,
+            timeout: None,
+            aggs: None,
+            min_score: None,
+            version: false,
+            seq_no_primary_term: false,
+            rest_total_hits_as_int: false,
+            typed_keys: false,
+        }
+    }
+}
+
+fn parse_usize_value(name: &str, value: &Value) -> Result<i64, QueryError> {
+    match value {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) if i <= i32::MAX as i64 && i >= i32::MIN as i64 => Ok(i),
+            _ => Err(QueryError::new(
+                400,
+                "input_coercion_exception",
+                format!("Numeric value ({n}) out of range of int (-2147483648 - 2147483647)"),
+            )),
+        },
+        Value::String(s) => parse_int_param(name, s),
+        other => Err(QueryError::parsing(format!("[{name}] must be a number, got [{other}]"))),
+    }
+}
+
+fn parse_int_param(name: &str, s: &str) -> Result<i64, QueryError> {
+    let i: i64 = s.trim().parse().map_err(|_| {
+        QueryError::illegal_argument(format!("Failed to parse int parameter [{name}] with value [{s}]"))
+    })?;
+    if i > i32::MAX as i64 || i < i32::MIN as i64 {
+        return Err(QueryError::new(
+            400,
+            "input_coercion_exception",
+            format!("Numeric value ({i}) out of range of int (-2147483648 - 2147483647)"),
+        ));
+    }
+    Ok(i)
+}
+
+fn parse_track_total_hits(value: &Value) -> Result<TrackTotalHits, QueryError> {
+    match value {
+        Value::Bool(true) => Ok(TrackTotalHits::Exact),
+        Value::Bool(false) => Ok(TrackTotalHits::Disabled),
+        Value::String(s) if s == "true" => Ok(TrackTotalHits::Exact),
+        Value::String(s) if s == "false" => Ok(TrackTotalHits::Disabled),
+        other => {
+            let n = parse_usize_value("track_total_hits", other)?;
+            match n {
+                -1 => Ok(TrackTotalHits::Exact),
+                n if n < 0 => Err(QueryError::illegal_argument(format!(
+                    "[track_total_hits] parameter must be positive or equals to -1, got {n}"
+                ))),
+                n => Ok(TrackTotalHits::UpTo(n as u64)),
+            }
+        }
+    }
+}
+
+/// `1s`, `500ms`, `2m`, `-1` (none).
+pub fn parse_time_value(s: &str) -> Result<Option<Duration>, QueryError> {
+    let s = s.trim();
+    if s == "-1" {
+        return Ok(None);
+    }
+    let bad = || QueryError::parsing(format!("failed to parse setting [timeout] with value [{s}] as a time value: unit is missing or unrecognized"));
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let millis = match unit {
+        "nanos" => n / 1e6,
+        "micros" => n / 1e3,
+        "ms" => n,
+        "s" => n * 1e3,
+        "m" => n * 60e3,
+        "h" => n * 3600e3,
+        "d" => n * 86400e3,
+        _ => return Err(bad()),
+    };
+    Ok(Some(Duration::from_micros((millis * 1000.0) as u64)))
+}
+
+impl SearchRequest {
+    /// Builds a request from the body (if any) and URL parameters.
+    pub fn parse(body: Option<&Value>, params: &HashMap<String, String>) -> Result<SearchRequest, QueryError> {
+        let mut req = SearchRequest::default();
+        let mut from: i64 = 0;
+        let mut size: i64 = 10;
+        if let Some(body) = body {
+            let obj = body.as_object().ok_or_else(|| {
+                QueryError::parsing("request body must be a JSON object")
+            })?;
+            for (k, v) in obj {
+                match k.as_str() {
+                    "query" => req.query = parse_query(v)?,
+                    "post_filter" => req.post_filter = Some(parse_query(v)?),
+                    "from" => from = parse_usize_value("from", v)?,
+                    "size" => size = parse_usize_value("size", v)?,
+                    "sort" => req.sort = SortSpec::parse_list(v)?,
+                    "_source" => req.source = SourceFilter::parse(v)?,
+                    "track_total_hits" => req.track_total_hits = parse_track_total_hits(v)?,
+                    "track_scores" => req.track_scores = v.as_bool().unwrap_or(false),
+                    "search_after" => match v {
+                        Value::Array(values) => req.search_after = Some(values.clone()),
+                        _ => return Err(QueryError::parsing("[search_after] must be an array")),
+                    },
+                    "timeout" => match v {
+                        Value::String(s) => req.timeout = parse_time_value(s)?,
+                        Value::Number(n) => {
+                            req.timeout = n.as_u64().map(Duration::from_millis);
+                        }
+                        _ => return Err(QueryError::parsing("[timeout] must be a time value")),
+                    },
+                    "aggs" | "aggregations" => {
+                        if !v.is_object() {
+                            return Err(QueryError::parsing("[aggs] must be an object"));
+                        }
+                        req.aggs = Some(v.clone());
+                    }
+                    "min_score" => {
+                        req.min_score = Some(v.as_f64().ok_or_else(|| {
+                            QueryError::parsing("[min_score] must be a number")
+                        })? as f32)
+                    }
+                    "version" => req.version = v.as_bool().unwrap_or(false),
+                    "seq_no_primary_term" => req.seq_no_primary_term = v.as_bool().unwrap_or(false),
+                    "stored_fields" => {
+                        // Only `_source` is stored; without it in the list, no source is returned.
+                        let wants_source = match v {
+                            Value::String(s) => s == "_source" || s == "*",
+                            Value::Array(a) => a.iter().any(|x| x == "_source" || x == "*"),
+                            _ => false,
+                        };
+                        if !wants_source {
+                            req.source.enabled = false;
+                        }
+                    }
+                    // Accepted and ignored: they do not change which documents match.
+                    "explain" | "profile" | "terminate_after" | "docvalue_fields" | "fields"
+                    | "highlight" | "stats" | "indices_boost" | "ext" => {}
+                    other => {
+                        return Err(QueryError::parsing(format!(
+                            "Unknown key for a START_OBJECT in [{other}]."
+                        )));
+                    }
+                }
+            }
+        }
+        let param = |name: &str| params.get(name).map(String::as_str);
+        if let Some(q) = param("q") {
+            let default_and =
+                param("default_operator").is_some_and(|o| o.eq_ignore_ascii_case("and"));
+            req.query = parse_uri_query(q, param("df"), default_and)?;
+        }
+        if let Some(v) = param("from") {
+            from = parse_int_param("from", v)?;
+        }
+        if let Some(v) = param("size") {
+            size = parse_int_param("size", v)?;
+        }
+        if let Some(v) = param("sort") {
+            req.sort = SortSpec::parse_param(v)?;
+        }
+        if let Some(v) = param("_source") {
+            req.source = SourceFilter::parse_param(v);
+        }
+        if let Some(v) = param("_source_includes").or(param("_source_include")) {
+            req.source.enabled = true;
+            req.source.includes = split_list(v);
+        }
+        if let Some(v) = param("_source_excludes").or(param("_source_exclude")) {
+            req.source.enabled = true;
+            req.source.excludes = split_list(v);
+        }
+        if let Some(v) = param("track_total_hits") {
+            req.track_total_hits = parse_track_total_hits(&Value::String(v.to_string()))?;
+        }
+        if let Some(v) = param("timeout") {
+            req.timeout = parse_time_value(v)?;
+        }
+        if let Some(v) = param("track_scores") {
+            req.track_scores = v == "true";
+        }
+        if let Some(v) = param("version") {
+            req.version = v == "true";
+        }
+        if let Some(v) = param("seq_no_primary_term") {
+            req.seq_no_primary_term = v == "true";
+        }
+        req.typed_keys = param("typed_keys").is_some_and(|v| v != "false");
+        req.rest_total_hits_as_int = param("rest_total_hits_as_int").is_some_and(|v| v != "false");
+        if req.rest_total_hits_as_int {
+            match req.track_total_hits {
+                TrackTotalHits::UpTo(n) if n != DEFAULT_TRACK_TOTAL_HITS || body_sets_tth(body) => {
+                    return Err(QueryError::illegal_argument(format!(
+                        "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {n}"
+                    )));
+                }
+                TrackTotalHits::UpTo(_) => req.track_total_hits = TrackTotalHits::Exact,
+                _ => {}
+            }
+        }
+        if from < 0 {
+            return Err(QueryError::illegal_argument("[from] parameter cannot be negative"));
+        }
+        if size < 0 {
+            return Err(QueryError::illegal_argument(format!(
+                "[size] parameter cannot be negative, found [{size}]"
+            )));
+        }
+        let (from, size) = (from as usize, size as usize);
+        if from + size > MAX_RESULT_WINDOW {
+            return Err(QueryError::illegal_argument(format!(
+                "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
+                from + size
+            )));
+        }
+        if let Some(after) = &req.search_after {
+            if from > 0 {
+                return Err(QueryError::illegal_argument(
+                    "`from` parameter must be set to 0 when `search_after` is used.",
+                ));
+            }
+            let keys = req.sort.len().max(1);
+            if after.len() != keys {
+                return Err(QueryError::illegal_argument(format!(
+                    "search_after has {} value(s) but sort has {keys}.",
+                    after.len()
+                )));
+            }
+        }
+        req.from = from;
+        req.size = size;
+        Ok(req)
+    }
+}
+
+fn body_sets_tth(body: Option<&Value>) -> bool {
+    body.and_then(|b| b.get("track_total_hits")).is_some()
+}

@@ -1,0 +1,376 @@
+//! `sort`: parsing sort specs, resolving them against an index, and computing and comparing
+//! per-document sort keys (also used for `search_after`).
+
+use std::cmp::Ordering;
+
+use serde_json::{Value, json};
+use tantivy::columnar::StrColumn;
+use tantivy::{DocId, SegmentReader};
+
+use crate::mapping::{FieldType, Mapping};
+use crate::query_ast::{FieldResolver, FieldKind, NumericColumn, QueryError, parse_date_millis, DateFormat};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortTarget {
+    Score,
+    Doc,
+    Field(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Missing {
+    First,
+    Last,
+    Value(Value),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortSpec {
+    pub target: SortTarget,
+    pub desc: bool,
+    pub missing: Missing,
+    /// For multi-valued fields: use the max (`true`) or min value.
+    pub mode_max: Option<bool>,
+    pub unmapped_type: Option<String>,
+}
+
+impl SortSpec {
+    fn new(name: &str) -> SortSpec {
+        let target = match name {
+            "_score" => SortTarget::Score,
+            "_doc" => SortTarget::Doc,
+            field => SortTarget::Field(field.to_string()),
+        };
+        let desc = target == SortTarget::Score;
+        SortSpec { target, desc, missing: Missing::Last, mode_max: None, unmapped_type: None }
+    }
+
+    pub fn is_score(&self) -> bool {
+        self.target == SortTarget::Score
+    }
+
+    /// The body's `sort`: a string, an object, or an array of them.
+    pub fn parse_list(value: &Value) -> Result<Vec<SortSpec>, QueryError> {
+        match value {
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    out.extend(Self::parse_one(item)?);
+                }
+                Ok(out)
+            }
+            other => Self::parse_one(other),
+        }
+    }
+
+    fn parse_one(value: &Value) -> Result<Vec<SortSpec>, QueryError> {
+        match value {
+            Value::String(name) => Ok(vec![SortSpec::new(name)]),
+            Value::Object(obj) => {
+                let mut out = Vec::new();
+                for (name, opts) in obj {
+                    let mut spec = SortSpec::new(name);
+                    match opts {
+                        Value::String(order) => spec.desc = parse_order(order)?,
+                        Value::Object(o) => {
+                            for (k, v) in o {
+                                match k.as_str() {
+                                    "order" => {
+                                        spec.desc = parse_order(v.as_str().unwrap_or_default())?
+                                    }
+                                    "missing" => {
+                                        spec.missing = match v {
+                                            Value::String(s) if s == "_last" => Missing::Last,
+                                            Value::String(s) if s == "_first" => Missing::First,
+                                            other => Missing::Value(other.clone()),
+                                        }
+                                    }
+                                    "mode" => {
+                                        spec.mode_max = match v.as_str() {
+                                            Some("max") => Some(true),
+                                            Some("min") => Some(false),
+                                            _ => None,
+                                        }
+                                    }
+                                    "unmapped_type" => {
+                                        spec.unmapped_type = v.as_str().map(String::from)
+                                    }
+                                    "format" | "numeric_type" => {}
+                                    other => {
+                                        return Err(QueryError::parsing(format!(
+                                            "[field_sort] unknown field [{other}]"
+                                        )));
+                                    }
+                                }
+                            }
+                        }
+                        other => {
+                            return Err(QueryError::parsing(format!(
+                                "[sort] malformed sort option for [{name}]: [{other}]"
+                            )));
+                        }
+                    }
+                    out.push(spec);
+                }
+                Ok(out)
+            }
+            other => Err(QueryError::parsing(format!("[sort] malformed sort: [{other}]"))),
+        }
+    }
+
+    /// The `sort` URL parameter: `field`, `field:desc`, comma separated.
+    pub fn parse_param(s: &str) -> Result<Vec<SortSpec>, QueryError> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (name, order) = match p.rsplit_once(':') {
+                    Some((n, o)) => (n, Some(o)),
+                    None => (p, None),
+                };
+                let mut spec = SortSpec::new(name);
+                if let Some(o) = order {
+                    spec.desc = parse_order(o)?;
+                }
+                Ok(spec)
+            })
+            .collect()
+    }
+}
+
+fn parse_order(s: &str) -> Result<bool, QueryError> {
+    match s.to_ascii_lowercase().as_str() {
+        "asc" => Ok(false),
+        "desc" => Ok(true),
+        other => Err(QueryError::illegal_argument(format!(
+            "Unknown SortOrder [{other}]"
+        ))),
+    }
+}
+
+/// One sort key value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortValue {
+    Missing,
+    Num(f64),
+    Str(String),
+}
+
+fn natural(a: &SortValue, b: &SortValue) -> Ordering {
+    match (a, b) {
+        (SortValue::Num(x), SortValue::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (SortValue::Str(x), SortValue::Str(y)) => x.cmp(y),
+        (SortValue::Num(_), SortValue::Str(_)) => Ordering::Less,
+        (SortValue::Str(_), SortValue::Num(_)) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// How a sort key is read and shown, once resolved against the indices' mappings.
+#[derive(Debug, Clone)]
+pub struct ResolvedSort {
+    pub spec: SortSpec,
+    /// Field kind (`None` for `_score`/`_doc`, or unmapped everywhere with `unmapped_type`).
+    pub kind: Option<FieldKind>,
+    /// Replacement for missing values (`missing: <value>`).
+    pub missing_value: Option<SortValue>,
+}
+
+impl ResolvedSort {
+    pub fn resolve(spec: &SortSpec, mappings: &[std::sync::Arc<Mapping>]) -> Result<ResolvedSort, QueryError> {
+        let SortTarget::Field(name) = &spec.target else {
+            return Ok(ResolvedSort { spec: spec.clone(), kind: None, missing_value: None });
+        };
+        let mut kind = None;
+        for m in mappings {
+            if let Some(f) = m.resolve(name) {
+                if f.ty == FieldType::Text {
+                    return Err(text_field_error(name));
+                }
+                if f.ty == FieldType::Object {
+                    return Err(QueryError::illegal_argument(format!(
+                        "can't sort on object field [{name}]"
+                    )));
+                }
+                kind = FieldResolver::resolve(m.as_ref(), name).map(|r| r.kind);
+                break;
+            }
+        }
+        if kind.is_none() {
+            match spec.unmapped_type.as_deref() {
+                Some(t) => kind = FieldType::parse(t).and_then(super::field_kind),
+                None => {
+                    return Err(QueryError::query_shard(format!(
+                        "No mapping found for [{name}] in order to sort on"
+                    )));
+                }
+            }
+        }
+        let mut resolved = ResolvedSort { spec: spec.clone(), kind, missing_value: None };
+        if let Missing::Value(v) = &spec.missing {
+            resolved.missing_value = Some(resolved.parse_value(v)?);
+        }
+        Ok(resolved)
+    }
+
+    /// A `search_after` / `missing` value as a sort value of this key.
+    pub fn parse_value(&self, v: &Value) -> Result<SortValue, QueryError> {
+        if v.is_null() {
+            return Ok(SortValue::Missing);
+        }
+        let bad = || {
+            QueryError::illegal_argument(format!(
+                "Failed to parse search_after value [{v}] for sort field [{}]",
+                self.name()
+            ))
+        };
+        match (&self.spec.target, self.kind) {
+            (SortTarget::Field(_), Some(FieldKind::Keyword | FieldKind::Text)) => match v {
+                Value::String(s) => Ok(SortValue::Str(s.clone())),
+                Value::Number(n) => Ok(SortValue::Str(n.to_string())),
+                _ => Err(bad()),
+            },
+            (SortTarget::Field(_), Some(FieldKind::Date)) => {
+                parse_date_millis(v, &DateFormat::parse(DateFormat::DEFAULT))
+                    .map(|m| SortValue::Num(m as f64))
+                    .map_err(|_| bad())
+            }
+            (SortTarget::Field(_), Some(FieldKind::Boolean)) => match v {
+                Value::Bool(b) => Ok(SortValue::Num(if *b { 1.0 } else { 0.0 })),
+                Value::Number(n) => n.as_f64().map(SortValue::Num).ok_or_else(bad),
+                Value::String(s) if s == "true" => Ok(SortValue::Num(1.0)),
+                Value::String(s) if s == "false" => Ok(SortValue::Num(0.0)),
+                _ => Err(bad()),
+            },
+            _ => match v {
+                Value::Number(n) => n.as_f64().map(SortValue::Num).ok_or_else(bad),
+                Value::String(s) => s.parse::<f64>().map(SortValue::Num).map_err(|_| bad()),
+                _ => Err(bad()),
+            },
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match &self.spec.target {
+            SortTarget::Score => "_score",
+            SortTarget::Doc => "_doc",
+            SortTarget::Field(f) => f,
+        }
+    }
+
+    /// Compares two values of this key in result order.
+    pub fn compare(&self, a: &SortValue, b: &SortValue) -> Ordering {
+        let missing_first = matches!(self.spec.missing, Missing::First);
+        match (a, b) {
+            (SortValue::Missing, SortValue::Missing) => Ordering::Equal,
+            (SortValue::Missing, _) => {
+                if missing_first { Ordering::Less } else { Ordering::Greater }
+            }
+            (_, SortValue::Missing) => {
+                if missing_first { Ordering::Greater } else { Ordering::Less }
+            }
+            (x, y) => {
+                let o = natural(x, y);
+                if self.spec.desc { o.reverse() } else { o }
+            }
+        }
+    }
+
+    /// The value shown in a hit's `sort` array.
+    pub fn to_json(&self, v: &SortValue) -> Value {
+        match v {
+            SortValue::Missing => Value::Null,
+            SortValue::Str(s) => Value::String(s.clone()),
+            SortValue::Num(n) => match (&self.spec.target, self.kind) {
+                (SortTarget::Doc, _)
+                | (SortTarget::Field(_), Some(FieldKind::Long | FieldKind::Date | FieldKind::Boolean)) => {
+                    json!(*n as i64)
+                }
+                _ => json!(*n),
+            },
+        }
+    }
+}
+
+pub(crate) fn text_field_error(name: &str) -> QueryError {
+    QueryError::illegal_argument(format!(
+        "Text fields are not optimised for operations that require per-document field data like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. Alternatively, set fielddata=true on [{name}] in order to load field data by uninverting the inverted index. Note that this can use significant memory."
+    ))
+}
+
+/// Compares full keys, key by key.
+pub fn compare_keys(sorts: &[ResolvedSort], a: &[SortValue], b: &[SortValue]) -> Ordering {
+    for (i, s) in sorts.iter().enumerate() {
+        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else { break };
+        let o = s.compare(x, y);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Reads one key's values in one segment.
+pub(crate) enum SegmentKeyReader {
+    Score,
+    /// Global doc number: `base + doc`.
+    Doc(u64),
+    Numeric { column: Option<NumericColumn>, mode_max: bool, missing: Option<SortValue> },
+    Str { column: Option<StrColumn>, missing: Option<SortValue> },
+}
+
+impl SegmentKeyReader {
+    pub fn open(
+        sort: &ResolvedSort,
+        mapping: &Mapping,
+        reader: &SegmentReader,
+        doc_base: u64,
+    ) -> tantivy::Result<SegmentKeyReader> {
+        let name = match &sort.spec.target {
+            SortTarget::Score => return Ok(SegmentKeyReader::Score),
+            SortTarget::Doc => return Ok(SegmentKeyReader::Doc(doc_base)),
+            SortTarget::Field(name) => name,
+        };
+        let column_name = mapping.resolve(name).map(|f| format!("_kw.{}", f.json_path));
+        let missing = sort.missing_value.clone();
+        let is_str = matches!(sort.kind, Some(FieldKind::Keyword | FieldKind::Text));
+        if is_str {
+            let column = match &column_name {
+                Some(c) => reader.fast_fields().str(c)?,
+                None => None,
+            };
+            Ok(SegmentKeyReader::Str { column, missing })
+        } else {
+            let column = match &column_name {
+                Some(c) => NumericColumn::open(reader, c)?,
+                None => None,
+            };
+            let mode_max = sort.spec.mode_max.unwrap_or(sort.spec.desc);
+            Ok(SegmentKeyReader::Numeric { column, mode_max, missing })
+        }
+    }
+
+    pub fn value(&self, doc: DocId, score: f32) -> SortValue {
+        match self {
+            SegmentKeyReader::Score => SortValue::Num(score as f64),
+            SegmentKeyReader::Doc(base) => SortValue::Num((base + doc as u64) as f64),
+            SegmentKeyReader::Numeric { column, mode_max, missing } => {
+                match column.as_ref().and_then(|c| c.extreme(doc, *mode_max)) {
+                    Some(v) => SortValue::Num(v),
+                    None => missing.clone().unwrap_or(SortValue::Missing),
+                }
+            }
+            SegmentKeyReader::Str { column, missing } => {
+                let found = column.as_ref().and_then(|c| {
+                    let ord = c.ords().first(doc)?;
+                    let mut s = String::new();
+                    c.ord_to_str(ord, &mut s).ok()?.then_some(s)
+                });
+                match found {
+                    Some(s) => SortValue::Str(s),
+                    None => missing.clone().unwrap_or(SortValue::Missing),
+                }
+            }
+        }
+    }
+}
