@@ -49,3 +49,8 @@ pub use instance::{LoadedUdf, UdfInstance};
 pub use metadata::{BinaryKind, Language, ParamDecl, ParamType, Permission, UdfMetadata};
 pub use params::{BoundParams, ParamValue};
 pub use registry::{RegisterRequest, UdfRegistry};
+
+/// Compiles WAT text (a `wat` upload) to a binary; the error carries line and column.
+pub fn compile_wat(text: &str) -> Result<Vec<u8>, String> {
+    wat::parse_str(text).map_err(|e| e.to_string())
+}

@@ -1,9 +1,296 @@
-//! HTTP routes: udfs.
+//! HTTP routes of the UDF management API (`/api/v1/udfs…`) and the Prometheus metrics.
+//! Thin: parsing and response shaping here, everything else in `quidditch-udf`.
+
+mod upload;
+
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use quidditch_udf::{AuditQuery, JsonDocument, LoadedUdf, UdfError, UdfMetadata};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::{AppState, ApiError, json_response, parse_json_body};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/udfs", get(list).post(upload::register))
+        .route("/api/v1/udfs/_audit", get(audit))
+        .route("/api/v1/udfs/_runtime", get(runtime))
+        .route("/api/v1/udfs/{name}", get(get_udf))
+        .route("/api/v1/udfs/{name}/versions", get(versions))
+        .route("/api/v1/udfs/{name}/stats", get(stats))
+        .route("/api/v1/udfs/{name}/test", axum::routing::post(test))
+        .route("/api/v1/udfs/{name}/{version}", get(get_version).delete(delete))
+        .route("/_prometheus/metrics", get(metrics))
+        .route("/metrics", get(metrics))
+}
+
+impl From<UdfError> for ApiError {
+    fn from(e: UdfError) -> Self {
+        let mut api = ApiError::new(e.status(), e.error_type(), e.to_string()).with("udf", e.udf.clone());
+        if let Some(v) = &e.version {
+            api = api.with("version", v.clone());
+        }
+        api.with("kind", serde_json::to_value(e.kind).unwrap_or(Value::Null))
+    }
+}
+
+/// Who is calling, for the audit log; enforces the API key on write endpoints when one is set.
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, write: bool) -> Result<String, ApiError> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let presented = if let Some(k) = auth.strip_prefix("ApiKey ") {
+        Some(("api_key".to_string(), k.trim().to_string()))
+    } else if let Some(b) = auth.strip_prefix("Basic ") {
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .and_then(|s| s.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
+    } else {
+        None
+    };
+    match (&state.config.api_key, presented) {
+        (None, Some((who, _))) => Ok(who),
+        (None, None) => Ok("anonymous".into()),
+        (Some(_), _) if !write => Ok("anonymous".into()),
+        (Some(key), Some((who, given))) if constant_time_eq(key.as_bytes(), given.as_bytes()) => Ok(who),
+        (Some(_), _) => Err(ApiError::new(
+            401,
+            "security_exception",
+            "missing or wrong API key for a UDF write endpoint (send `Authorization: ApiKey <key>` or basic auth with the key as password)",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Stored metadata plus the versions list, as every read endpoint shows it.
+pub(crate) fn metadata_json(udf: &LoadedUdf) -> Value {
+    let mut v = serde_json::to_value(&udf.metadata).unwrap_or(Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "effective_limits".into(),
+            serde_json::to_value(udf.limits).unwrap_or(Value::Null),
+        );
+    }
+    v
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    category: Option<String>,
+    author: Option<String>,
+    tag: Option<String>,
+    language: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+    let matches = |m: &UdfMetadata| {
+        q.category.as_ref().is_none_or(|c| &m.category == c)
+            && q.author.as_ref().is_none_or(|a| &m.author == a)
+            && q.tag.as_ref().is_none_or(|t| m.tags.contains(t))
+            && q.language.as_ref().is_none_or(|l| {
+                serde_json::to_value(m.language).ok().and_then(|v| v.as_str().map(|s| s.eq_ignore_ascii_case(l))) == Some(true)
+            })
+    };
+    let udfs: Vec<Value> = state
+        .udfs
+        .list()
+        .into_iter()
+        .filter(|(latest, _)| matches(&latest.metadata))
+        .map(|(latest, versions)| {
+            let mut v = metadata_json(&latest);
+            if let Some(o) = v.as_object_mut() {
+                o.insert("versions".into(), json!(versions));
+            }
+            v
+        })
+        .collect();
+    Ok(json_response(200, json!({ "total": udfs.len(), "udfs": udfs })))
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionQuery {
+    version: Option<String>,
+}
+
+async fn get_udf(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<Response, ApiError> {
+    let udf = state.udfs.resolve(&name, q.version.as_deref())?;
+    let mut v = metadata_json(&udf);
+    if let (Some(o), Ok(all)) = (v.as_object_mut(), state.udfs.versions(udf.name())) {
+        o.insert("versions".into(), json!(all.iter().map(|u| u.version_str()).collect::<Vec<_>>()));
+    }
+    Ok(json_response(200, v))
+}
+
+async fn get_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let udf = state.udfs.resolve(&name, Some(&version))?;
+    Ok(json_response(200, metadata_json(&udf)))
+}
+
+async fn versions(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let all = state.udfs.versions(&name)?;
+    let list: Vec<Value> = all.iter().rev().map(|u| metadata_json(u)).collect();
+    Ok(json_response(200, json!({ "name": name, "versions": list })))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let actor = authorize(&state, &headers, true)?;
+    let udfs = state.udfs.clone();
+    let deleted = tokio::task::spawn_blocking(move || udfs.delete(&name, &version, &actor))
+        .await
+        .map_err(|e| ApiError::internal(format!("delete task failed: {e}")))??;
+    Ok(json_response(
+        200,
+        json!({ "acknowledged": true, "name": deleted.name(), "version": deleted.version_str() }),
+    ))
+}
+
+async fn stats(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    Ok(json_response(200, state.udfs.stats_json(&name)?))
+}
+
+async fn runtime(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json_response(200, state.udfs.runtime_json()))
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditParams {
+    udf: Option<String>,
+    operation: Option<String>,
+    outcome: Option<String>,
+    since: Option<String>,
+    size: Option<usize>,
+}
+
+async fn audit(State(state): State<AppState>, Query(p): Query<AuditParams>) -> Result<Response, ApiError> {
+    if let Some(since) = &p.since
+        && time::OffsetDateTime::parse(since, &time::format_description::well_known::Rfc3339).is_err()
+    {
+        return Err(ApiError::illegal_argument(format!(
+            "[since] must be an RFC 3339 time such as 2026-01-31T12:00:00Z, got [{since}]"
+        )));
+    }
+    let q = AuditQuery { udf: p.udf, operation: p.operation, outcome: p.outcome, since: p.since, size: p.size };
+    let udfs = state.udfs.clone();
+    let entries = tokio::task::spawn_blocking(move || udfs.audit(&q))
+        .await
+        .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))?;
+    Ok(json_response(200, json!({ "total": entries.len(), "entries": entries })))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.udfs.prometheus(),
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/udfs/{name}/test`: runs the UDF once on a document.
+async fn test(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
+    let Value::Object(body) = body else {
+        return Err(ApiError::bad_request("parse_exception", "the test request body must be a JSON object"));
+    };
+    let version = match body.get("version") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    let document = body.get("document").cloned().unwrap_or_else(|| json!({}));
+    if !document.is_object() {
+        return Err(ApiError::illegal_argument("[document] must be a JSON object"));
+    }
+    let params = match body.get("parameters").or_else(|| body.get("params")) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(ApiError::illegal_argument("[parameters] must be a JSON object")),
+    };
+    let score = match body.get("score") {
+        None | Some(Value::Null) => 1.0,
+        Some(v) => v.as_f64().ok_or_else(|| ApiError::illegal_argument("[score] must be a number"))? as f32,
+    };
+    let id = body.get("id").and_then(Value::as_str).unwrap_or("test").to_string();
+
+    let udf = state.udfs.resolve(&name, version.as_deref())?;
+    let bound = udf.bind_params(&params)?;
+    let run = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(udf.limits.instance_wait_ms);
+        let mut inst = match udf.instantiate(bound, deadline) {
+            Ok(i) => i,
+            Err(e) => return (udf, Err(e), Vec::new(), false, started.elapsed()),
+        };
+        inst.set_documents(Box::new(JsonDocument::new(id, document)));
+        let mut result = Map::new();
+        let mut outcome = Ok(());
+        if udf.has_filter() {
+            match inst.filter(0, score) {
+                Ok(keep) => {
+                    result.insert("filter".into(), Value::Bool(keep));
+                }
+                Err(e) => outcome = Err(e),
+            }
+        }
+        if outcome.is_ok() && udf.has_score() {
+            match inst.score(0, score) {
+                Ok(s) => {
+                    result.insert("score".into(), json!(s));
+                }
+                Err(e) => outcome = Err(e),
+            }
+        }
+        let (logs, truncated) = inst.take_logs();
+        drop(inst);
+        (udf, outcome.map(|_| result), logs, truncated, started.elapsed())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("test task failed: {e}")))?;
+    let (udf, outcome, logs, truncated, took) = run;
+    let logs = serde_json::to_value(&logs).unwrap_or(Value::Null);
+    match outcome {
+        Ok(result) => Ok(json_response(
+            200,
+            json!({
+                "name": udf.name(),
+                "version": udf.version_str(),
+                "result": result,
+                "duration_ns": took.as_nanos() as u64,
+                "logs": logs,
+                "logs_truncated": truncated,
+            }),
+        )),
+        Err(e) => {
+            // A failed call is the UDF's fault, not the request's: 422 (429 for the instance cap).
+            let status = if e.status() == 429 { 429 } else { 422 };
+            let mut api: ApiError = e.into();
+            api.status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let mut body = api.body();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("logs".into(), logs);
+                o.insert("logs_truncated".into(), Value::Bool(truncated));
+                o.insert("duration_ns".into(), json!(took.as_nanos() as u64));
+            }
+            Ok(json_response(status, body))
+        }
+    }
 }
