@@ -13,6 +13,9 @@ pub mod index;
 pub mod mapping;
 pub mod names;
 pub mod source_filter;
+pub mod query_ast;
+pub mod query_dsl;
+pub mod search;
 pub mod wal;
 
 use std::time::Duration;
