@@ -1,9 +1,187 @@
-//! HTTP routes: search.
+//! HTTP routes: `_search`, `_count`, `_msearch`. Thin: parse the request, run the engine's
+//! search on a blocking thread (searches run concurrently with indexing), shape errors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use quidditch_engine::search::{self, SearchRequest};
+use quidditch_engine::{Engine, EngineError};
+use serde_json::{Value, json};
 
-use super::AppState;
+use super::{ApiError, AppState, json_response, parse_json_body};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/_search", get(search_all).post(search_all))
+        .route("/{index}/_search", get(search_index).post(search_index))
+        .route("/_count", get(count_all).post(count_all))
+        .route("/{index}/_count", get(count_index).post(count_index))
+        .route("/_msearch", get(msearch_all).post(msearch_all))
+        .route("/{index}/_msearch", get(msearch_index).post(msearch_index))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// Engine errors as OpenSearch error bodies (`index` added for index-level errors).
+fn engine_error(e: EngineError) -> ApiError {
+    let mut err = ApiError::new(e.status(), e.error_type(), e.to_string());
+    if let Some(index) = e.index() {
+        err = err.with("index", index.to_string());
+    }
+    err
+}
+
+/// Runs engine work on the blocking pool; a panic there becomes a 500, not a dead server.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("search task failed: {e}")))?
+}
+
+fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let request = SearchRequest::parse(body, params).map_err(|e| engine_error(e.into()))?;
+    let indices = engine.resolve_indices(expr).map_err(engine_error)?;
+    search::search(&indices, &request).map_err(engine_error)
+}
+
+async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    do_search(state, String::new(), params, body).await
+}
+
+async fn search_index(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    do_search(state, index, params, body).await
+}
+
+async fn do_search(state: AppState, expr: String, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?;
+    let engine = state.engine.clone();
+    let result = blocking(move || run_search(&engine, &expr, body.as_ref(), &params)).await?;
+    Ok(json_response(200, result))
+}
+
+async fn count_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    do_count(state, String::new(), params, body).await
+}
+
+async fn count_index(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    do_count(state, index, params, body).await
+}
+
+async fn do_count(state: AppState, expr: String, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?;
+    // `_count` takes only `query` in its body.
+    if let Some(Value::Object(obj)) = &body {
+        if let Some(k) = obj.keys().find(|k| k.as_str() != "query") {
+            return Err(ApiError::bad_request(
+                "parsing_exception",
+                format!("request does not support [{k}]"),
+            ));
+        }
+    }
+    let engine = state.engine.clone();
+    let count = blocking(move || {
+        let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?;
+        let indices = engine.resolve_indices(&expr).map_err(engine_error)?;
+        let n = indices.len();
+        let count = search::count(&indices, &request.query).map_err(engine_error)?;
+        Ok(json!({
+            "count": count,
+            "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0}
+        }))
+    })
+    .await?;
+    Ok(json_response(200, count))
+}
+
+async fn msearch_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    do_msearch(state, String::new(), params, body).await
+}
+
+async fn msearch_index(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    do_msearch(state, index, params, body).await
+}
+
+/// One `_msearch` item: the index expression, the body, and per-item URL-like parameters.
+struct MsearchItem {
+    expr: String,
+    body: Value,
+    params: HashMap<String, String>,
+}
+
+/// Splits the NDJSON body into header/body pairs.
+fn parse_msearch(default_expr: &str, params: &HashMap<String, String>, body: &[u8]) -> Result<Vec<MsearchItem>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("parse_exception", "_msearch body is not UTF-8"))?;
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut items = Vec::new();
+    while let Some(header_line) = lines.next() {
+        let header: Value = serde_json::from_str(header_line).map_err(|e| {
+            ApiError::bad_request("parse_exception", format!("failed to parse _msearch header line: {e}"))
+        })?;
+        let Value::Object(header) = header else {
+            return Err(ApiError::bad_request("parse_exception", "_msearch header must be an object"));
+        };
+        let body_line = lines.next().unwrap_or("{}");
+        let body: Value = serde_json::from_str(body_line).map_err(|e| {
+            ApiError::bad_request("parse_exception", format!("failed to parse _msearch search body: {e}"))
+        })?;
+        let expr = match header.get("index") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            _ => default_expr.to_string(),
+        };
+        let mut item_params = params.clone();
+        for key in ["search_type", "preference", "routing", "request_cache", "allow_no_indices",
+            "ignore_unavailable", "expand_wildcards", "max_concurrent_searches"] {
+            item_params.remove(key);
+        }
+        items.push(MsearchItem { expr, body, params: item_params });
+    }
+    Ok(items)
+}
+
+async fn do_msearch(state: AppState, expr: String, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    let start = Instant::now();
+    let items = parse_msearch(&expr, &params, &body)?;
+    let engine: Arc<Engine> = engine;
+    let responses = blocking(move || {
+        Ok(items
+            .into_iter()
+            .map(|item| match run_search(&engine, &item.expr, Some(&item.body), &item.params) {
+                Ok(mut v) => {
+                    if let Value::Object(o) = &mut v {
+                        o.insert("status".into(), json!(200));
+                    }
+                    v
+                }
+                Err(e) => json!({"error": e.error_object(), "status": e.status.as_u16()}),
+            })
+            .collect::<Vec<Value>>())
+    })
+    .await?;
+    Ok(json_response(200, json!({"took": start.elapsed().as_millis() as u64, "responses": responses})))
 }
