@@ -122,7 +122,7 @@ def test_push_test_list_versions_stats_rm_round_trip(server, wat_file):
     assert result("--doc", '{"x": 9}', "--params", '{"min": 5}') is True
     assert result("--doc", '{"x": 9}', "--params", '{"min": 5}', "--version", "1.0.0") is True
     p = udf(server, "test", name, "--doc", '{"x": 12}')
-    assert p.returncode == 0 and p.stdout.startswith(f"{name}:")
+    assert p.returncode == 0 and p.stdout.startswith(f"{name}@1.1.0: filter = true")
 
     listed = json.loads(udf(server, "--json", "list").stdout)
     items = listed if isinstance(listed, list) else next(v for v in listed.values() if isinstance(v, list))

@@ -355,3 +355,85 @@ def test_custom_score_in_search(srv, built, srv_client):
         assert s == pytest.approx(base[doc_id] * 3.0, rel=1e-5)
     ordered = [h["_id"] for h in res["hits"]["hits"]]
     assert ordered == sorted(got, key=lambda i: -got[i])
+
+
+# ---------------------------------------------------------------- the READMEs, as pasted
+
+def sh_blocks(markdown: str) -> str:
+    """The ```sh code blocks of a README, in order (```text blocks are not run)."""
+    blocks, current = [], None
+    for line in markdown.splitlines():
+        if current is None and line.strip() == "```sh":
+            current = []
+        elif current is not None and line.strip() == "```":
+            blocks.append("\n".join(current))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return "\n".join(blocks)
+
+
+def run_readme(server, example, tmp_path):
+    script = sh_blocks((EXAMPLES / example / "README.md").read_text())
+    assert "quidditch udf push" in script and "_search" in script
+    # The README talks to localhost:9200; this test's server listens elsewhere.
+    script = script.replace("http://localhost:9200", server.url)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "quidditch").symlink_to(quidditch_bin())
+    env = {**build_env(), "QUIDDITCH_URL": server.url, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+    return proc.stdout
+
+
+def last_json(stdout: str) -> dict:
+    """The search response: the last line of output that is a JSON object."""
+    start = stdout.rindex('{"')
+    # The search answer is printed last; walk back to the start of its top-level object.
+    for i in range(start, -1, -1):
+        if stdout[i] == "{":
+            try:
+                return json.loads(stdout[i:])
+            except json.JSONDecodeError:
+                continue
+    raise AssertionError(stdout)
+
+
+def hits_or_skip(response: dict, clause: str):
+    err = response.get("error")
+    if isinstance(err, dict):
+        if "pars" in str(err.get("type")) and clause in str(err.get("reason")):
+            pytest.skip(f"the server does not support [{clause}] in search yet: {err}")
+        raise AssertionError(response)
+    return response["hits"]["hits"]
+
+
+def test_string_distance_readme(server_factory, tmp_path):
+    out = run_readme(server_factory(), "string-distance", tmp_path)
+    assert "string_distance@1.0.0: filter = true" in out
+    hits = hits_or_skip(last_json(out), "wasm_udf")
+    names = sorted(h["_source"]["name"] for h in hits)
+    expected = sorted(s for s in ["quidditch", "quiditch", "quadball", "cricket", "kwidditch"]
+                      if levenshtein(s, "quidditch") <= 2)
+    assert names == expected
+
+
+def test_geo_filter_readme(server_factory, tmp_path):
+    out = run_readme(server_factory(), "geo-filter", tmp_path)
+    assert "geo_filter@1.0.0: filter = true" in out
+    hits = hits_or_skip(last_json(out), "wasm_udf")
+    places = {"Notre-Dame": (48.8530, 2.3499), "Versailles": (48.8049, 2.1204), "Lyon": (45.7640, 4.8357)}
+    expected = sorted(n for n, (lat, lon) in places.items() if haversine_km(lat, lon, *PARIS) <= 20)
+    assert sorted(h["_source"]["name"] for h in hits) == expected
+
+
+def test_custom_score_readme(server_factory, tmp_path):
+    server = server_factory()
+    out = run_readme(server, "custom-score", tmp_path)
+    assert "custom_score@1.0.0: filter = true, score = 1.2" in out
+    hits = hits_or_skip(last_json(out), "script_score")
+    plain = server.client().search(index="articles", body={"query": {"match": {"title": "red"}}})
+    base = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}
+    assert {h["_id"]: h["_score"] for h in hits} == pytest.approx({k: v * 3.0 for k, v in base.items()}, rel=1e-5)

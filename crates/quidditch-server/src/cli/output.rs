@@ -199,8 +199,26 @@ impl Output {
         if self.json {
             return self.emit_json(answer);
         }
-        println!("{name}:");
-        print_fields(answer, 2);
+        let version = answer.get("version").and_then(Value::as_str).unwrap_or("?");
+        let results: Vec<String> = match answer.get("result") {
+            Some(Value::Object(r)) => r.iter().map(|(k, v)| format!("{k} = {}", text(v))).collect(),
+            Some(other) => vec![text(other)],
+            None => vec![],
+        };
+        let took = answer
+            .get("duration_ns")
+            .and_then(Value::as_u64)
+            .map(|ns| format!("  ({:.3} ms)", ns as f64 / 1e6))
+            .unwrap_or_default();
+        println!("{name}@{version}: {}{took}", results.join(", "));
+        for entry in answer.get("logs").and_then(Value::as_array).into_iter().flatten() {
+            let level = entry.get("level").map(text).unwrap_or_default();
+            let message = entry.get("message").map(text).unwrap_or_else(|| text(entry));
+            println!("  log [{level}] {message}");
+        }
+        if answer.get("logs_truncated").and_then(Value::as_bool) == Some(true) {
+            println!("  (logs truncated)");
+        }
     }
 
     pub fn deleted(&self, name: &str, version: &str, answer: &Value) {
