@@ -1,0 +1,319 @@
+//! Compiles Python UDFs with the real componentize-py and runs them in wasmtime against a
+//! minimal in-test host of the `quidditch:udf/udf` world, to check the adapter's behaviour
+//! (document/params access, batching, logging, errors, limits) independently of the server.
+//!
+//! Needs componentize-py: `$QUIDDITCH_COMPONENTIZE_PY`, the repository's `.venv/bin`, or PATH
+//! (scripts/setup.sh installs it). The component is compiled once per test binary.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use quidditch_python::{PythonCompiler, PythonComponent};
+use serde_json::{Value as Json, json};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../../wit/quidditch-udf.wit",
+    world: "udf",
+});
+
+use quidditch::udf::types::{LogLevel, Value};
+
+const SOURCE: &str = r#"
+"""Adapter test UDF."""
+# @udf: name=adapter_test
+import json
+import math
+import re
+
+def filter(doc, params, min_price: int = 10, word: str = "") -> bool:
+    if doc.get("boom"):
+        raise ValueError("boom " + doc.id)
+    if doc.get("spin"):
+        while True:
+            pass
+    if doc.get("hog"):
+        hog = []
+        while True:
+            hog.append(bytearray(1 << 20))
+    if "hidden" in doc:
+        return False
+    print("checking", doc.id)
+    if doc.id == "0":
+        log("warned", level="warn")
+    ok = doc.get("price", 0) >= min_price
+    if word:
+        ok = ok and word in doc["tags"]
+    return ok
+
+def score(doc, params):
+    return doc.score * params.get("factor", 2.0) + len(doc.get("title", "")) + math.sqrt(4)
+"#;
+
+fn compiler() -> PythonCompiler {
+    if std::env::var_os(quidditch_python::TOOL_ENV).is_some() {
+        return PythonCompiler::from_env();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/componentize-py");
+    if venv.exists() { PythonCompiler::with_tool(venv) } else { PythonCompiler::from_env() }
+}
+
+struct Compiled {
+    engine: Engine,
+    component: Component,
+    python: PythonComponent,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        let python = compiler().compile(SOURCE).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!(
+            "componentize-py: {} bytes in {:?} ({})",
+            python.wasm.len(),
+            python.compile_time,
+            python.tool_version
+        );
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("engine");
+        let started = Instant::now();
+        let component = Component::new(&engine, &python.wasm).expect("valid component");
+        eprintln!("wasmtime compile: {:?}", started.elapsed());
+        Compiled { engine, component, python }
+    })
+}
+
+struct Host {
+    docs: Vec<Json>,
+    params: HashMap<String, Json>,
+    logs: Vec<(LogLevel, String)>,
+    field_calls: usize,
+    batch_calls: usize,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl Host {
+    fn new(docs: Vec<Json>, params: Json) -> Self {
+        let params = params.as_object().cloned().unwrap_or_default().into_iter().collect();
+        Host {
+            docs,
+            params,
+            logs: Vec::new(),
+            field_calls: 0,
+            batch_calls: 0,
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(256 << 20).build(),
+        }
+    }
+
+    fn field(&self, ctx: u64, path: &str) -> Option<Value> {
+        to_value(self.docs.get(ctx as usize)?.get(path)?)
+    }
+}
+
+fn to_value(v: &Json) -> Option<Value> {
+    Some(match v {
+        Json::Null => return None,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64()?),
+        },
+        Json::String(s) => Value::Text(s.clone()),
+        other => Value::Json(other.to_string()),
+    })
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl quidditch::udf::types::Host for Host {}
+
+impl quidditch::udf::host::Host for Host {
+    fn get_param(&mut self, name: String) -> Option<Value> {
+        to_value(self.params.get(&name)?)
+    }
+    fn get_field(&mut self, ctx: u64, path: String) -> Option<Value> {
+        self.field_calls += 1;
+        self.field(ctx, &path)
+    }
+    fn get_field_batch(&mut self, ctxs: Vec<u64>, path: String) -> Vec<Option<Value>> {
+        self.batch_calls += 1;
+        ctxs.iter().map(|&c| self.field(c, &path)).collect()
+    }
+    fn has_field(&mut self, ctx: u64, path: String) -> bool {
+        self.field(ctx, &path).is_some()
+    }
+    fn document_id(&mut self, ctx: u64) -> String {
+        ctx.to_string()
+    }
+    fn get_score(&mut self, ctx: u64) -> f64 {
+        ctx as f64 + 0.5
+    }
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.logs.push((level, message));
+    }
+}
+
+fn instantiate(docs: Vec<Json>, params: Json) -> (Store<Host>, Udf) {
+    let c = compiled();
+    let mut linker = Linker::<Host>::new(&c.engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi");
+    Udf::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
+    let mut store = Store::new(&c.engine, Host::new(docs, params));
+    store.limiter(|h| &mut h.limits);
+    store.set_epoch_deadline(1_000_000);
+    let started = Instant::now();
+    let udf = Udf::instantiate(&mut store, &c.component, &linker).expect("instantiate");
+    eprintln!("instantiate: {:?}", started.elapsed());
+    (store, udf)
+}
+
+fn docs() -> Vec<Json> {
+    vec![
+        json!({"price": 5, "title": "a", "tags": ["x", "y"]}),
+        json!({"price": 20, "title": "bbb", "tags": ["y"]}),
+        json!({"price": 30, "hidden": 1, "tags": []}),
+        json!({"title": "no price"}),
+        json!({"price": 12.5, "tags": ["x"]}),
+    ]
+}
+
+#[test]
+fn metadata_and_capabilities() {
+    let c = compiled();
+    assert_eq!(c.python.metadata.name.as_deref(), Some("adapter_test"));
+    assert_eq!(c.python.metadata.description.as_deref(), Some("Adapter test UDF."));
+    let (mut store, udf) = instantiate(docs(), json!({}));
+    assert_eq!(udf.call_capabilities(&mut store).unwrap(), vec!["filter", "score"]);
+}
+
+#[test]
+fn per_document_filter_reads_fields_params_and_logs() {
+    let (mut store, udf) = instantiate(docs(), json!({"min_price": 10}));
+    let kept: Vec<bool> =
+        (0..5).map(|ctx| udf.call_filter(&mut store, ctx).unwrap().unwrap()).collect();
+    assert_eq!(kept, vec![false, true, false, false, true]);
+    let logs = &store.data().logs;
+    assert!(logs.iter().any(|(l, m)| matches!(l, LogLevel::Warn) && m == "warned"), "{logs:?}");
+    assert!(logs.iter().any(|(l, m)| matches!(l, LogLevel::Info) && m == "checking 1"), "{logs:?}");
+    assert_eq!(store.data().batch_calls, 0);
+}
+
+#[test]
+fn batch_filter_fetches_each_field_once_per_block() {
+    let (mut store, udf) = instantiate(docs(), json!({"min_price": 10, "word": "x"}));
+    let kept = udf.call_filter_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
+    assert_eq!(kept, vec![false, false, false, false, true]);
+    // boom, spin, hog, hidden, price, tags: one batch call each, no per-document reads.
+    assert_eq!(store.data().batch_calls, 6);
+    assert_eq!(store.data().field_calls, 0);
+}
+
+#[test]
+fn score_per_document_and_batched_agree() {
+    let (mut store, udf) = instantiate(docs(), json!({"factor": 3.0}));
+    let single: Vec<f64> =
+        (0..5).map(|ctx| udf.call_score(&mut store, ctx).unwrap().unwrap()).collect();
+    let batched = udf.call_score_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
+    assert_eq!(single, batched);
+    assert_eq!(single[1], 1.5 * 3.0 + 3.0 + 2.0);
+}
+
+#[test]
+fn exceptions_become_err_with_type_and_message() {
+    let mut d = docs();
+    d.push(json!({"boom": true}));
+    let (mut store, udf) = instantiate(d, json!({}));
+    let err = udf.call_filter(&mut store, 5).unwrap().unwrap_err();
+    assert_eq!(err, "ValueError: boom 5");
+    let err = udf.call_filter_batch(&mut store, &[0, 1, 5]).unwrap().unwrap_err();
+    assert_eq!(err, "ValueError: boom 5 (document '5')");
+    // A missing field through doc[...] is a KeyError naming the field.
+    let (mut store, udf) = instantiate(vec![json!({"price": 50})], json!({"word": "x"}));
+    assert_eq!(udf.call_filter(&mut store, 0).unwrap().unwrap_err(), "KeyError: 'tags'");
+    // The instance stays usable after an exception.
+    assert!(udf.call_filter(&mut store, 0).is_ok());
+}
+
+#[test]
+fn infinite_loop_is_interrupted_by_the_epoch() {
+    let (mut store, udf) = instantiate(vec![json!({"spin": true})], json!({}));
+    store.set_epoch_deadline(1);
+    let engine = compiled().engine.clone();
+    let ticker = std::thread::spawn(move || {
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            engine.increment_epoch();
+        }
+    });
+    let trap = udf.call_filter(&mut store, 0).unwrap_err();
+    ticker.join().unwrap();
+    assert_eq!(trap.downcast_ref::<wasmtime::Trap>(), Some(&wasmtime::Trap::Interrupt), "{trap:?}");
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_limit() {
+    let (mut store, udf) = instantiate(vec![json!({"hog": true})], json!({}));
+    let outcome = udf.call_filter(&mut store, 0);
+    // CPython sees the failed memory.grow as a failed malloc: MemoryError, or a trap when the
+    // interpreter cannot even allocate the exception.
+    match outcome {
+        Ok(Err(message)) => assert!(message.starts_with("MemoryError"), "{message}"),
+        Ok(Ok(v)) => panic!("memory bomb returned {v}"),
+        Err(trap) => eprintln!("memory bomb trapped: {trap:?}"),
+    }
+}
+
+/// What a Python component asks of the instance allocator (printed for the runtime's pooling
+/// configuration; see docs/python-udfs.md "Limits").
+#[test]
+fn resources_required_by_a_python_component() {
+    let c = compiled();
+    let r = c.component.resources_required().expect("no imported resources");
+    eprintln!(
+        "memories: {}, max initial memory: {:?} bytes, tables: {}, max initial table: {:?} elements",
+        r.num_memories, r.max_initial_memory_size, r.num_tables, r.max_initial_table_size
+    );
+    assert!(r.num_memories >= 1);
+}
+
+/// The pooling allocator limits docs/python-udfs.md gives for Python UDFs are enough: one
+/// 64 MiB memory, tables of 20 000 elements, 16 core instances per component instance.
+#[test]
+fn pooling_allocator_with_documented_limits() {
+    let c = compiled();
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.max_memory_size(64 << 20)
+        .table_elements(20_000)
+        .total_component_instances(1)
+        .total_core_instances(16)
+        .total_memories(1)
+        .total_tables(16);
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    let engine = Engine::new(&config).expect("engine");
+    // Same compilation settings: reuse the artifact instead of compiling 18 MB again.
+    let bytes = c.component.serialize().expect("serialize");
+    let component = unsafe { Component::deserialize(&engine, &bytes) }.expect("deserialize");
+    let mut linker = Linker::<Host>::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi");
+    Udf::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
+    let mut store = Store::new(&engine, Host::new(docs(), json!({"min_price": 10})));
+    store.set_epoch_deadline(1_000);
+    let udf = Udf::instantiate(&mut store, &component, &linker).expect("instantiate in the pool");
+    let kept = udf.call_filter_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
+    assert_eq!(kept, vec![false, true, false, false, true]);
+}
