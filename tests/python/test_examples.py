@@ -437,3 +437,26 @@ def test_custom_score_readme(server_factory, tmp_path):
     plain = server.client().search(index="articles", body={"query": {"match": {"title": "red"}}})
     base = {h["_id"]: h["_score"] for h in plain["hits"]["hits"]}
     assert {h["_id"]: h["_score"] for h in hits} == pytest.approx({k: v * 3.0 for k, v in base.items()}, rel=1e-5)
+
+
+def test_udf_guide_quick_starts(server_factory, tmp_path):
+    """docs/udf-guide.md's Rust and C quick starts, as pasted, in a fresh directory."""
+    server = server_factory()
+    script = sh_blocks((REPO / "docs" / "udf-guide.md").read_text())
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "quidditch").symlink_to(quidditch_bin())
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**build_env(), "QUIDDITCH_URL": server.url, "QUIDDITCH_REPO": str(REPO),
+           "PATH": f"{bindir}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+    lines = proc.stdout.splitlines()
+    assert any(l.startswith("pushed cheap_products@1.0.0 (core") for l in lines), proc.stdout
+    tests = [l for l in lines if l.startswith("cheap_products@1.0.0:")]
+    assert [t.split(":")[1].split("(")[0].strip() for t in tests] == ["filter = true", "filter = false", "filter = false"]
+    assert "  log [warn] document test has no price" in lines
+    assert any(l.startswith("pushed in_stock@1.0.0 (core") for l in lines)
+    assert any(l.startswith("in_stock@1.0.0: filter = true") for l in lines)
