@@ -1,9 +1,402 @@
-//! HTTP routes: cluster.
+//! HTTP routes: cluster info (`GET /`), `_cluster/health`, and the `_cat` APIs
+//! (`_cat/indices`, `_cat/health`).
+
+use std::collections::HashMap;
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use quidditch_engine::Index;
+use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::indices::{Params, flag};
+use super::{ApiError, AppState, json_response};
+
+/// The OpenSearch version we answer as (opensearch-py and friends check `version.number`).
+pub const OPENSEARCH_VERSION: &str = "2.11.0";
+const CLUSTER_NAME: &str = "quidditch";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(info).head(|| async { StatusCode::OK }))
+        .route("/_cluster/health", get(health))
+        .route("/_cluster/health/{index}", get(health_for))
+        .route("/_cat/indices", get(cat_indices))
+        .route("/_cat/indices/{index}", get(cat_indices_for))
+        .route("/_cat/health", get(cat_health))
+}
+
+async fn info() -> Response {
+    json_response(
+        200,
+        json!({
+            "name": node_name(),
+            "cluster_name": CLUSTER_NAME,
+            "cluster_uuid": cluster_uuid(),
+            "version": {
+                "distribution": "opensearch",
+                "number": OPENSEARCH_VERSION,
+                "build_type": "quidditch",
+                "build_hash": env!("CARGO_PKG_VERSION"),
+                "build_date": "2024-01-01T00:00:00.000000Z",
+                "build_snapshot": false,
+                "lucene_version": "9.7.0",
+                "minimum_wire_compatibility_version": "7.10.0",
+                "minimum_index_compatibility_version": "7.0.0",
+            },
+            "tagline": "The OpenSearch Project: https://opensearch.org/",
+        }),
+    )
+}
+
+fn node_name() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "quidditch-node".into())
+}
+
+/// Stable for the process lifetime; a single node has no persistent cluster state to keep it in.
+fn cluster_uuid() -> &'static str {
+    static UUID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    UUID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Per-index health on one node: primaries are always assigned; replicas never are.
+fn index_health(index: &Index) -> (&'static str, u64, u64) {
+    let settings = index.settings();
+    let shards = settings.number_of_shards();
+    let unassigned = shards * settings.number_of_replicas();
+    (if unassigned > 0 { "yellow" } else { "green" }, shards, unassigned)
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "green" => 0,
+        "yellow" => 1,
+        _ => 2,
+    }
+}
+
+fn health_body(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> Result<(u16, Value), ApiError> {
+    let mut status = "green";
+    let mut primaries = 0;
+    let mut unassigned = 0;
+    let mut per_index = Map::new();
+    let level = params.get("level").map(String::as_str).unwrap_or("cluster");
+    for index in indices {
+        let (s, shards, un) = index_health(index);
+        if rank(s) > rank(status) {
+            status = s;
+        }
+        primaries += shards;
+        unassigned += un;
+        let mut entry = json!({
+            "status": s,
+            "number_of_shards": shards,
+            "number_of_replicas": index.settings().number_of_replicas(),
+            "active_primary_shards": shards,
+            "active_shards": shards,
+            "relocating_shards": 0,
+            "initializing_shards": 0,
+            "unassigned_shards": un,
+        });
+        if level == "shards" {
+            let mut shard_map = Map::new();
+            for n in 0..shards {
+                shard_map.insert(
+                    n.to_string(),
+                    json!({ "status": s, "primary_active": true, "active_shards": 1, "relocating_shards": 0,
+                            "initializing_shards": 0, "unassigned_shards": un / shards.max(1) }),
+                );
+            }
+            entry["shards"] = Value::Object(shard_map);
+        }
+        per_index.insert(index.name().to_string(), entry);
+    }
+    let total = primaries + unassigned;
+    let percent = if total == 0 { 100.0 } else { primaries as f64 * 100.0 / total as f64 };
+    // A single node never changes shard allocation: an unmet wait_for_status would time out.
+    let timed_out = match params.get("wait_for_status").map(String::as_str) {
+        None => false,
+        Some(want @ ("green" | "yellow" | "red")) => rank(status) > rank(want),
+        Some(other) => {
+            return Err(ApiError::illegal_argument(format!("unknown cluster health status [{other}]")));
+        }
+    };
+    let mut body = json!({
+        "cluster_name": CLUSTER_NAME,
+        "status": status,
+        "timed_out": timed_out,
+        "number_of_nodes": 1,
+        "number_of_data_nodes": 1,
+        "discovered_master": true,
+        "discovered_cluster_manager": true,
+        "active_primary_shards": primaries,
+        "active_shards": primaries,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": unassigned,
+        "delayed_unassigned_shards": 0,
+        "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0,
+        "task_max_waiting_in_queue_millis": 0,
+        "active_shards_percent_as_number": percent,
+    });
+    if level == "indices" || level == "shards" {
+        body["indices"] = Value::Object(per_index);
+    }
+    Ok((if timed_out { 408 } else { 200 }, body))
+}
+
+async fn health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    let (status, body) = health_body(&state.engine.list(), &params)?;
+    Ok(json_response(status, body))
+}
+
+async fn health_for(
+    State(state): State<AppState>,
+    Path(expr): Path<String>,
+    axum::extract::Query(params): Params,
+) -> Result<Response, ApiError> {
+    let indices = state.engine.resolve_indices(&expr)?;
+    let (status, body) = health_body(&indices, &params)?;
+    Ok(json_response(status, body))
+}
+
+/// A `_cat` table: column names (with aliases) and rows.
+struct CatTable {
+    /// (name, aliases, right-aligned)
+    columns: &'static [(&'static str, &'static [&'static str], bool)],
+    /// Columns shown when `h` is not given.
+    default: &'static [&'static str],
+    rows: Vec<HashMap<&'static str, String>>,
+}
+
+impl CatTable {
+    fn render(&self, params: &HashMap<String, String>) -> Result<Response, ApiError> {
+        let wanted: Vec<&'static str> = match params.get("h") {
+            Some(h) => h
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|h| {
+                    self.columns
+                        .iter()
+                        .find(|(name, aliases, _)| *name == h || aliases.contains(&h))
+                        .map(|(name, _, _)| *name)
+                        .ok_or_else(|| ApiError::illegal_argument(format!("unknown header [{h}]")))
+                })
+                .collect::<Result<_, _>>()?,
+            None => self.default.to_vec(),
+        };
+        let mut rows = self.rows.clone();
+        if let Some(sort) = params.get("s") {
+            for key in sort.split(',').rev() {
+                let (key, desc) = match key.split_once(':') {
+                    Some((k, dir)) => (k, dir == "desc"),
+                    None => (key, false),
+                };
+                let col = self
+                    .columns
+                    .iter()
+                    .find(|(name, aliases, _)| *name == key || aliases.contains(&key))
+                    .map(|(name, _, _)| *name);
+                if let Some(col) = col {
+                    rows.sort_by(|a, b| {
+                        let (x, y) = (a.get(col).cloned().unwrap_or_default(), b.get(col).cloned().unwrap_or_default());
+                        let ord = match (x.parse::<f64>(), y.parse::<f64>()) {
+                            (Ok(p), Ok(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                            _ => x.cmp(&y),
+                        };
+                        if desc { ord.reverse() } else { ord }
+                    });
+                }
+            }
+        }
+        if params.get("format").map(String::as_str) == Some("json") {
+            let arr: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    Value::Object(
+                        wanted.iter().map(|c| (c.to_string(), json!(r.get(c).cloned().unwrap_or_default()))).collect(),
+                    )
+                })
+                .collect();
+            return Ok(json_response(200, Value::Array(arr)));
+        }
+        let verbose = flag(params, "v")?.unwrap_or(false);
+        let mut table: Vec<Vec<String>> = Vec::new();
+        if verbose {
+            table.push(wanted.iter().map(|c| c.to_string()).collect());
+        }
+        for r in &rows {
+            table.push(wanted.iter().map(|c| r.get(c).cloned().unwrap_or_default()).collect());
+        }
+        let widths: Vec<usize> =
+            (0..wanted.len()).map(|i| table.iter().map(|row| row[i].chars().count()).max().unwrap_or(0)).collect();
+        let mut out = String::new();
+        for row in &table {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                let right = self.columns.iter().find(|(n, _, _)| *n == wanted[i]).is_some_and(|c| c.2);
+                let pad = widths[i] - cell.chars().count();
+                if i > 0 {
+                    line.push(' ');
+                }
+                if right {
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    if i + 1 < row.len() {
+                        line.push_str(&" ".repeat(pad));
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        Ok(([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], out).into_response())
+    }
+}
+
+/// Human-readable size like OpenSearch's `_cat` (`208b`, `4.5kb`, `1.2mb`), or raw with `bytes=b`.
+fn human_size(bytes: u64, unit: Option<&str>) -> String {
+    match unit {
+        Some("b") => return bytes.to_string(),
+        Some("kb") => return (bytes / 1024).to_string(),
+        Some("mb") => return (bytes / (1024 * 1024)).to_string(),
+        _ => {}
+    }
+    let units = ["b", "kb", "mb", "gb", "tb"];
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < units.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{bytes}b")
+    } else {
+        let s = format!("{v:.1}");
+        format!("{}{}", s.strip_suffix(".0").unwrap_or(&s), units[i])
+    }
+}
+
+const INDEX_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("health", &["h"], false),
+    ("status", &["s"], false),
+    ("index", &["i", "idx"], false),
+    ("uuid", &["id", "uuid"], false),
+    ("pri", &["p", "shards.primary", "shardsPrimary"], true),
+    ("rep", &["r", "shards.replica", "shardsReplica"], true),
+    ("docs.count", &["dc", "docsCount"], true),
+    ("docs.deleted", &["dd", "docsDeleted"], true),
+    ("creation.date", &["cd"], true),
+    ("creation.date.string", &["cds"], false),
+    ("store.size", &["ss", "storeSize"], true),
+    ("pri.store.size", &[], true),
+];
+
+fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> CatTable {
+    let unit = params.get("bytes").map(String::as_str);
+    let rows = indices
+        .iter()
+        .map(|index| {
+            let (health, shards, _) = index_health(index);
+            let (docs, deleted) = index.doc_counts();
+            let size = human_size(index.store_size_bytes(), unit);
+            let mut r = HashMap::new();
+            r.insert("health", health.to_string());
+            r.insert("status", "open".to_string());
+            r.insert("index", index.name().to_string());
+            r.insert("uuid", index.uuid().to_string());
+            r.insert("pri", shards.to_string());
+            r.insert("rep", index.settings().number_of_replicas().to_string());
+            r.insert("docs.count", docs.to_string());
+            r.insert("docs.deleted", deleted.to_string());
+            r.insert("creation.date", index.creation_date().to_string());
+            r.insert("creation.date.string", quidditch_engine::date::format_millis(index.creation_date()));
+            r.insert("store.size", size.clone());
+            r.insert("pri.store.size", size);
+            r
+        })
+        .collect();
+    CatTable {
+        columns: INDEX_COLUMNS,
+        default: &["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size", "pri.store.size"],
+        rows,
+    }
+}
+
+async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    let indices = state.engine.list();
+    let table = tokio::task::spawn_blocking(move || {
+        let t = cat_indices_table(&indices, &params);
+        (t, params)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    table.0.render(&table.1)
+}
+
+async fn cat_indices_for(
+    State(state): State<AppState>,
+    Path(expr): Path<String>,
+    axum::extract::Query(params): Params,
+) -> Result<Response, ApiError> {
+    let indices = state.engine.resolve_indices(&expr)?;
+    cat_indices_table(&indices, &params).render(&params)
+}
+
+const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("epoch", &["t", "time"], true),
+    ("timestamp", &["ts", "hms", "hhmmss"], false),
+    ("cluster", &["cl"], false),
+    ("status", &["st"], false),
+    ("node.total", &["nt", "nodeTotal"], true),
+    ("node.data", &["nd", "nodeData"], true),
+    ("discovered_cluster_manager", &["dcm"], false),
+    ("shards", &["t", "sh", "shards.total"], true),
+    ("pri", &["p", "shards.primary"], true),
+    ("relo", &["r", "shards.relocating"], true),
+    ("init", &["i", "shards.initializing"], true),
+    ("unassign", &["u", "shards.unassigned"], true),
+    ("pending_tasks", &["pt"], true),
+    ("max_task_wait_time", &["mtwt"], true),
+    ("active_shards_percent", &["asp"], true),
+];
+
+async fn cat_health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    let (_, h) = health_body(&state.engine.list(), &HashMap::new())?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let ts = quidditch_engine::date::format_millis(now_ms);
+    let get = |k: &str| h.get(k).map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+    let mut r = HashMap::new();
+    r.insert("epoch", (now_ms / 1000).to_string());
+    r.insert("timestamp", ts.get(11..19).unwrap_or_default().to_string());
+    r.insert("cluster", get("cluster_name"));
+    r.insert("status", get("status"));
+    r.insert("node.total", "1".to_string());
+    r.insert("node.data", "1".to_string());
+    r.insert("discovered_cluster_manager", "true".to_string());
+    r.insert("shards", get("active_shards"));
+    r.insert("pri", get("active_primary_shards"));
+    r.insert("relo", "0".to_string());
+    r.insert("init", "0".to_string());
+    r.insert("unassign", get("unassigned_shards"));
+    r.insert("pending_tasks", "0".to_string());
+    r.insert("max_task_wait_time", "-".to_string());
+    r.insert(
+        "active_shards_percent",
+        format!("{:.1}%", h["active_shards_percent_as_number"].as_f64().unwrap_or(100.0)),
+    );
+    CatTable { columns: HEALTH_COLUMNS, default: &[
+        "epoch", "timestamp", "cluster", "status", "node.total", "node.data", "discovered_cluster_manager",
+        "shards", "pri", "relo", "init", "unassign", "pending_tasks", "max_task_wait_time", "active_shards_percent",
+    ], rows: vec![r] }
+    .render(&params)
 }

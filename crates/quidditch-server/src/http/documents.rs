@@ -1,9 +1,384 @@
-//! HTTP routes: documents.
+//! HTTP routes: document APIs — index, create, get, exists, delete, `_source`, `_update`,
+//! `_mget` — and `_bulk` (in `documents/bulk.rs`).
+
+mod bulk;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use quidditch_engine::source_filter::filter_source;
+use quidditch_engine::{Index, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteResult};
+use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::indices::{Params, blocking, flag, shards_json};
+use super::{ApiError, AppState, json_response, parse_json_body};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/{index}/_doc", post(index_auto_id))
+        .route("/{index}/_doc/{id}", put(index_with_id).post(index_with_id).get(get_doc).head(head_doc).delete(delete_doc))
+        .route("/{index}/_create/{id}", put(create_doc).post(create_doc))
+        .route("/{index}/_source/{id}", get(get_source).head(head_source))
+        .route("/{index}/_update/{id}", post(update_doc))
+        .route("/_mget", get(mget_all).post(mget_all))
+        .route("/{index}/_mget", get(mget_index).post(mget_index))
+        .route("/_bulk", post(bulk::bulk_all).put(bulk::bulk_all))
+        .route("/{index}/_bulk", post(bulk::bulk_index).put(bulk::bulk_index))
+}
+
+/// Parses `if_seq_no` / `if_primary_term`.
+fn cas_params(params: &HashMap<String, String>) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    let num = |key: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(key)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::illegal_argument(format!("Failed to parse [{key}] with value [{v}] as a number")))
+            })
+            .transpose()
+    };
+    Ok((num("if_seq_no")?, num("if_primary_term")?))
+}
+
+pub(super) fn refresh_param(params: &HashMap<String, String>) -> Result<Refresh, ApiError> {
+    Ok(Refresh::parse(params.get("refresh").map(String::as_str))?)
+}
+
+/// The body of a write response (also a `_bulk` item).
+pub(super) fn write_result_json(index: &Index, r: &WriteResult) -> Value {
+    let mut body = json!({
+        "_index": index.name(),
+        "_id": r.id,
+        "_version": r.meta.version,
+        "result": r.outcome.as_str(),
+    });
+    if r.forced_refresh {
+        body["forced_refresh"] = json!(true);
+    }
+    body["_shards"] = shards_json(index);
+    body["_seq_no"] = json!(r.meta.seq_no);
+    body["_primary_term"] = json!(r.meta.primary_term);
+    body
+}
+
+/// Runs one write op against `index_name` (auto-creating it for index/create/update).
+async fn write_one(state: &AppState, index_name: String, op: WriteOp, refresh: Refresh) -> Result<(Arc<Index>, WriteResult), ApiError> {
+    let engine = state.engine.clone();
+    blocking(move || {
+        let index = match op {
+            WriteOp::Delete { .. } => engine.index(&index_name)?,
+            _ => engine.index_or_create(&index_name)?,
+        };
+        let mut results = index.write(vec![op], refresh)?;
+        let result = results.pop().ok_or_else(|| ApiError::internal("write returned no result"))??;
+        Ok((index, result))
+    })
+    .await
+}
+
+fn body_bytes(body: &Bytes) -> Result<Vec<u8>, ApiError> {
+    // Validate here so malformed JSON is a 400 before anything else happens.
+    match parse_json_body(body)? {
+        Some(Value::Object(_)) => Ok(body.to_vec()),
+        Some(_) => Err(ApiError::bad_request("mapper_parsing_exception", "failed to parse, document is not an object")),
+        None => Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: source is missing;")),
+    }
+}
+
+async fn index_op(state: AppState, index: String, id: Option<String>, params: HashMap<String, String>, body: Bytes, force_create: bool) -> Result<Response, ApiError> {
+    let source = body_bytes(&body)?;
+    let op_type = match params.get("op_type").map(String::as_str) {
+        _ if force_create => OpType::Create,
+        None | Some("index") => OpType::Index,
+        Some("create") => OpType::Create,
+        Some(other) => return Err(ApiError::illegal_argument(format!("opType must be 'create' or 'index', found: [{other}]"))),
+    };
+    let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    let refresh = refresh_param(&params)?;
+    let op = WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term };
+    let (index, r) = write_one(&state, index, op, refresh).await?;
+    Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
+}
+
+async fn index_with_id(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    index_op(state, index, Some(id), params, body, false).await
+}
+
+async fn index_auto_id(State(state): State<AppState>, Path(index): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    index_op(state, index, None, params, body, false).await
+}
+
+async fn create_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    index_op(state, index, Some(id), params, body, true).await
+}
+
+async fn delete_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
+    let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    let refresh = refresh_param(&params)?;
+    let (index, r) = write_one(&state, index, WriteOp::Delete { id, if_seq_no, if_primary_term }, refresh).await?;
+    Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
+}
+
+/// `_source` / `_source_includes` / `_source_excludes` of a GET.
+pub(super) struct SourceFilter {
+    pub enabled: bool,
+    pub includes: Vec<String>,
+    pub excludes: Vec<String>,
+}
+
+impl SourceFilter {
+    pub fn from_params(params: &HashMap<String, String>) -> SourceFilter {
+        let list = |k: &str| -> Vec<String> {
+            params
+                .get(k)
+                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let mut f = SourceFilter { enabled: true, includes: list("_source_includes"), excludes: list("_source_excludes") };
+        f.includes.extend(list("_source_include"));
+        f.excludes.extend(list("_source_exclude"));
+        match params.get("_source").map(String::as_str) {
+            Some("false") => f.enabled = false,
+            Some("true") | Some("") | None => {}
+            Some(_) => f.includes.extend(list("_source")),
+        }
+        f
+    }
+
+    /// From an `_mget` doc's `_source` (bool, string, list or `{includes, excludes}`).
+    pub fn from_json(v: Option<&Value>, default: &SourceFilter) -> SourceFilter {
+        let strings = |v: Option<&Value>| -> Vec<String> {
+            match v {
+                Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
+                Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                _ => Vec::new(),
+            }
+        };
+        match v {
+            None => SourceFilter { enabled: default.enabled, includes: default.includes.clone(), excludes: default.excludes.clone() },
+            Some(Value::Bool(b)) => SourceFilter { enabled: *b, includes: vec![], excludes: vec![] },
+            Some(Value::Object(o)) => SourceFilter {
+                enabled: true,
+                includes: strings(o.get("includes").or_else(|| o.get("include"))),
+                excludes: strings(o.get("excludes").or_else(|| o.get("exclude"))),
+            },
+            other => SourceFilter { enabled: true, includes: strings(other), excludes: vec![] },
+        }
+    }
+
+    pub fn apply(&self, doc: &StoredDoc) -> Option<Value> {
+        self.enabled.then(|| filter_source(&doc.source_json(), &self.includes, &self.excludes))
+    }
+}
+
+/// The GET response for a document (found or not).
+pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc>, filter: &SourceFilter) -> Value {
+    match doc {
+        None => json!({ "_index": index_name, "_id": id, "found": false }),
+        Some(d) => {
+            let mut body = json!({
+                "_index": index_name,
+                "_id": id,
+                "_version": d.meta.version,
+                "_seq_no": d.meta.seq_no,
+                "_primary_term": d.meta.primary_term,
+                "found": true,
+            });
+            if let Some(src) = filter.apply(d) {
+                body["_source"] = src;
+            }
+            body
+        }
+    }
+}
+
+async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<String, String>) -> Result<(Arc<Index>, Option<StoredDoc>), ApiError> {
+    let index = state.engine.index(index)?;
+    let refresh = flag(params, "refresh")?.unwrap_or(false);
+    blocking(move || {
+        if refresh {
+            index.refresh()?;
+        }
+        let doc = index.get(&id)?;
+        Ok((index, doc))
+    })
+    .await
+}
+
+async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
+    let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
+    let filter = SourceFilter::from_params(&params);
+    let status = if doc.is_some() { 200 } else { 404 };
+    Ok(json_response(status, get_result_json(index.name(), &id, doc.as_ref(), &filter)))
+}
+
+async fn head_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Response {
+    match fetch(&state, &index, id, &params).await {
+        Ok((_, Some(_))) => StatusCode::OK.into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn get_source(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
+    let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
+    let filter = SourceFilter::from_params(&params);
+    match doc {
+        Some(d) => Ok(json_response(200, filter_source(&d.source_json(), &filter.includes, &filter.excludes))),
+        None => Err(ApiError::not_found(
+            "resource_not_found_exception",
+            format!("Document not found [{}]/[_doc]/[{id}]", index.name()),
+        )),
+    }
+}
+
+async fn head_source(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Response {
+    head_doc(State(state), Path((index, id)), Query(params)).await
+}
+
+/// Parses an `_update` body into an engine request.
+pub(super) fn parse_update(body: &Value) -> Result<UpdateRequest, ApiError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: script or doc is missing;"))?;
+    if obj.contains_key("script") {
+        return Err(ApiError::illegal_argument(
+            "scripted updates are not supported by Quidditch; use a partial [doc]",
+        ));
+    }
+    for key in obj.keys() {
+        if !matches!(key.as_str(), "doc" | "upsert" | "doc_as_upsert" | "detect_noop" | "_source" | "scripted_upsert") {
+            return Err(ApiError::bad_request("x_content_parse_exception", format!("[UpdateRequest] unknown field [{key}]")));
+        }
+    }
+    let doc = obj.get("doc").cloned();
+    if let Some(d) = &doc {
+        if !d.is_object() {
+            return Err(ApiError::bad_request("x_content_parse_exception", "[UpdateRequest] failed to parse field [doc]"));
+        }
+    }
+    let upsert = obj.get("upsert").cloned();
+    if doc.is_none() && upsert.is_none() {
+        return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: script or doc is missing;"));
+    }
+    let bool_of = |k: &str, default: bool| obj.get(k).and_then(Value::as_bool).unwrap_or(default);
+    Ok(UpdateRequest {
+        doc,
+        upsert,
+        doc_as_upsert: bool_of("doc_as_upsert", false),
+        detect_noop: bool_of("detect_noop", true),
+    })
+}
+
+async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?
+        .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: script or doc is missing;"))?;
+    let request = parse_update(&body)?;
+    let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    let refresh = refresh_param(&params)?;
+    let source_filter = body.get("_source").cloned().or_else(|| params.get("_source").map(|s| json!(s)));
+    let op = WriteOp::Update { id, request, if_seq_no, if_primary_term };
+    let (index, r) = write_one(&state, index, op, refresh).await?;
+    let mut out = write_result_json(&index, &r);
+    if let (Some(f), Some(src)) = (source_filter, &r.source) {
+        let filter = match &f {
+            Value::String(s) if s == "true" => SourceFilter::from_json(Some(&json!(true)), &SourceFilter::from_params(&HashMap::new())),
+            Value::String(s) if s == "false" => SourceFilter::from_json(Some(&json!(false)), &SourceFilter::from_params(&HashMap::new())),
+            other => SourceFilter::from_json(Some(other), &SourceFilter::from_params(&HashMap::new())),
+        };
+        let doc = StoredDoc { id: r.id.clone(), meta: r.meta, source: src.clone() };
+        if let Some(v) = filter.apply(&doc) {
+            out["get"] = json!({ "_seq_no": r.meta.seq_no, "_primary_term": r.meta.primary_term, "found": true, "_source": v });
+        }
+    }
+    Ok(json_response(r.outcome.status(), out))
+}
+
+fn validation(reason: &str) -> ApiError {
+    ApiError::bad_request("action_request_validation_exception", format!("Validation Failed: 1: {reason};"))
+}
+
+async fn mget(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
+    let default_filter = SourceFilter::from_params(&params);
+    // (index, id, filter)
+    let mut requests: Vec<(String, String, SourceFilter)> = Vec::new();
+    let id_str = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    if let Some(docs) = body.get("docs") {
+        let docs = docs.as_array().ok_or_else(|| ApiError::bad_request("parsing_exception", "[docs] must be an array"))?;
+        for d in docs {
+            let index = d.get("_index").and_then(Value::as_str).map(str::to_string).or_else(|| default_index.clone());
+            let Some(index) = index else { return Err(validation("index is missing for doc 0")) };
+            let Some(id) = d.get("_id").and_then(id_str) else { return Err(validation("id is missing for doc 0")) };
+            requests.push((index, id, SourceFilter::from_json(d.get("_source"), &default_filter)));
+        }
+    } else if let Some(ids) = body.get("ids") {
+        let ids = ids.as_array().ok_or_else(|| ApiError::bad_request("parsing_exception", "[ids] must be an array"))?;
+        let Some(index) = default_index.clone() else { return Err(validation("index is missing for doc 0")) };
+        for id in ids {
+            let Some(id) = id_str(id) else { return Err(validation("id is missing for doc 0")) };
+            requests.push((index.clone(), id, SourceFilter::from_json(None, &default_filter)));
+        }
+    }
+    if requests.is_empty() {
+        return Err(validation("no documents to get"));
+    }
+    let engine = state.engine.clone();
+    let refresh = flag(&params, "refresh")?.unwrap_or(false);
+    let docs = blocking(move || {
+        let mut out = Vec::with_capacity(requests.len());
+        for (index_name, id, filter) in requests {
+            let item = match engine.index(&index_name) {
+                Err(e) => {
+                    let err: ApiError = e.into();
+                    json!({ "_index": index_name, "_id": id, "found": false, "error": err.error_object() })
+                }
+                Ok(index) => {
+                    if refresh {
+                        index.refresh()?;
+                    }
+                    match index.get(&id) {
+                        Ok(doc) => get_result_json(&index_name, &id, doc.as_ref(), &filter),
+                        Err(e) => {
+                            let err: ApiError = e.into();
+                            json!({ "_index": index_name, "_id": id, "error": err.error_object() })
+                        }
+                    }
+                }
+            };
+            out.push(item);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(json_response(200, json!({ "docs": docs })))
+}
+
+async fn mget_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    mget(state, None, params, body).await
+}
+
+async fn mget_index(State(state): State<AppState>, Path(index): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    mget(state, Some(index), params, body).await
+}
+
+/// Used by `bulk.rs` to describe an item error with the index it concerns.
+pub(super) fn item_error(index: &str, id: Option<&str>, err: &ApiError) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("_index".into(), json!(index));
+    if let Some(id) = id {
+        m.insert("_id".into(), json!(id));
+    }
+    m.insert("status".into(), json!(err.status.as_u16()));
+    m.insert("error".into(), err.error_object());
+    m
 }

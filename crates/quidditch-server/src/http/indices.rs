@@ -1,9 +1,258 @@
-//! HTTP routes: indices.
+//! HTTP routes: index APIs (create, get, exists, delete, mappings, settings, refresh, flush,
+//! stats). Also the engine-error conversion and small helpers the other engine routes share.
+
+use std::collections::HashMap;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use quidditch_engine::index::IndexSettings;
+use quidditch_engine::{EngineError, Index, Mapping};
+use serde_json::{Map, Value, json};
 
-use super::AppState;
+use super::{ApiError, AppState, json_response, parse_json_body};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/{index}", get(get_index).put(create_index).delete(delete_index).head(index_exists))
+        .route("/{index}/_mapping", get(get_mapping).put(put_mapping).post(put_mapping))
+        .route("/_mapping", get(get_all_mappings))
+        .route("/{index}/_settings", get(get_settings).put(put_settings))
+        .route("/_settings", get(get_all_settings))
+        .route("/{index}/_refresh", post(refresh).get(refresh))
+        .route("/_refresh", post(refresh_all).get(refresh_all))
+        .route("/{index}/_flush", post(refresh).get(refresh))
+        .route("/_flush", post(refresh_all).get(refresh_all))
+        .route("/{index}/_stats", get(stats))
+        .route("/_stats", get(stats_all))
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        if let EngineError::Internal(inner) = &e {
+            tracing::error!("internal engine error: {inner:#}");
+        }
+        let mut api = ApiError::new(e.status(), e.error_type(), e.to_string());
+        if let Some(index) = e.index() {
+            api = api.with("index", index);
+            if let EngineError::IndexNotFound { index } = &e {
+                api = api
+                    .with("resource.type", "index_or_alias")
+                    .with("resource.id", index.clone())
+                    .with("index_uuid", "_na_");
+            } else {
+                api = api.with("shard", "0");
+            }
+        }
+        api
+    }
+}
+
+/// Runs blocking engine work (fsync, commits, tantivy reads) off the async runtime.
+pub(super) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("engine task failed: {e}")))?
+}
+
+/// `_shards` header of write/refresh responses: one primary (+ unassigned replicas).
+pub(super) fn shards_json(index: &Index) -> Value {
+    let total = 1 + index.settings().number_of_replicas();
+    json!({ "total": total, "successful": 1, "failed": 0 })
+}
+
+pub(super) type Params = Query<HashMap<String, String>>;
+
+/// A boolean query parameter (`?x`, `?x=true`, `?x=false`).
+pub(super) fn flag(params: &HashMap<String, String>, key: &str) -> Result<Option<bool>, ApiError> {
+    match params.get(key).map(String::as_str) {
+        None => Ok(None),
+        Some("") | Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(other) => Err(ApiError::illegal_argument(format!(
+            "Failed to parse value [{other}] as only [true] or [false] are allowed."
+        ))),
+    }
+}
+
+async fn create_index(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?;
+    let engine = state.engine.clone();
+    let index = blocking(move || Ok(engine.create_index(&name, body.as_ref())?)).await?;
+    Ok(json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true, "index": index.name() })))
+}
+
+fn resolve(state: &AppState, expr: &str) -> Result<Vec<std::sync::Arc<Index>>, ApiError> {
+    Ok(state.engine.resolve_indices(expr)?)
+}
+
+fn settings_json(index: &Index) -> Value {
+    index.settings().to_json(index.name(), index.uuid(), index.creation_date())
+}
+
+async fn get_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    let mut out = Map::new();
+    for index in resolve(&state, &expr)? {
+        out.insert(
+            index.name().to_string(),
+            json!({ "aliases": {}, "mappings": index.mapping().to_json(), "settings": settings_json(&index) }),
+        );
+    }
+    Ok(json_response(200, Value::Object(out)))
+}
+
+async fn index_exists(State(state): State<AppState>, Path(expr): Path<String>) -> Response {
+    match state.engine.resolve_indices(&expr) {
+        Ok(v) if !v.is_empty() => StatusCode::OK.into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn delete_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    blocking(move || Ok(engine.delete_indices(&expr)?)).await?;
+    Ok(json_response(200, json!({ "acknowledged": true })))
+}
+
+fn mappings_of(indices: &[std::sync::Arc<Index>]) -> Value {
+    let mut out = Map::new();
+    for index in indices {
+        out.insert(index.name().to_string(), json!({ "mappings": index.mapping().to_json() }));
+    }
+    Value::Object(out)
+}
+
+async fn get_mapping(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    Ok(json_response(200, mappings_of(&resolve(&state, &expr)?)))
+}
+
+async fn get_all_mappings(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json_response(200, mappings_of(&state.engine.list())))
+}
+
+async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?
+        .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: mapping source is empty;"))?;
+    let update = Mapping::parse(&body)?;
+    let indices = resolve(&state, &expr)?;
+    blocking(move || {
+        for index in indices {
+            index.put_mapping(&update)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(200, json!({ "acknowledged": true })))
+}
+
+fn settings_of(indices: &[std::sync::Arc<Index>]) -> Value {
+    let mut out = Map::new();
+    for index in indices {
+        out.insert(index.name().to_string(), json!({ "settings": settings_json(index) }));
+    }
+    Value::Object(out)
+}
+
+async fn get_settings(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    Ok(json_response(200, settings_of(&resolve(&state, &expr)?)))
+}
+
+async fn get_all_settings(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json_response(200, settings_of(&state.engine.list())))
+}
+
+async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?
+        .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no settings to update;"))?;
+    // Both `{"index": {...}}` and `{"settings": {"index": {...}}}` are accepted.
+    let body = body.get("settings").cloned().unwrap_or(body);
+    let update = IndexSettings::parse(&body)?;
+    let indices = resolve(&state, &expr)?;
+    blocking(move || {
+        for index in indices {
+            index.put_settings(&update)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(200, json!({ "acknowledged": true })))
+}
+
+async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
+    let n = indices.len();
+    blocking(move || {
+        for index in indices {
+            index.refresh()?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(json_response(200, json!({ "_shards": { "total": n, "successful": n, "failed": 0 } })))
+}
+
+async fn refresh(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    refresh_indices(resolve(&state, &expr)?).await
+}
+
+async fn refresh_all(State(state): State<AppState>) -> Result<Response, ApiError> {
+    refresh_indices(state.engine.list()).await
+}
+
+fn index_stats(index: &Index) -> Value {
+    let (docs, deleted) = index.doc_counts();
+    let size = index.store_size_bytes();
+    json!({
+        "docs": { "count": docs, "deleted": deleted },
+        "store": { "size_in_bytes": size, "reserved_in_bytes": 0 },
+        "indexing": { "index_total": index.max_seq_no() + 1 },
+    })
+}
+
+fn sum_stats(values: &[Value]) -> Value {
+    let sum = |ptr: &str| values.iter().filter_map(|v| v.pointer(ptr).and_then(Value::as_i64)).sum::<i64>();
+    json!({
+        "docs": { "count": sum("/docs/count"), "deleted": sum("/docs/deleted") },
+        "store": { "size_in_bytes": sum("/store/size_in_bytes"), "reserved_in_bytes": 0 },
+        "indexing": { "index_total": sum("/indexing/index_total") },
+    })
+}
+
+async fn stats_for(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
+    let body = blocking(move || {
+        let mut per_index = Map::new();
+        let mut all = Vec::new();
+        let mut shards = 0u64;
+        for index in &indices {
+            let s = index_stats(index);
+            shards += 1 + index.settings().number_of_replicas();
+            per_index.insert(
+                index.name().to_string(),
+                json!({ "uuid": index.uuid(), "primaries": s, "total": s }),
+            );
+            all.push(s);
+        }
+        let total = sum_stats(&all);
+        Ok(json!({
+            "_shards": { "total": shards, "successful": indices.len(), "failed": 0 },
+            "_all": { "primaries": total, "total": total },
+            "indices": per_index,
+        }))
+    })
+    .await?;
+    Ok(json_response(200, body))
+}
+
+async fn stats(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    stats_for(resolve(&state, &expr)?).await
+}
+
+async fn stats_all(State(state): State<AppState>) -> Result<Response, ApiError> {
+    stats_for(state.engine.list()).await
 }

@@ -1,0 +1,280 @@
+//! `_bulk`: NDJSON action/source pairs, grouped per index so each index gets one batch (one
+//! WAL fsync) per request.
+//!
+//! Error policy: a structurally wrong action line (`{}`, an unknown action, an unknown
+//! metadata key) fails the whole request with 400, as in OpenSearch — the line framing can
+//! no longer be trusted. A line that is not JSON at all, a source that does not parse or does
+//! not fit the mapping, a version conflict: those are per-item errors and every other item
+//! is still applied.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use quidditch_engine::{OpType, WriteOp};
+use serde_json::{Map, Value, json};
+
+use super::super::indices::{Params, blocking};
+use super::super::{ApiError, AppState, json_response};
+use super::{item_error, parse_update, refresh_param, write_result_json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Index,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "index" => Action::Index,
+            "create" => Action::Create,
+            "update" => Action::Update,
+            "delete" => Action::Delete,
+            _ => return None,
+        })
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Action::Index => "index",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+struct Item {
+    action: Action,
+    index: Option<String>,
+    id: Option<String>,
+    op: Result<WriteOp, ApiError>,
+}
+
+pub(in super::super) async fn bulk_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
+    bulk(state, None, params, body).await
+}
+
+pub(in super::super) async fn bulk_index(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    bulk(state, Some(index), params, body).await
+}
+
+fn malformed(line: usize, what: impl std::fmt::Display) -> ApiError {
+    ApiError::illegal_argument(format!("Malformed action/metadata line [{line}], {what}"))
+}
+
+/// Whether a line is a well-formed action line (used to resync after a garbage line).
+fn looks_like_action(line: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(line) {
+        Ok(Value::Object(m)) => m.len() == 1 && m.keys().all(|k| Action::parse(k).is_some()),
+        _ => false,
+    }
+}
+
+fn id_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, ApiError> {
+    let lines: Vec<(usize, &[u8])> = body
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let (line_no, line) = lines[i];
+        i += 1;
+        let value: Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(e) => {
+                // Not JSON: report it as this item's error; if the next line is not an
+                // action, it was this item's source — skip it too.
+                if i < lines.len() && !looks_like_action(lines[i].1) {
+                    i += 1;
+                }
+                items.push(Item {
+                    action: Action::Index,
+                    index: default_index.map(str::to_string),
+                    id: None,
+                    op: Err(ApiError::bad_request(
+                        "json_parse_exception",
+                        format!("Malformed action/metadata line [{line_no}]: {e}"),
+                    )),
+                });
+                continue;
+            }
+        };
+        let Value::Object(obj) = value else {
+            return Err(malformed(line_no, "expected START_OBJECT"));
+        };
+        let Some((key, meta)) = obj.iter().next() else {
+            return Err(malformed(line_no, "expected FIELD_NAME but found [END_OBJECT]"));
+        };
+        let Some(action) = Action::parse(key) else {
+            return Err(malformed(line_no, format!("expected one of [create, delete, index, update] but found [{key}]")));
+        };
+        let Value::Object(meta) = meta else {
+            return Err(malformed(line_no, "expected START_OBJECT"));
+        };
+        let mut index = default_index.map(str::to_string);
+        let mut id = None;
+        let mut if_seq_no = None;
+        let mut if_primary_term = None;
+        let mut op_type = if action == Action::Create { OpType::Create } else { OpType::Index };
+        for (k, v) in meta {
+            match k.as_str() {
+                "_index" => index = v.as_str().map(str::to_string),
+                "_id" => id = id_of(v),
+                "if_seq_no" => if_seq_no = v.as_i64(),
+                "if_primary_term" => if_primary_term = v.as_i64(),
+                "op_type" if action == Action::Index => {
+                    if v.as_str() == Some("create") {
+                        op_type = OpType::Create;
+                    }
+                }
+                "routing" | "_routing" | "retry_on_conflict" | "require_alias" | "pipeline" | "version"
+                | "version_type" | "_source" | "op_type" => {}
+                other => {
+                    return Err(ApiError::illegal_argument(format!(
+                        "Action/metadata line [{line_no}] contains an unknown parameter [{other}]"
+                    )));
+                }
+            }
+        }
+        let op = match action {
+            Action::Delete => match id.clone() {
+                Some(id) => Ok(WriteOp::Delete { id, if_seq_no, if_primary_term }),
+                None => Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: id is missing;")),
+            },
+            _ => {
+                if i >= lines.len() {
+                    Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: source is missing;"))
+                } else {
+                    let (_, source) = lines[i];
+                    i += 1;
+                    if action == Action::Update {
+                        match serde_json::from_slice::<Value>(source) {
+                            Err(e) => Err(ApiError::bad_request("json_parse_exception", format!("failed to parse update request: {e}"))),
+                            Ok(body) => match id.clone() {
+                                None => Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: id is missing;")),
+                                Some(id) => parse_update(&body).map(|request| WriteOp::Update { id, request, if_seq_no, if_primary_term }),
+                            },
+                        }
+                    } else {
+                        Ok(WriteOp::Index { id: id.clone(), source: source.to_vec(), op_type, if_seq_no, if_primary_term })
+                    }
+                }
+            }
+        };
+        let action = if action == Action::Index && op_type == OpType::Create { Action::Create } else { action };
+        items.push(Item { action, index, id, op });
+    }
+    Ok(items)
+}
+
+async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let refresh = refresh_param(&params)?;
+    let items = parse_items(&body, default_index.as_deref())?;
+    if items.is_empty() {
+        return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no requests added;"));
+    }
+    let engine = state.engine.clone();
+    let responses = blocking(move || {
+        let n = items.len();
+        let mut out: Vec<Option<Value>> = vec![None; n];
+        // Group by index, keeping first-appearance order.
+        let mut groups: Vec<(String, Vec<(usize, Action, WriteOp)>)> = Vec::new();
+        let mut actions = Vec::with_capacity(n);
+        for (pos, item) in items.into_iter().enumerate() {
+            actions.push((item.action, item.index.clone(), item.id.clone()));
+            let op = match item.op {
+                Ok(op) => op,
+                Err(err) => {
+                    let index = item.index.as_deref().unwrap_or_default();
+                    out[pos] = Some(item_json(item.action, Value::Object(item_error(index, item.id.as_deref(), &err))));
+                    continue;
+                }
+            };
+            let Some(index) = item.index else {
+                let err = ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: index is missing;");
+                out[pos] = Some(item_json(item.action, Value::Object(item_error("", item.id.as_deref(), &err))));
+                continue;
+            };
+            {
+                match groups.iter_mut().find(|(name, _)| *name == index) {
+                    Some((_, ops)) => ops.push((pos, item.action, op)),
+                    None => groups.push((index, vec![(pos, item.action, op)])),
+                }
+            }
+        }
+        for (name, ops) in groups {
+            let only_deletes = ops.iter().all(|(_, a, _)| *a == Action::Delete);
+            let index = if only_deletes { engine.index(&name) } else { engine.index_or_create(&name) };
+            let index = match index {
+                Ok(i) => i,
+                Err(e) => {
+                    let err: ApiError = e.into();
+                    for (pos, action, _) in ops {
+                        out[pos] = Some(item_json(action, Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))));
+                    }
+                    continue;
+                }
+            };
+            let positions: Vec<(usize, Action)> = ops.iter().map(|(p, a, _)| (*p, *a)).collect();
+            match index.write(ops.into_iter().map(|(_, _, op)| op).collect(), refresh) {
+                Err(e) => {
+                    let err: ApiError = e.into();
+                    for (pos, action) in positions {
+                        out[pos] = Some(item_json(action, Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))));
+                    }
+                }
+                Ok(results) => {
+                    for ((pos, action), result) in positions.into_iter().zip(results) {
+                        let v = match result {
+                            Ok(r) => {
+                                let mut body = write_result_json(&index, &r);
+                                body["status"] = json!(r.outcome.status());
+                                body
+                            }
+                            Err(e) => {
+                                let err: ApiError = e.into();
+                                Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))
+                            }
+                        };
+                        out[pos] = Some(item_json(action, v));
+                    }
+                }
+            }
+        }
+        Ok(out.into_iter().map(|v| v.unwrap_or(Value::Null)).collect::<Vec<Value>>())
+    })
+    .await?;
+    let errors = responses.iter().any(|item| item.as_object().and_then(|o| o.values().next()).is_some_and(|v| v.get("error").is_some()));
+    Ok(json_response(
+        200,
+        json!({ "took": started.elapsed().as_millis() as u64, "errors": errors, "items": responses }),
+    ))
+}
+
+fn item_json(action: Action, body: Value) -> Value {
+    let mut m = Map::new();
+    m.insert(action.name().to_string(), body);
+    Value::Object(m)
+}

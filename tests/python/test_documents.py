@@ -1,0 +1,156 @@
+"""Document APIs (index, create, get, _source, exists, update, delete, mget) and bad input."""
+import pytest
+from opensearchpy import ConflictError, NotFoundError, RequestError
+
+INDEX = "docs-api"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def docs_index(client):
+    client.indices.create(INDEX, body={"mappings": {"properties": {
+        "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+        "count": {"type": "integer"},
+        "on": {"type": "boolean"},
+        "when": {"type": "date"},
+        "meta": {"properties": {"owner": {"type": "keyword"}}},
+    }}})
+    yield
+    client.indices.delete(INDEX)
+
+
+def test_index_get_versions_and_realtime(client):
+    r = client.index(INDEX, id="1", body={"title": "first", "count": 1})
+    assert (r["result"], r["_version"], r["_primary_term"]) == ("created", 1, 1)
+    # Realtime: visible to GET before any refresh.
+    g = client.get(INDEX, "1")
+    assert g["found"] and g["_source"] == {"title": "first", "count": 1} and g["_seq_no"] == r["_seq_no"]
+    r2 = client.index(INDEX, id="1", body={"title": "second"})
+    assert r2["result"] == "updated" and r2["_version"] == 2 and r2["_seq_no"] > r["_seq_no"]
+    assert client.get_source(INDEX, "1") == {"title": "second"}
+    assert client.exists(INDEX, "1")
+    assert not client.exists(INDEX, "nope")
+
+
+def test_auto_id_and_create(client):
+    r = client.index(INDEX, body={"title": "no id"})
+    assert r["result"] == "created" and len(r["_id"]) == 20
+    assert client.get(INDEX, r["_id"])["_source"]["title"] == "no id"
+    client.create(INDEX, id="c1", body={"title": "created"})
+    with pytest.raises(ConflictError) as e:
+        client.create(INDEX, id="c1", body={"title": "again"})
+    assert e.value.error == "version_conflict_engine_exception"
+
+
+def test_get_missing_and_source_filtering(client):
+    with pytest.raises(NotFoundError):
+        client.get(INDEX, "missing-doc")
+    with pytest.raises(NotFoundError):
+        client.get_source(INDEX, "missing-doc")
+    client.index(INDEX, id="f", body={"title": "t", "meta": {"owner": "ann"}, "count": 3})
+    assert client.get(INDEX, "f", _source_includes="meta.owner")["_source"] == {"meta": {"owner": "ann"}}
+    assert client.get(INDEX, "f", _source_excludes="meta")["_source"] == {"title": "t", "count": 3}
+    assert "_source" not in client.get(INDEX, "f", _source=False)
+
+
+def test_update_partial_upsert_noop(client):
+    client.index(INDEX, id="u", body={"title": "x", "meta": {"owner": "a"}, "count": 1})
+    r = client.update(INDEX, "u", body={"doc": {"meta": {"owner": "b"}}})
+    assert r["result"] == "updated" and r["_version"] == 2
+    assert client.get_source(INDEX, "u") == {"title": "x", "meta": {"owner": "b"}, "count": 1}
+    assert client.update(INDEX, "u", body={"doc": {"count": 1}})["result"] == "noop"
+    with pytest.raises(NotFoundError) as e:
+        client.update(INDEX, "u-missing", body={"doc": {"count": 1}})
+    assert e.value.error == "document_missing_exception"
+    r = client.update(INDEX, "u-up", body={"doc": {"count": 5}, "doc_as_upsert": True})
+    assert r["result"] == "created"
+    r = client.update(INDEX, "u-up2", body={"doc": {"count": 5}, "upsert": {"count": 0}})
+    assert r["result"] == "created" and client.get_source(INDEX, "u-up2") == {"count": 0}
+
+
+def test_delete_and_optimistic_concurrency(client):
+    r = client.index(INDEX, id="cas", body={"count": 1})
+    with pytest.raises(ConflictError):
+        client.index(INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"] + 100, if_primary_term=1)
+    r2 = client.index(INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"], if_primary_term=r["_primary_term"])
+    assert r2["_version"] == 2
+    with pytest.raises(ConflictError):
+        client.delete(INDEX, "cas", if_seq_no=r["_seq_no"], if_primary_term=1)
+    d = client.delete(INDEX, "cas", if_seq_no=r2["_seq_no"], if_primary_term=1)
+    assert d["result"] == "deleted" and d["_version"] == 3
+    with pytest.raises(NotFoundError):
+        client.get(INDEX, "cas")
+    with pytest.raises(NotFoundError):
+        client.delete(INDEX, "cas")
+
+
+def test_mget(client):
+    client.index(INDEX, id="m1", body={"count": 1})
+    client.index(INDEX, id="m2", body={"count": 2})
+    r = client.mget(body={"docs": [{"_index": INDEX, "_id": "m1"}, {"_index": INDEX, "_id": "zz"},
+                                   {"_index": "no-such-index", "_id": "1"}]})
+    docs = r["docs"]
+    assert docs[0]["found"] and docs[0]["_source"] == {"count": 1}
+    assert docs[1]["found"] is False
+    assert docs[2]["error"]["type"] == "index_not_found_exception"
+    r = client.mget(index=INDEX, body={"ids": ["m2", "m1"]})
+    assert [d["_source"]["count"] for d in r["docs"]] == [2, 1]
+    with pytest.raises(RequestError) as e:
+        client.mget(body={"docs": []})
+    assert e.value.error == "action_request_validation_exception"
+
+
+def test_refresh_param_makes_doc_searchable(client, http):
+    client.index(INDEX, id="r1", body={"title": "searchable now"}, refresh=True)
+    stats = client.indices.stats(index=INDEX)["indices"][INDEX]["primaries"]["docs"]["count"]
+    assert stats >= 1
+    r = client.index(INDEX, id="r2", body={"title": "wait"}, refresh="wait_for")
+    assert r["result"] == "created"
+
+
+def test_auto_create_index_on_first_write(client):
+    client.index("auto-created", id="1", body={"x": "y"})
+    assert client.indices.exists("auto-created")
+    client.indices.delete("auto-created")
+
+
+@pytest.mark.parametrize("body, err", [
+    ({"count": "not a number"}, "mapper_parsing_exception"),
+    ({"count": 10_000_000_000}, "mapper_parsing_exception"),
+    ({"on": "maybe"}, "mapper_parsing_exception"),
+    ({"when": "yesterday"}, "mapper_parsing_exception"),
+    ({"meta": "scalar"}, "mapper_parsing_exception"),
+])
+def test_wrong_value_types_are_400(client, body, err):
+    with pytest.raises(RequestError) as e:
+        client.index(INDEX, id="bad", body=body)
+    assert e.value.status_code == 400 and e.value.error == err
+    with pytest.raises(NotFoundError):
+        client.get(INDEX, "bad")
+
+
+def test_coercion_like_opensearch(client):
+    client.index(INDEX, id="co", body={"count": "42", "on": "true", "when": 1700000000000, "title": 12})
+    assert client.get_source(INDEX, "co") == {"count": "42", "on": "true", "when": 1700000000000, "title": 12}
+
+
+def test_malformed_json_and_bad_requests(http):
+    r = http.put(f"/{INDEX}/_doc/x", data="{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "parse_exception"
+    r = http.put(f"/{INDEX}/_doc/x", data="[1,2]", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    r = http.put(f"/{INDEX}/_doc/{'a' * 600}", json={"a": 1})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "illegal_argument_exception"
+    r = http.post(f"/{INDEX}/_update/x", json={"script": {"source": "ctx._source.x = 1"}})
+    assert r.status_code == 400
+    r = http.put(f"/{INDEX}/_doc/x?refresh=sometimes", json={"a": 1})
+    assert r.status_code == 400
+
+
+def test_oversized_body_is_413(server_factory):
+    srv = server_factory(config={"max_body_bytes": 1024})
+    import requests
+    r = requests.put(f"{srv.url}/big/_doc/1", json={"x": "y" * 4096})
+    assert r.status_code == 413
+    assert r.json()["error"]["type"] == "content_too_long_exception"
+    # Still serving.
+    assert requests.get(srv.url + "/").status_code == 200
