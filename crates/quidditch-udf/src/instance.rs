@@ -312,6 +312,12 @@ pub struct UdfInstance {
     sample: u32,
 }
 
+impl std::fmt::Debug for UdfInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UdfInstance({}@{})", self.udf.metadata.name, self.udf.metadata.version)
+    }
+}
+
 impl UdfInstance {
     pub fn udf(&self) -> &Arc<LoadedUdf> {
         &self.udf

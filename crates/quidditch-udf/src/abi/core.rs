@@ -19,6 +19,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_param_string", |mut c: Caller<'_, HostCtx>, np: i32, nl: i32, vp: i32, vlp: i32| {
         const F: &str = "get_param_string";
         let (mem, host) = split(&mut c, F)?;
+        m::check_string_out(F, mem, vp, vlp)?;
         let params = host.params.clone();
         let value = match params.get(m::bytes(F, mem, np, nl)?) {
             None => return Ok(rc::NOT_FOUND),
@@ -30,6 +31,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_param_i64", |mut c: Caller<'_, HostCtx>, np: i32, nl: i32, out: i32| {
         const F: &str = "get_param_i64";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
         let v = match host.params.get(m::bytes(F, mem, np, nl)?) {
             None => return Ok(rc::NOT_FOUND),
             Some(ParamValue::I64(i)) => *i,
@@ -42,6 +44,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_param_f64", |mut c: Caller<'_, HostCtx>, np: i32, nl: i32, out: i32| {
         const F: &str = "get_param_f64";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
         let v = match host.params.get(m::bytes(F, mem, np, nl)?) {
             None => return Ok(rc::NOT_FOUND),
             Some(ParamValue::F64(f)) => *f,
@@ -54,6 +57,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_param_bool", |mut c: Caller<'_, HostCtx>, np: i32, nl: i32, out: i32| {
         const F: &str = "get_param_bool";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 4)?;
         let v = match host.params.get(m::bytes(F, mem, np, nl)?) {
             None => return Ok(rc::NOT_FOUND),
             Some(ParamValue::Bool(b)) => *b as i32,
@@ -70,6 +74,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
         |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32, vp: i32, vlp: i32| {
             const F: &str = "get_field_string";
             let (mem, host) = split(&mut c, F)?;
+            m::check_string_out(F, mem, vp, vlp)?;
             let (_, doc) = host.doc_of(F, ctx)?;
             let slot = host.slot(m::bytes(F, mem, np, nl)?);
             match host.read(slot, doc) {
@@ -82,6 +87,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_field_i64", |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32, out: i32| {
         const F: &str = "get_field_i64";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
         let (_, doc) = host.doc_of(F, ctx)?;
         let slot = host.slot(m::bytes(F, mem, np, nl)?);
         match as_i64(&host.read(slot, doc)) {
@@ -95,6 +101,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_field_f64", |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32, out: i32| {
         const F: &str = "get_field_f64";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
         let (_, doc) = host.doc_of(F, ctx)?;
         let slot = host.slot(m::bytes(F, mem, np, nl)?);
         match as_f64(&host.read(slot, doc)) {
@@ -108,6 +115,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_field_bool", |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32, out: i32| {
         const F: &str = "get_field_bool";
         let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 4)?;
         let (_, doc) = host.doc_of(F, ctx)?;
         let slot = host.slot(m::bytes(F, mem, np, nl)?);
         match host.read(slot, doc) {
@@ -129,6 +137,7 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
     linker.func_wrap("env", "get_document_id", |mut c: Caller<'_, HostCtx>, ctx: i64, vp: i32, vlp: i32| {
         const F: &str = "get_document_id";
         let (mem, host) = split(&mut c, F)?;
+        m::check_string_out(F, mem, vp, vlp)?;
         let (_, doc) = host.doc_of(F, ctx)?;
         match host.docs.as_mut().and_then(|d| d.document_id(doc)) {
             Some(id) => m::write_string(F, mem, vp, vlp, id.as_bytes()),

@@ -38,6 +38,15 @@ pub fn read_i32(import: &'static str, mem: &[u8], ptr: i32) -> wasmtime::Result<
     Ok(i32::from_le_bytes(b))
 }
 
+/// Checks a string output `(value_ptr, capacity at *value_len_ptr)` before anything is
+/// looked up, so a bad pointer traps even when the value turns out to be missing.
+#[inline]
+pub fn check_string_out(import: &'static str, mem: &[u8], value_ptr: i32, value_len_ptr: i32) -> wasmtime::Result<()> {
+    let cap = read_i32(import, mem, value_len_ptr)?;
+    range(import, mem.len(), value_ptr, cap.max(0) as usize)?;
+    Ok(())
+}
+
 /// Writes a string to `(value_ptr, *value_len_ptr)` with the ABI's capacity convention:
 /// the capacity is read from `*value_len_ptr`, the actual (or required) length written back.
 pub fn write_string(
