@@ -266,3 +266,24 @@ def test_concurrent_test_calls_respect_instance_cap(http):
     stats = http.get("/api/v1/udfs/api_slow/stats").json()["versions"]
     assert stats["2.0.0"]["calls"] == 8 and stats["2.0.0"]["live_instances"] == 0
     assert stats["1.0.0"]["instance_limit_hits"] == statuses.count(429)
+
+
+def test_rust_component_upload_and_test(http):
+    """A wit-bindgen component (tests/fixtures/component-guest) through the same API."""
+    import subprocess
+    from udf_helpers import REPO
+    out = subprocess.run([str(REPO / "tests/fixtures/component-guest/build.sh")], capture_output=True, text=True,
+                         env={k: v for k, v in __import__("os").environ.items() if k != "CARGO_TARGET_DIR"})
+    assert out.returncode == 0, out.stderr
+    wasm = open(out.stdout.strip(), "rb").read()
+    r = upload(http, "api_component", wasm=wasm, language="rust",
+               parameters=[{"name": "weight", "type": "f64", "default": 1.5}])
+    assert r.json()["kind"] == "component"
+    assert r.json()["exports"] == ["filter", "score", "filter_batch", "score_batch"]
+    t = run_test(http, "api_component", {"n": -4}, score=1.0)
+    assert t.status_code == 200, t.text
+    assert t.json()["result"] == {"filter": True, "score": -4 * 1.5 + 1.0}
+    assert t.json()["logs"] == [{"level": "warn", "message": "negative n -4"}]
+    # filter keeps nothing without an integer n; score reports the guest's error (422)
+    err = run_test(http, "api_component", {"n": 3.5})
+    assert_error(err, 422, "udf_trap_exception", "api_component@1.0.0", "has no integer n")

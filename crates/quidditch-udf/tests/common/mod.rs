@@ -54,3 +54,15 @@ pub fn probe_params() -> Value {
         {"name": "p_str", "type": "string", "default": "hello"}
     ])
 }
+
+/// Builds tests/fixtures/component-guest (wit-bindgen, wasm32-wasip2) and returns the binary.
+pub fn component_guest() -> Vec<u8> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/component-guest/build.sh");
+    let out = std::process::Command::new(&script)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(out.status.success(), "building the component guest failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
