@@ -280,11 +280,12 @@ def _batch_failure(exc, block, i):
 
 class WitWorld(wit_world.WitWorld):
     def capabilities(self):
+        # The batched forms are listed too, so the host calls them for blocks of documents.
         caps = []
         if _FILTER is not None:
-            caps.append("filter")
+            caps += ["filter", "filter-batch"]
         if _SCORE is not None:
-            caps.append("score")
+            caps += ["score", "score-batch"]
         return caps
 
     def filter(self, ctx):

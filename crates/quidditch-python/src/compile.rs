@@ -260,8 +260,13 @@ fn compile_failure(output: &str) -> PythonUdfError {
         Some(line) => format!("{exception} (line {line}, while importing the module)"),
         None => exception.to_string(),
     };
-    // Paths of the temporary build directory mean nothing to the user.
+    // Paths of the temporary build directory mean nothing to the user, and the adapter's
+    // import frame is noise: keep the header and the frames from the user's module on.
     let output = traceback.replace(&format!("/0/{USER_MODULE}.py"), "<udf>");
+    let output = match (output.find("Traceback (most recent call last):"), output.find("  File \"<udf>\"")) {
+        (Some(0), Some(user)) => format!("Traceback (most recent call last):\n{}", &output[user..]),
+        _ => output,
+    };
     PythonUdfError::CompileFailed { message, output }
 }
 
@@ -276,7 +281,8 @@ mod tests {
             panic!("expected CompileFailed")
         };
         assert_eq!(message, "ZeroDivisionError: division by zero (line 3, while importing the module)");
-        assert!(output.contains("File \"<udf>\", line 3"), "{output}");
+        assert!(output.starts_with("Traceback (most recent call last):\n  File \"<udf>\", line 3"), "{output}");
+        assert!(!output.contains("quidditch_adapter"), "{output}");
     }
 
     #[test]

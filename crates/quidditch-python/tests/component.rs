@@ -196,7 +196,10 @@ fn metadata_and_capabilities() {
     assert_eq!(c.python.metadata.name.as_deref(), Some("adapter_test"));
     assert_eq!(c.python.metadata.description.as_deref(), Some("Adapter test UDF."));
     let (mut store, udf) = instantiate(docs(), json!({}));
-    assert_eq!(udf.call_capabilities(&mut store).unwrap(), vec!["filter", "score"]);
+    assert_eq!(
+        udf.call_capabilities(&mut store).unwrap(),
+        vec!["filter", "filter-batch", "score", "score-batch"]
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use quidditch_udf::{Language, RegisterRequest, UdfMetadata};
 use serde_json::{Map, Value};
 
-use super::{authorize, metadata_json};
+use super::{authorize, metadata_json, python};
 use crate::http::{AppState, ApiError, json_response};
 
 /// What an upload carries besides the metadata.
@@ -23,9 +23,10 @@ struct Payload {
 }
 
 pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let actor = authorize(&state, req.headers(), true)?;
     let content_type = content_type(req.headers());
-    let (fields, payload) = if content_type.starts_with("multipart/form-data") {
+    let (mut fields, mut payload) = if content_type.starts_with("multipart/form-data") {
         let mp = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::bad_request("parse_exception", format!("invalid multipart body: {e}")))?;
@@ -42,6 +43,13 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
             .map_err(|e| ApiError::new(413, "content_too_long_exception", format!("cannot read the body: {e}")))?;
         from_json(&body)?
     };
+    let mut python_build = None;
+    if python::is_python_source(&fields, payload.binary.is_some(), payload.source.as_deref()) {
+        let source = payload.source.clone().unwrap_or_default();
+        let mut build = python::compile(&state, &mut fields, &source).await?;
+        payload.binary = Some(std::mem::take(&mut build.binary));
+        python_build = Some(build);
+    }
     let metadata = parse_metadata(fields)?;
     let binary = binary_of(&metadata, payload.binary, payload.wat_source, payload.source.clone())?;
     let mut metadata = metadata;
@@ -50,10 +58,15 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
     }
     let request = RegisterRequest { metadata, binary, signature: payload.signature, actor };
     let udfs = state.udfs.clone();
+    let registering = std::time::Instant::now();
     let udf = tokio::task::spawn_blocking(move || udfs.register(request))
         .await
         .map_err(|e| ApiError::internal(format!("register task failed: {e}")))??;
-    Ok(json_response(201, metadata_json(&udf)))
+    let mut body = metadata_json(&udf);
+    if let (Some(build), Some(obj)) = (&python_build, body.as_object_mut()) {
+        obj.insert("compilation".into(), build.report(registering.elapsed(), started.elapsed()));
+    }
+    Ok(json_response(201, body))
 }
 
 fn content_type(headers: &HeaderMap) -> String {

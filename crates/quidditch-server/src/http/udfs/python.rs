@@ -1,0 +1,137 @@
+//! Python source uploads (`"language": "python"`, `"source"`): compile with quidditch-python
+//! (componentize-py + the shipped adapter) and fill the upload's metadata from the source.
+//! The component is then registered like any other binary (the registry caches its
+//! precompiled form, so a restart does not recompile).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use quidditch_python::{PythonCompiler, PythonMetadata, PythonUdfError};
+use serde_json::{Map, Value, json};
+
+use crate::http::{AppState, ApiError};
+
+/// Python UDFs embed CPython: the interpreter alone uses ~12.5 MiB of linear memory, so they
+/// get more memory than the server-wide default unless the upload says otherwise.
+const PYTHON_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// Interpreted Python evaluates a block of documents per call; allow more than the default.
+const PYTHON_CALL_TIMEOUT_MS: u64 = 1_000;
+/// Version used when neither the JSON nor a `# @udf: version=` directive gives one.
+const DEFAULT_VERSION: &str = "1.0.0";
+
+fn compiler() -> &'static PythonCompiler {
+    static COMPILER: OnceLock<PythonCompiler> = OnceLock::new();
+    COMPILER.get_or_init(PythonCompiler::from_env)
+}
+
+/// A compiled Python upload.
+pub struct PythonBuild {
+    pub binary: Vec<u8>,
+    pub component_bytes: usize,
+    pub compile_time: Duration,
+    pub compiler: String,
+}
+
+impl PythonBuild {
+    /// What the upload response reports about compilation.
+    pub fn report(&self, register_time: Duration, total: Duration) -> Value {
+        json!({
+            "compiler": self.compiler,
+            "component_bytes": self.component_bytes,
+            "compile_ms": ms(self.compile_time),
+            "register_ms": ms(register_time),
+            "total_ms": ms(total),
+        })
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Whether an upload is Python source the server must compile.
+pub fn is_python_source(fields: &Map<String, Value>, has_binary: bool, source: Option<&str>) -> bool {
+    !has_binary
+        && source.is_some()
+        && matches!(fields.get("language"), Some(Value::String(l)) if l.eq_ignore_ascii_case("python"))
+}
+
+/// Compiles `source` (on a blocking thread: seconds) and completes `fields` from the source's
+/// metadata; values present in the JSON win.
+pub async fn compile(state: &AppState, fields: &mut Map<String, Value>, source: &str) -> Result<PythonBuild, ApiError> {
+    let owned = source.to_string();
+    let started = Instant::now();
+    let component = tokio::task::spawn_blocking(move || compiler().compile(&owned))
+        .await
+        .map_err(|e| ApiError::internal(format!("Python compile task failed: {e}")))?
+        .map_err(api_error)?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "Python upload compiled");
+    merge_metadata(fields, &component.metadata);
+    apply_python_limits(state, fields);
+    if !matches!(fields.get("name"), Some(Value::String(s)) if !s.is_empty()) {
+        return Err(ApiError::bad_request(
+            "udf_invalid_metadata_exception",
+            "[name] is required: send it in the JSON body or write `# @udf: name=<name>` in the source",
+        ));
+    }
+    Ok(PythonBuild {
+        component_bytes: component.wasm.len(),
+        binary: component.wasm,
+        compile_time: component.compile_time,
+        compiler: component.tool_version,
+    })
+}
+
+pub fn api_error(e: PythonUdfError) -> ApiError {
+    let mut api = ApiError::new(e.status(), e.error_type(), e.to_string());
+    for (k, v) in e.details() {
+        api = api.with(k, v);
+    }
+    if let PythonUdfError::CompileFailed { output, .. } = &e {
+        api = api.with("python_traceback", output.clone());
+    }
+    api
+}
+
+fn is_unset(fields: &Map<String, Value>, key: &str) -> bool {
+    match fields.get(key) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Fills what the JSON left unset from the source (`# @udf:` directives, docstring, signature).
+fn merge_metadata(fields: &mut Map<String, Value>, meta: &PythonMetadata) {
+    let mut set = |key: &str, value: Option<Value>| {
+        if let Some(v) = value
+            && is_unset(fields, key)
+        {
+            fields.insert(key.to_string(), v);
+        }
+    };
+    set("name", meta.name.clone().map(Value::String));
+    set("version", Some(Value::String(meta.version.clone().unwrap_or_else(|| DEFAULT_VERSION.into()))));
+    set("author", meta.author.clone().map(Value::String));
+    set("category", meta.category.clone().map(Value::String));
+    set("description", meta.description.clone().map(Value::String));
+    set("tags", (!meta.tags.is_empty()).then(|| json!(meta.tags)));
+    set("parameters", (!meta.parameters.is_empty()).then(|| json!(meta.parameters)));
+}
+
+/// Python defaults for memory and per-call time, unless the upload sets them (never above the
+/// server's ceiling, never below its defaults).
+fn apply_python_limits(state: &AppState, fields: &mut Map<String, Value>) {
+    let udf = &state.config.udf;
+    let memory = PYTHON_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes);
+    let call = PYTHON_CALL_TIMEOUT_MS.min(udf.max_limits.call_timeout_ms).max(udf.limits.call_timeout_ms);
+    let limits = fields.entry("limits").or_insert(Value::Null);
+    if limits.is_null() {
+        *limits = Value::Object(Map::new());
+    }
+    if let Value::Object(limits) = limits {
+        limits.entry("memory_bytes").or_insert_with(|| json!(memory));
+        limits.entry("call_timeout_ms").or_insert_with(|| json!(call));
+    }
+}
