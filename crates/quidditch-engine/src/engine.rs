@@ -119,6 +119,23 @@ impl Engine {
         Ok(names.iter().filter_map(|n| map.get(n).cloned()).collect())
     }
 
+    /// Like [`Engine::resolve_indices`], but a missing concrete name is skipped instead of
+    /// failing (`ignore_unavailable=true`).
+    pub fn resolve_indices_lenient(&self, expr: &str) -> Vec<Arc<Index>> {
+        if let Ok(all) = self.resolve_indices(expr) {
+            return all;
+        }
+        let map = self.indices.read();
+        let existing: Vec<&str> = map.keys().map(String::as_str).collect();
+        let kept: Vec<&str> = expr
+            .split(',')
+            .map(str::trim)
+            .filter(|p| names::is_pattern(p) || p.starts_with('-') || *p == "_all" || existing.contains(p))
+            .collect();
+        let names = names::resolve(&kept.join(","), existing.iter().copied()).unwrap_or_default();
+        names.iter().filter_map(|n| map.get(n).cloned()).collect()
+    }
+
     /// Every index, sorted by name.
     pub fn list(&self) -> Vec<Arc<Index>> {
         self.indices.read().values().cloned().collect()

@@ -63,6 +63,7 @@ pub(crate) struct WriteState {
     next_seq_no: i64,
     /// Ops applied to the writer but not yet committed.
     uncommitted: usize,
+    last_commit: std::time::Instant,
 }
 
 /// Primary term: a single node never fails over, so it stays 1.
@@ -136,7 +137,7 @@ impl Index {
             tantivy,
             reader,
             fields,
-            write: Mutex::new(WriteState { writer: Some(writer), wal, next_seq_no: committed_seq_no + 1, uncommitted: 0 }),
+            write: Mutex::new(WriteState { writer: Some(writer), wal, next_seq_no: committed_seq_no + 1, uncommitted: 0, last_commit: std::time::Instant::now() }),
             live: RwLock::new(HashMap::new()),
             deleted: AtomicBool::new(false),
         };
@@ -292,10 +293,22 @@ impl Index {
         self.commit_locked(&mut st)
     }
 
-    /// Commits if anything was written since the last commit (background committer).
+    /// Commits if anything was written since the last commit and the index's
+    /// `refresh_interval` has elapsed (background committer). With `refresh_interval: -1`
+    /// only a large WAL forces a commit (OpenSearch's translog flush threshold).
     pub(crate) fn refresh_if_dirty(&self) -> EngineResult<()> {
+        let interval = self.settings.read().values.get("refresh_interval").map(parse_interval);
         let mut st = self.write.lock();
         if st.uncommitted == 0 {
+            return Ok(());
+        }
+        let due = match interval {
+            // Not set, or unparseable: every committer tick (the engine's refresh_interval_ms).
+            None | Some(Err(())) => true,
+            Some(Ok(Some(every))) => st.last_commit.elapsed() >= every,
+            Some(Ok(None)) => st.wal.size_bytes() > WAL_FLUSH_THRESHOLD_BYTES,
+        };
+        if !due {
             return Ok(());
         }
         self.commit_locked(&mut st)
@@ -315,6 +328,7 @@ impl Index {
         self.live.write().clear();
         st.wal.truncate()?;
         st.uncommitted = 0;
+        st.last_commit = std::time::Instant::now();
         Ok(())
     }
 
@@ -395,6 +409,32 @@ impl Index {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// WAL size that forces a commit even when periodic refresh is disabled.
+const WAL_FLUSH_THRESHOLD_BYTES: u64 = 512 << 20;
+
+/// Parses a time value like `1s`, `500ms`, `2m`, or `-1` (disabled → `Ok(None)`).
+fn parse_interval(v: &Value) -> Result<Option<std::time::Duration>, ()> {
+    let s = match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => format!("{n}ms"),
+        _ => return Err(()),
+    };
+    if s == "-1" {
+        return Ok(None);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| ())?;
+    let ms = match unit {
+        "ms" | "" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        "h" => n * 3_600_000.0,
+        _ => return Err(()),
+    };
+    Ok(Some(std::time::Duration::from_millis(ms as u64)))
 }
 
 fn committed_seq_no(index: &tantivy::Index) -> anyhow::Result<i64> {

@@ -260,7 +260,7 @@ fn json_kind(v: &Value) -> &'static str {
 
 fn validate_field_name(name: &str, path: &str) -> EngineResult<()> {
     if name.trim().is_empty() {
-        return Err(EngineError::MapperParsing(format!(
+        return Err(EngineError::IllegalArgument(format!(
             "field name cannot be an empty string (at [{path}])"
         )));
     }
@@ -389,11 +389,11 @@ impl Mapping {
                 )));
             }
         };
-        // Typed mappings from 6.x (`{"_doc": {"properties": …}}`) are accepted.
-        if obj.len() == 1 {
-            if let Some(inner @ Value::Object(_)) = obj.get("_doc") {
-                return Mapping::parse(inner);
-            }
+        // Typed mappings (`{"_doc": {"properties": …}}`) were removed in OpenSearch 2.0.
+        if obj.contains_key("_doc") {
+            return Err(EngineError::IllegalArgument(
+                "Types cannot be provided in put mapping requests".into(),
+            ));
         }
         for (key, value) in obj {
             match key.as_str() {

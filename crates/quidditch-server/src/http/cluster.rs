@@ -300,8 +300,10 @@ const INDEX_COLUMNS: &[(&str, &[&str], bool)] = &[
 
 fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> CatTable {
     let unit = params.get("bytes").map(String::as_str);
+    let health_filter = params.get("health").map(String::as_str);
     let rows = indices
         .iter()
+        .filter(|index| health_filter.is_none_or(|h| index_health(index).0 == h))
         .map(|index| {
             let (health, shards, _) = index_health(index);
             let (docs, deleted) = index.doc_counts();

@@ -213,9 +213,52 @@ async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<Strin
 
 async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
-    let filter = SourceFilter::from_params(&params);
+    let mut filter = SourceFilter::from_params(&params);
+    let stored: Option<Vec<String>> = params
+        .get("stored_fields")
+        .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
+    if let Some(names) = &stored {
+        // `stored_fields` replaces `_source` unless `_source` is asked for explicitly.
+        filter.enabled = names.iter().any(|n| n == "_source") || params.contains_key("_source");
+    }
     let status = if doc.is_some() { 200 } else { 404 };
-    Ok(json_response(status, get_result_json(index.name(), &id, doc.as_ref(), &filter)))
+    let mut body = get_result_json(index.name(), &id, doc.as_ref(), &filter);
+    if let (Some(names), Some(d)) = (stored, &doc) {
+        let source = d.source_json();
+        let mut fields = Map::new();
+        for name in names.iter().filter(|n| *n != "_source") {
+            let mut values = Vec::new();
+            collect_path(&source, name, &mut values);
+            if !values.is_empty() {
+                fields.insert(name.clone(), Value::Array(values));
+            }
+        }
+        if !fields.is_empty() {
+            body["fields"] = Value::Object(fields);
+        }
+    }
+    Ok(json_response(status, body))
+}
+
+/// Leaf values at a dotted path of a JSON document (arrays flattened).
+fn collect_path(v: &Value, path: &str, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| collect_path(i, path, out)),
+        Value::Object(obj) => {
+            if let Some(x) = obj.get(path) {
+                collect_path(x, "", out);
+                return;
+            }
+            if let Some((head, rest)) = path.split_once('.') {
+                if let Some(x) = obj.get(head) {
+                    collect_path(x, rest, out);
+                }
+            }
+        }
+        Value::Null => {}
+        leaf if path.is_empty() => out.push(leaf.clone()),
+        _ => {}
+    }
 }
 
 async fn head_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Response {

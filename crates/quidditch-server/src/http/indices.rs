@@ -93,13 +93,25 @@ fn resolve(state: &AppState, expr: &str) -> Result<Vec<std::sync::Arc<Index>>, A
     Ok(state.engine.resolve_indices(expr)?)
 }
 
+/// Resolves with `?ignore_unavailable=true` support.
+fn resolve_with(state: &AppState, expr: &str, params: &HashMap<String, String>) -> Result<Vec<std::sync::Arc<Index>>, ApiError> {
+    if flag(params, "ignore_unavailable")?.unwrap_or(false) {
+        let found = state.engine.resolve_indices_lenient(expr);
+        if found.is_empty() && flag(params, "allow_no_indices")? == Some(false) {
+            return Err(quidditch_engine::EngineError::IndexNotFound { index: expr.to_string() }.into());
+        }
+        return Ok(found);
+    }
+    resolve(state, expr)
+}
+
 fn settings_json(index: &Index) -> Value {
     index.settings().to_json(index.name(), index.uuid(), index.creation_date())
 }
 
-async fn get_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+async fn get_index(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let mut out = Map::new();
-    for index in resolve(&state, &expr)? {
+    for index in resolve_with(&state, &expr, &params)? {
         out.insert(
             index.name().to_string(),
             json!({ "aliases": {}, "mappings": index.mapping().to_json(), "settings": settings_json(&index) }),
@@ -129,19 +141,19 @@ fn mappings_of(indices: &[std::sync::Arc<Index>]) -> Value {
     Value::Object(out)
 }
 
-async fn get_mapping(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
-    Ok(json_response(200, mappings_of(&resolve(&state, &expr)?)))
+async fn get_mapping(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    Ok(json_response(200, mappings_of(&resolve_with(&state, &expr, &params)?)))
 }
 
 async fn get_all_mappings(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(json_response(200, mappings_of(&state.engine.list())))
 }
 
-async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: mapping source is empty;"))?;
     let update = Mapping::parse(&body)?;
-    let indices = resolve(&state, &expr)?;
+    let indices = resolve_with(&state, &expr, &params)?;
     blocking(move || {
         for index in indices {
             index.put_mapping(&update)?;
@@ -160,8 +172,8 @@ fn settings_of(indices: &[std::sync::Arc<Index>]) -> Value {
     Value::Object(out)
 }
 
-async fn get_settings(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
-    Ok(json_response(200, settings_of(&resolve(&state, &expr)?)))
+async fn get_settings(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    Ok(json_response(200, settings_of(&resolve_with(&state, &expr, &params)?)))
 }
 
 async fn get_all_settings(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -186,7 +198,13 @@ async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, b
 }
 
 async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
-    let n = indices.len();
+    // Shard counts as OpenSearch reports them: every primary succeeds, replicas are never
+    // allocated on one node.
+    let primaries: u64 = indices.iter().map(|i| i.settings().number_of_shards()).sum();
+    let total: u64 = indices
+        .iter()
+        .map(|i| i.settings().number_of_shards() * (1 + i.settings().number_of_replicas()))
+        .sum();
     blocking(move || {
         for index in indices {
             index.refresh()?;
@@ -194,11 +212,11 @@ async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response
         Ok(())
     })
     .await?;
-    Ok(json_response(200, json!({ "_shards": { "total": n, "successful": n, "failed": 0 } })))
+    Ok(json_response(200, json!({ "_shards": { "total": total, "successful": primaries, "failed": 0 } })))
 }
 
-async fn refresh(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
-    refresh_indices(resolve(&state, &expr)?).await
+async fn refresh(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    refresh_indices(resolve_with(&state, &expr, &params)?).await
 }
 
 async fn refresh_all(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -249,8 +267,8 @@ async fn stats_for(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiE
     Ok(json_response(200, body))
 }
 
-async fn stats(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
-    stats_for(resolve(&state, &expr)?).await
+async fn stats(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    stats_for(resolve_with(&state, &expr, &params)?).await
 }
 
 async fn stats_all(State(state): State<AppState>) -> Result<Response, ApiError> {
