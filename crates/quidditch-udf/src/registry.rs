@@ -53,6 +53,17 @@ pub struct UdfRegistry {
     write_lock: Mutex<()>,
 }
 
+impl std::fmt::Debug for UdfRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let udfs = self.udfs.read();
+        f.debug_struct("UdfRegistry")
+            .field("dir", &self.registry_dir)
+            .field("udfs", &udfs.len())
+            .field("versions", &udfs.values().map(|v| v.len()).sum::<usize>())
+            .finish()
+    }
+}
+
 impl UdfRegistry {
     /// Opens (or creates) the registry under `dir` (`<data>/udfs`) and loads every stored
     /// version, from the precompiled cache when possible. A version that fails to load is
