@@ -473,3 +473,6 @@ pub(crate) fn new_uuid() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
+
+#[cfg(test)]
+mod tests;
