@@ -42,6 +42,7 @@ impl RangeQuery {
                 )));
             }
             FieldKind::Boolean => self.lower_bool(&target)?,
+            FieldKind::Long | FieldKind::Double => self.lower_numeric(&target)?,
             _ => {
                 let lower = self.bound(&target, self.lower.as_ref())?;
                 let upper = self.bound(&target, self.upper.as_ref())?;
@@ -76,6 +77,39 @@ impl RangeQuery {
             FieldKind::Boolean => unreachable!("handled by lower_bool"),
         }
         Ok(if bound.inclusive { Bound::Included(term) } else { Bound::Excluded(term) })
+    }
+
+    /// tantivy reads both numeric bounds with the type of the first one, so they must share
+    /// a type: f64 if either is fractional, i64 otherwise.
+    fn lower_numeric(&self, target: &FieldTarget<'_>) -> Result<Box<dyn Query>, QueryError> {
+        let lo = self.lower.as_ref().map(|b| target.coerce_number(&b.value)).transpose()?;
+        let hi = self.upper.as_ref().map(|b| target.coerce_number(&b.value)).transpose()?;
+        let as_f64 = |v: NumericalValue| match v {
+            NumericalValue::I64(i) => i as f64,
+            NumericalValue::U64(u) => u as f64,
+            NumericalValue::F64(f) => f,
+        };
+        let all_i64 = [lo, hi].iter().flatten().all(|v| match v {
+            NumericalValue::I64(_) => true,
+            NumericalValue::U64(u) => *u <= i64::MAX as u64,
+            NumericalValue::F64(_) => false,
+        });
+        let make = |v: Option<NumericalValue>, b: Option<&RangeBound>| -> Bound<Term> {
+            let (Some(v), Some(b)) = (v, b) else { return Bound::Unbounded };
+            let mut term = target.path_term();
+            if all_i64 {
+                let i = match v {
+                    NumericalValue::I64(i) => i,
+                    NumericalValue::U64(u) => u as i64,
+                    NumericalValue::F64(f) => f as i64,
+                };
+                term.append_type_and_fast_value(i);
+            } else {
+                term.append_type_and_fast_value(as_f64(v));
+            }
+            if b.inclusive { Bound::Included(term) } else { Bound::Excluded(term) }
+        };
+        Ok(Box::new(TantivyRangeQuery::new(make(lo, self.lower.as_ref()), make(hi, self.upper.as_ref()))))
     }
 
     /// Booleans order false < true; the range selects a subset of the two values.

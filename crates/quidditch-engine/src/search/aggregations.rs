@@ -218,7 +218,10 @@ fn rewrite_body(
                         let mut r = r.as_object().cloned().unwrap_or_default();
                         for bk in ["from", "to"] {
                             if let Some(v) = r.get(bk).cloned() {
-                                r.insert(bk.into(), date_value_to_millis(&v, format.as_deref())?);
+                                // Range bounds on date columns are in the column's unit: nanos.
+                                let ms = date_value_to_millis(&v, format.as_deref())?;
+                                let nanos = ms.as_f64().map(|m| json!(m * 1e6)).unwrap_or(Value::Null);
+                                r.insert(bk.into(), nanos);
                             }
                         }
                         out.push(Value::Object(r));
@@ -317,10 +320,21 @@ fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bo
             }
         }
         "range" | "date_range" if is_date => {
+            let mut key_parts = Vec::new();
             for (k, ks) in [("from", "from_as_string"), ("to", "to_as_string")] {
-                if let Some(ms) = bucket.get(k).and_then(Value::as_f64) {
-                    bucket.insert(ks.into(), json!(format_millis_iso(ms as i64)));
+                match bucket.get(k).and_then(Value::as_f64) {
+                    Some(nanos) => {
+                        let ms = (nanos / 1e6) as i64;
+                        bucket.insert(k.into(), json!(ms as f64));
+                        let s = format_millis_iso(ms);
+                        key_parts.push(s.clone());
+                        bucket.insert(ks.into(), json!(s));
+                    }
+                    None => key_parts.push("*".to_string()),
                 }
+            }
+            if bucket.get("key").is_some_and(Value::is_string) {
+                bucket.insert("key".into(), json!(key_parts.join("-")));
             }
         }
         _ => {}
@@ -368,7 +382,10 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
         None => {}
     }
     if meta.kind == Some(FieldKind::Date) && matches!(meta.agg_type.as_str(), "min" | "max" | "avg") {
-        if let Some(ms) = obj.get("value").and_then(Value::as_f64) {
+        // tantivy reports date metrics in the column's unit (nanoseconds); OpenSearch in millis.
+        if let Some(nanos) = obj.get("value").and_then(Value::as_f64) {
+            let ms = nanos / 1e6;
+            obj.insert("value".into(), json!(ms));
             obj.insert("value_as_string".into(), json!(format_millis_iso(ms as i64)));
         }
     }
