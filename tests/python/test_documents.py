@@ -154,3 +154,26 @@ def test_oversized_body_is_413(server_factory):
     assert r.json()["error"]["type"] == "content_too_long_exception"
     # Still serving.
     assert requests.get(srv.url + "/").status_code == 200
+
+
+def test_rest_api_doc_examples(server_factory):
+    """Runs every curl example of docs/rest-api.md's documents section, in order, against a
+    fresh server; each must succeed (HTTP < 400)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
+    section = doc.split("<!-- rest-api:documents:begin -->")[1].split("<!-- rest-api:documents:end -->")[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) >= 14
+    srv = server_factory()
+    hostport = srv.url.removeprefix("http://")
+    prelude = 'curl() { command curl --fail-with-body "$@"; }\nset -e\n'
+    for block in blocks:
+        script = prelude + block.replace("localhost:9200", hostport)
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"example failed:\n{block}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    import requests
+    # The examples left the state they describe.
+    assert requests.get(f"{srv.url}/books").status_code == 404

@@ -103,3 +103,45 @@ fn versions_conflicts_and_updates() {
     assert!(index.get("bad").unwrap().is_none());
     assert_eq!(index.searcher().num_docs(), 3);
 }
+
+#[test]
+fn layout_is_queryable_by_json_path() {
+    use tantivy::collector::Count;
+    use tantivy::query::TermQuery;
+    use tantivy::schema::IndexRecordOption;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let index = create_index(&tmp.path().join("t"));
+    index
+        .write(
+            vec![
+                put("1", json!({"title": "Quick brown fox", "user": {"name": "ann"}, "n": 5, "when": "2024-01-02T03:04:05.678Z"})),
+                put("2", json!({"title": "lazy dog", "user.name": "bob", "n": 7})),
+            ],
+            Refresh::True,
+        )
+        .unwrap();
+    let f = index.fields();
+    let searcher = index.searcher();
+    let count = |term: Term| searcher.search(&TermQuery::new(term, IndexRecordOption::Basic), &Count).unwrap();
+    // keyword sub-field of a dynamic text field, at a dotted path, in `_kw`
+    let mut t = Term::from_field_json_path(f.kw, "user.name.keyword", true);
+    t.append_type_and_str("bob");
+    assert_eq!(count(t), 1);
+    // analysed text in `_text`
+    let mut t = Term::from_field_json_path(f.text, "title", true);
+    t.append_type_and_str("quick");
+    assert_eq!(count(t), 1);
+    // numbers are i64 in `_kw`
+    let mut t = Term::from_field_json_path(f.kw, "n", true);
+    t.append_type_and_fast_value(7i64);
+    assert_eq!(count(t), 1);
+    // `_field_names` for exists
+    assert_eq!(count(Term::from_field_text(f.field_names, "user")), 2);
+    assert_eq!(count(Term::from_field_text(f.field_names, "when")), 1);
+    // `_id`
+    assert_eq!(count(Term::from_field_text(f.id, "2")), 1);
+    // Stored fields come back for hits.
+    let d = index.read_stored(&searcher, tantivy::DocAddress::new(0, 0)).unwrap();
+    assert_eq!(d.meta.version, 1);
+}
