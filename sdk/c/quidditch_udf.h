@@ -25,6 +25,7 @@
 #define QUIDDITCH_UDF_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -131,6 +132,53 @@ static inline void qd_param_str_or(const char *name, const char *fallback, char 
 
 static inline void qd_log(int32_t level, const char *msg) {
     qd_log_raw(level, msg, (int32_t)strlen(msg));
+}
+
+/* ---- the batched ABI ----
+ *
+ * The host prefers `filter_batch` / `score_batch` when a module exports them together with
+ * `udf_buffer`: one call per block of documents instead of one per document, and one
+ * `qd_get_field_*_batch` call per field for the whole block. Put QD_DEFINE_UDF_BUFFER() in
+ * exactly one .c file, then:
+ *
+ *   QUIDDITCH_EXPORT("filter_batch")
+ *   int32_t filter_batch(int32_t ctxs_ptr, int32_t n, int32_t out_ptr) {
+ *       const int64_t *ctxs = QD_CTXS(ctxs_ptr);
+ *       int32_t *keep = QD_FILTER_OUT(out_ptr);
+ *       for (int32_t i = 0; i < n; i++) keep[i] = filter(ctxs[i]);
+ *       return 0;
+ *   }
+ *
+ * Return 0 on success; anything else fails the query with an error naming the UDF.
+ */
+
+/* Defines the `udf_buffer` export: a heap region the host writes ctxs and reads results in,
+ * grown on demand (wasi-libc's malloc needs no imports). Returns 0 if memory runs out. */
+#define QD_DEFINE_UDF_BUFFER()                                                      \
+    static void *qd__udf_buffer;                                                    \
+    static int32_t qd__udf_buffer_size;                                             \
+    QUIDDITCH_EXPORT("udf_buffer") int32_t udf_buffer(int32_t size) {               \
+        if (size < 0) return 0;                                                     \
+        if (size > qd__udf_buffer_size) {                                           \
+            void *grown = realloc(qd__udf_buffer, (size_t)size);                    \
+            if (!grown) return 0;                                                   \
+            qd__udf_buffer = grown;                                                 \
+            qd__udf_buffer_size = size;                                             \
+        }                                                                           \
+        return (int32_t)(uintptr_t)qd__udf_buffer;                                  \
+    }
+
+/* The ctx array and the result arrays of a batched call (pointers are linear-memory offsets). */
+#define QD_CTXS(ptr) ((const int64_t *)(uintptr_t)(ptr))
+#define QD_FILTER_OUT(ptr) ((int32_t *)(uintptr_t)(ptr))
+#define QD_SCORE_OUT(ptr) ((double *)(uintptr_t)(ptr))
+
+/* One numeric field for n documents; status[i] is QD_OK, QD_NOT_FOUND or QD_TYPE_MISMATCH. */
+static inline int32_t qd_field_f64_batch(const int64_t *ctxs, int32_t n, const char *name, double *out, uint8_t *status) {
+    return qd_get_field_f64_batch(ctxs, n, name, (int32_t)strlen(name), out, status);
+}
+static inline int32_t qd_field_i64_batch(const int64_t *ctxs, int32_t n, const char *name, int64_t *out, uint8_t *status) {
+    return qd_get_field_i64_batch(ctxs, n, name, (int32_t)strlen(name), out, status);
 }
 
 #ifdef __cplusplus
