@@ -1,14 +1,20 @@
 //! `bench`: benchmarks, one subcommand per area; results go to BENCHMARKS.md.
 
+#[path = "bench/search_engine.rs"]
+mod search_engine;
+#[path = "bench/python_udf.rs"]
+mod python_udf;
 #[path = "bench/udf_runtime.rs"]
 mod udf_runtime;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
+        Some("search-engine") => search_engine::run(&args[2..]),
         Some("udf-runtime") => udf_runtime::run(&args[2..]),
+        Some("python-udf") => python_udf::run(&args[2..]),
         _ => {
-            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  udf-runtime   UDF call and instantiation cost beside native Rust");
+            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust");
             std::process::exit(2);
         }
     };

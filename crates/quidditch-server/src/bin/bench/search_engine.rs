@@ -1,0 +1,457 @@
+//! `bench search-engine`: Quidditch's `_bulk` and `_search` against raw tantivy in-process.
+//!
+//! Both sides get the same N deterministic documents (text, keyword, numeric, date, boolean)
+//! and the same match+filter queries. The raw side is what an expert would write with
+//! tantivy directly: a typed schema (no JSON fields), one `IndexWriter` with the same memory
+//! budget and thread count as the server, the `_source` stored next to the indexed fields,
+//! and queries built as `BooleanQuery`s. Both compute the total hit count and fetch the
+//! stored source of the top 10, as an OpenSearch search response requires.
+//!
+//! The server side is a real `quidditch serve` process on a temporary data directory,
+//! driven over HTTP with keep-alive: `_bulk` bodies are serialized before the clock starts,
+//! and a final `_refresh` is inside the measured time.
+//!
+//! Reproduce: `cargo build --release -p quidditch-server && target/release/bench search-engine`
+//! (`--docs 200000 --queries 1000` are the defaults).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, TextFieldIndexing, TextOptions,
+};
+use tantivy::{DateTime, Index, IndexWriter, TantivyDocument, Term, doc};
+
+#[derive(Debug, Parser)]
+#[command(name = "bench search-engine", about = "Quidditch _bulk/_search vs raw tantivy")]
+struct Args {
+    /// Number of documents indexed on each side.
+    #[arg(long, default_value_t = 200_000)]
+    docs: usize,
+    /// Number of measured queries on each side (after a warm-up of 100).
+    #[arg(long, default_value_t = 1_000)]
+    queries: usize,
+    /// Documents per `_bulk` request.
+    #[arg(long, default_value_t = 5_000)]
+    bulk_size: usize,
+    /// Concurrent `_bulk` clients.
+    #[arg(long, default_value_t = 2)]
+    clients: usize,
+    /// tantivy indexing memory budget for the raw side, MB (the server's default is 128).
+    #[arg(long, default_value_t = 128)]
+    writer_memory_mb: usize,
+    /// The `quidditch` binary (default: next to this `bench` binary).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+}
+
+/// A tiny deterministic PRNG (SplitMix64), so both sides and every run see the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// Skewed towards small values (word frequencies roughly like text).
+    fn skewed(&mut self, n: u64) -> u64 {
+        let a = self.below(n);
+        let b = self.below(n);
+        a.min(b).min(self.below(n))
+    }
+}
+
+const VOCABULARY: usize = 5_000;
+const CATEGORIES: u64 = 20;
+
+fn word(i: u64) -> String {
+    const SYLLABLES: [&str; 16] =
+        ["ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "be", "do", "fu", "ga", "hi", "jo", "pe", "su"];
+    let mut w = String::new();
+    let mut x = i + 16;
+    while x > 0 {
+        w.push_str(SYLLABLES[(x % 16) as usize]);
+        x /= 16;
+    }
+    w
+}
+
+struct BenchDoc {
+    id: String,
+    title: String,
+    category: String,
+    price: f64,
+    stock: i64,
+    created_millis: i64,
+    in_stock: bool,
+    source: Value,
+}
+
+fn generate(n: usize) -> Vec<BenchDoc> {
+    let mut rng = Rng(42);
+    let base = 1_704_067_200_000i64; // 2024-01-01T00:00:00Z
+    (0..n)
+        .map(|i| {
+            let words = 6 + rng.below(10);
+            let title = (0..words).map(|_| word(rng.skewed(VOCABULARY as u64))).collect::<Vec<_>>().join(" ");
+            let category = format!("cat{}", rng.below(CATEGORIES));
+            let price = (rng.below(100_000) as f64) / 100.0;
+            let stock = rng.below(1_000) as i64;
+            let created_millis = base + (rng.below(365 * 24 * 3600) as i64) * 1000;
+            let in_stock = rng.below(4) != 0;
+            let created = quidditch_engine::query_ast::format_millis_iso(created_millis);
+            let source = json!({
+                "title": title, "category": category, "price": price, "stock": stock,
+                "created": created, "in_stock": in_stock,
+            });
+            BenchDoc { id: i.to_string(), title, category, price, stock, created_millis, in_stock, source }
+        })
+        .collect()
+}
+
+/// One match+filter query: 1–2 title words, a category term and a price range.
+struct BenchQuery {
+    words: Vec<String>,
+    category: String,
+    price_from: f64,
+    price_to: f64,
+}
+
+fn generate_queries(n: usize) -> Vec<BenchQuery> {
+    let mut rng = Rng(7);
+    (0..n)
+        .map(|_| {
+            let k = 1 + rng.below(2);
+            let words = (0..k).map(|_| word(rng.skewed(200))).collect();
+            let price_from = rng.below(800) as f64;
+            BenchQuery {
+                words,
+                category: format!("cat{}", rng.below(CATEGORIES)),
+                price_from,
+                price_to: price_from + 200.0,
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+struct SideResult {
+    index_secs: f64,
+    docs_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
+    total_hits: u64,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let args = Args::try_parse_from(std::iter::once("search-engine".to_string()).chain(args.iter().cloned()))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!("generating {} documents and {} queries…", args.docs, args.queries);
+    let docs = generate(args.docs);
+    let queries = generate_queries(args.queries + 100);
+
+    eprintln!("raw tantivy…");
+    let raw = run_raw(&args, &docs, &queries)?;
+    eprintln!("quidditch server…");
+    let server = run_server(&args, &docs, &queries)?;
+    if raw.total_hits != server.total_hits {
+        eprintln!(
+            "warning: total hits differ over all queries (raw {} vs server {})",
+            raw.total_hits, server.total_hits
+        );
+    }
+
+    println!("search-engine benchmark: {} docs, {} queries (top 10, match + term + range filter)", args.docs, args.queries);
+    println!("{:<14} {:>12} {:>14} {:>10} {:>10}", "side", "index s", "docs/s", "p50 ms", "p99 ms");
+    for (name, r) in [("raw tantivy", &raw), ("quidditch", &server)] {
+        println!(
+            "{:<14} {:>12.2} {:>14.0} {:>10.3} {:>10.3}",
+            name, r.index_secs, r.docs_per_sec, ms(r.p50), ms(r.p99)
+        );
+    }
+    let index_ratio = server.docs_per_sec / raw.docs_per_sec;
+    let p50_ratio = ms(server.p50) / ms(raw.p50);
+    let p99_ratio = ms(server.p99) / ms(raw.p99);
+    println!("ratios: _bulk/raw indexing {index_ratio:.2}x (goal >= 0.6x), search p50 {p50_ratio:.2}x (goal <= 1.3x), p99 {p99_ratio:.2}x");
+    println!("total hits over all measured queries: raw {} / server {}", raw.total_hits, server.total_hits);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------ raw
+
+fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Result<SideResult> {
+    let mut b = Schema::builder();
+    let id = b.add_text_field("id", STRING | STORED);
+    let title = b.add_text_field(
+        "title",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("default")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        ),
+    );
+    let category = b.add_text_field("category", STRING | FAST);
+    let price = b.add_f64_field("price", INDEXED | FAST);
+    let stock = b.add_i64_field("stock", INDEXED | FAST);
+    let created = b.add_date_field("created", INDEXED | FAST);
+    let in_stock = b.add_bool_field("in_stock", INDEXED | FAST);
+    let source = b.add_bytes_field("source", STORED);
+    let schema = b.build();
+    let _ = TEXT;
+
+    let dir = scratch_dir("raw")?;
+    let index = Index::create_in_dir(&dir, schema)?;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+    let start = Instant::now();
+    let mut writer: IndexWriter = index.writer_with_num_threads(threads, args.writer_memory_mb * 1_000_000)?;
+    for d in docs {
+        let src = serde_json::to_vec(&d.source)?;
+        writer.add_document(doc!(
+            id => d.id.clone(),
+            title => d.title.clone(),
+            category => d.category.clone(),
+            price => d.price,
+            stock => d.stock,
+            created => DateTime::from_timestamp_millis(d.created_millis),
+            in_stock => d.in_stock,
+            source => src,
+        ))?;
+    }
+    writer.commit()?;
+    let index_secs = start.elapsed().as_secs_f64();
+    writer.wait_merging_threads()?;
+
+    let reader = index.reader()?;
+    let searcher = reader.searcher();
+    let tokenizers = index.tokenizers().clone();
+    let build = |q: &BenchQuery| -> Box<dyn Query> {
+        let mut analyzer = tokenizers.get("default").expect("default tokenizer");
+        let mut text_clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for w in &q.words {
+            let mut stream = analyzer.token_stream(w);
+            while stream.advance() {
+                let term = Term::from_field_text(title, &stream.token().text);
+                text_clauses.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
+            }
+        }
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(BooleanQuery::new(text_clauses))),
+            (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(
+                Box::new(TermQuery::new(Term::from_field_text(category, &q.category), IndexRecordOption::Basic)),
+                0.0,
+            ))),
+            (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(
+                Box::new(RangeQuery::new(
+                    std::ops::Bound::Included(Term::from_field_f64(price, q.price_from)),
+                    std::ops::Bound::Included(Term::from_field_f64(price, q.price_to)),
+                )),
+                0.0,
+            ))),
+        ]))
+    };
+    let mut latencies = Vec::with_capacity(queries.len());
+    let mut total_hits = 0u64;
+    for (i, q) in queries.iter().enumerate() {
+        let t = Instant::now();
+        let query = build(q);
+        let (top, count) = searcher.search(query.as_ref(), &(TopDocs::with_limit(10).order_by_score(), Count))?;
+        let mut fetched = 0usize;
+        for (_score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            use tantivy::schema::Value as _;
+            let bytes = doc.get_first(source).and_then(|v| v.as_bytes()).unwrap_or_default();
+            let parsed: Value = serde_json::from_slice(bytes)?;
+            fetched += usize::from(parsed.is_object());
+        }
+        std::hint::black_box(fetched);
+        if i >= 100 {
+            latencies.push(t.elapsed());
+            total_hits += count as u64;
+        }
+    }
+    latencies.sort();
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = (stock, created, in_stock);
+    Ok(SideResult {
+        index_secs,
+        docs_per_sec: docs.len() as f64 / index_secs,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        total_hits,
+    })
+}
+
+// --------------------------------------------------------------------------------- server
+
+struct ServerProcess {
+    child: Child,
+    url: String,
+    dir: PathBuf,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("quidditch-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn start_server(bin: &Path) -> anyhow::Result<ServerProcess> {
+    let dir = scratch_dir("server")?;
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
+        .arg(dir.join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let Some(line) = lines.next() else { bail!("server exited before listening") };
+        let line = line?;
+        if let Some(pos) = line.find("quidditch listening on ") {
+            break line[pos + "quidditch listening on ".len()..].trim().to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(ServerProcess { child, url, dir })
+}
+
+fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Result<SideResult> {
+    let bin = match &args.server_bin {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("quidditch"),
+    };
+    let server = start_server(&bin)?;
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(600)).build();
+    let url = server.url.clone();
+    agent
+        .put(&format!("{url}/bench"))
+        .send_json(json!({"mappings": {"properties": {
+            "title": {"type": "text"},
+            "category": {"type": "keyword"},
+            "price": {"type": "double"},
+            "stock": {"type": "long"},
+            "created": {"type": "date"},
+            "in_stock": {"type": "boolean"},
+        }}}))
+        .context("creating the index")?;
+
+    let bodies: Vec<String> = docs
+        .chunks(args.bulk_size.max(1))
+        .map(|chunk| {
+            let mut body = String::new();
+            for d in chunk {
+                body.push_str(&json!({"index": {"_id": d.id}}).to_string());
+                body.push('\n');
+                body.push_str(&d.source.to_string());
+                body.push('\n');
+            }
+            body
+        })
+        .collect();
+    let start = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..args.clients.max(1))
+            .map(|_| {
+                let agent = agent.clone();
+                let url = &url;
+                let bodies = &bodies;
+                let next = &next;
+                s.spawn(move || -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(body) = bodies.get(i) else { return Ok(()) };
+                        let resp: Value = agent
+                            .post(&format!("{url}/bench/_bulk"))
+                            .set("content-type", "application/x-ndjson")
+                            .send_string(body)?
+                            .into_json()?;
+                        if resp["errors"] == json!(true) {
+                            bail!("bulk reported errors: {}", &resp.to_string()[..500.min(resp.to_string().len())]);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("bulk client panicked"))??;
+        }
+        Ok(())
+    })?;
+    agent.post(&format!("{url}/bench/_refresh")).call()?;
+    let index_secs = start.elapsed().as_secs_f64();
+    let count: Value = agent.get(&format!("{url}/bench/_count")).call()?.into_json()?;
+    if count["count"].as_u64() != Some(docs.len() as u64) {
+        bail!("server has {} documents, expected {}", count["count"], docs.len());
+    }
+
+    let mut latencies = Vec::with_capacity(queries.len());
+    let mut total_hits = 0u64;
+    for (i, q) in queries.iter().enumerate() {
+        let body = json!({
+            "size": 10,
+            "query": {"bool": {
+                "must": {"match": {"title": q.words.join(" ")}},
+                "filter": [
+                    {"term": {"category": q.category}},
+                    {"range": {"price": {"gte": q.price_from, "lte": q.price_to}}},
+                ],
+            }},
+        })
+        .to_string();
+        let t = Instant::now();
+        let resp: Value = agent
+            .post(&format!("{url}/bench/_search"))
+            .set("content-type", "application/json")
+            .send_string(&body)?
+            .into_json()?;
+        if i >= 100 {
+            latencies.push(t.elapsed());
+            total_hits += resp["hits"]["total"]["value"].as_u64().unwrap_or(0);
+        }
+    }
+    latencies.sort();
+    Ok(SideResult {
+        index_secs,
+        docs_per_sec: docs.len() as f64 / index_secs,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        total_hits,
+    })
+}
