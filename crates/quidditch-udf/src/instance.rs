@@ -231,6 +231,12 @@ impl LoadedUdf {
         if let Some(m) = e.downcast_ref::<MemoryLimitExceeded>() {
             return self.error(UdfErrorKind::MemoryLimit, format!("{m} (limit [memory_bytes])"));
         }
+        if let Some(p) = e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+            return self.error(
+                UdfErrorKind::InstanceLimit,
+                format!("too many instances: the server-wide instance pool is exhausted ({p}; config [udf.pool_instances])"),
+            );
+        }
         if let Some(h) = e.downcast_ref::<HostTrap>() {
             return self.error(UdfErrorKind::Trap, format!("trap: {h}"));
         }
@@ -328,6 +334,15 @@ impl UdfInstance {
             Inner::Core(c) => c.store.data_mut(),
             Inner::Component(c) => &mut c.store.data_mut().ctx,
         }
+    }
+
+    /// Caps this instance's UDF time at `deadline` (a search `timeout`): a call running past
+    /// it is interrupted (epoch) and fails with `Timeout`, like the `query_timeout_ms` limit.
+    pub fn limit_deadline(&mut self, deadline: Instant) {
+        let ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
+        let engine = &self.udf.engine;
+        let tick = engine.now_tick() + engine.ticks_for_ms(ms);
+        self.query_deadline_tick = self.query_deadline_tick.min(tick);
     }
 
     /// Documents for the following calls (once per segment). Clears the field-slot cache.

@@ -281,3 +281,18 @@ fn concurrent_calls_respect_the_instance_cap() {
     assert_eq!(stats["versions"]["1.0.0"]["calls"], 12 * 50 * 20);
     assert_eq!(stats["versions"]["1.0.0"]["errors"], 0);
 }
+
+#[test]
+fn exhausted_instance_pool_is_an_instance_limit_error() {
+    let dir = TempDir::new().unwrap();
+    let reg = open(dir.path(), UdfConfig { pool_instances: 2, ..Default::default() });
+    let udf = register(&reg, meta("pooled", "1.0.0", json!([])), fixture("trivial_filter.wat")).unwrap();
+    let p = udf.bind_params(&Default::default()).unwrap();
+    let _a = udf.instantiate(p.clone(), deadline()).unwrap();
+    let _b = udf.instantiate(p.clone(), deadline()).unwrap();
+    let e = udf.instantiate(p, deadline()).unwrap_err();
+    assert_eq!(e.kind, UdfErrorKind::InstanceLimit, "{e}");
+    assert_eq!(e.status(), 429);
+    assert!(e.message.contains("pool"), "{e}");
+    assert_eq!(udf.live_instances(), 2, "the failed attempt released its slot");
+}
