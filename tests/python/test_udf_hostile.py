@@ -94,13 +94,17 @@ def test_log_flood_is_capped(http):
 
 
 def test_module_over_size_cap_is_413(server_factory):
-    srv = server_factory(config={"udf": {"max_module_bytes": 256}})
+    srv = server_factory(config={"udf": {"max_module_bytes": 256}, "max_body_bytes": 64 * 1024})
     big = wat("probe.wat")
     r = requests.post(srv.url + "/api/v1/udfs", json={"name": "big", "version": "1.0.0", "wat_source": big})
     assert_error(r, 413, "udf_too_large_exception", "max_module_bytes", "256")
     r = requests.post(srv.url + "/api/v1/udfs?name=big&version=1.0.0", data=b"\0asm\1\0\0\0" + b"\0" * 1000,
                       headers={"Content-Type": "application/wasm"})
     assert r.status_code == 413
+    # A raw body above the server's body limit is refused before it is buffered.
+    r = requests.post(srv.url + "/api/v1/udfs?name=huge&version=1.0.0", data=b"\0asm\1\0\0\0" + b"\0" * 200_000,
+                      headers={"Content-Type": "application/wasm"})
+    assert_error(r, 413, "content_too_long_exception")
     ok = requests.post(srv.url + "/api/v1/udfs", json={"name": "small", "version": "1.0.0",
                                                       "wasm_base64": base64.b64encode(TRIVIAL_WASM).decode()})
     assert ok.status_code == 201, ok.text

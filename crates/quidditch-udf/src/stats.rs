@@ -131,7 +131,7 @@ impl VersionStats {
             if seen >= target {
                 // Clamp to the observed range so tiny samples do not report a bucket edge.
                 let v = bucket_floor(b);
-                return Some(v.clamp(s.min_ns.unwrap_or(v), s.max_ns.max(v.min(s.max_ns))));
+                return Some(v.max(s.min_ns.unwrap_or(v)).min(s.max_ns.max(v.min(s.max_ns))));
             }
         }
         Some(s.max_ns)

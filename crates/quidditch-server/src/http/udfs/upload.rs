@@ -33,14 +33,10 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
         from_multipart(mp).await?
     } else if content_type.starts_with("application/wasm") || content_type.starts_with("application/octet-stream") {
         let query = req.uri().query().unwrap_or("").to_string();
-        let body = axum::body::to_bytes(req.into_body(), usize::MAX)
-            .await
-            .map_err(|e| ApiError::new(413, "content_too_long_exception", format!("cannot read the body: {e}")))?;
+        let body = read_body(req, state.config.max_body_bytes).await?;
         from_query(&query, body)?
     } else {
-        let body = axum::body::to_bytes(req.into_body(), usize::MAX)
-            .await
-            .map_err(|e| ApiError::new(413, "content_too_long_exception", format!("cannot read the body: {e}")))?;
+        let body = read_body(req, state.config.max_body_bytes).await?;
         from_json(&body)?
     };
     let mut python_build = None;
@@ -67,6 +63,17 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
         obj.insert("compilation".into(), build.report(registering.elapsed(), started.elapsed()));
     }
     Ok(json_response(201, body))
+}
+
+/// The whole body, up to the server's `max_body_bytes` (413 above it, like every other endpoint).
+async fn read_body(req: Request<Body>, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        ApiError::new(
+            413,
+            "content_too_long_exception",
+            format!("request body is larger than the configured limit (http.max_content_length = {limit} bytes): {e}"),
+        )
+    })
 }
 
 fn content_type(headers: &HeaderMap) -> String {
