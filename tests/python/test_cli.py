@@ -208,7 +208,7 @@ def test_python_push_compiles_on_the_server_with_progress(server, tmp_path):
     if p.returncode == 1 and "not enabled" in p.stdout:
         pytest.skip("this server build does not compile Python uploads yet")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "uploading Python source" in p.stderr and "done in" in p.stderr
+    assert "Python source: the server compiles it" in p.stderr and "done in" in p.stderr
     meta = json.loads(p.stdout)
     assert meta["name"] == "py_cheap" and meta["language"] == "python"
     for price, keep in ((12, True), (5, False)):

@@ -88,11 +88,11 @@ pub fn run(out: &Output, client: &Client, args: PushArgs) -> CliResult<()> {
     let (payload, size, what) = match (&artifact.wasm, &artifact.python_source) {
         (Some((_, wasm)), _) => {
             meta.insert("wasm_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(wasm)));
-            (wasm.as_slice(), wasm.len(), "uploading")
+            (wasm.as_slice(), wasm.len(), "")
         }
         (None, Some((_, source))) => {
             meta.insert("source".into(), json!(source));
-            (source.as_bytes(), source.len(), "uploading Python source (the server compiles it)")
+            (source.as_bytes(), source.len(), ", Python source: the server compiles it")
         }
         (None, None) => return Err(usage("nothing to upload")),
     };
@@ -106,7 +106,7 @@ pub fn run(out: &Output, client: &Client, args: PushArgs) -> CliResult<()> {
         meta.insert("signature".into(), json!(keygen::sign_binary(&key, payload)));
     }
 
-    let progress = Progress::start(format!("{what} {name}@{version} ({})", human_bytes(size)));
+    let progress = Progress::start(format!("uploading {name}@{version} ({}{what})", human_bytes(size)));
     let result = client.post_json("/api/v1/udfs", &Value::Object(meta));
     progress.finish(result.is_ok());
     out.pushed(&name, &version, &result?);
