@@ -40,6 +40,17 @@ pub enum EngineError {
     /// `query_shard_exception` from the search side). Always status 400.
     #[error("{reason}")]
     BadRequest { error_type: &'static str, reason: String },
+    /// A UDF failed during a search (trap, limit): 500 (429 for the instance limit) with
+    /// the UDF's error type (`udf_trap_exception`, …). See `udf_exec`.
+    #[error("{reason}")]
+    UdfFailed {
+        status: u16,
+        error_type: &'static str,
+        reason: String,
+        udf: String,
+        version: Option<String>,
+        doc_id: Option<String>,
+    },
     /// 500 `exception`: I/O, tantivy, or a bug. Never caused by input alone.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -52,6 +63,7 @@ impl EngineError {
             EngineError::IndexNotFound { .. } | EngineError::DocumentMissing { .. } => 404,
             EngineError::VersionConflict { .. } => 409,
             EngineError::Internal(_) => 500,
+            EngineError::UdfFailed { status, .. } => *status,
             _ => 400,
         }
     }
@@ -70,6 +82,7 @@ impl EngineError {
             EngineError::VersionConflict { .. } => "version_conflict_engine_exception",
             EngineError::DocumentMissing { .. } => "document_missing_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
+            EngineError::UdfFailed { error_type, .. } => error_type,
             EngineError::Internal(_) => "exception",
         }
     }

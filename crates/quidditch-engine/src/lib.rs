@@ -16,6 +16,7 @@ pub mod source_filter;
 pub mod query_ast;
 pub mod query_dsl;
 pub mod search;
+pub mod udf_exec;
 pub mod wal;
 
 use std::time::Duration;

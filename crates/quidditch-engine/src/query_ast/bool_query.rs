@@ -17,6 +17,14 @@ pub struct BoolQuery {
 
 impl BoolQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        if self.has_udf_clauses() {
+            return super::wasm_udf::lower_bool_with_udfs(self, ctx);
+        }
+        self.lower_native(ctx)
+    }
+
+    /// Lowering of a bool without direct `wasm_udf` clauses.
+    pub(crate) fn lower_native(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for q in &self.must {
             clauses.push((Occur::Must, q.lower(ctx)?));

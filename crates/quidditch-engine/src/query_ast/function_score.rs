@@ -77,6 +77,8 @@ pub struct ScoreFunction {
     pub filter: Option<QueryAst>,
     pub weight: Option<f32>,
     pub field_value_factor: Option<FieldValueFactor>,
+    /// A UDF `script_score` function (`udf_exec`).
+    pub script_score: Option<super::ScriptRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +125,11 @@ impl FunctionScoreQuery {
                 }
                 None => None,
             };
-            functions.push(LoweredFunction { filter, weight: f.weight, fvf });
+            let script = match &f.script_score {
+                Some(s) => Some(s.bind(ctx, "function_score.script_score")?),
+                None => None,
+            };
+            functions.push(LoweredFunction { filter, weight: f.weight, fvf, script });
         }
         let q = TantivyFunctionScore {
             query,
@@ -151,6 +157,7 @@ struct LoweredFunction {
     filter: Option<Box<dyn Query>>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
+    script: Option<crate::udf_exec::UdfBinding>,
 }
 
 #[derive(Debug)]
@@ -170,6 +177,7 @@ impl Clone for LoweredFunction {
             filter: self.filter.as_ref().map(|q| q.box_clone()),
             weight: self.weight,
             fvf: self.fvf.clone(),
+            script: self.script.clone(),
         }
     }
 }
@@ -196,7 +204,7 @@ impl Query for TantivyFunctionScore {
                 Some(q) => Some(q.weight(EnableScoring::disabled_from_schema(enable_scoring.schema()))?),
                 None => None,
             };
-            functions.push(FunctionWeight { filter, weight: f.weight, fvf: f.fvf.clone() });
+            functions.push(FunctionWeight { filter, weight: f.weight, fvf: f.fvf.clone(), script: f.script.clone() });
         }
         Ok(Box::new(FunctionScoreWeight {
             inner,
@@ -213,6 +221,7 @@ struct FunctionWeight {
     filter: Option<Box<dyn Weight>>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
+    script: Option<crate::udf_exec::UdfBinding>,
 }
 
 struct FunctionScoreWeight {
@@ -237,7 +246,8 @@ impl Weight for FunctionScoreWeight {
                 Some(name) => NumericColumn::open(reader, name)?,
                 None => None,
             };
-            functions.push(SegmentFunction { filter, column, weight: f.weight, fvf: f.fvf.clone() });
+            let script = f.script.as_ref().map(|b| crate::udf_exec::SegmentScoreScript::new(b, reader));
+            functions.push(SegmentFunction { filter, column, weight: f.weight, fvf: f.fvf.clone(), script });
         }
         let mut scorer = FunctionScorer {
             inner,
@@ -267,11 +277,12 @@ struct SegmentFunction {
     column: Option<NumericColumn>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
+    script: Option<crate::udf_exec::SegmentScoreScript>,
 }
 
 impl SegmentFunction {
     /// The function's value for `doc`, or `None` if its filter does not match.
-    fn value(&mut self, doc: DocId) -> Option<f64> {
+    fn value(&mut self, doc: DocId, query_score: Score) -> Option<f64> {
         if let Some(filter) = &mut self.filter {
             if filter.doc() < doc {
                 filter.seek(doc);
@@ -282,6 +293,7 @@ impl SegmentFunction {
         }
         let weight = self.weight.map(f64::from);
         let base = match &self.fvf {
+            _ if self.script.is_some() => self.script.as_mut()?.score(doc, query_score)?,
             Some(fvf) => {
                 let raw = self.column.as_ref().and_then(|c| c.first(doc)).or(fvf.missing)?;
                 fvf.modifier.apply(raw * fvf.factor)
@@ -311,7 +323,7 @@ impl FunctionScorer {
         let mut weight_sum = 0.0;
         let mut count = 0usize;
         for f in &mut self.functions {
-            let Some(v) = f.value(doc) else { continue };
+            let Some(v) = f.value(doc, query_score) else { continue };
             count += 1;
             weight_sum += f.weight.map(f64::from).unwrap_or(1.0);
             combined = Some(match (combined, self.score_mode) {

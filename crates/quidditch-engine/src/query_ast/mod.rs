@@ -22,8 +22,10 @@ mod match_query;
 mod multi_match;
 mod prefix;
 mod range;
+mod script_score;
 mod term;
 mod terms;
+mod wasm_udf;
 mod wildcard;
 
 use tantivy::query::Query;
@@ -49,6 +51,9 @@ pub use prefix::PrefixQuery;
 pub use range::{RangeBound, RangeQuery};
 pub use term::TermQuery;
 pub use terms::TermsQuery;
+pub use script_score::{ScriptRef, ScriptScoreQuery};
+pub use wasm_udf::WasmUdfQuery;
+pub use crate::udf_exec::OnError;
 pub use wildcard::{WildcardQuery, glob_match as wildcard_glob_match};
 
 /// A parsed query, independent of any index.
@@ -69,6 +74,8 @@ pub enum QueryAst {
     Ids(IdsQuery),
     ConstantScore(ConstantScoreQuery),
     FunctionScore(FunctionScoreQuery),
+    WasmUdf(WasmUdfQuery),
+    ScriptScore(ScriptScoreQuery),
 }
 
 impl QueryAst {
@@ -94,13 +101,20 @@ impl QueryAst {
             QueryAst::Ids(q) => q.lower(ctx),
             QueryAst::ConstantScore(q) => q.lower(ctx),
             QueryAst::FunctionScore(q) => q.lower(ctx),
+            QueryAst::WasmUdf(q) => q.lower(ctx),
+            QueryAst::ScriptScore(q) => q.lower(ctx),
         }
     }
 }
 
 /// Hook for AST nodes whose lowering needs more than the mapping (the UDF registry for
 /// `wasm_udf`/`script_score` in issue 4). The engine passes `None` until such nodes exist.
-pub trait QueryExtensions: Send + Sync {}
+pub trait QueryExtensions: Send + Sync {
+    /// The UDF registry and per-request UDF state (`wasm_udf`, `script_score`).
+    fn udf(&self) -> Option<&crate::udf_exec::UdfLowering> {
+        None
+    }
+}
 
 /// Everything lowering needs to know about the target index.
 pub struct LoweringContext<'a> {

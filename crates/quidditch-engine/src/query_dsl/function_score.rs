@@ -59,12 +59,13 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
 }
 
 fn parse_function(obj: &Map<String, Value>) -> Result<ScoreFunction, QueryError> {
-    let mut f = ScoreFunction { filter: None, weight: None, field_value_factor: None };
+    let mut f = ScoreFunction { filter: None, weight: None, field_value_factor: None, script_score: None };
     for (k, v) in obj {
         match k.as_str() {
             "filter" => f.filter = Some(parse_query(v)?),
             "weight" => f.weight = Some(parse_f32(NAME, k, v)?),
             "field_value_factor" => f.field_value_factor = Some(parse_field_value_factor(v)?),
+            "script_score" => f.script_score = Some(super::script_score::parse_function(v)?),
             other => {
                 return Err(QueryError::parsing(format!(
                     "function_score query does not support function [{other}]"

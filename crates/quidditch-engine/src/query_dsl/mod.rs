@@ -13,9 +13,11 @@ mod match_query;
 mod multi_match;
 mod prefix;
 mod range;
+mod script_score;
 mod term;
 mod terms;
 mod uri_query;
+mod wasm_udf;
 mod wildcard;
 
 use serde_json::{Map, Value};
@@ -57,6 +59,8 @@ pub fn parse_query(value: &Value) -> Result<QueryAst, QueryError> {
         "ids" => ids::parse(body),
         "constant_score" => constant_score::parse(body),
         "function_score" => function_score::parse(body),
+        "wasm_udf" => wasm_udf::parse(body),
+        "script_score" => script_score::parse(body),
         other => Err(QueryError::unknown_query(other)),
     }
 }

@@ -17,19 +17,28 @@ use crate::error::{EngineError, EngineResult};
 use crate::index::Index;
 use crate::mapping::Mapping;
 use crate::query_ast::{
-    BoostMode, FunctionScoreQuery, LoweringContext, QueryAst, QueryError, ScoreMode,
+    BoostMode, FunctionScoreQuery, LoweringContext, QueryAst, QueryError, QueryExtensions, ScoreMode,
 };
+use crate::udf_exec::{UdfLowering, UdfRun};
 
 /// One index, pinned to a searcher and mapping snapshot for the whole request.
 struct IndexSnapshot {
     index: Arc<Index>,
     searcher: Searcher,
     mapping: Arc<Mapping>,
+    /// UDF clauses' view of this index (`None` when the caller gave no UDF registry).
+    udf: Option<UdfLowering>,
 }
 
 impl IndexSnapshot {
-    fn new(index: &Arc<Index>) -> IndexSnapshot {
-        IndexSnapshot { index: index.clone(), searcher: index.searcher(), mapping: index.mapping() }
+    fn new(index: &Arc<Index>, run: Option<&Arc<UdfRun>>) -> IndexSnapshot {
+        let mapping = index.mapping();
+        let udf = run.map(|run| UdfLowering {
+            run: run.clone(),
+            fields: mapping.clone(),
+            index: index.name().to_string(),
+        });
+        IndexSnapshot { index: index.clone(), searcher: index.searcher(), mapping, udf }
     }
 
     fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
@@ -37,7 +46,7 @@ impl IndexSnapshot {
             schema: self.searcher.schema(),
             fields: self.mapping.as_ref(),
             tokenizers: self.index.tantivy_index().tokenizers(),
-            extensions: None,
+            extensions: self.udf.as_ref().map(|u| u as &dyn QueryExtensions),
         };
         ast.lower(&ctx)
     }
@@ -89,11 +98,24 @@ fn internal(e: tantivy::TantivyError) -> EngineError {
 
 /// `GET /{index}/_count`: number of documents matching `query` over `indices`.
 pub fn count(indices: &[Arc<Index>], query: &QueryAst) -> EngineResult<u64> {
+    count_with_udfs(indices, query, None)
+}
+
+/// [`count`] with the UDF registry for `wasm_udf`/`script_score` clauses.
+pub fn count_with_udfs(
+    indices: &[Arc<Index>],
+    query: &QueryAst,
+    udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
+) -> EngineResult<u64> {
+    let run = udfs.map(|r| UdfRun::new(r.clone(), None));
     let mut total = 0u64;
     for index in indices {
-        let snap = IndexSnapshot::new(index);
+        let snap = IndexSnapshot::new(index, run.as_ref());
         let q = snap.lower(query)?;
         total += snap.searcher.search(q.as_ref(), &Count).map_err(internal)? as u64;
+    }
+    if let Some(run) = &run {
+        run.check()?;
     }
     Ok(total)
 }
@@ -106,10 +128,22 @@ struct Candidate {
 
 /// Runs a search request over `indices` and returns the OpenSearch response body.
 pub fn search(indices: &[Arc<Index>], req: &SearchRequest) -> EngineResult<Value> {
+    search_with_udfs(indices, req, None)
+}
+
+/// [`search`] with the UDF registry for `wasm_udf`/`script_score` clauses. A UDF failure
+/// fails the search (or is counted in `udf_failures` under `on_error: exclude`); the UDF
+/// time is bounded by the request's `timeout`.
+pub fn search_with_udfs(
+    indices: &[Arc<Index>],
+    req: &SearchRequest,
+    udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
+) -> EngineResult<Value> {
     let start = Instant::now();
     let deadline = req.timeout.map(|t| start + t);
     let timed_out = Arc::new(AtomicBool::new(false));
-    let snapshots: Vec<IndexSnapshot> = indices.iter().map(IndexSnapshot::new).collect();
+    let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
+    let snapshots: Vec<IndexSnapshot> = indices.iter().map(|i| IndexSnapshot::new(i, udf_run.as_ref())).collect();
     let mappings: Vec<Arc<Mapping>> = snapshots.iter().map(|s| s.mapping.clone()).collect();
 
     let aggs = match &req.aggs {
@@ -230,6 +264,13 @@ pub fn search(indices: &[Arc<Index>], req: &SearchRequest) -> EngineResult<Value
         candidates.extend(hits.into_iter().map(|hit| Candidate { index_ord, hit }));
     }
 
+    if let Some(run) = &udf_run {
+        run.check()?;
+        if run.timed_out() {
+            timed_out.store(true, AtomicOrdering::Relaxed);
+        }
+    }
+
     candidates.sort_by(|a, b| {
         compare_keys(&sorts, &a.hit.key, &b.hit.key)
             .then(a.index_ord.cmp(&b.index_ord))
@@ -267,6 +308,9 @@ pub fn search(indices: &[Arc<Index>], req: &SearchRequest) -> EngineResult<Value
     let n = snapshots.len();
     body.insert("_shards".into(), json!({"total": n, "successful": n, "skipped": 0, "failed": 0}));
     body.insert("hits".into(), Value::Object(hits_obj));
+    if let Some(failures) = udf_run.as_ref().and_then(|r| r.failures_json()) {
+        body.insert("udf_failures".into(), failures);
+    }
     if let Some(aggs) = &aggs {
         let mut merged = None;
         for fruit in agg_fruits {

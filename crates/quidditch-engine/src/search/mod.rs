@@ -10,7 +10,7 @@ pub mod request;
 pub mod sort;
 pub mod source_filter;
 
-pub use execute::{count, search};
+pub use execute::{count, count_with_udfs, search, search_with_udfs};
 pub use request::{SearchRequest, TrackTotalHits};
 
 use crate::error::EngineError;

@@ -6,6 +6,7 @@ pub mod error;
 mod cluster;
 mod documents;
 mod indices;
+mod scripts;
 mod search;
 mod udfs;
 
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::routes())
         .merge(search::routes())
         .merge(udfs::routes())
+        .merge(scripts::routes())
         .fallback(no_handler)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))

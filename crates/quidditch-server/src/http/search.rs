@@ -49,7 +49,7 @@ async fn blocking<T: Send + 'static>(
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
     let request = SearchRequest::parse(body, params).map_err(|e| engine_error(e.into()))?;
     let indices = engine.resolve_indices(expr).map_err(engine_error)?;
-    search::search(&indices, &request).map_err(engine_error)
+    search::search_with_udfs(&indices, &request, Some(engine.udfs())).map_err(engine_error)
 }
 
 async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -101,7 +101,7 @@ async fn do_count(state: AppState, expr: String, params: HashMap<String, String>
         let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?;
         let indices = engine.resolve_indices(&expr).map_err(engine_error)?;
         let n = indices.len();
-        let count = search::count(&indices, &request.query).map_err(engine_error)?;
+        let count = search::count_with_udfs(&indices, &request.query, Some(engine.udfs())).map_err(engine_error)?;
         Ok(json!({
             "count": count,
             "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0}
