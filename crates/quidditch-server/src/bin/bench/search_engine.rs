@@ -47,6 +47,9 @@ struct Args {
     /// tantivy indexing memory budget for the raw side, MB (the server's default is 128).
     #[arg(long, default_value_t = 128)]
     writer_memory_mb: usize,
+    /// Seconds to wait after indexing before querying (lets background merges settle).
+    #[arg(long, default_value_t = 0)]
+    settle_secs: u64,
     /// The `quidditch` binary (default: next to this `bench` binary).
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -147,6 +150,31 @@ fn generate_queries(n: usize) -> Vec<BenchQuery> {
         .collect()
 }
 
+/// The OpenSearch request body for a query (both server and in-process engine use it).
+fn query_body(q: &BenchQuery) -> Value {
+    json!({
+        "size": 10,
+        "query": {"bool": {
+            "must": {"match": {"title": q.words.join(" ")}},
+            "filter": [
+                {"term": {"category": q.category}},
+                {"range": {"price": {"gte": q.price_from, "lte": q.price_to}}},
+            ],
+        }},
+    })
+}
+
+fn mapping() -> Value {
+    json!({"mappings": {"properties": {
+        "title": {"type": "text"},
+        "category": {"type": "keyword"},
+        "price": {"type": "double"},
+        "stock": {"type": "long"},
+        "created": {"type": "date"},
+        "in_stock": {"type": "boolean"},
+    }}})
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -176,6 +204,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     eprintln!("raw tantivy…");
     let raw = run_raw(&args, &docs, &queries)?;
+    eprintln!("quidditch engine in-process…");
+    let engine = run_engine(&args, &docs, &queries)?;
     eprintln!("quidditch server…");
     let server = run_server(&args, &docs, &queries)?;
     if raw.total_hits != server.total_hits {
@@ -187,7 +217,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     println!("search-engine benchmark: {} docs, {} queries (top 10, match + term + range filter)", args.docs, args.queries);
     println!("{:<14} {:>12} {:>14} {:>10} {:>10}", "side", "index s", "docs/s", "p50 ms", "p99 ms");
-    for (name, r) in [("raw tantivy", &raw), ("quidditch", &server)] {
+    for (name, r) in [("raw tantivy", &raw), ("engine (no HTTP)", &engine), ("quidditch", &server)] {
         println!(
             "{:<14} {:>12.2} {:>14.0} {:>10.3} {:>10.3}",
             name, r.index_secs, r.docs_per_sec, ms(r.p50), ms(r.p99)
@@ -197,6 +227,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let p50_ratio = ms(server.p50) / ms(raw.p50);
     let p99_ratio = ms(server.p99) / ms(raw.p99);
     println!("ratios: _bulk/raw indexing {index_ratio:.2}x (goal >= 0.6x), search p50 {p50_ratio:.2}x (goal <= 1.3x), p99 {p99_ratio:.2}x");
+    println!(
+        "engine in-process (same code, no HTTP/JSON transport): indexing {:.2}x, p50 {:.2}x",
+        engine.docs_per_sec / raw.docs_per_sec,
+        ms(engine.p50) / ms(raw.p50)
+    );
     println!("total hits over all measured queries: raw {} / server {}", raw.total_hits, server.total_hits);
     Ok(())
 }
@@ -245,8 +280,10 @@ fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Re
     let index_secs = start.elapsed().as_secs_f64();
     writer.wait_merging_threads()?;
 
+    std::thread::sleep(Duration::from_secs(args.settle_secs));
     let reader = index.reader()?;
     let searcher = reader.searcher();
+    eprintln!("raw tantivy: {} segments", searcher.segment_readers().len());
     let tokenizers = index.tokenizers().clone();
     let build = |q: &BenchQuery| -> Box<dyn Query> {
         let mut analyzer = tokenizers.get("default").expect("default tokenizer");
@@ -296,6 +333,98 @@ fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Re
     latencies.sort();
     let _ = std::fs::remove_dir_all(&dir);
     let _ = (stock, created, in_stock);
+    Ok(SideResult {
+        index_secs,
+        docs_per_sec: docs.len() as f64 / index_secs,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        total_hits,
+    })
+}
+
+// ------------------------------------------------------------------------------ in-process
+
+/// The engine crate without the HTTP layer: same write path (`Index::write` with the JSON
+/// bytes a `_bulk` line carries) and same search code, called directly.
+fn run_engine(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Result<SideResult> {
+    use quidditch_engine::{Engine, EngineConfig, OpType, Refresh, WriteOp};
+    use quidditch_engine::search::{SearchRequest, search};
+
+    let dir = scratch_dir("engine")?;
+    let udfs = quidditch_udf::UdfRegistry::open(&dir.join("udfs"), Default::default())?;
+    let engine = Engine::open(&dir.join("indices"), EngineConfig::default(), udfs)?;
+    let index = engine.create_index("bench", Some(&mapping())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let batches: Vec<Vec<WriteOp>> = docs
+        .chunks(args.bulk_size.max(1))
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|d| WriteOp::Index {
+                    id: Some(d.id.clone()),
+                    source: d.source.to_string().into_bytes(),
+                    op_type: OpType::Index,
+                    if_seq_no: None,
+                    if_primary_term: None,
+                })
+                .collect()
+        })
+        .collect();
+    let start = Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let batches = std::sync::Mutex::new(batches.into_iter().map(Some).collect::<Vec<_>>());
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..args.clients.max(1))
+            .map(|_| {
+                let (index, next, batches) = (&index, &next, &batches);
+                s.spawn(move || -> anyhow::Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let batch = {
+                            let mut guard = batches.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+                            match guard.get_mut(i) {
+                                Some(b) => b.take(),
+                                None => return Ok(()),
+                            }
+                        };
+                        let Some(batch) = batch else { return Ok(()) };
+                        for r in index.write(batch, Refresh::False).map_err(|e| anyhow::anyhow!("{e}"))? {
+                            r.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+        }
+        Ok(())
+    })?;
+    index.refresh().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let index_secs = start.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_secs(args.settle_secs));
+    eprintln!("engine: {} segments", index.searcher().segment_readers().len());
+
+    let indices = [index.clone()];
+    let params = std::collections::HashMap::new();
+    let mut latencies = Vec::with_capacity(queries.len());
+    let mut total_hits = 0u64;
+    for (i, q) in queries.iter().enumerate() {
+        let body = query_body(q);
+        let t = Instant::now();
+        let req = SearchRequest::parse(Some(&body), &params)?;
+        let resp = search(&indices, &req).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = resp.to_string();
+        std::hint::black_box(text);
+        if i >= 100 {
+            latencies.push(t.elapsed());
+            total_hits += resp["hits"]["total"]["value"].as_u64().unwrap_or(0);
+        }
+    }
+    latencies.sort();
+    engine.shutdown()?;
+    drop(indices);
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(SideResult {
         index_secs,
         docs_per_sec: docs.len() as f64 / index_secs,
@@ -361,14 +490,7 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
     let url = server.url.clone();
     agent
         .put(&format!("{url}/bench"))
-        .send_json(json!({"mappings": {"properties": {
-            "title": {"type": "text"},
-            "category": {"type": "keyword"},
-            "price": {"type": "double"},
-            "stock": {"type": "long"},
-            "created": {"type": "date"},
-            "in_stock": {"type": "boolean"},
-        }}}))
+        .send_json(mapping())
         .context("creating the index")?;
 
     let bodies: Vec<String> = docs
@@ -421,20 +543,11 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
         bail!("server has {} documents, expected {}", count["count"], docs.len());
     }
 
+    std::thread::sleep(Duration::from_secs(args.settle_secs));
     let mut latencies = Vec::with_capacity(queries.len());
     let mut total_hits = 0u64;
     for (i, q) in queries.iter().enumerate() {
-        let body = json!({
-            "size": 10,
-            "query": {"bool": {
-                "must": {"match": {"title": q.words.join(" ")}},
-                "filter": [
-                    {"term": {"category": q.category}},
-                    {"range": {"price": {"gte": q.price_from, "lte": q.price_to}}},
-                ],
-            }},
-        })
-        .to_string();
+        let body = query_body(q).to_string();
         let t = Instant::now();
         let resp: Value = agent
             .post(&format!("{url}/bench/_search"))
