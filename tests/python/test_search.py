@@ -470,3 +470,42 @@ def test_unknown_index_is_404(products):
     assert e.value.info["error"]["index"] == "no-such-index"
     with pytest.raises(NotFoundError):
         products.count(index="no-such-index")
+
+
+def test_timeout_reports_timed_out(products):
+    resp = search(products, {"query": {"match_all": {}}, "timeout": "1nanos"})
+    assert resp["timed_out"] is True
+
+
+def test_search_doc_examples(server_factory):
+    """Runs every curl example of docs/search.md, in order, against a fresh server; each must
+    succeed (HTTP < 400 and no error body)."""
+    import json
+    import re
+    import subprocess
+    from pathlib import Path
+
+    import requests
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "search.md").read_text()
+    section = doc.split("<!-- search:examples:begin -->")[1].split("<!-- search:examples:end -->")[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) >= 9
+    srv = server_factory()
+    hostport = srv.url.removeprefix("http://")
+    prelude = 'curl() { command curl --fail-with-body "$@"; echo; }\nset -e\n'
+    outputs = []
+    for block in blocks:
+        script = prelude + block.replace("localhost:9200", hostport)
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 or "no_such_query" in block, f"example failed:\n{block}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        outputs.append(r.stdout)
+    # A few of the answers, checked against what the examples describe.
+    first_search = json.loads(outputs[1].strip().splitlines()[0])
+    assert [h["_id"] for h in first_search["hits"]["hits"]] == ["1"]
+    paged = [json.loads(l) for l in outputs[4].strip().splitlines()]
+    assert [h["_id"] for h in paged[0]["hits"]["hits"]] == ["2", "1"]
+    assert [h["_id"] for h in paged[1]["hits"]["hits"]] == ["3", "4"]
+    aggs = json.loads(outputs[5])["aggregations"]
+    assert {b["key"]: b["doc_count"] for b in aggs["genres"]["buckets"]} == {"drama": 2, "comedy": 1, "action": 1}
+    assert requests.get(f"{srv.url}/movies").status_code == 404
