@@ -183,6 +183,8 @@ def test_keygen_and_signed_push(tmp_path, server_factory, wat_file):
 
 
 PY_UDF = '''
+# @udf: name=py_cheap
+# @udf: version=1.0.0
 def filter(doc, min_price: int = 10) -> bool:
     return doc["price"] >= min_price
 '''
@@ -195,16 +197,27 @@ def test_build_checks_python_source(server, tmp_path):
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     assert report["language"] == "python" and report["compiled_by"] == "server"
+    # What the server will read from the source, read the same way before uploading.
+    assert report["metadata"]["exports"] == ["filter"]
+    assert report["metadata"]["parameters"] == [{"name": "min_price", "type": "i64", "default": 10, "required": False}]
+    p = udf(server, "build", str(good))
+    assert p.returncode == 0 and "filter(min_price: i64 = 10)" in p.stdout
+    # Neither filter nor score, and a syntax error: the build fails (3) with the reason.
     bad = tmp_path / "nothing.py"
     bad.write_text("x = 1\n")
     p = udf(server, "build", str(bad))
-    assert p.returncode == 2 and "def filter" in p.stderr
+    assert p.returncode == 3 and "def filter" in p.stderr
+    broken = tmp_path / "broken.py"
+    broken.write_text("def filter(doc:\n    pass\n")
+    p = udf(server, "build", str(broken))
+    assert p.returncode == 3 and "line 2" in p.stderr
 
 
 def test_python_push_compiles_on_the_server_with_progress(server, tmp_path):
     src = tmp_path / "cheap.py"
     src.write_text(PY_UDF)
-    p = udf(server, "--json", "push", str(src), "--name", "py_cheap", "--version", "1.0.0", timeout=1200)
+    # Name and version come from the source's `# @udf:` directive.
+    p = udf(server, "--json", "push", str(src), timeout=1200)
     if p.returncode == 1 and "not enabled" in p.stdout:
         pytest.skip("this server build does not compile Python uploads yet")
     assert p.returncode == 0, p.stdout + p.stderr

@@ -65,7 +65,14 @@ pub struct Artifact {
     /// The directory the UDF lives in (where `udf.json` is looked up).
     pub dir: PathBuf,
     pub wasm: Option<(PathBuf, Vec<u8>)>,
-    pub python_source: Option<(PathBuf, String)>,
+    pub python: Option<PythonSource>,
+}
+
+/// A Python UDF: its source and what the server will read from it.
+pub struct PythonSource {
+    pub path: PathBuf,
+    pub text: String,
+    pub metadata: quidditch_python::PythonMetadata,
 }
 
 pub fn run(out: &Output, args: BuildArgs) -> CliResult<()> {
@@ -82,7 +89,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn build(path: &Path, options: &BuildOptions) -> CliResult<Artifact> {
     let (language, dir, sources) = detect(path)?;
     let name_hint = name_hint(path);
-    let mut artifact = Artifact { language, name_hint: name_hint.clone(), dir: dir.clone(), wasm: None, python_source: None };
+    let mut artifact = Artifact { language, name_hint: name_hint.clone(), dir: dir.clone(), wasm: None, python: None };
     let out_path = || options.out.clone().unwrap_or_else(|| dir.join("build").join(format!("{}.wasm", name_hint.replace('-', "_"))));
     match language {
         Language::Wasm => {
@@ -93,13 +100,10 @@ pub fn build(path: &Path, options: &BuildOptions) -> CliResult<Artifact> {
             let bytes = read_file(&sources[0])?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| usage(format!("{} is not UTF-8 text", sources[0].display())))?;
-            if !text.lines().any(|l| l.starts_with("def filter") || l.starts_with("def score")) {
-                return Err(usage(format!(
-                    "{} defines neither `def filter(doc, …)` nor `def score(doc, …)` at top level",
-                    sources[0].display()
-                )));
-            }
-            artifact.python_source = Some((sources[0].clone(), text));
+            // The same AST reading the server does, so mistakes show up before the upload.
+            let metadata = quidditch_python::extract_metadata(&text)
+                .map_err(|e| CliError::Build(format!("{}: {e}", sources[0].display())))?;
+            artifact.python = Some(PythonSource { path: sources[0].clone(), text, metadata });
         }
         Language::Wat => {
             let wasm = wat::parse_file(&sources[0]).map_err(|e| CliError::Build(format!("{e}")))?;

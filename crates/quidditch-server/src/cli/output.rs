@@ -81,7 +81,7 @@ impl Output {
 
     pub fn built(&self, a: &Artifact) {
         let lang = a.language.as_str();
-        match (&a.wasm, &a.python_source) {
+        match (&a.wasm, &a.python) {
             (Some((path, bytes)), _) => {
                 let sha = sha256_hex(bytes);
                 if self.json {
@@ -92,17 +92,29 @@ impl Output {
                     println!("built {lang} UDF → {} ({}, sha256 {})", path.display(), human_bytes(bytes.len()), &sha[..12]);
                 }
             }
-            (None, Some((path, source))) => {
+            (None, Some(py)) => {
                 if self.json {
                     self.emit_json(&json!({
-                        "language": lang, "source": path, "size_bytes": source.len(),
-                        "compiled_by": "server",
+                        "language": lang, "source": py.path, "size_bytes": py.text.len(),
+                        "compiled_by": "server", "metadata": py.metadata,
                     }));
                 } else {
+                    let params: Vec<String> = py
+                        .metadata
+                        .parameters
+                        .iter()
+                        .map(|p| match &p.default {
+                            Some(d) => format!("{}: {} = {d}", p.name, p.ty.as_str()),
+                            None => format!("{}: {}", p.name, p.ty.as_str()),
+                        })
+                        .collect();
+                    let exports: Vec<&str> = py.metadata.exports.iter().map(|e| e.as_str()).collect();
                     println!(
-                        "python UDF {} ({}) is ready: the server compiles it on `quidditch udf push`",
-                        path.display(),
-                        human_bytes(source.len())
+                        "python UDF {} ({}): {}({}); the server compiles it on `quidditch udf push`",
+                        py.path.display(),
+                        human_bytes(py.text.len()),
+                        exports.join(" + "),
+                        params.join(", ")
                     );
                 }
             }

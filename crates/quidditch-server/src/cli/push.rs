@@ -72,6 +72,14 @@ pub fn run(out: &Output, client: &Client, args: PushArgs) -> CliResult<()> {
     if !args.params.is_empty() {
         merge_params(&mut meta, &args.params)?;
     }
+    // A Python UDF may name itself (`# @udf: name=…, version=…`); the server reads those too.
+    if let Some(py) = &artifact.python {
+        for (key, value) in [("name", &py.metadata.name), ("version", &py.metadata.version)] {
+            if let Some(v) = value {
+                meta.entry(key).or_insert_with(|| json!(v));
+            }
+        }
+    }
     if !meta.contains_key("name") {
         return Err(usage(format!(
             "no UDF name: pass --name or put \"name\" in {METADATA_FILE} (e.g. --name {})",
@@ -85,14 +93,14 @@ pub fn run(out: &Output, client: &Client, args: PushArgs) -> CliResult<()> {
 
     let name = meta["name"].as_str().unwrap_or_default().to_string();
     let version = meta["version"].as_str().unwrap_or_default().to_string();
-    let (payload, size, what) = match (&artifact.wasm, &artifact.python_source) {
+    let (payload, size, what) = match (&artifact.wasm, &artifact.python) {
         (Some((_, wasm)), _) => {
             meta.insert("wasm_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(wasm)));
             (wasm.as_slice(), wasm.len(), "")
         }
-        (None, Some((_, source))) => {
-            meta.insert("source".into(), json!(source));
-            (source.as_bytes(), source.len(), ", Python source: the server compiles it")
+        (None, Some(py)) => {
+            meta.insert("source".into(), json!(py.text));
+            (py.text.as_bytes(), py.text.len(), ", Python source: the server compiles it")
         }
         (None, None) => return Err(usage("nothing to upload")),
     };
