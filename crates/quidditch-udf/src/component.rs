@@ -2,10 +2,15 @@
 //! preview 2 with a capability-less context (no preopens, no network, empty environment,
 //! stdout/stderr captured into the UDF log; fixed clocks and random unless granted).
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::document::FieldValue;
@@ -25,8 +30,89 @@ pub struct ComponentHost {
     pub ctx: HostCtx,
     wasi: WasiCtx,
     table: ResourceTable,
-    stdout: Option<(MemoryOutputPipe, usize)>,
-    stderr: Option<(MemoryOutputPipe, usize)>,
+    stdout: Option<LogPipe>,
+    stderr: Option<LogPipe>,
+}
+
+/// stdout/stderr of a component: bytes go to a buffer drained into the UDF log after each
+/// call. Beyond the per-call capacity they are dropped (the log is marked truncated) but the
+/// guest's write still succeeds, so a chatty `print` never fails a UDF.
+#[derive(Clone)]
+struct LogPipe {
+    buf: Arc<Mutex<Vec<u8>>>,
+    dropped: Arc<Mutex<bool>>,
+    cap: usize,
+}
+
+impl LogPipe {
+    fn new(cap: usize) -> Self {
+        LogPipe { buf: Arc::new(Mutex::new(Vec::new())), dropped: Arc::new(Mutex::new(false)), cap }
+    }
+
+    fn accept(&self, bytes: &[u8]) {
+        let mut buf = self.buf.lock();
+        let room = self.cap.saturating_sub(buf.len());
+        if bytes.len() > room {
+            *self.dropped.lock() = true;
+        }
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn take(&self) -> (Vec<u8>, bool) {
+        (std::mem::take(&mut *self.buf.lock()), std::mem::take(&mut *self.dropped.lock()))
+    }
+}
+
+impl IsTerminal for LogPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LogPipe {
+    async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for LogPipe {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.accept(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+impl tokio::io::AsyncWrite for LogPipe {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.accept(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl WasiView for ComponentHost {
@@ -60,10 +146,10 @@ impl ComponentHost {
         let mut b = WasiCtxBuilder::new();
         b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
         let (stdout, stderr) = if ctx.write_log {
-            let out = MemoryOutputPipe::new(log_cap * 4);
-            let err = MemoryOutputPipe::new(log_cap * 4);
+            let out = LogPipe::new(log_cap);
+            let err = LogPipe::new(log_cap);
             b.stdout(out.clone()).stderr(err.clone());
-            (Some((out, 0)), Some((err, 0)))
+            (Some(out), Some(err))
         } else {
             (None, None)
         };
@@ -78,19 +164,20 @@ impl ComponentHost {
         ComponentHost { ctx, wasi: b.build(), table: ResourceTable::new(), stdout, stderr }
     }
 
-    /// Moves what the guest wrote to stdout/stderr since the last call into the log.
+    /// Moves what the guest wrote to stdout/stderr during the last call into the log.
     pub fn drain_stdio(&mut self) {
-        for (pipe, level) in [(&mut self.stdout, LogLevel::Info), (&mut self.stderr, LogLevel::Error)] {
-            if let Some((p, taken)) = pipe.as_mut() {
-                let all = p.contents();
-                if all.len() > *taken {
-                    let new = &all[*taken..];
-                    *taken = all.len();
-                    let text = new.strip_suffix(b"\n").unwrap_or(new);
-                    for line in text.split(|b| *b == b'\n') {
-                        self.ctx.log.push(level, line);
-                    }
-                }
+        for (pipe, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Error)] {
+            let Some(pipe) = pipe else { continue };
+            let (bytes, dropped) = pipe.take();
+            if dropped {
+                self.ctx.log.truncated = true;
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            let text = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+            for line in text.split(|b| *b == b'\n') {
+                self.ctx.log.push(level, line);
             }
         }
     }

@@ -481,6 +481,9 @@ impl UdfInstance {
         if let Some(s) = started {
             self.local.record(docs, s.elapsed().as_nanos() as u64);
         }
+        if let Inner::Component(c) = &mut self.inner {
+            c.store.data_mut().drain_stdio();
+        }
         match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(msg)) => Err(self.guest_error(export, msg)),

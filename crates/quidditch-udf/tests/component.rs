@@ -72,3 +72,30 @@ fn component_without_read_document_traps_on_field_access() {
     let e = inst.filter(0, 0.0).unwrap_err();
     assert!(e.message.contains("read_document"), "{e}");
 }
+
+#[test]
+fn component_stdout_is_captured_and_capped_without_failing_the_guest() {
+    let dir = TempDir::new().unwrap();
+    let reg = open(dir.path(), UdfConfig::default());
+    let udf = register(&reg, meta("shouty", "1.0.0", json!([{"name": "shout", "type": "i64", "default": 0}])), component_guest()).unwrap();
+    let run = |lines: i64| {
+        let p = udf.bind_params(json!({"shout": lines}).as_object().unwrap()).unwrap();
+        let mut inst = udf.instantiate(p, deadline()).unwrap();
+        inst.set_documents(Box::new(JsonDocument::new("x", json!({"n": 2}))));
+        let kept = inst.filter(0, 0.0).unwrap();
+        let second = inst.filter(0, 0.0).unwrap();
+        (kept && second, inst.take_logs())
+    };
+    let (kept, (logs, truncated)) = run(3);
+    assert!(kept);
+    assert!(!truncated);
+    assert_eq!(logs.len(), 6, "3 lines per call, two calls: {logs:?}");
+    assert!(logs.iter().all(|l| l.level == LogLevel::Info && l.message.trim() != "" && l.message.len() == 99));
+    // 1000 lines of 100 bytes per call: far above the 16 KiB per-call cap; the guest's
+    // writes still succeed and the log is marked truncated.
+    let (kept, (logs, truncated)) = run(1000);
+    assert!(kept);
+    assert!(truncated);
+    let bytes: usize = logs.iter().map(|l| l.message.len()).sum();
+    assert!(bytes <= 2 * UdfLimits::default().log_bytes, "{bytes}");
+}
