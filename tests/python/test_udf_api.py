@@ -287,3 +287,22 @@ def test_rust_component_upload_and_test(http):
     # filter keeps nothing without an integer n; score reports the guest's error (422)
     err = run_test(http, "api_component", {"n": 3.5})
     assert_error(err, 422, "udf_trap_exception", "api_component@1.0.0", "has no integer n")
+
+
+def test_docs_wat_example_runs_as_written(server):
+    """The copy-pasteable `sh` example in docs/udf-abi.md, run against this server."""
+    import subprocess
+    from udf_helpers import REPO
+    text = (REPO / "docs" / "udf-abi.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    assert blocks, "docs/udf-abi.md has no sh example"
+    host = server.url.removeprefix("http://")
+    script = blocks[0].replace("localhost:9200", host).replace('name: "price_filter"', 'name: "docs_price_filter"')
+    script = script.replace("/udfs/price_filter/", "/udfs/docs_price_filter/")
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [l for l in out.stdout.splitlines() if l.strip()]
+    registered = json.loads(lines[0])
+    assert registered["name"] == "docs_price_filter" and registered["sha256"]
+    tested = json.loads(lines[-1])
+    assert tested["result"] == {"filter": True}
