@@ -54,3 +54,12 @@ pub use registry::{RegisterRequest, UdfRegistry};
 pub fn compile_wat(text: &str) -> Result<Vec<u8>, String> {
     wat::parse_str(text).map_err(|e| e.to_string())
 }
+
+// The engine moves instances to the threads that evaluate segments and shares versions.
+const _: () = {
+    const fn send<T: Send>() {}
+    const fn send_sync<T: Send + Sync>() {}
+    send::<UdfInstance>();
+    send_sync::<LoadedUdf>();
+    send_sync::<UdfRegistry>();
+};
