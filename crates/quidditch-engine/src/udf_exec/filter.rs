@@ -43,6 +43,7 @@ impl Query for UdfFilterQuery {
             candidates: self.candidates.weight(enable_scoring)?,
             binding: self.binding.clone(),
             negate: self.negate,
+            scored: enable_scoring.is_scoring_enabled(),
         }))
     }
 }
@@ -51,13 +52,14 @@ struct UdfFilterWeight {
     candidates: Box<dyn Weight>,
     binding: UdfBinding,
     negate: bool,
+    scored: bool,
 }
 
 impl Weight for UdfFilterWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let inner = self.candidates.scorer(reader, boost)?;
         let eval = Evaluator::new(self.binding.clone(), reader);
-        Ok(Box::new(UdfScorer::new(inner, eval, Mode::Filter { negate: self.negate })))
+        Ok(Box::new(UdfScorer::new(inner, eval, Mode::Filter { negate: self.negate, scored: self.scored })))
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {

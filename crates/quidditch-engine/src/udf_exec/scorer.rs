@@ -11,7 +11,7 @@ use super::evaluator::{Evaluator, Verdict};
 pub(crate) enum Mode {
     /// Keep candidates the UDF's `filter` accepts (rejects, when negated); the score passes
     /// through.
-    Filter { negate: bool },
+    Filter { negate: bool, scored: bool },
     /// Replace the score by the UDF's `score`; drop documents below `min_score`.
     Score { min_score: Option<Score>, boost: Score },
 }
@@ -56,6 +56,16 @@ impl UdfScorer {
         scorer
     }
 
+    /// Whether the inner score is used: always for scoring, for filters only when the search
+    /// scores (the UDF can read it with `get_score`, and it passes through).
+    #[inline]
+    fn needs_score(&self) -> bool {
+        match self.mode {
+            Mode::Filter { scored, .. } => scored,
+            Mode::Score { .. } => true,
+        }
+    }
+
     fn set(&mut self, doc: DocId, score: Score) -> DocId {
         self.doc = doc;
         self.score = match self.mode {
@@ -76,9 +86,9 @@ impl UdfScorer {
                 self.inner.advance();
                 continue;
             }
-            let s = self.inner.score();
+            let s = if self.needs_score() { self.inner.score() } else { 0.0 };
             let verdict = match self.mode {
-                Mode::Filter { negate } => self.eval.filter(d, s, negate),
+                Mode::Filter { negate, .. } => self.eval.filter(d, s, negate),
                 Mode::Score { min_score, .. } => self.eval.score(d, s, min_score),
             };
             match verdict {
@@ -99,6 +109,7 @@ impl UdfScorer {
             self.pos = 0;
             self.block_docs.clear();
             self.block_scores.clear();
+            let needs_score = self.needs_score();
             while self.block_docs.len() < BLOCK {
                 let d = self.inner.doc();
                 if d == TERMINATED {
@@ -106,7 +117,7 @@ impl UdfScorer {
                 }
                 if self.eval.is_alive(d) {
                     self.block_docs.push(d);
-                    self.block_scores.push(self.inner.score());
+                    self.block_scores.push(if needs_score { self.inner.score() } else { 0.0 });
                 }
                 self.inner.advance();
             }
@@ -114,7 +125,7 @@ impl UdfScorer {
                 return self.set(TERMINATED, 0.0);
             }
             let go_on = match self.mode {
-                Mode::Filter { negate } => {
+                Mode::Filter { negate, .. } => {
                     self.eval.filter_block(&self.block_docs, &self.block_scores, negate, &mut self.kept)
                 }
                 Mode::Score { min_score, .. } => {

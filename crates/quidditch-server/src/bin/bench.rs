@@ -6,6 +6,8 @@ mod search_engine;
 mod python_udf;
 #[path = "bench/udf_runtime.rs"]
 mod udf_runtime;
+#[path = "bench/udf_search.rs"]
+mod udf_search;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -13,8 +15,9 @@ fn main() {
         Some("search-engine") => search_engine::run(&args[2..]),
         Some("udf-runtime") => udf_runtime::run(&args[2..]),
         Some("python-udf") => python_udf::run(&args[2..]),
+        Some("udf-search") => udf_search::run(&args[2..]),
         _ => {
-            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust");
+            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure");
             std::process::exit(2);
         }
     };
