@@ -78,6 +78,10 @@ def test_acknowledged_bulk_writes_survive_kill_9(server_factory):
 
 def test_crash_with_background_commits_and_repeated_kills(server_factory):
     srv = server_factory(config={"engine": {"refresh_interval_ms": 50}})
+    # An explicit refresh_interval keeps scheduled commits going without searches, so the
+    # kills land between, during and after commits.
+    r = requests.put(f"{srv.url}/crash-mixed", json={"settings": {"refresh_interval": "50ms"}})
+    assert r.status_code == 200, r.text
     acked_total = []
     for _ in range(3):
         acked_total += crash_loop(srv, "crash-mixed", batches_before_kill=10)

@@ -284,20 +284,12 @@ fn float_to_int(f: f64) -> Result<i64, String> {
     Ok(f.trunc() as i64)
 }
 
-/// Builds the tantivy document for a parsed source.
-pub fn to_tantivy(
-    fields: &IndexFields,
-    id: &str,
-    source: &[u8],
-    meta: DocMeta,
-    parsed: ParsedDocument,
-) -> TantivyDocument {
+/// Builds the tantivy document for a parsed source, without the versioning fields (those
+/// are assigned under the index's write lock, see [`add_meta`]).
+pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], parsed: ParsedDocument) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(fields.id, id);
     doc.add_bytes(fields.source, source);
-    doc.add_i64(fields.seq_no, meta.seq_no);
-    doc.add_i64(fields.version, meta.version);
-    doc.add_i64(fields.primary_term, meta.primary_term);
     for name in &parsed.field_names {
         doc.add_text(fields.field_names, name);
     }
@@ -308,6 +300,13 @@ pub fn to_tantivy(
         doc.add_field_value(fields.kw, &object(parsed.kw));
     }
     doc
+}
+
+/// Adds `_seq_no`, `_version` and `_primary_term`.
+pub fn add_meta(doc: &mut TantivyDocument, fields: &IndexFields, meta: DocMeta) {
+    doc.add_i64(fields.seq_no, meta.seq_no);
+    doc.add_i64(fields.version, meta.version);
+    doc.add_i64(fields.primary_term, meta.primary_term);
 }
 
 fn object(entries: Vec<(String, Vec<OwnedValue>)>) -> OwnedValue {

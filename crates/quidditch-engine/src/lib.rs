@@ -42,11 +42,25 @@ pub struct EngineConfig {
     pub writer_memory_mb: usize,
     /// tantivy indexing threads per index (0 = min(available cores, 4)).
     pub indexing_threads: usize,
+    /// An index without an explicit `refresh_interval` that has not been searched for this
+    /// long is *search-idle*: scheduled refreshes are skipped (bulk loads do not pay for
+    /// commits nobody looks at) and the next search refreshes first. OpenSearch's
+    /// `index.search.idle.after` (30 s).
+    pub search_idle_after_ms: u64,
+    /// Commit when an index's write-ahead log exceeds this many MB even if no refresh is due
+    /// (bounds replay time and the memory of the realtime-GET map).
+    pub flush_threshold_mb: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { refresh_interval_ms: 1000, writer_memory_mb: 128, indexing_threads: 0 }
+        EngineConfig {
+            refresh_interval_ms: 1000,
+            writer_memory_mb: 128,
+            indexing_threads: 0,
+            search_idle_after_ms: 30_000,
+            flush_threshold_mb: 256,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// One logged operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalOp {
-    Index { seq_no: i64, version: i64, primary_term: i64, id: String, source: Vec<u8> },
+    Index { seq_no: i64, version: i64, primary_term: i64, id: String, source: std::sync::Arc<[u8]> },
     Delete { seq_no: i64, version: i64, primary_term: i64, id: String },
 }
 
@@ -64,7 +64,7 @@ impl WalOp {
         let op = match tag {
             1 => {
                 let n = r.u32()? as usize;
-                let source = r.bytes(n)?.to_vec();
+                let source = r.bytes(n)?.into();
                 WalOp::Index { seq_no, version, primary_term, id, source }
             }
             2 => WalOp::Delete { seq_no, version, primary_term, id },
@@ -226,7 +226,7 @@ mod tests {
     use super::*;
 
     fn idx(seq: i64, id: &str) -> WalOp {
-        WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: id.into(), source: br#"{"a":1}"#.to_vec() }
+        WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: id.into(), source: (&br#"{"a":1}"#[..]).into() }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod write;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
@@ -83,6 +83,12 @@ pub struct Index {
     write: Mutex<WriteState>,
     live: RwLock<HashMap<String, LiveDoc>>,
     deleted: AtomicBool,
+    /// Writes applied since the last commit (cheap check without the write lock).
+    dirty: AtomicBool,
+    /// Last `searcher()` call, epoch millis (`i64::MIN` = never): search-idle detection.
+    last_search_ms: AtomicI64,
+    search_idle_after_ms: i64,
+    flush_threshold_bytes: u64,
 }
 
 impl std::fmt::Debug for Index {
@@ -140,6 +146,10 @@ impl Index {
             write: Mutex::new(WriteState { writer: Some(writer), wal, next_seq_no: committed_seq_no + 1, uncommitted: 0, last_commit: std::time::Instant::now() }),
             live: RwLock::new(HashMap::new()),
             deleted: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+            last_search_ms: AtomicI64::new(i64::MIN),
+            search_idle_after_ms: config.search_idle_after_ms as i64,
+            flush_threshold_bytes: config.flush_threshold_mb * 1_000_000,
         };
         index.replay(ops, committed_seq_no)?;
         Ok(index)
@@ -159,8 +169,11 @@ impl Index {
             match op {
                 WalOp::Index { seq_no, version, primary_term, id, source } => {
                     let meta = DocMeta { seq_no, version, primary_term };
-                    let doc = match write::build_doc(&mapping, &self.fields, &id, &source, meta) {
-                        Ok((doc, _)) => doc,
+                    let doc = match write::build_doc(&mapping, &self.fields, &id, &source) {
+                        Ok((mut doc, _)) => {
+                            crate::document::add_meta(&mut doc, &self.fields, meta);
+                            doc
+                        }
                         Err(e) => {
                             tracing::error!(index = %self.name, id, "cannot replay logged document: {e}");
                             continue;
@@ -210,9 +223,33 @@ impl Index {
     }
 
     /// A searcher over the last refresh (commit). Documents written after it are not visible
-    /// until the next refresh.
+    /// until the next refresh — except on a *search-idle* index (no `refresh_interval` set and
+    /// no search for `search_idle_after_ms`): there scheduled refreshes are skipped, so this
+    /// call refreshes first, like OpenSearch. May block on the write lock; call it from
+    /// blocking code.
     pub fn searcher(&self) -> Searcher {
+        let now = now_millis();
+        let previous = self.last_search_ms.swap(now, Ordering::Relaxed);
+        let was_idle = now.saturating_sub(previous) > self.search_idle_after_ms;
+        if was_idle && self.dirty.load(Ordering::Acquire) && !self.has_explicit_refresh_interval() {
+            if let Err(e) = self.refresh() {
+                tracing::error!(index = %self.name, "refresh of a search-idle index failed: {e}");
+            }
+        }
         self.reader.searcher()
+    }
+
+    /// The committed searcher, without search-idle bookkeeping (GET, version checks, stats).
+    fn committed_searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    fn has_explicit_refresh_interval(&self) -> bool {
+        self.settings.read().values.contains_key("refresh_interval")
+    }
+
+    fn is_search_idle(&self) -> bool {
+        now_millis().saturating_sub(self.last_search_ms.load(Ordering::Relaxed)) > self.search_idle_after_ms
     }
 
     /// Handles of the fixed tantivy schema's fields (`_id`, `_source`, `_text`, `_kw`, …).
@@ -264,7 +301,7 @@ impl Index {
         }
         // The reader is reloaded before the live map is cleared, so a miss above means the
         // committed searcher has the document (or it does not exist).
-        let searcher = self.searcher();
+        let searcher = self.committed_searcher();
         match self.find_committed(&searcher, id)? {
             Some(addr) => Ok(Some(self.read_stored(&searcher, addr)?)),
             None => Ok(None),
@@ -276,7 +313,7 @@ impl Index {
         if let Some(live) = self.live.read().get(id) {
             return Ok(Some(live.clone()));
         }
-        let searcher = self.searcher();
+        let searcher = self.committed_searcher();
         match self.find_committed(&searcher, id)? {
             Some(addr) => {
                 let d = self.read_stored(&searcher, addr)?;
@@ -297,16 +334,24 @@ impl Index {
     /// `refresh_interval` has elapsed (background committer). With `refresh_interval: -1`
     /// only a large WAL forces a commit (OpenSearch's translog flush threshold).
     pub(crate) fn refresh_if_dirty(&self) -> EngineResult<()> {
+        if !self.dirty.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let interval = self.settings.read().values.get("refresh_interval").map(parse_interval);
+        let idle = interval.is_none() && self.is_search_idle();
         let mut st = self.write.lock();
         if st.uncommitted == 0 {
             return Ok(());
         }
+        let big_wal = st.wal.size_bytes() > self.flush_threshold_bytes;
         let due = match interval {
+            // Search-idle (OpenSearch's `index.search.idle.after`): skip scheduled refreshes;
+            // the next search refreshes. Still commit when the WAL grows large.
+            None if idle => big_wal,
             // Not set, or unparseable: every committer tick (the engine's refresh_interval_ms).
             None | Some(Err(())) => true,
-            Some(Ok(Some(every))) => st.last_commit.elapsed() >= every,
-            Some(Ok(None)) => st.wal.size_bytes() > WAL_FLUSH_THRESHOLD_BYTES,
+            Some(Ok(Some(every))) => big_wal || st.last_commit.elapsed() >= every,
+            Some(Ok(None)) => big_wal,
         };
         if !due {
             return Ok(());
@@ -329,12 +374,13 @@ impl Index {
         st.wal.truncate()?;
         st.uncommitted = 0;
         st.last_commit = std::time::Instant::now();
+        self.dirty.store(false, Ordering::Release);
         Ok(())
     }
 
     /// Number of documents visible to search, and of deleted-but-not-merged ones.
     pub fn doc_counts(&self) -> (u64, u64) {
-        let searcher = self.searcher();
+        let searcher = self.committed_searcher();
         let live = searcher.num_docs();
         let total: u64 = searcher.segment_readers().iter().map(|s| s.max_doc() as u64).sum();
         (live, total - live)
@@ -410,9 +456,6 @@ impl Index {
         &self.dir
     }
 }
-
-/// WAL size that forces a commit even when periodic refresh is disabled.
-const WAL_FLUSH_THRESHOLD_BYTES: u64 = 512 << 20;
 
 /// Parses a time value like `1s`, `500ms`, `2m`, or `-1` (disabled → `Ok(None)`).
 fn parse_interval(v: &Value) -> Result<Option<std::time::Duration>, ()> {

@@ -7,7 +7,7 @@ use super::*;
 use crate::index::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome};
 
 fn config() -> EngineConfig {
-    EngineConfig { refresh_interval_ms: 1000, writer_memory_mb: 20, indexing_threads: 1 }
+    EngineConfig { writer_memory_mb: 20, indexing_threads: 1, ..EngineConfig::default() }
 }
 
 fn put(id: &str, source: serde_json::Value) -> WriteOp {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tantivy::{TantivyDocument, Term};
 
 use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
-use crate::document::{DocMeta, parse_document, to_tantivy};
+use crate::document::{DocMeta, add_meta, parse_document, to_tantivy};
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
 use crate::mapping::Mapping;
@@ -132,20 +132,19 @@ enum Pending {
     Delete { id: String },
 }
 
-/// Builds the tantivy document for a source (also used by WAL replay). Returns the updated
-/// mapping when the source adds fields.
+/// Builds the tantivy document for a source, without versioning fields (also used by WAL
+/// replay). Returns the updated mapping when the source adds fields.
 pub(crate) fn build_doc(
     mapping: &Mapping,
     fields: &IndexFields,
     id: &str,
     source: &[u8],
-    meta: DocMeta,
 ) -> EngineResult<(TantivyDocument, Option<Mapping>)> {
     let value: Value = serde_json::from_slice(source).map_err(|e| {
         EngineError::MapperParsing(format!("failed to parse: {e} (document with id '{id}')"))
     })?;
     let (parsed, updated) = parse_document(mapping, &value, id)?;
-    Ok((to_tantivy(fields, id, source, meta, parsed), updated))
+    Ok((to_tantivy(fields, id, source, parsed), updated))
 }
 
 /// A fresh 20-character id (URL-safe base64 of 15 random bytes), like OpenSearch's.
@@ -211,23 +210,55 @@ struct Batch<'a> {
     pending: Vec<Pending>,
 }
 
+/// An index op whose document was parsed and built before taking the write lock, so
+/// concurrent requests do that CPU work in parallel.
+struct Prepared {
+    op: WriteOp,
+    /// For `WriteOp::Index`: the id (generated if absent), the source, and the document
+    /// built against the mapping snapshot — `Ok(None)` when it must be rebuilt under the lock
+    /// because it adds fields.
+    built: Option<(String, bool, Arc<[u8]>, EngineResult<Option<TantivyDocument>>)>,
+}
+
 impl Index {
+    fn prepare_outside_lock(&self, op: WriteOp, mapping: &Mapping) -> Prepared {
+        let WriteOp::Index { id, source, .. } = &op else { return Prepared { op, built: None } };
+        let (id, generated) = match id {
+            Some(id) => (id.clone(), false),
+            None => (generate_id(), true),
+        };
+        let source: Arc<[u8]> = source.as_slice().into();
+        let doc = validate_id(&id).and_then(|_| {
+            let (doc, updated) = build_doc(mapping, &self.fields, &id, &source)?;
+            Ok(if updated.is_some() { None } else { Some(doc) })
+        });
+        Prepared { op, built: Some((id, generated, source, doc)) }
+    }
+
     /// Applies a batch of writes. The outer error is for the whole request (index deleted,
     /// WAL failure); inner results are per op, in order.
     pub fn write(&self, ops: Vec<WriteOp>, refresh: Refresh) -> EngineResult<Vec<EngineResult<WriteResult>>> {
+        self.ensure_open()?;
+        let snapshot = self.mapping();
+        let prepared: Vec<Prepared> = ops.into_iter().map(|op| self.prepare_outside_lock(op, &snapshot)).collect();
+
         let mut st = self.write.lock();
         self.ensure_open()?;
+        let mapping = self.mapping();
+        // The mapping changed while we were parsing (another request added fields): the
+        // prebuilt documents may miss fields that are mapped now. Rebuild them.
+        let stale = !Arc::ptr_eq(&snapshot, &mapping);
         let mut batch = Batch {
             index: self,
-            mapping: self.mapping(),
+            mapping,
             mapping_changed: false,
             overlay: HashMap::new(),
-            wal: Vec::with_capacity(ops.len()),
-            pending: Vec::with_capacity(ops.len()),
+            wal: Vec::with_capacity(prepared.len()),
+            pending: Vec::with_capacity(prepared.len()),
         };
-        let mut results: Vec<EngineResult<WriteResult>> = Vec::with_capacity(ops.len());
-        for op in ops {
-            results.push(batch.prepare(&mut st, op));
+        let mut results: Vec<EngineResult<WriteResult>> = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            results.push(batch.prepare(&mut st, p, stale));
         }
         let Batch { mapping, mapping_changed, overlay, wal, pending, .. } = batch;
 
@@ -239,6 +270,7 @@ impl Index {
             // Nothing of this batch is acknowledged; sequence numbers just have a gap.
             return Err(EngineError::internal(format!("write-ahead log append failed: {e}")));
         }
+        drop(wal);
         let writer = st.writer.as_mut().ok_or_else(|| EngineError::IndexNotFound { index: self.name.clone() })?;
         let n = pending.len();
         for p in pending {
@@ -256,6 +288,9 @@ impl Index {
         }
         st.uncommitted += n;
         self.live.write().extend(overlay);
+        if n > 0 {
+            self.dirty.store(true, std::sync::atomic::Ordering::Release);
+        }
         if refresh != Refresh::False {
             self.commit_locked(&mut st)?;
             if refresh == Refresh::True {
@@ -308,14 +343,15 @@ impl Batch<'_> {
         }
     }
 
-    fn prepare(&mut self, st: &mut WriteState, op: WriteOp) -> EngineResult<WriteResult> {
+    fn prepare(&mut self, st: &mut WriteState, prepared: Prepared, stale: bool) -> EngineResult<WriteResult> {
+        let Prepared { op, built } = prepared;
         match op {
-            WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term } => {
-                let (id, generated) = match id {
-                    Some(id) => (id, false),
-                    None => (generate_id(), true),
+            WriteOp::Index { op_type, if_seq_no, if_primary_term, .. } => {
+                let Some((id, generated, source, doc)) = built else {
+                    return Err(EngineError::internal("index op was not prepared"));
                 };
-                validate_id(&id)?;
+                let doc = doc?;
+                let doc = if stale { None } else { doc };
                 if op_type == OpType::Create && (if_seq_no.is_some() || if_primary_term.is_some()) {
                     return Err(EngineError::Validation(
                         "create operations do not support compare and set. use index instead".into(),
@@ -333,7 +369,7 @@ impl Batch<'_> {
                     }
                 }
                 self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
-                self.index_source(st, id, source, current)
+                self.index_source(st, id, source, current, doc)
             }
             WriteOp::Delete { id, if_seq_no, if_primary_term } => {
                 validate_id(&id)?;
@@ -381,7 +417,7 @@ impl Batch<'_> {
                             });
                         }
                         let bytes = serde_json::to_vec(&merged).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes, current)
+                        self.index_source(st, id, bytes.into(), current, None)
                     }
                     None => {
                         let upsert = if request.doc_as_upsert { request.doc.as_ref() } else { request.upsert.as_ref() };
@@ -389,37 +425,45 @@ impl Batch<'_> {
                             return Err(EngineError::DocumentMissing { index: self.index.name.clone(), id });
                         };
                         let bytes = serde_json::to_vec(upsert).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes, current)
+                        self.index_source(st, id, bytes.into(), current, None)
                     }
                 }
             }
         }
     }
 
-    /// Validates and stages an index op for `id` whose latest state is `current`.
+    /// Validates and stages an index op for `id` whose latest state is `current`. `prebuilt`
+    /// is the document built outside the lock, if still valid.
     fn index_source(
         &mut self,
         st: &mut WriteState,
         id: String,
-        source: Vec<u8>,
+        source: Arc<[u8]>,
         current: Option<LiveDoc>,
+        prebuilt: Option<TantivyDocument>,
     ) -> EngineResult<WriteResult> {
         let version = current.as_ref().map(|c| c.meta.version + 1).unwrap_or(1);
         let existed = current.as_ref().is_some_and(|c| c.source.is_some());
         let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
-        let (doc, updated) = build_doc(&self.mapping, &self.index.fields, &id, &source, meta)?;
-        if let Some(m) = updated {
-            self.mapping = Arc::new(m);
-            self.mapping_changed = true;
-        }
+        let mut doc = match prebuilt {
+            Some(doc) => doc,
+            None => {
+                let (doc, updated) = build_doc(&self.mapping, &self.index.fields, &id, &source)?;
+                if let Some(m) = updated {
+                    self.mapping = Arc::new(m);
+                    self.mapping_changed = true;
+                }
+                doc
+            }
+        };
+        add_meta(&mut doc, &self.index.fields, meta);
         st.next_seq_no += 1;
-        let source: Arc<[u8]> = source.into();
         self.wal.push(WalOp::Index {
             seq_no: meta.seq_no,
             version: meta.version,
             primary_term: meta.primary_term,
             id: id.clone(),
-            source: source.to_vec(),
+            source: source.clone(),
         });
         self.pending.push(Pending::Add { id: id.clone(), doc, replace: current.is_some() });
         self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()) });

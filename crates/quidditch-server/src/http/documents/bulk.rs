@@ -12,13 +12,14 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use quidditch_engine::{OpType, WriteOp};
-use serde_json::{Map, Value, json};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use quidditch_engine::{OpType, WriteOp, WriteResult};
+use serde_json::{Map, Value};
 
 use super::super::indices::{Params, blocking};
-use super::super::{ApiError, AppState, json_response};
-use super::{item_error, parse_update, refresh_param, write_result_json};
+use super::super::{ApiError, AppState};
+use super::{item_error, parse_update, refresh_param};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -196,32 +197,36 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
         return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no requests added;"));
     }
     let engine = state.engine.clone();
-    let responses = blocking(move || {
+    let (items_json, errors) = blocking(move || {
         let n = items.len();
-        let mut out: Vec<Option<Value>> = vec![None; n];
+        // Each item's response, serialized directly: a 5,000-document request must not build
+        // 5,000 `Value` trees just to print them.
+        let mut out: Vec<Option<String>> = vec![None; n];
+        let mut errors = false;
+        let mut fail = |out: &mut Vec<Option<String>>, pos: usize, action: Action, index: &str, id: Option<&str>, err: &ApiError| {
+            errors = true;
+            out[pos] = Some(item_json(action, Value::Object(item_error(index, id, err))).to_string());
+        };
         // Group by index, keeping first-appearance order.
         let mut groups: Vec<(String, Vec<(usize, Action, WriteOp)>)> = Vec::new();
-        let mut actions = Vec::with_capacity(n);
+        let mut ids: Vec<Option<String>> = Vec::with_capacity(n);
         for (pos, item) in items.into_iter().enumerate() {
-            actions.push((item.action, item.index.clone(), item.id.clone()));
+            ids.push(item.id);
             let op = match item.op {
                 Ok(op) => op,
                 Err(err) => {
-                    let index = item.index.as_deref().unwrap_or_default();
-                    out[pos] = Some(item_json(item.action, Value::Object(item_error(index, item.id.as_deref(), &err))));
+                    fail(&mut out, pos, item.action, item.index.as_deref().unwrap_or_default(), ids[pos].as_deref(), &err);
                     continue;
                 }
             };
             let Some(index) = item.index else {
                 let err = ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: index is missing;");
-                out[pos] = Some(item_json(item.action, Value::Object(item_error("", item.id.as_deref(), &err))));
+                fail(&mut out, pos, item.action, "", ids[pos].as_deref(), &err);
                 continue;
             };
-            {
-                match groups.iter_mut().find(|(name, _)| *name == index) {
-                    Some((_, ops)) => ops.push((pos, item.action, op)),
-                    None => groups.push((index, vec![(pos, item.action, op)])),
-                }
+            match groups.iter_mut().find(|(name, _)| *name == index) {
+                Some((_, ops)) => ops.push((pos, item.action, op)),
+                None => groups.push((index, vec![(pos, item.action, op)])),
             }
         }
         for (name, ops) in groups {
@@ -232,7 +237,7 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
                 Err(e) => {
                     let err: ApiError = e.into();
                     for (pos, action, _) in ops {
-                        out[pos] = Some(item_json(action, Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))));
+                        fail(&mut out, pos, action, &name, ids[pos].as_deref(), &err);
                     }
                     continue;
                 }
@@ -242,35 +247,64 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
                 Err(e) => {
                     let err: ApiError = e.into();
                     for (pos, action) in positions {
-                        out[pos] = Some(item_json(action, Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))));
+                        fail(&mut out, pos, action, &name, ids[pos].as_deref(), &err);
                     }
                 }
                 Ok(results) => {
+                    let shards_total = 1 + index.settings().number_of_replicas();
+                    let index_name = serde_json::to_string(index.name()).unwrap_or_default();
                     for ((pos, action), result) in positions.into_iter().zip(results) {
-                        let v = match result {
-                            Ok(r) => {
-                                let mut body = write_result_json(&index, &r);
-                                body["status"] = json!(r.outcome.status());
-                                body
-                            }
+                        match result {
+                            Ok(r) => out[pos] = Some(ok_item_json(action, &index_name, shards_total, &r)),
                             Err(e) => {
                                 let err: ApiError = e.into();
-                                Value::Object(item_error(&name, actions[pos].2.as_deref(), &err))
+                                fail(&mut out, pos, action, &name, ids[pos].as_deref(), &err);
                             }
-                        };
-                        out[pos] = Some(item_json(action, v));
+                        }
                     }
                 }
             }
         }
-        Ok(out.into_iter().map(|v| v.unwrap_or(Value::Null)).collect::<Vec<Value>>())
+        let mut items_json = String::with_capacity(n * 200);
+        for (i, item) in out.into_iter().enumerate() {
+            if i > 0 {
+                items_json.push(',');
+            }
+            items_json.push_str(item.as_deref().unwrap_or("null"));
+        }
+        Ok((items_json, errors))
     })
     .await?;
-    let errors = responses.iter().any(|item| item.as_object().and_then(|o| o.values().next()).is_some_and(|v| v.get("error").is_some()));
-    Ok(json_response(
-        200,
-        json!({ "took": started.elapsed().as_millis() as u64, "errors": errors, "items": responses }),
-    ))
+    let body = format!(
+        r#"{{"took":{},"errors":{errors},"items":[{items_json}]}}"#,
+        started.elapsed().as_millis()
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// `{"index":{"_index":…,"_id":…,"_version":…,"result":…,"_shards":…,"_seq_no":…,"_primary_term":…,"status":…}}`
+fn ok_item_json(action: Action, index_name_json: &str, shards_total: u64, r: &WriteResult) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(200);
+    let id = serde_json::to_string(&r.id).unwrap_or_default();
+    let _ = write!(
+        s,
+        r#"{{"{}":{{"_index":{index_name_json},"_id":{id},"_version":{},"result":"{}","#,
+        action.name(),
+        r.meta.version,
+        r.outcome.as_str()
+    );
+    if r.forced_refresh {
+        s.push_str(r#""forced_refresh":true,"#);
+    }
+    let _ = write!(
+        s,
+        r#""_shards":{{"total":{shards_total},"successful":1,"failed":0}},"_seq_no":{},"_primary_term":{},"status":{}}}}}"#,
+        r.meta.seq_no,
+        r.meta.primary_term,
+        r.outcome.status()
+    );
+    s
 }
 
 fn item_json(action: Action, body: Value) -> Value {
