@@ -38,6 +38,24 @@ impl NumericColumn {
         self.column.first(doc).map(|raw| self.decode(raw))
     }
 
+    /// All values of a document as exact integers when the column holds integers or dates
+    /// (dates as epoch millis); `None` for float columns.
+    pub fn values_i64(&self, doc: DocId) -> Option<Vec<i64>> {
+        match self.column_type {
+            ColumnType::I64 => Some(self.column.values_for_doc(doc).map(tantivy::u64_to_i64).collect()),
+            ColumnType::DateTime => Some(
+                self.column.values_for_doc(doc).map(|raw| tantivy::u64_to_i64(raw) / 1_000_000).collect(),
+            ),
+            ColumnType::Bool => Some(self.column.values_for_doc(doc).map(|raw| raw as i64).collect()),
+            _ => None,
+        }
+    }
+
+    /// All values of a document as f64.
+    pub fn values_f64(&self, doc: DocId) -> Vec<f64> {
+        self.column.values_for_doc(doc).map(|raw| self.decode(raw)).collect()
+    }
+
     /// Min or max over a multi-valued document (`sort` mode).
     pub fn extreme(&self, doc: DocId, max: bool) -> Option<f64> {
         let mut values = self.column.values_for_doc(doc).map(|raw| self.decode(raw));

@@ -24,13 +24,23 @@ pub enum Missing {
     Value(Value),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortMode {
+    Min,
+    Max,
+    Sum,
+    Avg,
+    Median,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortSpec {
     pub target: SortTarget,
     pub desc: bool,
     pub missing: Missing,
-    /// For multi-valued fields: use the max (`true`) or min value.
-    pub mode_max: Option<bool>,
+    /// How a multi-valued field is reduced to one sort value (default: min ascending,
+    /// max descending).
+    pub mode: Option<SortMode>,
     pub unmapped_type: Option<String>,
 }
 
@@ -42,7 +52,7 @@ impl SortSpec {
             field => SortTarget::Field(field.to_string()),
         };
         let desc = target == SortTarget::Score;
-        SortSpec { target, desc, missing: Missing::Last, mode_max: None, unmapped_type: None }
+        SortSpec { target, desc, missing: Missing::Last, mode: None, unmapped_type: None }
     }
 
     pub fn is_score(&self) -> bool {
@@ -86,11 +96,18 @@ impl SortSpec {
                                         }
                                     }
                                     "mode" => {
-                                        spec.mode_max = match v.as_str() {
-                                            Some("max") => Some(true),
-                                            Some("min") => Some(false),
-                                            _ => None,
-                                        }
+                                        spec.mode = Some(match v.as_str() {
+                                            Some("max") => SortMode::Max,
+                                            Some("min") => SortMode::Min,
+                                            Some("sum") => SortMode::Sum,
+                                            Some("avg") => SortMode::Avg,
+                                            Some("median") => SortMode::Median,
+                                            _ => {
+                                                return Err(QueryError::illegal_argument(format!(
+                                                    "Unknown SortMode [{v}]"
+                                                )));
+                                            }
+                                        })
                                     }
                                     "unmapped_type" => {
                                         spec.unmapped_type = v.as_str().map(String::from)
@@ -152,12 +169,19 @@ fn parse_order(s: &str) -> Result<bool, QueryError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SortValue {
     Missing,
+    /// Exact integers: long and date fields (epoch millis), `_doc`.
+    Int(i64),
     Num(f64),
     Str(String),
 }
 
 fn natural(a: &SortValue, b: &SortValue) -> Ordering {
     match (a, b) {
+        (SortValue::Int(x), SortValue::Int(y)) => x.cmp(y),
+        (SortValue::Int(x), SortValue::Num(y)) => (*x as f64).partial_cmp(y).unwrap_or(Ordering::Equal),
+        (SortValue::Num(x), SortValue::Int(y)) => x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Equal),
+        (SortValue::Int(_), SortValue::Str(_)) => Ordering::Less,
+        (SortValue::Str(_), SortValue::Int(_)) => Ordering::Greater,
         (SortValue::Num(x), SortValue::Num(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
         (SortValue::Str(x), SortValue::Str(y)) => x.cmp(y),
         (SortValue::Num(_), SortValue::Str(_)) => Ordering::Less,
@@ -232,9 +256,17 @@ impl ResolvedSort {
             },
             (SortTarget::Field(_), Some(FieldKind::Date)) => {
                 parse_date_millis(v, &DateFormat::parse(DateFormat::DEFAULT))
-                    .map(|m| SortValue::Num(m as f64))
+                    .map(SortValue::Int)
                     .map_err(|_| bad())
             }
+            (SortTarget::Doc, _) | (SortTarget::Field(_), Some(FieldKind::Long)) => match v {
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => Ok(SortValue::Int(i)),
+                    None => n.as_f64().map(SortValue::Num).ok_or_else(bad),
+                },
+                Value::String(s) => s.trim().parse::<i64>().map(SortValue::Int).map_err(|_| bad()),
+                _ => Err(bad()),
+            },
             (SortTarget::Field(_), Some(FieldKind::Boolean)) => match v {
                 Value::Bool(b) => Ok(SortValue::Num(if *b { 1.0 } else { 0.0 })),
                 Value::Number(n) => n.as_f64().map(SortValue::Num).ok_or_else(bad),
@@ -280,6 +312,7 @@ impl ResolvedSort {
     pub fn to_json(&self, v: &SortValue) -> Value {
         match v {
             SortValue::Missing => Value::Null,
+            SortValue::Int(i) => json!(*i),
             SortValue::Str(s) => Value::String(s.clone()),
             SortValue::Num(n) => match (&self.spec.target, self.kind) {
                 (SortTarget::Doc, _)
@@ -315,7 +348,7 @@ pub(crate) enum SegmentKeyReader {
     Score,
     /// Global doc number: `base + doc`.
     Doc(u64),
-    Numeric { column: Option<NumericColumn>, mode_max: bool, missing: Option<SortValue> },
+    Numeric { column: Option<NumericColumn>, mode: SortMode, missing: Option<SortValue> },
     Str { column: Option<StrColumn>, missing: Option<SortValue> },
 }
 
@@ -345,18 +378,18 @@ impl SegmentKeyReader {
                 Some(c) => NumericColumn::open(reader, c)?,
                 None => None,
             };
-            let mode_max = sort.spec.mode_max.unwrap_or(sort.spec.desc);
-            Ok(SegmentKeyReader::Numeric { column, mode_max, missing })
+            let mode = sort.spec.mode.unwrap_or(if sort.spec.desc { SortMode::Max } else { SortMode::Min });
+            Ok(SegmentKeyReader::Numeric { column, mode, missing })
         }
     }
 
     pub fn value(&self, doc: DocId, score: f32) -> SortValue {
         match self {
             SegmentKeyReader::Score => SortValue::Num(score as f64),
-            SegmentKeyReader::Doc(base) => SortValue::Num((base + doc as u64) as f64),
-            SegmentKeyReader::Numeric { column, mode_max, missing } => {
-                match column.as_ref().and_then(|c| c.extreme(doc, *mode_max)) {
-                    Some(v) => SortValue::Num(v),
+            SegmentKeyReader::Doc(base) => SortValue::Int((base + doc as u64) as i64),
+            SegmentKeyReader::Numeric { column, mode, missing } => {
+                match column.as_ref().and_then(|c| reduce(c, doc, *mode)) {
+                    Some(v) => v,
                     None => missing.clone().unwrap_or(SortValue::Missing),
                 }
             }
@@ -373,4 +406,44 @@ impl SegmentKeyReader {
             }
         }
     }
+}
+
+/// Reduces a multi-valued numeric document to one sort value, the way OpenSearch does: exact
+/// integer min/max/sum (wrapping) for long and date columns, averages and medians as doubles.
+fn reduce(column: &NumericColumn, doc: DocId, mode: SortMode) -> Option<SortValue> {
+    if let Some(mut v) = column.values_i64(doc) {
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len();
+        return Some(match mode {
+            SortMode::Min => SortValue::Int(*v.iter().min()?),
+            SortMode::Max => SortValue::Int(*v.iter().max()?),
+            SortMode::Sum => SortValue::Int(v.iter().fold(0i64, |a, b| a.wrapping_add(*b))),
+            SortMode::Avg => {
+                let sum = v.iter().fold(0i64, |a, b| a.wrapping_add(*b));
+                SortValue::Int((sum as f64 / n as f64).round() as i64)
+            }
+            SortMode::Median => {
+                v.sort_unstable();
+                let m = if n % 2 == 1 { v[n / 2] as f64 } else { (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0 };
+                SortValue::Int(m.round() as i64)
+            }
+        });
+    }
+    let mut v = column.values_f64(doc);
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len();
+    Some(SortValue::Num(match mode {
+        SortMode::Min => v.iter().copied().fold(f64::INFINITY, f64::min),
+        SortMode::Max => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        SortMode::Sum => v.iter().sum(),
+        SortMode::Avg => v.iter().sum::<f64>() / n as f64,
+        SortMode::Median => {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+            if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+        }
+    }))
 }

@@ -167,6 +167,16 @@ async fn do_msearch(state: AppState, expr: String, params: HashMap<String, Strin
     let engine = state.engine.clone();
     let start = Instant::now();
     let items = parse_msearch(&expr, &params, &body)?;
+    // OpenSearch rejects the whole request (not one item) for this combination.
+    if params.get("rest_total_hits_as_int").is_some_and(|v| v != "false") {
+        for item in &items {
+            if let Some(n) = item.body.get("track_total_hits").filter(|v| v.is_number()) {
+                return Err(ApiError::illegal_argument(format!(
+                    "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {n}"
+                )));
+            }
+        }
+    }
     let engine: Arc<Engine> = engine;
     let responses = blocking(move || {
         Ok(items
