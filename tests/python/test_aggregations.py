@@ -134,6 +134,18 @@ def test_date_histogram_and_date_range(products):
     assert out["first"]["value_as_string"] == "2024-01-01T00:00:00.000Z"
 
 
+def test_date_histogram_calendar_months_and_quarters(products):
+    out = aggs(products, {"m": {"date_histogram": {"field": "created", "calendar_interval": "month"}},
+                          "q": {"date_histogram": {"field": "created", "calendar_interval": "quarter", "min_doc_count": 1}}})
+    months = collections.Counter(created_of(i).strftime("%Y-%m-01T00:00:00.000Z") for i in range(N_DOCS))
+    assert [(b["key_as_string"], b["doc_count"]) for b in out["m"]["buckets"]] == sorted(months.items())
+    first = out["m"]["buckets"][0]
+    assert first["key"] == int(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    quarters = collections.Counter(
+        f"{created_of(i).year}-{(created_of(i).month - 1) // 3 * 3 + 1:02d}-01T00:00:00.000Z" for i in range(N_DOCS))
+    assert [(b["key_as_string"], b["doc_count"]) for b in out["q"]["buckets"]] == sorted(quarters.items())
+
+
 def test_aggregations_follow_the_query(products):
     out = aggs(products, {"s": {"sum": {"field": "stock"}}, "c": {"terms": {"field": "category"}}},
                query={"range": {"price": {"lt": 10}}})
@@ -163,8 +175,12 @@ def test_aggregation_errors(products):
         aggs(products, {"x": {"no_such_agg": {"field": "price"}}})
     assert e.value.status_code == 400
     with pytest.raises(RequestError) as e:
-        aggs(products, {"m": {"date_histogram": {"field": "created", "calendar_interval": "month"}}})
-    assert "not supported" in e.value.info["error"]["reason"]
+        aggs(products, {"m": {"date_histogram": {"field": "created", "calendar_interval": "fortnight"}}})
+    assert "unknown calendar interval" in e.value.info["error"]["reason"]
+    with pytest.raises(RequestError) as e:
+        aggs(products, {"m": {"date_histogram": {"field": "created", "calendar_interval": "month"},
+                              "aggs": {"s": {"sum": {"field": "price"}}}}})
+    assert e.value.status_code == 400
     with pytest.raises(RequestError) as e:
         aggs(products, {"a": {"avg": {"field": "price"}, "aggs": {"b": {"max": {"field": "price"}}}}})
     assert e.value.status_code == 400

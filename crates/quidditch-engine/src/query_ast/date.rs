@@ -214,6 +214,16 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
+/// Start of the calendar month (`M`), quarter (`q`) or year (`y`) containing `millis` (UTC).
+pub fn calendar_bucket_start(millis: i64, unit: char) -> i64 {
+    let (y, m, _d, _rest) = split_civil(millis);
+    match unit {
+        'q' => days_from_civil(y, (m - 1) / 3 * 3 + 1, 1) * DAY,
+        'y' => days_from_civil(y, 1, 1) * DAY,
+        _ => days_from_civil(y, m, 1) * DAY,
+    }
+}
+
 /// Formats epoch millis as OpenSearch does for `key_as_string` (`2024-01-15T00:00:00.000Z`).
 pub fn format_millis_iso(millis: i64) -> String {
     let (y, m, d, rest) = split_civil(millis);

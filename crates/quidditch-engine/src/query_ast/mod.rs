@@ -34,7 +34,7 @@ use tantivy::tokenizer::TokenizerManager;
 
 pub use bool_query::BoolQuery;
 pub use constant_score::ConstantScoreQuery;
-pub use date::{DateFormat, format_millis_iso, parse_date_millis};
+pub use date::{DateFormat, calendar_bucket_start, format_millis_iso, parse_date_millis};
 pub use error::QueryError;
 pub use exists::ExistsQuery;
 pub use fast_value::NumericColumn;

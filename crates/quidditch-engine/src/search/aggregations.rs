@@ -14,7 +14,7 @@ use tantivy::tokenizer::TokenizerManager;
 use super::sort::text_field_error;
 use crate::mapping::{FieldType, Mapping};
 use crate::query_ast::format_millis_iso;
-use crate::query_ast::{DateFormat, FieldKind, QueryError, parse_date_millis};
+use crate::query_ast::{DateFormat, FieldKind, QueryError, calendar_bucket_start, parse_date_millis};
 
 /// Aggregation types Quidditch accepts (what tantivy implements, OpenSearch names).
 const BUCKET_TYPES: &[&str] = &["terms", "range", "date_range", "histogram", "date_histogram"];
@@ -28,6 +28,9 @@ struct AggMeta {
     agg_type: String,
     kind: Option<FieldKind>,
     children: Vec<(String, AggMeta)>,
+    /// `date_histogram` with a month/quarter/year `calendar_interval`: tantivy computes day
+    /// buckets, merged here into calendar buckets (unit, `min_doc_count`).
+    calendar: Option<(char, u64)>,
 }
 
 /// A validated, rewritten aggregation request.
@@ -120,7 +123,12 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
                 format!("Unknown aggregation type [{agg_type}] (supported: {})", [BUCKET_TYPES, METRIC_TYPES].concat().join(", ")),
             ));
         }
-        let (body, kind, tantivy_type) = rewrite_body(&agg_type, body, mappings)?;
+        let (body, kind, tantivy_type, calendar) = rewrite_body(&agg_type, body, mappings)?;
+        if calendar.is_some() && sub.is_some() {
+            return Err(QueryError::illegal_argument(format!(
+                "[{name}]: month, quarter and year calendar intervals do not support sub-aggregations yet; use a fixed_interval"
+            )));
+        }
         let mut def_out = Map::new();
         def_out.insert(tantivy_type, Value::Object(body));
         let mut children = Vec::new();
@@ -135,7 +143,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             children = sub_meta;
         }
         out.insert(name.clone(), Value::Object(def_out));
-        metas.push((name.clone(), AggMeta { agg_type, kind, children }));
+        metas.push((name.clone(), AggMeta { agg_type, kind, children, calendar }));
     }
     Ok((Value::Object(out), metas))
 }
@@ -164,8 +172,9 @@ fn rewrite_body(
     agg_type: &str,
     mut body: Map<String, Value>,
     mappings: &[Arc<Mapping>],
-) -> Result<(Map<String, Value>, Option<FieldKind>, String), QueryError> {
+) -> Result<(Map<String, Value>, Option<FieldKind>, String, Option<(char, u64)>), QueryError> {
     let kind;
+    let mut calendar = None;
     if let Some(field) = body.get("field").and_then(Value::as_str).map(String::from) {
         let (k, column) = field_kind_of(mappings, &field)?;
         kind = k;
@@ -183,12 +192,25 @@ fn rewrite_body(
             for key in ["interval", "calendar_interval"] {
                 if let Some(v) = body.remove(key) {
                     let unit = v.as_str().unwrap_or_default().to_string();
+                    let calendar_unit = match unit.as_str() {
+                        "month" | "1M" => Some('M'),
+                        "quarter" | "1q" => Some('q'),
+                        "year" | "1y" => Some('y'),
+                        _ => None,
+                    };
+                    if let Some(c) = calendar_unit {
+                        let min_doc_count =
+                            body.remove("min_doc_count").and_then(|v| v.as_u64()).unwrap_or(0);
+                        calendar = Some((c, min_doc_count));
+                        body.insert("fixed_interval".into(), json!("1d"));
+                        continue;
+                    }
                     let fixed = calendar_to_fixed(&unit)
                         .map(String::from)
                         .or_else(|| (key == "interval" && parse_fixed_ok(&unit)).then(|| unit.clone()))
                         .ok_or_else(|| {
                             QueryError::illegal_argument(format!(
-                                "calendar interval [{unit}] is not supported (months, quarters and years have no fixed length); use fixed_interval, e.g. \"30d\""
+                                "unknown calendar interval [{unit}] (minute, hour, day, week, month, quarter, year)"
                             ))
                         })?;
                     if unit == "week" || unit == "1w" {
@@ -245,7 +267,27 @@ fn rewrite_body(
             }
         }
     }
-    Ok((body, kind, tantivy_type))
+    Ok((body, kind, tantivy_type, calendar))
+}
+
+/// Merges day buckets (key = epoch millis) into calendar month/quarter/year buckets.
+fn merge_calendar_buckets(buckets: Vec<Value>, unit: char, min_doc_count: u64) -> Vec<Value> {
+    let mut merged: Vec<(i64, u64)> = Vec::new();
+    for b in buckets {
+        let (Some(key), Some(count)) = (b.get("key").and_then(Value::as_f64), b.get("doc_count").and_then(Value::as_u64)) else {
+            continue;
+        };
+        let start = calendar_bucket_start(key as i64, unit);
+        match merged.last_mut() {
+            Some((k, c)) if *k == start => *c += count,
+            _ => merged.push((start, count)),
+        }
+    }
+    merged
+        .into_iter()
+        .filter(|(_, c)| *c >= min_doc_count)
+        .map(|(k, c)| json!({"key_as_string": format_millis_iso(k), "key": k, "doc_count": c}))
+        .collect()
 }
 
 fn parse_fixed_ok(unit: &str) -> bool {
@@ -356,6 +398,10 @@ fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bo
 fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
     let Value::Object(mut obj) = value else { return value };
     match obj.remove("buckets") {
+        Some(Value::Array(buckets)) if meta.calendar.is_some() => {
+            let (unit, min_doc_count) = meta.calendar.unwrap_or(('M', 0));
+            obj.insert("buckets".into(), Value::Array(merge_calendar_buckets(buckets, unit, min_doc_count)));
+        }
         Some(Value::Array(buckets)) => {
             let rewritten = buckets
                 .into_iter()
