@@ -38,7 +38,7 @@ fn wal_replay_restores_uncommitted_writes() {
         // Realtime get before any commit.
         assert_eq!(index.get("d7").unwrap().unwrap().source_json(), json!({"n": 7, "s": "text"}));
         assert!(index.get("d5").unwrap().is_none());
-        assert_eq!(index.searcher().num_docs(), 0);
+        assert_eq!(index.committed_searcher().num_docs(), 0);
         // Dropped without commit: a crash as far as tantivy is concerned.
     }
     let index = Index::open(&dir, "t", &config()).unwrap();
@@ -144,4 +144,26 @@ fn layout_is_queryable_by_json_path() {
     // Stored fields come back for hits.
     let d = index.read_stored(&searcher, tantivy::DocAddress::new(0, 0)).unwrap();
     assert_eq!(d.meta.version, 1);
+}
+
+#[test]
+fn search_idle_index_refreshes_on_search_and_explicit_interval_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Never searched → search-idle: the background committer would skip it, and the first
+    // searcher() refreshes so the search sees every acknowledged write.
+    let idle = create_index(&tmp.path().join("idle"));
+    idle.write(vec![put("1", json!({"n": 1}))], Refresh::False).unwrap();
+    idle.refresh_if_dirty().unwrap();
+    assert_eq!(idle.committed_searcher().num_docs(), 0, "scheduled refresh skipped while search-idle");
+    assert_eq!(idle.searcher().num_docs(), 1, "search on an idle index refreshes first");
+
+    // Explicit refresh_interval: -1 → only explicit refreshes make writes visible.
+    let mut settings = IndexSettings::default();
+    settings.values.insert("refresh_interval".into(), json!("-1"));
+    let manual = Index::create(&tmp.path().join("manual"), "manual", settings, Mapping::default(), &config()).unwrap();
+    manual.write(vec![put("1", json!({"n": 1}))], Refresh::False).unwrap();
+    manual.refresh_if_dirty().unwrap();
+    assert_eq!(manual.searcher().num_docs(), 0);
+    manual.refresh().unwrap();
+    assert_eq!(manual.searcher().num_docs(), 1);
 }
