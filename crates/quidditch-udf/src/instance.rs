@@ -70,12 +70,14 @@ impl LoadedUdf {
         &self.metadata.version
     }
 
+    /// Implements `filter` (per document or batched).
     pub fn has_filter(&self) -> bool {
-        self.metadata.exports.iter().any(|e| e == "filter")
+        self.metadata.exports.iter().any(|e| e == "filter" || e == "filter_batch")
     }
 
+    /// Implements `score` (per document or batched).
     pub fn has_score(&self) -> bool {
-        self.metadata.exports.iter().any(|e| e == "score")
+        self.metadata.exports.iter().any(|e| e == "score" || e == "score_batch")
     }
 
     pub fn error(&self, kind: UdfErrorKind, message: impl Into<String>) -> UdfError {
@@ -126,6 +128,7 @@ impl LoadedUdf {
                     local: LocalStats::default(),
                     failed: None,
                     sample: 0,
+                    search_deadline: false,
                 })
             }
             Err(e) => {
@@ -316,6 +319,8 @@ pub struct UdfInstance {
     local: LocalStats,
     failed: Option<UdfError>,
     sample: u32,
+    /// Set when the caller's deadline (not `query_timeout_ms`) bounds the query's UDF time.
+    search_deadline: bool,
 }
 
 impl std::fmt::Debug for UdfInstance {
@@ -336,13 +341,18 @@ impl UdfInstance {
         }
     }
 
-    /// Caps this instance's UDF time at `deadline` (a search `timeout`): a call running past
-    /// it is interrupted (epoch) and fails with `Timeout`, like the `query_timeout_ms` limit.
+    /// Ends the query's UDF time at `deadline` too (the search request's own deadline), when
+    /// that comes before `query_timeout_ms`. A call still running then is interrupted with a
+    /// `Timeout` error that says the search deadline passed.
     pub fn limit_deadline(&mut self, deadline: Instant) {
-        let ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
         let engine = &self.udf.engine;
+        let now = Instant::now();
+        let ms = deadline.saturating_duration_since(now).as_millis() as u64;
         let tick = engine.now_tick() + engine.ticks_for_ms(ms);
-        self.query_deadline_tick = self.query_deadline_tick.min(tick);
+        if tick < self.query_deadline_tick {
+            self.query_deadline_tick = tick;
+            self.search_deadline = true;
+        }
     }
 
     /// Documents for the following calls (once per segment). Clears the field-slot cache.
@@ -375,13 +385,7 @@ impl UdfInstance {
         }
         let now = self.udf.engine.now_tick();
         if now >= self.query_deadline_tick {
-            let e = self.udf.error(
-                UdfErrorKind::Timeout,
-                format!(
-                    "timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms",
-                    self.udf.limits.query_timeout_ms
-                ),
-            );
+            let e = self.query_timeout();
             return Err(self.fail(e));
         }
         let ticks = self.call_ticks.min(self.query_deadline_tick - now);
@@ -406,8 +410,26 @@ impl UdfInstance {
         e
     }
 
+    fn query_timeout(&self) -> UdfError {
+        if self.search_deadline {
+            self.udf.error(UdfErrorKind::Timeout, "timeout: the search request's deadline passed during a UDF call")
+        } else {
+            self.udf.error(
+                UdfErrorKind::Timeout,
+                format!(
+                    "timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms",
+                    self.udf.limits.query_timeout_ms
+                ),
+            )
+        }
+    }
+
     fn call_error(&mut self, e: wasmtime::Error) -> UdfError {
         let expired = self.udf.engine.now_tick() >= self.query_deadline_tick;
+        if expired && matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            let err = self.query_timeout();
+            return self.fail(err);
+        }
         let limiter_hit = match &self.inner {
             Inner::Core(c) => c.store.data().limiter.hit,
             Inner::Component(c) => c.store.data().ctx.limiter.hit,
@@ -446,6 +468,9 @@ impl UdfInstance {
         let result = match &mut self.inner {
             Inner::Core(c) => match &c.filter {
                 Some(f) => f.call(&mut c.store, doc as i64).map(|v| Ok(v != 0)),
+                None if c.filter_batch.is_some() => {
+                    return self.single_via_batch(doc, score, true).map(|v| v != 0.0);
+                }
                 None => Ok(Err("the UDF does not export `filter`".to_string())),
             },
             Inner::Component(c) => c.udf.call_filter(&mut c.store, doc as u64),
@@ -462,11 +487,25 @@ impl UdfInstance {
         let result = match &mut self.inner {
             Inner::Core(c) => match &c.score {
                 Some(f) => f.call(&mut c.store, doc as i64).map(Ok),
+                None if c.score_batch.is_some() => return self.single_via_batch(doc, score, false),
                 None => Ok(Err("the UDF does not export `score`".to_string())),
             },
             Inner::Component(c) => c.udf.call_score(&mut c.store, doc as u64),
         };
         self.finish(result, started, 1, "score")
+    }
+
+    /// A module with only the batched export, asked for one document.
+    fn single_via_batch(&mut self, doc: u32, score: f32, filter: bool) -> Result<f64, UdfError> {
+        if filter {
+            let mut out = Vec::with_capacity(1);
+            self.filter_batch(&[doc], &[score], &mut out)?;
+            Ok(out.first().copied().unwrap_or(false) as u8 as f64)
+        } else {
+            let mut out = Vec::with_capacity(1);
+            self.score_batch(&[doc], &[score], &mut out)?;
+            Ok(out.first().copied().unwrap_or(0.0))
+        }
     }
 
     #[inline]

@@ -296,3 +296,54 @@ fn exhausted_instance_pool_is_an_instance_limit_error() {
     assert!(e.message.contains("pool"), "{e}");
     assert_eq!(udf.live_instances(), 2, "the failed attempt released its slot");
 }
+
+#[test]
+fn search_deadline_caps_udf_time() {
+    let (_d, reg, _) = setup();
+    let mut m = meta("looper", "1.0.0", json!([]));
+    m.limits.call_timeout_ms = Some(5_000);
+    let udf = register(&reg, m, fixture("hostile_infinite_loop.wat")).unwrap();
+    let p = udf.bind_params(&Default::default()).unwrap();
+    let mut inst = udf.instantiate(p, deadline()).unwrap();
+    inst.limit_deadline(Instant::now() + Duration::from_millis(30));
+    let started = Instant::now();
+    let e = inst.filter(0, 0.0).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(4), "stopped by the search deadline, not the 5 s call limit");
+    assert_eq!(e.kind, UdfErrorKind::Timeout);
+    assert!(e.message.contains("search request's deadline"), "{e}");
+    // A later deadline does not extend the UDF's own limits.
+    let p = udf.bind_params(&Default::default()).unwrap();
+    let mut inst = udf.instantiate(p, deadline()).unwrap();
+    inst.limit_deadline(Instant::now() + Duration::from_secs(3600));
+    let e = inst.filter(0, 0.0).unwrap_err();
+    assert!(e.message.contains("call_timeout_ms"), "{e}");
+}
+
+#[test]
+fn batch_only_module_answers_single_calls() {
+    let (_d, reg, _) = setup();
+    let wasm = compile_wat(r#"(module
+        (memory (export "memory") 2)
+        (func (export "udf_buffer") (param i32) (result i32) (i32.const 65536))
+        (func (export "score_batch") (param $ctxs i32) (param $n i32) (param $out i32) (result i32)
+          (local $i i32)
+          (block $done (loop $next
+            (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+            ;; score = doc id (low 32 bits of the ctx) + 0.5
+            (f64.store (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 8)))
+              (f64.add (f64.convert_i64_u (i64.and (i64.load (i32.add (local.get $ctxs) (i32.mul (local.get $i) (i32.const 8))))
+                                                   (i64.const 0xffffffff)))
+                       (f64.const 0.5)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $next)))
+          (i32.const 0)))"#).unwrap();
+    let udf = register(&reg, meta("batchonly", "1.0.0", json!([])), wasm).unwrap();
+    assert_eq!(udf.metadata.exports, vec!["score_batch"]);
+    assert!(udf.has_score() && !udf.has_filter());
+    let p = udf.bind_params(&Default::default()).unwrap();
+    let mut inst = udf.instantiate(p, deadline()).unwrap();
+    assert_eq!(inst.score(41, 0.0).unwrap(), 41.5);
+    let mut out = Vec::new();
+    inst.score_batch(&[1, 2, 3], &[0.0; 3], &mut out).unwrap();
+    assert_eq!(out, vec![1.5, 2.5, 3.5]);
+}
