@@ -107,13 +107,18 @@ pub fn batch_buffer(size: i32) -> usize {
     })
 }
 
-/// Copies the ctx array the host wrote (it may be unaligned inside the buffer).
+/// The ctx array the host wrote: borrowed in place when it is 8-byte aligned (the host writes
+/// it at the start of our aligned `udf_buffer` region), else copied.
 ///
-/// SAFETY: `ctxs_ptr` must point to `n` readable i64 values.
-unsafe fn read_ctxs(ctxs_ptr: usize, n: usize) -> Vec<i64> {
+/// SAFETY: `ctxs_ptr` must point to `n` readable i64 values that stay untouched for `'a`.
+unsafe fn read_ctxs<'a>(ctxs_ptr: usize, n: usize) -> std::borrow::Cow<'a, [i64]> {
     let base = ctxs_ptr as *const i64;
+    if ctxs_ptr.is_multiple_of(std::mem::align_of::<i64>()) {
+        // SAFETY: aligned, and valid for `n` reads per the caller.
+        return std::borrow::Cow::Borrowed(unsafe { std::slice::from_raw_parts(base, n) });
+    }
     // SAFETY: guaranteed by the caller.
-    (0..n).map(|i| unsafe { base.add(i).read_unaligned() }).collect()
+    std::borrow::Cow::Owned((0..n).map(|i| unsafe { base.add(i).read_unaligned() }).collect())
 }
 
 /// Expansion target of `#[filter_batch]`. Returns 0 on success, 1 on a bad call.
