@@ -8,6 +8,8 @@ mod python_udf;
 mod udf_runtime;
 #[path = "bench/udf_search.rs"]
 mod udf_search;
+#[path = "bench/udf_sdk.rs"]
+mod udf_sdk;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -16,8 +18,9 @@ fn main() {
         Some("udf-runtime") => udf_runtime::run(&args[2..]),
         Some("python-udf") => python_udf::run(&args[2..]),
         Some("udf-search") => udf_search::run(&args[2..]),
+        Some("udf-sdk") => udf_sdk::run(&args[2..]),
         _ => {
-            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure");
+            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure\n  udf-sdk       the Rust SDK and the C header vs hand-written WAT, per document and batched");
             std::process::exit(2);
         }
     };
