@@ -459,3 +459,35 @@ def test_relevance_scores_pass_through_udf_filters(client, data):
     b = top({"bool": {"must": must, "filter": [price_range(0, 60)]}})
     assert [x[0] for x in a] == [x[0] for x in b]
     assert [x[1] for x in a] == pytest.approx([x[1] for x in b])
+
+
+PY_STORED = '''\
+def filter(doc, params, min_qty: int = 0) -> bool:
+    return doc.get("qty", -1) >= min_qty
+
+
+def score(doc, factor: float = 1.0) -> float:
+    return doc.score + doc.get("price", 0) * factor
+'''
+
+
+def test_stored_python_script(client, data):
+    """`"lang": "python"` stored scripts compile like Python uploads (componentize-py)."""
+    try:
+        client.put_script(id="py_stored", body={"script": {"lang": "python", "source": PY_STORED}})
+    except TransportError as e:
+        if e.status_code in (500, 503) and "componentize" in str(e.info).lower():
+            pytest.skip(f"the Python toolchain is not available: {e.info}")
+        raise
+    got = client.get_script(id="py_stored")
+    assert got["found"] and got["script"]["lang"] == "python" and got["script"]["source"] == PY_STORED
+    same_everything(client, {"wasm_udf": {"name": "py_stored", "params": {"min_qty": 11}}},
+                    {"range": {"qty": {"gte": 11}}})
+    r = search(client, {"query": {"script_score": {"query": {"constant_score": {"filter": {"term": {"qty": 2}}}},
+                                                   "script": {"id": "py_stored", "params": {"factor": 2.0}}}},
+                        "size": N_DOCS})
+    want = expected_ids(data, lambda d: d["qty"] == 2)
+    assert set(ids(r)) == want
+    for h in r["hits"]["hits"]:
+        assert h["_score"] == pytest.approx(expected_price_score(data[h["_id"]], 1.0, 2.0), rel=1e-5)
+    assert client.delete_script(id="py_stored")["acknowledged"]

@@ -3,7 +3,8 @@
 //! named after the script id. Storing it again registers the next patch version (queries
 //! without a version use the highest), deleting it removes every version.
 //!
-//! `{"script": {"lang": "wasm", "source": "<base64 wasm, or WAT text>", "params": {…}}}`;
+//! `{"script": {"lang": "wasm", "source": "<base64 wasm, or WAT text>", "params": {…}}}`, or
+//! `"lang": "python"` with Python UDF source (compiled like a Python upload);
 //! `params` declares optional parameters (type from the value, the value as default);
 //! `parameters` declares them the way the UDF API does.
 
@@ -35,12 +36,36 @@ async fn store_in_context(
     store(state, headers, Path(id), body).await
 }
 
-/// What a `script` object compiles to.
+/// What a `script` object compiles to (Python source is compiled later, off the async runtime).
 struct StoredScript {
     language: Language,
     binary: Vec<u8>,
     source: String,
     parameters: Vec<ParamDecl>,
+}
+
+/// Python UDFs embed CPython (~12.5 MiB of linear memory) and interpret: the same defaults
+/// the UDF API gives Python uploads, within the server's ceiling.
+const PYTHON_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+const PYTHON_CALL_TIMEOUT_MS: u64 = 1_000;
+
+/// Compiles a Python stored script with quidditch-python; parameters come from the source's
+/// signature unless the script object declared them. Blocking (seconds).
+fn compile_python(state: &AppState, script: &mut StoredScript, metadata: &mut UdfMetadata) -> Result<(), ApiError> {
+    let component = quidditch_python::PythonCompiler::from_env()
+        .compile(&script.source)
+        .map_err(|e| ApiError::new(e.status(), e.error_type(), e.to_string()))?;
+    script.binary = component.wasm;
+    if script.parameters.is_empty() {
+        let declared = serde_json::to_value(&component.metadata.parameters).unwrap_or(Value::Null);
+        script.parameters = serde_json::from_value(declared).unwrap_or_default();
+    }
+    let udf = &state.config.udf;
+    metadata.limits.memory_bytes =
+        Some(PYTHON_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes));
+    metadata.limits.call_timeout_ms =
+        Some(PYTHON_CALL_TIMEOUT_MS.min(udf.max_limits.call_timeout_ms).max(udf.limits.call_timeout_ms));
+    Ok(())
 }
 
 fn parse_script(id: &str, body: Option<Value>) -> Result<StoredScript, ApiError> {
@@ -68,11 +93,12 @@ fn parse_script(id: &str, body: Option<Value>) -> Result<StoredScript, ApiError>
             })?;
             (Language::Other, binary)
         }
-        "" => return Err(bad("must specify [lang] for a stored script: [wasm]".into())),
+        "python" => (Language::Python, Vec::new()),
+        "" => return Err(bad("must specify [lang] for a stored script: [wasm] or [python]".into())),
         other => {
             return Err(bad(format!(
-                "script lang [{other}] is not supported; store a UDF as \"lang\": \"wasm\" (base64 WebAssembly or WAT), \
-                 or upload Python UDFs through /api/v1/udfs"
+                "script lang [{other}] is not supported; store a UDF as \"lang\": \"wasm\" (base64 WebAssembly or WAT) \
+                 or \"lang\": \"python\" (Python UDF source)"
             )));
         }
     };
@@ -130,15 +156,19 @@ fn next_version(state: &AppState, id: &str) -> String {
 
 async fn store(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let actor = authorize(&state, &headers, true)?;
-    let script = parse_script(&id, parse_json_body(&body)?)?;
+    let mut script = parse_script(&id, parse_json_body(&body)?)?;
     let udfs = state.udfs.clone();
     tokio::task::spawn_blocking(move || {
         let mut metadata = UdfMetadata::new(id.clone(), next_version(&state, &id));
+        if script.language == Language::Python {
+            compile_python(&state, &mut script, &mut metadata)?;
+        }
         metadata.language = script.language;
         metadata.description = format!("stored script [{id}]");
         metadata.parameters = script.parameters;
         metadata.source = Some(script.source);
         udfs.register(RegisterRequest { metadata, binary: script.binary, signature: None, actor })
+            .map_err(ApiError::from)
     })
     .await
     .map_err(|e| ApiError::internal(format!("store task failed: {e}")))??;
