@@ -87,7 +87,12 @@ impl Parser<'_> {
             return self.field(&path, rest, value, nested_dynamic);
         }
         let path = join(prefix, key);
-        let mapped = self.current().field(&path).cloned();
+        // The shared mapping has a prebuilt path index; a copy being grown by this document
+        // does not (it is rebuilt at the end), so walk its tree.
+        let mapped = match &self.mapping {
+            None => self.base.field_shared(&path),
+            Some(m) => m.field(&path).cloned().map(std::sync::Arc::new),
+        };
         let field = match mapped {
             Some(f) => f,
             None => match dynamic {
@@ -104,7 +109,7 @@ impl Parser<'_> {
                         return Ok(());
                     };
                     self.mapping.get_or_insert_with(|| self.base.clone()).add_dynamic(&path, inferred.clone())?;
-                    inferred
+                    std::sync::Arc::new(inferred)
                 }
             },
         };

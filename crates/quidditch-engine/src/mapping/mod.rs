@@ -6,6 +6,7 @@ mod dynamic;
 mod field_type;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -360,6 +361,8 @@ pub struct Mapping {
     /// Other top-level keys (`_meta`, `_source`, …), kept for round-trips.
     pub extra: Map<String, Value>,
     flat: HashMap<String, ResolvedField>,
+    /// Field definitions by path (object tree only), for the document parser's hot path.
+    by_path: HashMap<String, Arc<FieldMapping>>,
 }
 
 impl Default for Mapping {
@@ -371,6 +374,7 @@ impl Default for Mapping {
             properties: BTreeMap::new(),
             extra: Map::new(),
             flat: HashMap::new(),
+            by_path: HashMap::new(),
         }
     }
 }
@@ -529,6 +533,24 @@ impl Mapping {
         }
         walk("", &self.properties, &mut flat);
         self.flat = flat;
+        let mut by_path = HashMap::new();
+        fn index_tree(prefix: &str, props: &BTreeMap<String, FieldMapping>, out: &mut HashMap<String, Arc<FieldMapping>>) {
+            for (name, f) in props {
+                let path = join(prefix, name);
+                if f.ty == FieldType::Object {
+                    index_tree(&path, &f.properties, out);
+                }
+                out.insert(path, Arc::new(f.clone()));
+            }
+        }
+        index_tree("", &self.properties, &mut by_path);
+        self.by_path = by_path;
+    }
+
+    /// The field definition at `path` from the prebuilt index (only valid on a mapping that
+    /// was rebuilt after its last change, which every shared `Mapping` is).
+    pub(crate) fn field_shared(&self, path: &str) -> Option<Arc<FieldMapping>> {
+        self.by_path.get(path).cloned()
     }
 
     /// Looks up a user field path (`title`, `user.name`, `title.keyword`).
