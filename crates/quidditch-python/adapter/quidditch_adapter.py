@@ -170,81 +170,90 @@ class Document:
         return f"Document(id={self.id!r})"
 
 
-class _Block:
-    """A block of documents evaluated in one export call; fields fetched per block, lazily."""
+class BlockDocument:
+    """The current document of a block (batched exports): same interface as `Document`.
 
-    __slots__ = ("ctxs", "columns")
+    One object walks the whole block (the adapter moves it from document to document), so a
+    UDF must not keep `doc` after returning; copy the values it needs instead. A field is
+    fetched for the whole block on first access, with one `get-field-batch` call.
+    """
+
+    __slots__ = ("_ctxs", "_columns", "_i")
 
     def __init__(self, ctxs):
-        self.ctxs = ctxs
-        self.columns = {}
+        self._ctxs = ctxs
+        self._columns = {}
+        self._i = 0
 
-    def column(self, path):
-        col = self.columns.get(path)
-        if col is None:
-            col = [_MISSING if v is None else _value(v) for v in host.get_field_batch(self.ctxs, path)]
-            self.columns[path] = col
-        return col
-
-
-class BlockDocument:
-    """One document of a block: same interface as `Document`."""
-
-    __slots__ = ("_block", "_i")
-
-    def __init__(self, block, i):
-        self._block = block
-        self._i = i
+    def _fetch(self, path):
+        column = [
+            _MISSING if v is None else (json.loads(v.value) if v.__class__ is Value_Json else v.value)
+            for v in host.get_field_batch(self._ctxs, path)
+        ]
+        self._columns[path] = column
+        return column
 
     def __getitem__(self, path):
-        value = self._block.column(path)[self._i]
+        column = self._columns.get(path)
+        if column is None:
+            column = self._fetch(path)
+        value = column[self._i]
         if value is _MISSING:
             raise KeyError(path)
         return value
 
     def get(self, path, default=None):
-        value = self._block.column(path)[self._i]
+        column = self._columns.get(path)
+        if column is None:
+            column = self._fetch(path)
+        value = column[self._i]
         return default if value is _MISSING else value
 
     def __contains__(self, path):
-        return self._block.column(path)[self._i] is not _MISSING
+        column = self._columns.get(path)
+        if column is None:
+            column = self._fetch(path)
+        return column[self._i] is not _MISSING
 
     @property
     def id(self):
-        return host.document_id(self._block.ctxs[self._i])
+        return host.document_id(self._ctxs[self._i])
 
     @property
     def score(self):
-        return host.get_score(self._block.ctxs[self._i])
+        return host.get_score(self._ctxs[self._i])
 
     def __repr__(self):
         return f"Document(id={self.id!r})"
 
 
 class _Entry:
-    """How to call one user function: which UDF parameters it takes by name."""
+    """How to call one user function: which UDF parameters it takes, and how."""
 
     def __init__(self, fn):
         self.fn = fn
         code = getattr(fn, "__code__", None)
         if code is None:
-            names = ()
+            names, positional = (), 0
         else:
-            nargs = code.co_argcount + code.co_kwonlyargcount
-            names = code.co_varnames[1:nargs]  # [0] is the document
-        self.wants_params = "params" in names
-        self.named = tuple(n for n in names if n != "params")
+            names = code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]  # [0]: doc
+            positional = code.co_argcount - 1
+        self.names = names
+        self.positional = positional
 
     def arguments(self):
+        """(args, kwargs) for one call: positional when every positional parameter has a
+        value (the cheap call), keywords otherwise (Python defaults fill the gaps)."""
         params = Params()
-        kwargs = {}
-        if self.wants_params:
-            kwargs["params"] = params
-        for name in self.named:
-            value = params.get(name, _MISSING)
-            if value is not _MISSING:
-                kwargs[name] = value
-        return kwargs
+        values = []
+        for name in self.names:
+            values.append(params if name == "params" else params.get(name, _MISSING))
+        if _MISSING not in values[: self.positional]:
+            args = tuple(values[: self.positional])
+            kwargs = {n: v for n, v in zip(self.names[self.positional :], values[self.positional :]) if v is not _MISSING}
+            return args, kwargs
+        kwargs = {n: v for n, v in zip(self.names, values) if v is not _MISSING}
+        return (), kwargs
 
 
 def _entry(name):
@@ -270,9 +279,9 @@ def _as_float(value):
     return float(value)
 
 
-def _batch_failure(exc, block, i):
+def _batch_failure(exc, doc):
     try:
-        doc_id = host.document_id(block.ctxs[i])
+        doc_id = doc.id
     except Exception:  # the error itself matters more than the id
         doc_id = "?"
     return Err(f"{_describe(exc)} (document {doc_id!r})")
@@ -294,7 +303,8 @@ class WitWorld(wit_world.WitWorld):
             raise Err("not implemented")
         _live = True
         try:
-            return _as_bool(_FILTER.fn(Document(ctx), **_FILTER.arguments()))
+            args, kwargs = _FILTER.arguments()
+            return _as_bool(_FILTER.fn(Document(ctx), *args, **kwargs))
         except Exception as exc:
             raise Err(_describe(exc))
 
@@ -304,7 +314,8 @@ class WitWorld(wit_world.WitWorld):
             raise Err("not implemented")
         _live = True
         try:
-            return _as_float(_SCORE.fn(Document(ctx), **_SCORE.arguments()))
+            args, kwargs = _SCORE.arguments()
+            return _as_float(_SCORE.fn(Document(ctx), *args, **kwargs))
         except Exception as exc:
             raise Err(_describe(exc))
 
@@ -313,35 +324,59 @@ class WitWorld(wit_world.WitWorld):
         if _FILTER is None:
             raise Err("not implemented")
         _live = True
-        block = _Block(ctxs)
-        i = 0
+        doc = BlockDocument(ctxs)
         try:
             fn = _FILTER.fn
-            kwargs = _FILTER.arguments()
+            args, kwargs = _FILTER.arguments()
             out = []
             append = out.append
-            for i in range(len(ctxs)):
-                r = fn(BlockDocument(block, i), **kwargs)
-                append(r if r.__class__ is bool else bool(r))
+            if kwargs:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc, *args, **kwargs)
+                    append(r if r.__class__ is bool else bool(r))
+            elif args:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc, *args)
+                    append(r if r.__class__ is bool else bool(r))
+            else:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc)
+                    append(r if r.__class__ is bool else bool(r))
             return out
         except Exception as exc:
-            raise _batch_failure(exc, block, i)
+            raise _batch_failure(exc, doc)
 
     def score_batch(self, ctxs):
         global _live
         if _SCORE is None:
             raise Err("not implemented")
         _live = True
-        block = _Block(ctxs)
-        i = 0
+        doc = BlockDocument(ctxs)
         try:
             fn = _SCORE.fn
-            kwargs = _SCORE.arguments()
+            args, kwargs = _SCORE.arguments()
             out = []
             append = out.append
-            for i in range(len(ctxs)):
-                r = fn(BlockDocument(block, i), **kwargs)
-                append(r if r.__class__ is float else _as_float(r))
+            # Three loops rather than one with `*args, **kwargs`: unpacking empty arguments
+            # costs as much as the rest of a trivial scorer's call.
+            if kwargs:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc, *args, **kwargs)
+                    append(r if r.__class__ is float else _as_float(r))
+            elif args:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc, *args)
+                    append(r if r.__class__ is float else _as_float(r))
+            else:
+                for i in range(len(ctxs)):
+                    doc._i = i
+                    r = fn(doc)
+                    append(r if r.__class__ is float else _as_float(r))
             return out
         except Exception as exc:
-            raise _batch_failure(exc, block, i)
+            raise _batch_failure(exc, doc)

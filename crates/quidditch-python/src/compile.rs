@@ -70,8 +70,14 @@ impl PythonCompiler {
     }
 
     pub fn with_tool(tool: impl Into<PathBuf>) -> Self {
+        let mut tool = tool.into();
+        // A relative path with a directory (`.venv/bin/componentize-py`) must not be resolved
+        // against the temporary build directory the tool runs in.
+        if tool.is_relative() && tool.components().count() > 1 {
+            tool = std::path::absolute(&tool).unwrap_or(tool);
+        }
         PythonCompiler {
-            tool: tool.into(),
+            tool,
             timeout: Duration::from_secs(120),
             running: Mutex::new(0),
             slot_freed: Condvar::new(),

@@ -1,0 +1,295 @@
+//! `bench python-udf`: what a Python UDF costs, beside the same filter as a core-wasm UDF and
+//! as native Rust, in one run.
+//!
+//! The filter keeps documents whose i64 field `n` is even (the predicate of
+//! `tests/fixtures/wat/field_filter.wat` and `batch_filter.wat`). Rows: native Rust; core
+//! module per document and batched; the Python filter per document and batched (block sizes
+//! 256/1024/4096, each field fetched once per block with `get-field-batch`); a trivial Python
+//! `score` (returns 1.0, reads nothing) for the interpreter's call floor; upload (componentize-py
+//! + wasmtime compilation), restart (loading the precompiled artifact) and instantiation.
+//!
+//! Reproduce: `. scripts/env.sh && cargo run --release -p quidditch-server --bin bench -- python-udf`
+//! (componentize-py from `$QUIDDITCH_COMPONENTIZE_PY`, PATH, or `./.venv/bin`).
+
+use std::borrow::Cow;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quidditch_python::PythonCompiler;
+use quidditch_udf::{
+    DocumentAccess, FieldSlot, FieldValue, Language, LimitOverrides, LoadedUdf, RegisterRequest, UdfConfig,
+    UdfMetadata, UdfRegistry,
+};
+
+const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
+const BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
+
+const PYTHON_SOURCE: &str = r#""""Keeps documents whose field `n` is even (benchmark)."""
+
+
+def filter(doc, params) -> bool:
+    return doc.get("n", 1) % 2 == 0
+
+
+def score(doc, params) -> float:
+    return 1.0
+"#;
+
+/// One i64 column `n`, like a fast-field column resolved once per segment.
+struct Column {
+    n: Arc<Vec<i64>>,
+}
+
+impl DocumentAccess for Column {
+    fn resolve(&mut self, path: &str) -> FieldSlot {
+        if path == "n" { FieldSlot(0) } else { FieldSlot::MISSING }
+    }
+
+    #[inline]
+    fn read(&mut self, slot: FieldSlot, doc: u32) -> FieldValue<'_> {
+        match (slot, self.n.get(doc as usize)) {
+            (FieldSlot(0), Some(v)) => FieldValue::I64(*v),
+            _ => FieldValue::Missing,
+        }
+    }
+
+    fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>> {
+        Some(Cow::Owned(doc.to_string()))
+    }
+}
+
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    note: String,
+}
+
+impl Row {
+    fn new(name: impl Into<String>, value: f64, unit: &'static str, note: impl Into<String>) -> Row {
+        Row { name: name.into(), value, unit, note: note.into() }
+    }
+}
+
+fn compiler() -> PythonCompiler {
+    if std::env::var_os(quidditch_python::TOOL_ENV).is_none() {
+        let venv = PathBuf::from(".venv/bin/componentize-py");
+        if venv.exists() {
+            return PythonCompiler::with_tool(venv);
+        }
+    }
+    PythonCompiler::from_env()
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut docs: usize = 200_000;
+    let mut per_doc_docs: usize = 20_000;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut number = |flag: &str| {
+            it.next().and_then(|v| v.parse().ok()).ok_or_else(|| anyhow::anyhow!("{flag} N"))
+        };
+        match a.as_str() {
+            "--docs" => docs = number("--docs")?,
+            "--per-doc-docs" => per_doc_docs = number("--per-doc-docs")?,
+            other => anyhow::bail!("unknown argument {other}; usage: bench python-udf [--docs N] [--per-doc-docs N]"),
+        }
+    }
+    let per_doc_docs = per_doc_docs.min(docs);
+
+    let dir = std::env::temp_dir().join(format!("quidditch-bench-python-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut rows = Vec::new();
+
+    // Upload: componentize-py, then the registry (wasmtime compilation, trial instantiation,
+    // storing the binary and the precompiled artifact).
+    let python = compiler().compile(PYTHON_SOURCE)?;
+    rows.push(Row::new(
+        "upload: componentize-py (Python source → component)",
+        python.compile_time.as_secs_f64() * 1e3,
+        "ms",
+        format!("{}, component {:.1} MB", python.tool_version, python.wasm.len() as f64 / (1 << 20) as f64),
+    ));
+    let python_bytes = python.wasm;
+    let registry = UdfRegistry::open(&dir, UdfConfig::default())?;
+    let mut meta = UdfMetadata::new("py_even", "1.0.0");
+    meta.language = Language::Python;
+    meta.limits = LimitOverrides { memory_bytes: Some(64 << 20), call_timeout_ms: Some(5_000), ..Default::default() };
+    let started = Instant::now();
+    registry.register(RegisterRequest { metadata: meta, binary: python_bytes, signature: None, actor: "bench".into() })?;
+    rows.push(Row::new(
+        "upload: register (wasmtime compile + trial instantiation + store)",
+        started.elapsed().as_secs_f64() * 1e3,
+        "ms",
+        "",
+    ));
+    let wat = |t: &str| quidditch_udf::compile_wat(t).map_err(|e| anyhow::anyhow!(e));
+    for (name, text) in [("core_even", FIELD), ("core_even_batch", BATCH)] {
+        registry.register(RegisterRequest {
+            metadata: UdfMetadata::new(name, "1.0.0"),
+            binary: wat(text)?,
+            signature: None,
+            actor: "bench".into(),
+        })?;
+    }
+    drop(registry);
+
+    // Restart: the registry loads the precompiled artifacts instead of compiling.
+    let started = Instant::now();
+    let registry = UdfRegistry::open(&dir, UdfConfig::default())?;
+    rows.push(Row::new(
+        "restart: open the registry (3 UDFs incl. the Python one, from the precompiled cache)",
+        started.elapsed().as_secs_f64() * 1e3,
+        "ms",
+        format!("{}", registry.runtime_json()),
+    ));
+    let py = registry.resolve("py_even", None)?;
+    let core = registry.resolve("core_even", None)?;
+    let core_batch = registry.resolve("core_even_batch", None)?;
+
+    let column = Arc::new((0..docs as i64).map(|i| i * 7 + 3).collect::<Vec<_>>());
+    let ids: Vec<u32> = (0..docs as u32).collect();
+
+    let mut native_docs: Box<dyn DocumentAccess> = Box::new(Column { n: column.clone() });
+    let slot = native_docs.resolve("n");
+    let ns = per_item(docs, || {
+        let mut kept = 0u64;
+        for &d in &ids {
+            if let FieldValue::I64(v) = native_docs.read(black_box(slot), black_box(d))
+                && v % 2 == 0
+            {
+                kept += 1;
+            }
+        }
+        black_box(kept);
+    });
+    rows.push(Row::new("native Rust filter (one i64 read via DocumentAccess)", ns, "ns/doc", ""));
+    let core_ns = per_doc(&core, &column, &ids, Export::Filter)?;
+    rows.push(Row::new("core-wasm filter, per-document call", core_ns, "ns/doc", ""));
+    let ns = batched(&core_batch, &column, &ids, 1024, Export::Filter)?;
+    rows.push(Row::new("core-wasm filter_batch, 1024 docs/call", ns, "ns/doc", ""));
+
+    let py_per_doc = per_doc(&py, &column, &ids[..per_doc_docs], Export::Filter)?;
+    rows.push(Row::new("Python filter, per-document call (`filter`)", py_per_doc, "ns/doc", format!("{per_doc_docs} docs")));
+    for block in [256, 1024, 4096] {
+        let ns = batched(&py, &column, &ids, block, Export::Filter)?;
+        rows.push(Row::new(
+            format!("Python filter, batched (`filter-batch`), {block} docs/call"),
+            ns,
+            "ns/doc",
+            format!("{:.1}× per-document", py_per_doc / ns),
+        ));
+    }
+    let ns = per_doc(&py, &column, &ids[..per_doc_docs], Export::Score)?;
+    rows.push(Row::new("Python score returning 1.0 (no field read), per-document call", ns, "ns/doc", "call floor"));
+    let ns = batched(&py, &column, &ids, 1024, Export::Score)?;
+    rows.push(Row::new("Python score returning 1.0 (no field read), batched 1024 docs/call", ns, "ns/doc", "interpreter floor"));
+
+    let us = instantiation(&py, 200)?;
+    rows.push(Row::new("instantiation per evaluation context (Python component)", us, "µs", "pooling allocator, incl. drop"));
+    let us = instantiation(&core, 20_000)?;
+    rows.push(Row::new("instantiation per evaluation context (core module)", us, "µs", "for comparison"));
+
+    println!("| benchmark | result | unit | note |\n|---|---:|---|---|");
+    for r in rows {
+        println!("| {} | {:.1} | {} | {} |", r.name, r.value, r.unit, r.note);
+    }
+    println!(
+        "\ndocuments: {docs} ({per_doc_docs} for per-document Python calls); cpus: {}",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    drop(registry);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Export {
+    Filter,
+    Score,
+}
+
+/// Best of 5 runs of `f` over `items` items, in ns per item.
+fn per_item(items: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_nanos() as f64 / items as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn new_instance(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>) -> anyhow::Result<quidditch_udf::UdfInstance> {
+    let params = udf.bind_params(&Default::default())?;
+    let mut inst = udf.instantiate(params, Instant::now() + Duration::from_secs(5))?;
+    inst.set_documents(Box::new(Column { n: column.clone() }));
+    Ok(inst)
+}
+
+fn per_doc(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>, ids: &[u32], export: Export) -> anyhow::Result<f64> {
+    let mut error = None;
+    let ns = per_item(ids.len(), || {
+        // A fresh instance per run, as per query; its cost is amortized over the documents.
+        let mut inst = match new_instance(udf, column) {
+            Ok(i) => i,
+            Err(e) => return error = Some(e),
+        };
+        let mut acc = 0f64;
+        for &d in ids {
+            let r = match export {
+                Export::Filter => inst.filter(d, 0.0).map(|k| k as u8 as f64),
+                Export::Score => inst.score(d, 0.0),
+            };
+            match r {
+                Ok(v) => acc += v,
+                Err(e) => return error = Some(e.into()),
+            }
+        }
+        black_box(acc);
+    });
+    error.map_or(Ok(ns), Err)
+}
+
+fn batched(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>, ids: &[u32], batch: usize, export: Export) -> anyhow::Result<f64> {
+    let scores = vec![0.0f32; batch];
+    let mut error = None;
+    let ns = per_item(ids.len(), || {
+        let mut inst = match new_instance(udf, column) {
+            Ok(i) => i,
+            Err(e) => return error = Some(e),
+        };
+        let mut kept = Vec::with_capacity(batch);
+        let mut scored = Vec::with_capacity(batch);
+        let mut acc = 0usize;
+        for chunk in ids.chunks(batch) {
+            let r = match export {
+                Export::Filter => inst.filter_batch(chunk, &scores[..chunk.len()], &mut kept).map(|_| kept.len()),
+                Export::Score => inst.score_batch(chunk, &scores[..chunk.len()], &mut scored).map(|_| scored.len()),
+            };
+            match r {
+                Ok(n) => acc += n,
+                Err(e) => return error = Some(e.into()),
+            }
+        }
+        black_box(acc);
+    });
+    error.map_or(Ok(ns), Err)
+}
+
+fn instantiation(udf: &Arc<LoadedUdf>, n: usize) -> anyhow::Result<f64> {
+    let params = udf.bind_params(&Default::default())?;
+    let mut error = None;
+    let ns = per_item(n, || {
+        for _ in 0..n {
+            match udf.instantiate(params.clone(), Instant::now() + Duration::from_secs(5)) {
+                Ok(i) => drop(black_box(i)),
+                Err(e) => return error = Some(e),
+            }
+        }
+    });
+    error.map_or(Ok(ns / 1000.0), |e| Err(e.into()))
+}
