@@ -31,6 +31,13 @@ const ADAPTER_MODULE: &str = "quidditch_adapter";
 pub const USER_MODULE: &str = "quidditch_user_udf";
 const WORLD: &str = "udf";
 
+/// Linear memory a Python UDF gets unless its upload says otherwise: the interpreter alone
+/// takes ~12.5 MiB (199 wasm pages) before any UDF code runs.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// Per-call time a Python UDF gets unless its upload says otherwise: interpreted Python
+/// evaluates a block of documents per call at ~1-2 µs per document and field.
+pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 1_000;
+
 /// A compiled Python UDF.
 #[derive(Debug, Clone)]
 pub struct PythonComponent {
@@ -60,6 +67,12 @@ impl Default for PythonCompiler {
 }
 
 impl PythonCompiler {
+    /// The process-wide compiler (`from_env`), so every caller shares its concurrency limit.
+    pub fn global() -> &'static PythonCompiler {
+        static GLOBAL: std::sync::OnceLock<PythonCompiler> = std::sync::OnceLock::new();
+        GLOBAL.get_or_init(PythonCompiler::from_env)
+    }
+
     /// Uses `$QUIDDITCH_COMPONENTIZE_PY` or `componentize-py` from PATH.
     pub fn from_env() -> Self {
         let tool = std::env::var_os(TOOL_ENV)

@@ -3,7 +3,6 @@
 //! The component is then registered like any other binary (the registry caches its
 //! precompiled form, so a restart does not recompile).
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use quidditch_python::{PythonCompiler, PythonMetadata, PythonUdfError};
@@ -11,18 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::http::{AppState, ApiError};
 
-/// Python UDFs embed CPython: the interpreter alone uses ~12.5 MiB of linear memory, so they
-/// get more memory than the server-wide default unless the upload says otherwise.
-const PYTHON_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
-/// Interpreted Python evaluates a block of documents per call; allow more than the default.
-const PYTHON_CALL_TIMEOUT_MS: u64 = 1_000;
 /// Version used when neither the JSON nor a `# @udf: version=` directive gives one.
 const DEFAULT_VERSION: &str = "1.0.0";
-
-fn compiler() -> &'static PythonCompiler {
-    static COMPILER: OnceLock<PythonCompiler> = OnceLock::new();
-    COMPILER.get_or_init(PythonCompiler::from_env)
-}
 
 /// A compiled Python upload.
 pub struct PythonBuild {
@@ -61,7 +50,7 @@ pub fn is_python_source(fields: &Map<String, Value>, has_binary: bool, source: O
 pub async fn compile(state: &AppState, fields: &mut Map<String, Value>, source: &str) -> Result<PythonBuild, ApiError> {
     let owned = source.to_string();
     let started = Instant::now();
-    let component = tokio::task::spawn_blocking(move || compiler().compile(&owned))
+    let component = tokio::task::spawn_blocking(move || PythonCompiler::global().compile(&owned))
         .await
         .map_err(|e| ApiError::internal(format!("Python compile task failed: {e}")))?
         .map_err(api_error)?;
@@ -120,12 +109,15 @@ fn merge_metadata(fields: &mut Map<String, Value>, meta: &PythonMetadata) {
     set("parameters", (!meta.parameters.is_empty()).then(|| json!(meta.parameters)));
 }
 
-/// Python defaults for memory and per-call time, unless the upload sets them (never above the
-/// server's ceiling, never below its defaults).
+/// Python defaults for memory and per-call time (CPython needs more than the server-wide
+/// defaults), unless the upload sets them; never above the server's ceiling, never below its
+/// defaults.
 fn apply_python_limits(state: &AppState, fields: &mut Map<String, Value>) {
     let udf = &state.config.udf;
-    let memory = PYTHON_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes);
-    let call = PYTHON_CALL_TIMEOUT_MS.min(udf.max_limits.call_timeout_ms).max(udf.limits.call_timeout_ms);
+    let memory = quidditch_python::DEFAULT_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes);
+    let call = quidditch_python::DEFAULT_CALL_TIMEOUT_MS
+        .min(udf.max_limits.call_timeout_ms)
+        .max(udf.limits.call_timeout_ms);
     let limits = fields.entry("limits").or_insert(Value::Null);
     if limits.is_null() {
         *limits = Value::Object(Map::new());
