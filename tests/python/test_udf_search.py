@@ -400,6 +400,20 @@ def test_call_timeout_fails_the_search(client, api, data):
     assert info["error"]["type"] == "udf_timeout_exception"
 
 
+def test_exclude_does_not_renew_the_query_time_budget(client, api, data):
+    # Every call times out (50 ms) and is excluded, but the UDF's query_timeout_ms (400 ms)
+    # bounds the whole clause: the search fails instead of running 300 x 50 ms.
+    r = api.post("/api/v1/udfs", json={"name": "spin_budget", "version": "1.0.0", "language": "wat",
+                                       "limits": {"call_timeout_ms": 50, "query_timeout_ms": 400},
+                                       "wat_source": (WAT / "spin.wat").read_text()})
+    assert r.status_code in (201, 409), r.text
+    started = time.time()
+    info = assert_search_error(client, {"wasm_udf": {"name": "spin_budget", "on_error": "exclude"}}, 500,
+                               ["spin_budget", "timeout"])
+    assert info["error"]["type"] == "udf_timeout_exception"
+    assert time.time() - started < 5
+
+
 def test_search_timeout_interrupts_udf_with_partial_results(client, data):
     started = time.time()
     r = search(client, {"query": udf("spin"), "timeout": "300ms"})

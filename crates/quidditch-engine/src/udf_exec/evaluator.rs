@@ -62,9 +62,8 @@ impl Evaluator {
             let wait_until = run.deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             match self.binding.udf.instantiate(self.binding.params.clone(), wait_until) {
                 Ok(mut inst) => {
-                    if let Some(d) = run.deadline {
-                        inst.limit_deadline(d);
-                    }
+                    let budget = self.budget();
+                    inst.limit_deadline(run.deadline.map_or(budget, |d| d.min(budget)));
                     inst.set_documents(Box::new(SegmentDocuments::new(&self.reader, self.binding.fields.clone())));
                     self.instance = Some(inst);
                 }
@@ -79,6 +78,16 @@ impl Evaluator {
             }
         }
         self.instance.as_mut()
+    }
+
+    /// The end of the UDF's `query_timeout_ms` budget for this clause on this index, fixed
+    /// when its first instance is made, so new instances (one per segment, or replacing a
+    /// failed one under `on_error: exclude`) do not renew it.
+    fn budget(&self) -> Instant {
+        *self
+            .binding
+            .budget
+            .get_or_init(|| Instant::now() + Duration::from_millis(self.binding.udf.limits.query_timeout_ms))
     }
 
     /// Whether evaluation should go on: no fatal failure elsewhere, deadline not passed.
@@ -112,10 +121,13 @@ impl Evaluator {
             return Verdict::Stop;
         }
         let doc_id = document_id(self.ids.as_ref(), doc);
-        let per_document = matches!(
-            e.kind,
-            UdfErrorKind::Trap | UdfErrorKind::Timeout | UdfErrorKind::MemoryLimit | UdfErrorKind::StackOverflow
-        );
+        // Running out of the query's UDF time budget is not the document's fault.
+        let budget_spent = Instant::now() >= self.budget();
+        let per_document = match e.kind {
+            UdfErrorKind::Timeout => !budget_spent,
+            UdfErrorKind::Trap | UdfErrorKind::MemoryLimit | UdfErrorKind::StackOverflow => true,
+            _ => false,
+        };
         if self.binding.on_error == OnError::Exclude && per_document {
             run.exclude(&e, doc_id);
             return Verdict::Drop;

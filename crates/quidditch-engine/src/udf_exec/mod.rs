@@ -70,6 +70,8 @@ pub struct UdfBinding {
     pub run: Arc<UdfRun>,
     pub fields: Arc<dyn FieldResolver>,
     pub index: Arc<str>,
+    /// End of the UDF's `query_timeout_ms` budget, shared by every segment of this index.
+    pub budget: Arc<std::sync::OnceLock<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for UdfBinding {
@@ -87,6 +89,7 @@ impl UdfBinding {
             run: lowering.run.clone(),
             fields: lowering.fields.clone(),
             index: Arc::from(lowering.index.as_str()),
+            budget: Arc::new(std::sync::OnceLock::new()),
         }
     }
 }
