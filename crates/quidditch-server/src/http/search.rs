@@ -37,13 +37,22 @@ fn engine_error(e: EngineError) -> ApiError {
     err
 }
 
-/// Runs engine work on the blocking pool; a panic there becomes a 500, not a dead server.
+/// Runs engine work as blocking code: `block_in_place` turns this worker into a blocking
+/// thread and hands its other tasks to a replacement worker, so searches never stall the
+/// runtime (or indexing) yet skip the thread hand-off of `spawn_blocking` (measured ~0.08 ms
+/// per search on the benchmark machine, see BENCHMARKS.md). A panic becomes a 500.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("search task failed: {e}")))?
+    tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)))
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(ApiError::internal(format!("search failed: {what}")))
+        })
 }
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {

@@ -560,6 +560,15 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
         }
     }
     latencies.sort();
+    // Transport baseline: the same client and connection on `GET /` (no search at all).
+    let mut pings = Vec::with_capacity(queries.len());
+    for _ in 0..queries.len() {
+        let t = Instant::now();
+        agent.get(&format!("{url}/")).call()?.into_string()?;
+        pings.push(t.elapsed());
+    }
+    pings.sort();
+    eprintln!("HTTP round trip baseline (GET /): p50 {:.3} ms, p99 {:.3} ms", ms(percentile(&pings, 0.5)), ms(percentile(&pings, 0.99)));
     Ok(SideResult {
         index_secs,
         docs_per_sec: docs.len() as f64 / index_secs,
