@@ -10,7 +10,7 @@ use std::sync::Arc;
 use quidditch_udf::document::{PathStep, json_field_value, parse_path, walk};
 use quidditch_udf::{DocumentAccess, FieldSlot, FieldValue};
 use serde_json::Value;
-use tantivy::columnar::{Cardinality, Column, ColumnType, StrColumn};
+use tantivy::columnar::{Cardinality, Column, ColumnType, ColumnValues, StrColumn};
 use tantivy::schema::{Field, Value as _};
 use tantivy::store::StoreReader;
 use tantivy::{DocId, SegmentReader, TantivyDocument};
@@ -21,6 +21,8 @@ use crate::query_ast::{FieldKind, FieldResolver, TargetField};
 enum SlotReader {
     /// A single-valued numeric/date/bool column, decoded to the mapped type.
     Numeric { column: Column<u64>, column_type: ColumnType, kind: FieldKind },
+    /// The same when every document has a value: the row is the doc id, one virtual call.
+    Dense { values: Arc<dyn ColumnValues<u64>>, column_type: ColumnType, kind: FieldKind },
     /// A single-valued keyword column; `buf` holds the last value read.
     Keyword { column: StrColumn, buf: String },
     /// Walk the parsed `_source`.
@@ -78,6 +80,9 @@ impl SegmentDocuments {
             }
             let types = [ColumnType::I64, ColumnType::U64, ColumnType::F64, ColumnType::DateTime, ColumnType::Bool];
             return match ff.u64_lenient_for_type(Some(&types), &column_name) {
+                Ok(Some((column, column_type))) if column.get_cardinality() == Cardinality::Full => {
+                    SlotReader::Dense { values: column.values, column_type, kind: f.kind }
+                }
                 Ok(Some((column, column_type))) if column.get_cardinality() != Cardinality::Multivalued => {
                     SlotReader::Numeric { column, column_type, kind: f.kind }
                 }
@@ -92,7 +97,10 @@ impl SegmentDocuments {
     /// Whether `path` would be read from a fast-field column (for tests and the benchmark).
     pub fn is_columnar(&mut self, path: &str) -> bool {
         let slot = self.resolve(path);
-        matches!(self.slots.get(slot.0 as usize), Some((_, SlotReader::Numeric { .. } | SlotReader::Keyword { .. })))
+        matches!(
+            self.slots.get(slot.0 as usize),
+            Some((_, SlotReader::Dense { .. } | SlotReader::Numeric { .. } | SlotReader::Keyword { .. }))
+        )
     }
 }
 
@@ -134,6 +142,13 @@ impl DocumentAccess for SegmentDocuments {
     fn read(&mut self, slot: FieldSlot, doc: u32) -> FieldValue<'_> {
         let Some((_, reader)) = self.slots.get_mut(slot.0 as usize) else { return FieldValue::Missing };
         match reader {
+            SlotReader::Dense { values, column_type, kind } => {
+                if doc < values.num_vals() {
+                    decode(values.get_val(doc), *column_type, *kind)
+                } else {
+                    FieldValue::Missing
+                }
+            }
             SlotReader::Numeric { column, column_type, kind } => match column.first(doc) {
                 Some(raw) => decode(raw, *column_type, *kind),
                 None => FieldValue::Missing,
