@@ -41,15 +41,23 @@ pub struct ComponentHost {
 struct LogPipe {
     buf: Arc<Mutex<Vec<u8>>>,
     dropped: Arc<Mutex<bool>>,
+    /// Anything written since the last `take` (checked without locking after every call).
+    dirty: Arc<std::sync::atomic::AtomicBool>,
     cap: usize,
 }
 
 impl LogPipe {
     fn new(cap: usize) -> Self {
-        LogPipe { buf: Arc::new(Mutex::new(Vec::new())), dropped: Arc::new(Mutex::new(false)), cap }
+        LogPipe {
+            buf: Arc::new(Mutex::new(Vec::new())),
+            dropped: Arc::new(Mutex::new(false)),
+            dirty: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            cap,
+        }
     }
 
     fn accept(&self, bytes: &[u8]) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Release);
         let mut buf = self.buf.lock();
         let room = self.cap.saturating_sub(buf.len());
         if bytes.len() > room {
@@ -59,6 +67,9 @@ impl LogPipe {
     }
 
     fn take(&self) -> (Vec<u8>, bool) {
+        if !self.dirty.swap(false, std::sync::atomic::Ordering::Acquire) {
+            return (Vec::new(), false);
+        }
         (std::mem::take(&mut *self.buf.lock()), std::mem::take(&mut *self.dropped.lock()))
     }
 }
