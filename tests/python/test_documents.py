@@ -29,6 +29,10 @@ def test_index_get_versions_and_realtime(client):
     assert client.get_source(INDEX, "1") == {"title": "second"}
     assert client.exists(INDEX, "1")
     assert not client.exists(INDEX, "nope")
+    # GET with an expected version.
+    assert client.get(INDEX, "1", version=2)["_version"] == 2
+    with pytest.raises(ConflictError):
+        client.get(INDEX, "1", version=1)
 
 
 def test_auto_id_and_create(client):

@@ -128,6 +128,7 @@ def test_cluster_health_and_cat(client, http):
     assert text[1].split()[2] == name
     picked = http.get(f"/_cat/indices/{name}?h=i,dc").text.split()
     assert picked == [name, "1"]
+    assert http.get("/_cat/indices?health=purple").status_code == 400
     health = client.cat.health(format="json")
     assert health[0]["status"] in ("green", "yellow")
     assert "status" in http.get("/_cat/health?v").text

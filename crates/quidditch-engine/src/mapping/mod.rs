@@ -396,7 +396,7 @@ impl Mapping {
         // Typed mappings (`{"_doc": {"properties": …}}`) were removed in OpenSearch 2.0.
         if obj.contains_key("_doc") {
             return Err(EngineError::IllegalArgument(
-                "Types cannot be provided in put mapping requests".into(),
+                "The mapping definition cannot be nested under a type [_doc] unless include_type_name is set to true.".into(),
             ));
         }
         for (key, value) in obj {

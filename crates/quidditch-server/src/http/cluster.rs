@@ -298,9 +298,14 @@ const INDEX_COLUMNS: &[(&str, &[&str], bool)] = &[
     ("pri.store.size", &[], true),
 ];
 
-fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> CatTable {
+fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> Result<CatTable, ApiError> {
     let unit = params.get("bytes").map(String::as_str);
     let health_filter = params.get("health").map(String::as_str);
+    if let Some(h) = health_filter {
+        if !matches!(h, "green" | "yellow" | "red") {
+            return Err(ApiError::illegal_argument(format!("unknown health status [{h}]")));
+        }
+    }
     let rows = indices
         .iter()
         .filter(|index| health_filter.is_none_or(|h| index_health(index).0 == h))
@@ -324,11 +329,11 @@ fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String,
             r
         })
         .collect();
-    CatTable {
+    Ok(CatTable {
         columns: INDEX_COLUMNS,
         default: &["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size", "pri.store.size"],
         rows,
-    }
+    })
 }
 
 async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
@@ -339,7 +344,7 @@ async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params)
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    table.0.render(&table.1)
+    table.0?.render(&table.1)
 }
 
 async fn cat_indices_for(
@@ -348,7 +353,7 @@ async fn cat_indices_for(
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
     let indices = state.engine.resolve_indices(&expr)?;
-    cat_indices_table(&indices, &params).render(&params)
+    cat_indices_table(&indices, &params)?.render(&params)
 }
 
 const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[

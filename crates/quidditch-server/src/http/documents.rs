@@ -221,6 +221,20 @@ async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String,
         // `stored_fields` replaces `_source` unless `_source` is asked for explicitly.
         filter.enabled = names.iter().any(|n| n == "_source") || params.contains_key("_source");
     }
+    if let (Some(want), Some(d)) = (params.get("version"), &doc) {
+        let want: i64 = want
+            .parse()
+            .map_err(|_| ApiError::illegal_argument(format!("Failed to parse [version] with value [{want}] as a number")))?;
+        if want != d.meta.version {
+            return Err(ApiError::new(
+                409,
+                "version_conflict_engine_exception",
+                format!("[{id}]: version conflict, current version [{}] is different than the one provided [{want}]", d.meta.version),
+            )
+            .with("index", index.name())
+            .with("shard", "0"));
+        }
+    }
     let status = if doc.is_some() { 200 } else { 404 };
     let mut body = get_result_json(index.name(), &id, doc.as_ref(), &filter);
     if let (Some(names), Some(d)) = (stored, &doc) {

@@ -152,6 +152,9 @@ async fn get_all_mappings(State(state): State<AppState>) -> Result<Response, Api
 async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: mapping source is empty;"))?;
+    if body.get("_doc").is_some() {
+        return Err(ApiError::illegal_argument("Types cannot be provided in put mapping requests"));
+    }
     let update = Mapping::parse(&body)?;
     let indices = resolve_with(&state, &expr, &params)?;
     blocking(move || {
