@@ -305,7 +305,7 @@ class WitWorld(wit_world.WitWorld):
         try:
             args, kwargs = _FILTER.arguments()
             return _as_bool(_FILTER.fn(Document(ctx), *args, **kwargs))
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: sys.exit() fails the call
             raise Err(_describe(exc))
 
     def score(self, ctx):
@@ -316,7 +316,7 @@ class WitWorld(wit_world.WitWorld):
         try:
             args, kwargs = _SCORE.arguments()
             return _as_float(_SCORE.fn(Document(ctx), *args, **kwargs))
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: sys.exit() fails the call
             raise Err(_describe(exc))
 
     def filter_batch(self, ctxs):
@@ -346,7 +346,7 @@ class WitWorld(wit_world.WitWorld):
                     r = fn(doc)
                     append(r if r.__class__ is bool else bool(r))
             return out
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: sys.exit() fails the call
             raise _batch_failure(exc, doc)
 
     def score_batch(self, ctxs):
@@ -378,5 +378,5 @@ class WitWorld(wit_world.WitWorld):
                     r = fn(doc)
                     append(r if r.__class__ is float else _as_float(r))
             return out
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: sys.exit() fails the call
             raise _batch_failure(exc, doc)

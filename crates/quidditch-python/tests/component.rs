@@ -33,6 +33,9 @@ import re
 def filter(doc, params, min_price: int = 10, word: str = "") -> bool:
     if doc.get("boom"):
         raise ValueError("boom " + doc.id)
+    if doc.get("exit"):
+        import sys
+        sys.exit(3)
     if doc.get("spin"):
         while True:
             pass
@@ -219,8 +222,8 @@ fn batch_filter_fetches_each_field_once_per_block() {
     let (mut store, udf) = instantiate(docs(), json!({"min_price": 10, "word": "x"}));
     let kept = udf.call_filter_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
     assert_eq!(kept, vec![false, false, false, false, true]);
-    // boom, spin, hog, hidden, price, tags: one batch call each, no per-document reads.
-    assert_eq!(store.data().batch_calls, 6);
+    // boom, exit, spin, hog, hidden, price, tags: one batch call each, no per-document reads.
+    assert_eq!(store.data().batch_calls, 7);
     assert_eq!(store.data().field_calls, 0);
 }
 
@@ -243,6 +246,9 @@ fn exceptions_become_err_with_type_and_message() {
     assert_eq!(err, "ValueError: boom 5");
     let err = udf.call_filter_batch(&mut store, &[0, 1, 5]).unwrap().unwrap_err();
     assert_eq!(err, "ValueError: boom 5 (document '5')");
+    // sys.exit() is not an exit of anything but the call.
+    let (mut store, udf) = instantiate(vec![json!({"exit": true})], json!({}));
+    assert_eq!(udf.call_filter(&mut store, 0).unwrap().unwrap_err(), "SystemExit: 3");
     // A missing field through doc[...] is a KeyError naming the field.
     let (mut store, udf) = instantiate(vec![json!({"price": 50})], json!({"word": "x"}));
     assert_eq!(udf.call_filter(&mut store, 0).unwrap().unwrap_err(), "KeyError: 'tags'");
