@@ -95,3 +95,49 @@ def test_index_scoped_bulk_and_auto_create(client, http):
 def test_empty_bulk_is_400(client):
     with pytest.raises(RequestError):
         client.bulk(body="\n")
+
+
+def test_concurrent_bulk_into_several_indices_with_reads_and_deletes(server, http):
+    import threading
+
+    import requests
+
+    url = server.url
+    errors = []
+
+    def writer(w):
+        try:
+            for b in range(10):
+                lines = []
+                for i in range(100):
+                    lines.append(json.dumps({"index": {"_index": f"conc-{w}", "_id": f"{b}-{i}"}}))
+                    lines.append(json.dumps({"n": i, "w": w, "text": f"writer {w} batch {b}"}))
+                    lines.append(json.dumps({"index": {"_index": "conc-shared", "_id": f"{w}-{b}-{i}"}}))
+                    lines.append(json.dumps({"w": w}))
+                r = requests.post(f"{url}/_bulk", data="\n".join(lines) + "\n", headers={"content-type": "application/x-ndjson"})
+                assert r.status_code == 200 and r.json()["errors"] is False, r.text[:300]
+                # Realtime reads of what was just acknowledged.
+                g = requests.get(f"{url}/conc-{w}/_doc/{b}-99")
+                assert g.status_code == 200 and g.json()["_source"]["w"] == w
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def churn():
+        # Create/delete a throwaway index while the writers run.
+        for _ in range(5):
+            requests.put(f"{url}/conc-churn/_doc/1", json={"x": 1})
+            requests.delete(f"{url}/conc-churn")
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)] + [threading.Thread(target=churn)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    r = http.post("/conc-*/_refresh")
+    assert r.status_code == 200
+    stats = http.get("/conc-*/_stats").json()["indices"]
+    for w in range(4):
+        assert stats[f"conc-{w}"]["primaries"]["docs"]["count"] == 1000
+    assert stats["conc-shared"]["primaries"]["docs"]["count"] == 4000
+    http.delete("/conc-*")
