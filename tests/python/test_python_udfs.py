@@ -420,6 +420,26 @@ def test_python_filter_example_readme(server_factory):
     assert titles == sorted(s for s in sports if levenshtein(s.lower(), "quidditch") <= 2)
 
 
+def test_python_udfs_doc_examples(server_factory, tmp_path):
+    """docs/python-udfs.md's blocks, as pasted, in an empty directory."""
+    server = server_factory()
+    script = sh_blocks((REPO / "docs" / "python-udfs.md").read_text())
+    env = {**os.environ, "QUIDDITCH": server.url}
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+    lines = [l for l in proc.stdout.splitlines() if l.strip()]
+    uploaded = json.loads(lines[0])
+    assert uploaded["name"] == "py_cheap" and uploaded["version"] == "1.0.0"
+    assert sorted(uploaded["exports"]) == ["filter", "filter_batch", "score", "score_batch"]
+    assert uploaded["parameters"] == [
+        {"name": "max_price", "type": "f64", "required": False, "default": 20.0, "description": ""}]
+    assert uploaded["compile_ms"] > 0
+    assert json.loads(lines[1])["result"] == {"filter": True, "score": 2.0 * (1 + 2.5 / 15)}
+    assert json.loads(lines[2]) == ["1", "3"]
+    assert json.loads(lines[3]) == ["1", "3", "2"]
+
+
 # ---------------------------------------------------------------- restart (keep last)
 
 def test_restart_loads_the_compiled_udf_without_recompiling(py_server, guard):
