@@ -505,3 +505,14 @@ def test_stored_python_script(client, data):
     for h in r["hits"]["hits"]:
         assert h["_score"] == pytest.approx(expected_price_score(data[h["_id"]], 1.0, 2.0), rel=1e-5)
     assert client.delete_script(id="py_stored")["acknowledged"]
+
+
+def test_udf_seeked_inside_an_intersection(client, data):
+    # A nested bool holding only a UDF lowers to a UDF scorer over all documents; the outer
+    # bool's intersection leads with the cheaper term query and seeks the UDF scorer.
+    for name in ("price_between", "price_between_batched"):
+        for qty in (0, 3, 16):
+            same_everything(
+                client,
+                {"bool": {"filter": [{"term": {"qty": qty}}, {"bool": {"must": [udf(name, min=10, max=70)]}}]}},
+                {"bool": {"filter": [{"term": {"qty": qty}}, price_range(10, 70)]}})
