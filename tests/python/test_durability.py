@@ -139,3 +139,21 @@ def test_data_mappings_settings_survive_clean_restart(server_factory):
     health = requests.get(f"{u}/_cluster/health/restart-me").json()
     assert health["status"] == "green"
     srv.stop()
+
+
+def test_a_damaged_index_does_not_keep_the_node_down(server_factory):
+    srv = server_factory()
+    u = srv.url
+    requests.put(f"{u}/healthy/_doc/1?refresh=true", json={"ok": True})
+    requests.put(f"{u}/damaged/_doc/1?refresh=true", json={"ok": False})
+    srv.stop()
+    (srv.data_dir / "indices" / "damaged" / "tantivy" / "meta.json").unlink()
+    srv.start()
+    u = srv.url
+    assert requests.get(f"{u}/healthy/_doc/1").json()["_source"] == {"ok": True}
+    assert "cannot open index" in srv.log()
+    # The damaged index's files are never overwritten by an auto-create.
+    r = requests.put(f"{u}/damaged/_doc/2", json={"x": 1})
+    assert r.status_code == 500 and "failed to open" in r.json()["error"]["reason"]
+    assert (srv.data_dir / "indices" / "damaged" / "meta.json").exists()
+    srv.stop()

@@ -20,6 +20,8 @@ pub struct Engine {
     config: EngineConfig,
     udfs: Arc<quidditch_udf::UdfRegistry>,
     indices: RwLock<BTreeMap<String, Arc<Index>>>,
+    /// Indices whose files exist but failed to open at start-up (name → reason).
+    broken: BTreeMap<String, String>,
     /// Serialises create/delete so a name is never half-created.
     admin: Mutex<()>,
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -42,6 +44,7 @@ impl Engine {
     ) -> anyhow::Result<Arc<Engine>> {
         std::fs::create_dir_all(dir)?;
         let mut indices = BTreeMap::new();
+        let mut broken = BTreeMap::new();
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
@@ -54,9 +57,17 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(&path);
                 continue;
             }
-            let index = Index::open(&path, &name, &config)
-                .map_err(|e| anyhow::anyhow!("cannot open index [{name}]: {e:#}"))?;
-            indices.insert(name, Arc::new(index));
+            match Index::open(&path, &name, &config) {
+                Ok(index) => {
+                    indices.insert(name, Arc::new(index));
+                }
+                Err(e) => {
+                    // One damaged index must not keep the node (and every other index) down.
+                    // Its files stay untouched; the name is reserved so nothing overwrites them.
+                    tracing::error!(index = %name, "cannot open index, leaving it unavailable: {e:#}");
+                    broken.insert(name, format!("{e:#}"));
+                }
+            }
         }
         tracing::info!(indices = indices.len(), "engine opened");
         let engine = Arc::new(Engine {
@@ -64,6 +75,7 @@ impl Engine {
             config,
             udfs,
             indices: RwLock::new(indices),
+            broken,
             admin: Mutex::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
@@ -171,6 +183,11 @@ impl Engine {
                 uuid: existing.uuid().to_string(),
             });
         }
+        if let Some(reason) = self.broken.get(name) {
+            return Err(EngineError::internal(format!(
+                "index [{name}] exists on disk but failed to open ({reason}); fix or remove its directory"
+            )));
+        }
         let dir = self.dir.join(name);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
@@ -215,6 +232,9 @@ impl Engine {
         for index in targets {
             self.indices.write().remove(index.name());
             index.close_for_delete();
+            // meta.json first: a crash mid-delete then looks like an aborted creation and is
+            // cleaned up at start-up, instead of a half-deleted index that fails to open.
+            let _ = std::fs::remove_file(index.dir().join("meta.json"));
             if let Err(e) = std::fs::remove_dir_all(index.dir()) {
                 tracing::warn!(index = index.name(), "removing index directory: {e}");
             }

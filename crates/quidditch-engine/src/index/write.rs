@@ -252,7 +252,7 @@ impl Index {
             index: self,
             mapping,
             mapping_changed: false,
-            overlay: HashMap::new(),
+            overlay: HashMap::with_capacity(prepared.len()),
             wal: Vec::with_capacity(prepared.len()),
             pending: Vec::with_capacity(prepared.len()),
         };
