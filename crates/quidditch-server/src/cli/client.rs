@@ -66,7 +66,7 @@ impl Client {
         match result {
             Ok(resp) => read_json(resp).map_err(CliError::Transport),
             Err(ureq::Error::Status(status, resp)) => {
-                let body = read_json(resp).unwrap_or_else(|e| Value::String(e));
+                let body = read_json(resp).unwrap_or_else(Value::String);
                 Err(CliError::Server { status, body })
             }
             Err(ureq::Error::Transport(t)) => {
@@ -82,4 +82,15 @@ fn read_json(resp: ureq::Response) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     serde_json::from_str(&text).or(Ok(Value::String(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(super::segment("geo_filter"), "geo_filter");
+        assert_eq!(super::segment("1.0.0+build"), "1.0.0+build");
+        assert_eq!(super::segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(super::segment("é"), "%C3%A9");
+    }
 }

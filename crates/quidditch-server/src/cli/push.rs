@@ -189,3 +189,35 @@ fn merge_params(meta: &mut Map<String, Value>, specs: &[String]) -> CliResult<()
     meta.insert("parameters".into(), Value::Array(params));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_specs() {
+        assert_eq!(
+            parse_param_spec("max_distance:i64=2").unwrap(),
+            json!({"name": "max_distance", "type": "i64", "required": false, "default": 2})
+        );
+        assert_eq!(parse_param_spec("target:string!").unwrap(), json!({"name": "target", "type": "string", "required": true}));
+        // Strings: JSON or bare; other types must parse as JSON.
+        assert_eq!(parse_param_spec("f:string=name").unwrap()["default"], json!("name"));
+        assert_eq!(parse_param_spec("f:string=\"a b\"").unwrap()["default"], json!("a b"));
+        assert_eq!(parse_param_spec("f:string=12").unwrap()["default"], json!("12"));
+        assert_eq!(parse_param_spec("on:bool=true").unwrap()["default"], json!(true));
+        for bad in ["nocolon", ":i64", "x:float64", "x:i64=abc", "x:bool=yes"] {
+            assert!(matches!(parse_param_spec(bad), Err(crate::cli::CliError::Usage(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn params_replace_by_name() {
+        let mut meta = Map::new();
+        meta.insert("parameters".into(), json!([{"name": "a", "type": "i64", "default": 1}, {"name": "b", "type": "f64"}]));
+        merge_params(&mut meta, &["a:i64=5".to_string(), "c:bool".to_string()]).unwrap();
+        let names: Vec<&str> = meta["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["b", "a", "c"]);
+        assert_eq!(meta["parameters"][1]["default"], json!(5));
+    }
+}
