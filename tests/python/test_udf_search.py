@@ -377,6 +377,8 @@ def test_trap_fails_the_search_naming_udf_version_and_document(client, data):
     assert info["error"]["type"] == "udf_trap_exception"
     doc_id = re.search(r"document \[(p\d+)\]", info["error"]["reason"]).group(1)
     assert data[doc_id]["qty"] == 7
+    assert info["error"]["udf"] == "trap_on_qty" and info["error"]["version"] == "1.0.0"
+    assert info["error"]["document_id"] == doc_id
 
 
 def test_on_error_exclude_drops_and_counts(client, data):

@@ -34,6 +34,16 @@ fn engine_error(e: EngineError) -> ApiError {
     if let Some(index) = e.index() {
         err = err.with("index", index.to_string());
     }
+    // A UDF that failed during the search: which one, and on which document.
+    if let EngineError::UdfFailed { udf, version, doc_id, .. } = &e {
+        err = err.with("udf", udf.clone());
+        if let Some(v) = version {
+            err = err.with("version", v.clone());
+        }
+        if let Some(d) = doc_id {
+            err = err.with("document_id", d.clone());
+        }
+    }
     err
 }
 
