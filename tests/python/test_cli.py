@@ -228,3 +228,33 @@ def test_python_push_compiles_on_the_server_with_progress(server, tmp_path):
         t = udf(server, "--json", "test", "py_cheap", "--doc", json.dumps({"price": price}))
         assert t.returncode == 0, t.stdout
         assert json.loads(t.stdout)["result"]["filter"] is keep
+
+
+# Logs, then traps (unreachable) when the document has `boom`.
+TRAP_WAT = """
+(module
+  (import "env" "log" (func $log (param i32 i32 i32)))
+  (import "env" "has_field" (func $has (param i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "boom")
+  (data (i32.const 16) "about to fail")
+  (func (export "filter") (param $ctx i64) (result i32)
+    (call $log (i32.const 2) (i32.const 16) (i32.const 13))
+    (if (call $has (local.get $ctx) (i32.const 0) (i32.const 4)) (then unreachable))
+    (i32.const 1)))
+"""
+
+
+def test_failing_udf_test_exits_1_with_logs(server, tmp_path):
+    wat = tmp_path / "trap.wat"
+    wat.write_text(TRAP_WAT)
+    assert udf(server, "push", str(wat), "--name", "cli_trap", "--version", "1.0.0").returncode == 0
+    ok = udf(server, "test", "cli_trap", "--doc", "{}")
+    assert ok.returncode == 0 and "filter = true" in ok.stdout and "log [warn] about to fail" in ok.stdout
+    p = udf(server, "test", "cli_trap", "--doc", '{"boom": 1}')
+    assert p.returncode == 1
+    assert "server answered 422" in p.stderr and "cli_trap" in p.stderr
+    assert "log [warn] about to fail" in p.stderr
+    p = udf(server, "--json", "test", "cli_trap", "--doc", '{"boom": 1}')
+    body = json.loads(p.stdout)
+    assert p.returncode == 1 and body["status"] == 422 and body["logs"][0]["message"] == "about to fail"

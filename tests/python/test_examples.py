@@ -460,3 +460,21 @@ def test_udf_guide_quick_starts(server_factory, tmp_path):
     assert "  log [warn] document test has no price" in lines
     assert any(l.startswith("pushed in_stock@1.0.0 (core") for l in lines)
     assert any(l.startswith("in_stock@1.0.0: filter = true") for l in lines)
+
+
+def test_python_filter_example_via_cli(srv):
+    """The Python example (examples/udfs/python-filter) through the CLI: a directory holding
+    one .py file is pushed as source (name and version from its `# @udf:` lines) and compiled
+    by the server, with a progress indicator."""
+    p = cli(srv, "--json", "push", str(EXAMPLES / "python-filter"), check=False, timeout=1200)
+    if p.returncode == 1 and "not enabled" in p.stdout:
+        pytest.skip("this server build does not compile Python uploads")
+    assert p.returncode == 0, p.stdout + p.stderr
+    meta = json.loads(p.stdout)
+    assert (meta["name"], meta["version"], meta["language"], meta["kind"]) == ("fuzzy_match", "1.0.0", "python", "component")
+    assert "the server compiles it" in p.stderr and "done in" in p.stderr
+    for title in ["Quidditch", "Quiditch", "kwidditch", "Quadball", "cricket"]:
+        for threshold in (1, 2):
+            expected = levenshtein(title.lower(), "quidditch") <= threshold
+            got = run_test(srv, "fuzzy_match", {"title": title}, {"query": "quidditch", "threshold": threshold})
+            assert got is expected, (title, threshold)

@@ -158,6 +158,14 @@ pub fn run_udf(server: &str, json: bool, cmd: UdfCommand) -> anyhow::Result<i32>
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {}", e.message());
+            // A failed `udf test` carries the logs the UDF wrote before failing.
+            if let CliError::Server { body, .. } = &e {
+                for entry in body.get("logs").and_then(Value::as_array).into_iter().flatten() {
+                    let level = entry.get("level").and_then(Value::as_str).unwrap_or("?");
+                    let message = entry.get("message").and_then(Value::as_str).unwrap_or_default();
+                    eprintln!("  log [{level}] {message}");
+                }
+            }
             if json {
                 println!("{}", e.to_json());
             }
