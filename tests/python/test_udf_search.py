@@ -518,3 +518,41 @@ def test_udf_seeked_inside_an_intersection(client, data):
                 client,
                 {"bool": {"filter": [{"term": {"qty": qty}}, {"bool": {"must": [udf(name, min=10, max=70)]}}]}},
                 {"bool": {"filter": [{"term": {"qty": qty}}, price_range(10, 70)]}})
+
+
+def test_field_access_fast_fields_and_source_fallback(client, api):
+    """Keyword fields come from fast-field columns; text fields, array elements, objects and
+    nested paths from `_source` — the UDF sees the same values either way."""
+    index = "udf_search_fields"
+    if client.indices.exists(index=index):
+        client.indices.delete(index=index)
+    client.indices.create(index=index, body={"mappings": {"properties": {
+        "title": {"type": "text"}, "category": {"type": "keyword"}}}})
+    docs = {
+        "f1": {"title": "red apple", "category": "fruit", "tags": ["a", "x"], "meta": {"origin": "fr"}},
+        "f2": {"title": "red apple pie", "category": "cake", "tags": ["b", "x"], "meta": {"origin": "it"}},
+        "f3": {"title": "green apple", "category": "fruit", "tags": ["x"], "meta": {"origin": "fr", "n": 1}},
+        "f4": {"title": "red apple", "category": "fruit"},
+    }
+    for k, d in docs.items():
+        client.index(index=index, id=k, body=d)
+    client.indices.refresh(index=index)
+    r = api.post("/api/v1/udfs", json={
+        "name": "field_equals", "version": "1.0.0", "language": "wat",
+        "parameters": [{"name": "field", "type": "string", "required": True},
+                       {"name": "value", "type": "string", "required": True}],
+        "wat_source": (WAT / "field_equals.wat").read_text()})
+    assert r.status_code in (201, 409), r.text
+
+    def hits(field, value):
+        body = {"query": {"wasm_udf": {"name": "field_equals", "params": {"field": field, "value": value}}},
+                "size": 10}
+        return sorted(ids(client.search(index=index, body=body)))
+
+    assert hits("title", "red apple") == ["f1", "f4"]          # text field: _source
+    assert hits("category", "fruit") == ["f1", "f3", "f4"]     # keyword: fast field
+    assert hits("tags[1]", "x") == ["f1", "f2"]                # array element: _source
+    assert hits("meta.origin", "fr") == ["f1", "f3"]           # nested path
+    assert hits("tags", '["a","x"]') == ["f1"]                 # an array as JSON text
+    assert hits("meta", '{"origin":"fr","n":1}') == ["f3"]     # an object as JSON text
+    assert hits("no.such.field", "") == []
