@@ -31,6 +31,13 @@ WAT = """
 """
 
 
+@pytest.fixture(scope="module")
+def server(server_factory):
+    """A server of this module's own: the UDFs pushed here do not show up in other modules'
+    listings, and theirs do not collide with these names."""
+    return server_factory()
+
+
 def run(*args, timeout=300):
     return subprocess.run([quidditch_bin(), *args], capture_output=True, text=True, timeout=timeout)
 
