@@ -556,3 +556,28 @@ def test_field_access_fast_fields_and_source_fallback(client, api):
     assert hits("tags", '["a","x"]') == ["f1"]                 # an array as JSON text
     assert hits("meta", '{"origin":"fr","n":1}') == ["f3"]     # an object as JSON text
     assert hits("no.such.field", "") == []
+
+
+def test_deleted_and_updated_documents(client, data):
+    """Deleted documents never reach the UDF; updated ones are seen in their new version."""
+    index = "udf_search_updates"
+    if client.indices.exists(index=index):
+        client.indices.delete(index=index)
+    client.indices.create(index=index, body={"mappings": {"properties": {"price": {"type": "double"},
+                                                                         "qty": {"type": "long"}}}})
+    ops = []
+    for i in range(120):
+        ops += [{"index": {"_index": index, "_id": str(i)}}, {"price": float(i), "qty": i % 5}]
+    assert not client.bulk(body=ops, refresh=True)["errors"]
+    for i in range(0, 120, 3):
+        client.delete(index=index, id=str(i))
+    for i in range(1, 120, 7):
+        client.index(index=index, id=str(i), body={"price": 1000.0 + i, "qty": 9})
+    client.indices.refresh(index=index)
+    for name in ("price_between", "price_between_batched"):
+        for lo, hi in ((0, 60), (50, 2000), (1000, 1100)):
+            q_udf = {"wasm_udf": {"name": name, "params": {"min": lo, "max": hi}}}
+            a = client.search(index=index, body={"query": q_udf, "size": 200})
+            b = client.search(index=index, body={"query": price_range(lo, hi), "size": 200})
+            assert sorted(ids(a)) == sorted(ids(b)) and a["hits"]["total"] == b["hits"]["total"]
+            assert client.count(index=index, body={"query": q_udf})["count"] == b["hits"]["total"]["value"]
