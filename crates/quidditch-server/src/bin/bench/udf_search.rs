@@ -31,22 +31,25 @@ const MAX: f64 = 500.0;
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut docs: usize = 1_000_000;
     let mut runs: usize = 5;
+    let mut profile = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--docs" => docs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| anyhow::anyhow!("--docs N"))?,
             "--runs" => runs = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| anyhow::anyhow!("--runs N"))?,
-            other => anyhow::bail!("unknown argument {other}; usage: bench udf-search [--docs N] [--runs N]"),
+            // Only the per-document UDF, `runs` times (for `perf record`).
+            "--profile-per-doc" => profile = true,
+            other => anyhow::bail!("unknown argument {other}; usage: bench udf-search [--docs N] [--runs N] [--profile-per-doc]"),
         }
     }
     let dir = std::env::temp_dir().join(format!("quidditch-bench-udf-search-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let result = bench(&dir, docs, runs);
+    let result = bench(&dir, docs, runs, profile);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn bench(dir: &Path, docs: usize, runs: usize) -> anyhow::Result<()> {
+fn bench(dir: &Path, docs: usize, runs: usize, profile: bool) -> anyhow::Result<()> {
     let registry = UdfRegistry::open(&dir.join("udfs"), UdfConfig::default())?;
     let engine = Engine::open(&dir.join("indices"), EngineConfig::default(), registry.clone())?;
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/wat/search");
@@ -131,6 +134,11 @@ fn bench(dir: &Path, docs: usize, runs: usize) -> anyhow::Result<()> {
     let range = json!({"range": {"price": {"gte": MIN, "lte": MAX}}});
     let udf = |name: &str| json!({"wasm_udf": {"name": name, "params": {"min": MIN, "max": MAX}}});
     let searcher = index.searcher();
+    if profile {
+        let (ns, n) = measure(&mut || count(udf("price_between")))?;
+        println!("per-document UDF: {ns:.2} ns/doc ({n} matches)");
+        return Ok(());
+    }
     let (raw, n_raw) = measure(&mut || {
         let mut n = 0u64;
         for reader in searcher.segment_readers() {
