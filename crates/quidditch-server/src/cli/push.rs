@@ -32,8 +32,9 @@ pub struct PushArgs {
     /// Declare a parameter: `NAME:TYPE`, `NAME:TYPE=DEFAULT` or `NAME:TYPE!` (required).
     /// TYPE is string, i64, f64 or bool; DEFAULT is JSON (`2`, `true`, `"x"`) or a bare string.
     /// Repeatable; replaces the metadata file's parameter of the same name.
-    #[arg(long = "param", value_name = "SPEC")]
+    #[arg(long = "param", alias = "param-spec", value_name = "SPEC")]
     pub params: Vec<String>,
+    /// One-line description, shown by `udf list`.
     #[arg(long)]
     pub description: Option<String>,
     /// What the UDF returns: bool (a filter) or f64 (a score).
