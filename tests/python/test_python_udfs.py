@@ -370,6 +370,31 @@ def test_python_scorer_in_search_equals_wat(search_index):
     assert dict(py) == pytest.approx({i: s * 3 + price[i] for i, s in base.items()}, rel=1e-5)
 
 
+def test_python_exception_in_search_fails_naming_udf_or_excludes(py_server, guard):
+    client = py_server.client()
+    client.indices.create(index="py-failing", body={"mappings": {"properties": {
+        "price": {"type": "double"}, "mode": {"type": "keyword"}}}})
+    docs = [{"price": 20}, {"price": 30, "mode": "raise"}, {"price": 40}, {"price": 1}]
+    for i, d in enumerate(docs):
+        client.index(index="py-failing", id=f"f{i}", body=d)
+    client.indices.refresh(index="py-failing")
+    clause = {"name": "py_guard", "params": {"min_price": 10}}
+    r = api(py_server).post("/py-failing/_search", json={"query": {"wasm_udf": clause}})
+    if r.status_code == 400 and "wasm_udf" in r.text:
+        pytest.skip(f"the server does not support [wasm_udf] in search yet: {r.text}")
+    assert r.status_code == 500, r.text
+    err = r.json()["error"]
+    assert err["udf"] == "py_guard", err
+    assert "ValueError: bad document f1" in err["reason"], err
+    # on_error: exclude drops the failing document only.
+    r = api(py_server).post("/py-failing/_search", json={"size": 10, "query": {"wasm_udf": {**clause, "on_error": "exclude"}}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert sorted(h["_id"] for h in body["hits"]["hits"]) == ["f0", "f2"]
+    assert body["udf_failures"]["total"] == 1, body["udf_failures"]
+    assert "ValueError" in body["udf_failures"]["udfs"][0]["last_error"]
+
+
 # ---------------------------------------------------------------- the example README
 
 def sh_blocks(markdown: str) -> str:
