@@ -296,6 +296,13 @@ fn resources_required_by_a_python_component() {
         r.num_memories, r.max_initial_memory_size, r.num_tables, r.max_initial_table_size
     );
     assert!(r.num_memories >= 1);
+    // The WASI preview 2 interfaces CPython imports (all of them, whatever the UDF uses): the
+    // host must link them, with a capability-less context.
+    let ty = c.component.component_type();
+    let imports: Vec<String> = ty.imports(&c.engine).map(|(name, _)| name.to_string()).collect();
+    eprintln!("imports: {}", imports.join(" "));
+    assert!(imports.iter().any(|i| i.starts_with("quidditch:udf/host")), "{imports:?}");
+    assert!(imports.iter().all(|i| i.starts_with("quidditch:udf/") || i.starts_with("wasi:")), "{imports:?}");
 }
 
 /// The pooling allocator limits docs/python-udfs.md gives for Python UDFs are enough: one
