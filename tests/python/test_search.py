@@ -509,3 +509,73 @@ def test_search_doc_examples(server_factory):
     aggs = json.loads(outputs[5])["aggregations"]
     assert {b["key"]: b["doc_count"] for b in aggs["genres"]["buckets"]} == {"drama": 2, "comedy": 1, "action": 1}
     assert requests.get(f"{srv.url}/movies").status_code == 404
+
+
+HOSTILE_BODIES = [
+    {"query": {"range": {"created": {"gte": "now€"}}}},
+    {"query": {"range": {"created": {"gte": "now+99999999999999y"}}}},
+    {"query": {"range": {"price": {"gte": "NaN"}}}},
+    '{"query": {"range": {"price": {"gte": 1e309}}}}',
+    '{"query": {"term": {"stock": -99999999999999999999999}}}',
+    '{"query": {"match_all": {}}, "size": 10} trailing',
+    {"query": {"range": {"stock": {"gte": 1.5, "lt": 18446744073709551615}}}},
+    {"query": {"term": {"stock": 99999999999999999999999}}},
+    {"query": {"term": {"in_stock": "maybe"}}},
+    {"query": {"term": {"created": "yesterday"}}},
+    {"query": {"match": {"title": {"query": "fox", "minimum_should_match": "-300%"}}}},
+    {"query": {"match": {"title": {"query": "fox", "minimum_should_match": "abc"}}}},
+    {"query": {"match": {"title": ""}}},
+    {"query": {"match": {"title": None}}},
+    {"query": {"match_phrase": {"title": {"query": "a b", "slop": -1}}}},
+    {"query": {"wildcard": {"category": "*" * 200}}},
+    {"query": {"wildcard": {"category": "\\"}}},
+    {"query": {"prefix": {"stock": "1"}}},
+    {"query": {"bool": {"must": [[]]}}},
+    {"query": {"bool": {"should": [], "minimum_should_match": "200%"}}},
+    {"query": {"function_score": {"field_value_factor": {"field": "stock", "modifier": "ln"}, "boost_mode": "replace"}}},
+    {"query": {"function_score": {"field_value_factor": {"field": "category"}}}},
+    {"query": {"function_score": {"functions": "x"}}},
+    {"query": {"multi_match": {"query": "x", "fields": [1, 2]}}},
+    {"query": {"ids": {"values": "1"}}},
+    {"query": {"exists": {"field": ""}}},
+    {"query": []},
+    {"query": "match_all"},
+    {"sort": [{"price": {"order": "asc", "missing": "nope"}}]},
+    {"sort": [{"stock": {"mode": "wat"}}]},
+    {"sort": 5},
+    {"sort": ["no_such_field"]},
+    {"sort": [{"stock": "asc"}], "search_after": [{"x": 1}]},
+    {"sort": [{"created": "asc"}], "search_after": ["not a date"]},
+    {"size": -1},
+    {"size": "ten"},
+    {"from": 2147483648},
+    {"track_total_hits": -5},
+    {"timeout": "soon"},
+    {"_source": 5},
+    {"aggs": {"h": {"histogram": {"field": "stock", "interval": 0}}}},
+    {"aggs": {"h": {"histogram": {"field": "stock", "interval": -1}}}},
+    {"aggs": {"p": {"percentiles": {"field": "price", "percents": [150, -1]}}}},
+    {"aggs": {"t": {"terms": {"field": "category", "size": -1}}}},
+    {"aggs": {"t": {"terms": {}}}},
+    {"aggs": {"t": {"terms": {"field": "category"}, "aggs": 5}}},
+    {"aggs": {"d": {"date_histogram": {"field": "created", "fixed_interval": "0d"}}}},
+    {"aggs": {"d": {"date_histogram": {"field": "created", "fixed_interval": "1x"}}}},
+    {"aggs": {"d": {"date_range": {"field": "created", "ranges": [{"from": "garbage"}]}}}},
+    {"aggs": {"r": {"range": {"field": "price", "ranges": "x"}}}},
+    {"aggs": {"x": {}}},
+    {"aggs": []},
+]
+
+
+def test_hostile_inputs_get_clear_errors_never_500(products, http):
+    for body in HOSTILE_BODIES:
+        if isinstance(body, str):
+            r = http.post(f"/{INDEX}/_search", data=body, headers={"content-type": "application/json"})
+        else:
+            r = http.post(f"/{INDEX}/_search", json=body)
+        assert r.status_code < 500, f"{body} -> {r.status_code} {r.text[:300]}"
+        if r.status_code >= 400:
+            err = r.json()
+            assert err["status"] == r.status_code and err["error"]["type"] and err["error"]["reason"], body
+    # Still serving.
+    assert http.get(f"/{INDEX}/_count").json()["count"] == N_DOCS

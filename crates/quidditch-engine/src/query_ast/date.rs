@@ -108,8 +108,9 @@ fn now_millis() -> i64 {
 
 fn apply_date_math(mut millis: i64, mut math: &str) -> Result<i64, String> {
     while !math.is_empty() {
-        let op = math.as_bytes()[0];
-        math = &math[1..];
+        let Some(op_char) = math.chars().next() else { break };
+        math = &math[op_char.len_utf8()..];
+        let op = if op_char.is_ascii() { op_char as u8 } else { b'?' };
         match op {
             b'+' | b'-' => {
                 let digits = math.bytes().take_while(|b| b.is_ascii_digit()).count();
@@ -125,7 +126,7 @@ fn apply_date_math(mut millis: i64, mut math: &str) -> Result<i64, String> {
                 math = &math[unit.len_utf8()..];
                 millis = round_down(millis, unit)?;
             }
-            _ => return Err(format!("unsupported date math [{}]", op as char)),
+            _ => return Err(format!("unsupported date math [{op_char}]")),
         }
     }
     Ok(millis)
@@ -414,5 +415,7 @@ mod tests {
         assert_eq!(parse_date_millis(&json!("2024-01-31||+1M"), &f), Ok(days_from_civil(2024, 2, 29) * DAY));
         assert_eq!(parse_date_millis(&json!("2024-01-15T10:00:00Z||/d"), &f), Ok(days_from_civil(2024, 1, 15) * DAY));
         assert_eq!(format_millis_iso(1705312800500), "2024-01-15T10:00:00.500Z");
+        assert!(parse_date_millis(&json!("now€"), &f).is_err());
+        assert!(parse_date_millis(&json!("now+€"), &f).is_err());
     }
 }

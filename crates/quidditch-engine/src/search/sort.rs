@@ -244,7 +244,7 @@ impl ResolvedSort {
         }
         let bad = || {
             QueryError::illegal_argument(format!(
-                "Failed to parse search_after value [{v}] for sort field [{}]",
+                "Failed to parse value [{v}] for sort field [{}] (search_after or missing)",
                 self.name()
             ))
         };
