@@ -10,8 +10,9 @@ and this adapter implements the component exports (`filter`, `score`, `filter-ba
 `score-batch`, `capabilities`) on top of them.
 
 Parameters after `doc` are UDF parameters: one named `params` receives a mapping of every
-parameter; any other name receives that parameter's value as a keyword argument (its
-annotation and default declare the parameter's type and default to the server).
+parameter; any other name receives that parameter's value (its annotation and default declare
+the parameter's type and default to the server; a parameter the query leaves out and the
+server has no default for keeps the Python default).
 
 The batched exports evaluate a block of documents per call. A field is fetched for the whole
 block with ONE `get-field-batch` host call, lazily on first access, then cached for the block,
