@@ -424,6 +424,22 @@ def test_search_timeout_interrupts_udf_with_partial_results(client, data):
     assert r["hits"]["hits"] == []
 
 
+def test_search_timeout_returns_partial_results(client, api, data):
+    # ~5 ms per document: the whole index would take ~1.5 s; the search stops at 300 ms.
+    r = api.post("/api/v1/udfs", json={
+        "name": "slow_keep", "version": "1.0.0", "language": "wat",
+        "parameters": [{"name": "iterations", "type": "i64", "required": True}],
+        "limits": {"call_timeout_ms": 2000},
+        "wat_source": (REPO / "tests" / "fixtures" / "wat" / "slow_filter.wat").read_text()})
+    assert r.status_code in (201, 409), r.text
+    started = time.time()
+    res = search(client, {"query": udf("slow_keep", iterations=5_000_000), "timeout": "300ms", "size": N_DOCS})
+    assert time.time() - started < 3
+    assert res["timed_out"] is True
+    assert 0 < res["hits"]["total"]["value"] < N_DOCS
+    assert len(ids(res)) == res["hits"]["total"]["value"]
+
+
 def test_hostile_udf_does_not_disturb_concurrent_queries(client, data):
     native = search(client, {"query": price_range(20, 50), "size": N_DOCS, "sort": [{"sku": "asc"}]})
 
