@@ -181,3 +181,19 @@ def test_rest_api_doc_examples(server_factory):
     import requests
     # The examples left the state they describe.
     assert requests.get(f"{srv.url}/books").status_code == 404
+
+
+def test_rest_api_doc_engine_config_example(server_factory):
+    """The engine config example in docs/rest-api.md is a valid server config."""
+    import re
+    from pathlib import Path
+
+    import requests
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
+    section = doc.split("<!-- rest-api:documents:begin -->")[1].split("<!-- rest-api:documents:end -->")[0]
+    (block,) = re.findall(r"```json\n(.*?)```", section, re.S)
+    import json as _json
+    srv = server_factory(config=_json.loads(block))
+    assert requests.put(f"{srv.url}/cfg/_doc/1", json={"a": 1}).status_code == 201
+    assert requests.get(f"{srv.url}/cfg/_doc/1").json()["found"]

@@ -167,3 +167,110 @@ fn search_idle_index_refreshes_on_search_and_explicit_interval_does_not() {
     manual.refresh().unwrap();
     assert_eq!(manual.searcher().num_docs(), 1);
 }
+
+/// Where indexing time goes, in-process (not a test: `cargo test --release -p quidditch-engine
+/// -- --ignored --nocapture write_path_profile`). Interleaves runs to cancel machine noise.
+#[test]
+#[ignore]
+fn write_path_profile() {
+    use std::time::Instant;
+    let n = 50_000usize;
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"];
+    let sources: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            let title: Vec<&str> = (0..10).map(|k| words[(i * 7 + k * 3) % words.len()]).collect();
+            serde_json::to_vec(&json!({
+                "title": title.join(" "), "category": format!("cat{}", i % 20), "price": (i % 1000) as f64 / 10.0,
+                "stock": i % 1000, "created": "2024-03-01T10:00:00Z", "in_stock": i % 3 == 0,
+            }))
+            .unwrap()
+        })
+        .collect();
+    let mapping = Mapping::parse(&json!({"properties": {
+        "title": {"type": "text"}, "category": {"type": "keyword"}, "price": {"type": "double"},
+        "stock": {"type": "long"}, "created": {"type": "date"}, "in_stock": {"type": "boolean"}}}))
+    .unwrap();
+    let (_, fields) = schema::build_schema();
+    for round in 0..3 {
+        let t = Instant::now();
+        for s in &sources {
+            let _v: serde_json::Value = serde_json::from_slice(s).unwrap();
+        }
+        let parse = t.elapsed();
+        let t = Instant::now();
+        for (i, s) in sources.iter().enumerate() {
+            let _ = write::build_doc(&mapping, &fields, &i.to_string(), s).unwrap();
+        }
+        let build = t.elapsed();
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = EngineConfig { writer_memory_mb: 128, ..EngineConfig::default() };
+        let index = Index::create(&tmp.path().join("t"), "t", IndexSettings::default(), mapping.clone(), &cfg).unwrap();
+        let t = Instant::now();
+        for (b, chunk) in sources.chunks(5000).enumerate() {
+            let ops = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, s)| WriteOp::Index { id: Some(format!("{b}-{i}")), source: s.clone(), op_type: OpType::Index, if_seq_no: None, if_primary_term: None })
+                .collect();
+            index.write(ops, Refresh::False).unwrap();
+        }
+        index.refresh().unwrap();
+        let engine = t.elapsed();
+        // Raw tantivy with a typed schema, same data, same writer budget and threads.
+        let raw = {
+            use tantivy::schema::{FAST, INDEXED, STORED, STRING, TEXT};
+            let mut b = tantivy::schema::Schema::builder();
+            let id = b.add_text_field("id", STRING | STORED);
+            let title = b.add_text_field("title", TEXT);
+            let category = b.add_text_field("category", STRING | FAST);
+            let price = b.add_f64_field("price", INDEXED | FAST);
+            let stock = b.add_i64_field("stock", INDEXED | FAST);
+            let created = b.add_date_field("created", INDEXED | FAST);
+            let in_stock = b.add_bool_field("in_stock", INDEXED | FAST);
+            let source = b.add_bytes_field("source", STORED);
+            let dir = tmp.path().join("raw");
+            std::fs::create_dir_all(&dir).unwrap();
+            let idx = tantivy::Index::create_in_dir(&dir, b.build()).unwrap();
+            let mut w: tantivy::IndexWriter = idx.writer_with_num_threads(cfg.indexing_threads(), cfg.writer_memory_bytes()).unwrap();
+            let t = Instant::now();
+            for (i, s) in sources.iter().enumerate() {
+                let v: serde_json::Value = serde_json::from_slice(s).unwrap();
+                let mut d = TantivyDocument::new();
+                d.add_text(id, i.to_string());
+                d.add_text(title, v["title"].as_str().unwrap());
+                d.add_text(category, v["category"].as_str().unwrap());
+                d.add_f64(price, v["price"].as_f64().unwrap());
+                d.add_i64(stock, v["stock"].as_i64().unwrap());
+                d.add_date(created, tantivy::DateTime::from_timestamp_millis(1_709_287_200_000));
+                d.add_bool(in_stock, v["in_stock"].as_bool().unwrap());
+                d.add_bytes(source, s);
+                w.add_document(d).unwrap();
+            }
+            w.commit().unwrap();
+            t.elapsed()
+        };
+        // Our layout straight into a writer: what the JSON-field layout costs by itself.
+        let layout = {
+            let dir = tmp.path().join("layout");
+            std::fs::create_dir_all(&dir).unwrap();
+            let (schema, lf) = schema::build_schema();
+            let idx = tantivy::Index::create_in_dir(&dir, schema).unwrap();
+            let mut w: tantivy::IndexWriter = idx.writer_with_num_threads(cfg.indexing_threads(), cfg.writer_memory_bytes()).unwrap();
+            let t = Instant::now();
+            for (i, s) in sources.iter().enumerate() {
+                let (mut d, _) = write::build_doc(&mapping, &lf, &i.to_string(), s).unwrap();
+                crate::document::add_meta(&mut d, &lf, DocMeta { seq_no: i as i64, version: 1, primary_term: 1 });
+                w.add_document(d).unwrap();
+            }
+            w.commit().unwrap();
+            t.elapsed()
+        };
+        eprintln!("round {round}: layout only {layout:?} ({:.0} docs/s)", n as f64 / layout.as_secs_f64());
+        eprintln!(
+            "round {round}: json parse {parse:?}, parse+build docs {build:?}, engine write+commit {engine:?} ({:.0} docs/s), raw typed tantivy {raw:?} ({:.0} docs/s), ratio {:.2}",
+            n as f64 / engine.as_secs_f64(),
+            n as f64 / raw.as_secs_f64(),
+            raw.as_secs_f64() / engine.as_secs_f64()
+        );
+    }
+}
