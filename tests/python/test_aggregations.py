@@ -184,3 +184,13 @@ def test_aggregation_errors(products):
     with pytest.raises(RequestError) as e:
         aggs(products, {"a": {"avg": {"field": "price"}, "aggs": {"b": {"max": {"field": "price"}}}}})
     assert e.value.status_code == 400
+    with pytest.raises(RequestError) as e:
+        aggs(products, {"a": {"avg": {"field": "category"}}})
+    assert "not supported for aggregation [avg]" in e.value.info["error"]["reason"]
+    with pytest.raises(RequestError):
+        aggs(products, {"c": {"cardinality": {"field": "category", "precision_threshold": -1}}})
+
+
+def test_meta_is_echoed(products):
+    out = aggs(products, {"c": {"cardinality": {"field": "category"}, "meta": {"owner": "dashboards"}}})
+    assert out["c"] == {"value": 5, "meta": {"owner": "dashboards"}}

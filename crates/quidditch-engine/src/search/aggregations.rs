@@ -28,6 +28,8 @@ struct AggMeta {
     agg_type: String,
     kind: Option<FieldKind>,
     children: Vec<(String, AggMeta)>,
+    /// The request's `meta` object, echoed in the response.
+    meta: Option<Value>,
     /// `date_histogram` with a month/quarter/year `calendar_interval`: tantivy computes day
     /// buckets, merged here into calendar buckets (unit, `min_doc_count`).
     calendar: Option<(char, u64)>,
@@ -97,10 +99,16 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
         let mut agg_type = None;
         let mut body = None;
         let mut sub = None;
+        let mut meta = None;
         for (k, v) in def {
             match k.as_str() {
                 "aggs" | "aggregations" => sub = Some(v),
-                "meta" => {}
+                "meta" => {
+                    if !v.is_object() {
+                        return Err(bad(format!("[meta] of aggregation [{name}] must be an object")));
+                    }
+                    meta = Some(v.clone());
+                }
                 t => {
                     if agg_type.is_some() {
                         return Err(bad(format!(
@@ -123,7 +131,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
                 format!("Unknown aggregation type [{agg_type}] (supported: {})", [BUCKET_TYPES, METRIC_TYPES].concat().join(", ")),
             ));
         }
-        let (body, kind, tantivy_type, calendar) = rewrite_body(&agg_type, body, mappings)?;
+        let (body, kind, tantivy_type, calendar) = rewrite_body(name, &agg_type, body, mappings)?;
         if calendar.is_some() && sub.is_some() {
             return Err(QueryError::illegal_argument(format!(
                 "[{name}]: month, quarter and year calendar intervals do not support sub-aggregations yet; use a fixed_interval"
@@ -143,7 +151,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             children = sub_meta;
         }
         out.insert(name.clone(), Value::Object(def_out));
-        metas.push((name.clone(), AggMeta { agg_type, kind, children, calendar }));
+        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar }));
     }
     Ok((Value::Object(out), metas))
 }
@@ -169,6 +177,7 @@ fn calendar_to_fixed(unit: &str) -> Option<&'static str> {
 }
 
 fn rewrite_body(
+    name: &str,
     agg_type: &str,
     mut body: Map<String, Value>,
     mappings: &[Arc<Mapping>],
@@ -183,6 +192,16 @@ fn rewrite_body(
         return Err(QueryError::illegal_argument("scripts in aggregations are not supported"));
     } else {
         return Err(bad(format!("Required [field] for aggregation of type [{agg_type}]")));
+    }
+    let numeric_only = matches!(
+        agg_type,
+        "avg" | "min" | "max" | "sum" | "stats" | "extended_stats" | "percentiles" | "histogram" | "range"
+    );
+    if numeric_only && kind == Some(FieldKind::Keyword) {
+        return Err(QueryError::illegal_argument(format!(
+            "Field [{}] of type [keyword] is not supported for aggregation [{agg_type}]",
+            body.get("field").and_then(Value::as_str).unwrap_or_default().trim_start_matches("_kw.")
+        )));
     }
     // `missing` for dates is given as a date.
     let format = body.get("format").and_then(Value::as_str).map(String::from);
@@ -256,7 +275,32 @@ fn rewrite_body(
             tantivy_type = "range".into();
         }
         "percentiles" => {
-            body.remove("tdigest");
+            if let Some(c) = body.remove("tdigest").and_then(|t| t.get("compression").and_then(Value::as_f64)) {
+                if c < 0.0 {
+                    return Err(QueryError::illegal_argument(format!(
+                        "[compression] must be greater than or equal to 0. Found [{c:?}] in [{name}]"
+                    )));
+                }
+            }
+            match body.get("percents") {
+                None => {}
+                Some(Value::Array(p)) if !p.is_empty() => {}
+                Some(_) => {
+                    return Err(QueryError::illegal_argument(format!(
+                        "[percents] must not be empty or null in [{name}]"
+                    )));
+                }
+            }
+        }
+        "cardinality" => {
+            if let Some(p) = body.remove("precision_threshold") {
+                if p.as_f64().is_some_and(|p| p < 0.0) {
+                    return Err(QueryError::illegal_argument(format!(
+                        "[precisionThreshold] must be greater than or equal to 0. Found [{p}] in [{name}]"
+                    )));
+                }
+            }
+            body.remove("execution_hint");
         }
         _ => {}
     }
@@ -443,6 +487,9 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
     if meta.agg_type == "terms" {
         obj.entry("doc_count_error_upper_bound").or_insert(json!(0));
         obj.entry("sum_other_doc_count").or_insert(json!(0));
+    }
+    if let Some(m) = &meta.meta {
+        obj.insert("meta".into(), m.clone());
     }
     Value::Object(obj)
 }
