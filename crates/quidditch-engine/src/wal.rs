@@ -124,6 +124,13 @@ impl Wal {
 
     /// Appends ops and fsyncs once. When this returns `Ok`, the ops survive a crash.
     pub fn append(&mut self, ops: &[WalOp]) -> io::Result<()> {
+        self.write(ops)?;
+        self.sync()
+    }
+
+    /// Writes ops to the current segment without syncing (see [`Wal::sync`]); lets the
+    /// caller overlap the fsync with other work. Not durable until `sync` returns `Ok`.
+    pub fn write(&mut self, ops: &[WalOp]) -> io::Result<()> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -132,12 +139,16 @@ impl Wal {
             op.encode(&mut self.buf);
         }
         self.file.write_all(&self.buf)?;
-        self.file.sync_data()?;
         self.bytes += self.buf.len() as u64;
         if self.buf.capacity() > 16 << 20 {
             self.buf = Vec::new();
         }
         Ok(())
+    }
+
+    /// fsyncs everything written so far.
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 
     /// Starts a new segment and deletes the older ones. Call after a tantivy commit that

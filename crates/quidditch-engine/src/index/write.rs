@@ -220,7 +220,59 @@ struct Prepared {
     built: Option<(String, bool, Arc<[u8]>, EngineResult<Option<TantivyDocument>>)>,
 }
 
+fn add_pending(writer: &mut tantivy::IndexWriter, fields: &IndexFields, pending: Vec<Pending>) -> EngineResult<()> {
+    for p in pending {
+        match p {
+            Pending::Add { id, doc, replace } => {
+                if replace {
+                    writer.delete_term(Term::from_field_text(fields.id, &id));
+                }
+                writer.add_document(doc)?;
+            }
+            Pending::Delete { id } => {
+                writer.delete_term(Term::from_field_text(fields.id, &id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Batches at least this large are parsed on several threads.
+const PARALLEL_PREPARE_MIN_OPS: usize = 512;
+
 impl Index {
+    /// Parses and builds the documents of a batch, on several threads for large batches
+    /// (a single `_bulk` client should not be limited to one core).
+    fn prepare_all(&self, ops: Vec<WriteOp>, mapping: &Mapping) -> EngineResult<Vec<Prepared>> {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4);
+        if ops.len() < PARALLEL_PREPARE_MIN_OPS || threads < 2 {
+            return Ok(ops.into_iter().map(|op| self.prepare_outside_lock(op, mapping)).collect());
+        }
+        let per_thread = ops.len().div_ceil(threads);
+        let mut chunks: Vec<Vec<WriteOp>> = Vec::with_capacity(threads);
+        let mut rest = ops.into_iter();
+        loop {
+            let chunk: Vec<WriteOp> = rest.by_ref().take(per_thread).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(chunk);
+        }
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    s.spawn(move || chunk.into_iter().map(|op| self.prepare_outside_lock(op, mapping)).collect::<Vec<_>>())
+                })
+                .collect();
+            let mut out = Vec::new();
+            for h in handles {
+                out.extend(h.join().map_err(|_| EngineError::internal("document preparation thread panicked"))?);
+            }
+            Ok(out)
+        })
+    }
+
     fn prepare_outside_lock(&self, op: WriteOp, mapping: &Mapping) -> Prepared {
         let WriteOp::Index { id, source, .. } = &op else { return Prepared { op, built: None } };
         let (id, generated) = match id {
@@ -240,7 +292,7 @@ impl Index {
     pub fn write(&self, ops: Vec<WriteOp>, refresh: Refresh) -> EngineResult<Vec<EngineResult<WriteResult>>> {
         self.ensure_open()?;
         let snapshot = self.mapping();
-        let prepared: Vec<Prepared> = ops.into_iter().map(|op| self.prepare_outside_lock(op, &snapshot)).collect();
+        let prepared = self.prepare_all(ops, &snapshot)?;
 
         let mut st = self.write.lock();
         self.ensure_open()?;
@@ -266,31 +318,41 @@ impl Index {
             self.persist_meta(Some(&mapping), None)?;
             *self.mapping.write() = mapping;
         }
-        if let Err(e) = st.wal.append(&wal) {
+        if let Err(e) = st.wal.write(&wal) {
             // Nothing of this batch is acknowledged; sequence numbers just have a gap.
             return Err(EngineError::internal(format!("write-ahead log append failed: {e}")));
         }
         drop(wal);
-        let writer = st.writer.as_mut().ok_or_else(|| EngineError::IndexNotFound { index: self.name.clone() })?;
         let n = pending.len();
-        for p in pending {
-            match p {
-                Pending::Add { id, doc, replace } => {
-                    if replace {
-                        writer.delete_term(Term::from_field_text(self.fields.id, &id));
-                    }
-                    writer.add_document(doc)?;
-                }
-                Pending::Delete { id } => {
-                    writer.delete_term(Term::from_field_text(self.fields.id, &id));
-                }
-            }
-        }
-        st.uncommitted += n;
-        self.live.write().extend(overlay);
+        let WriteState { writer, wal: log, uncommitted, .. } = &mut *st;
+        let writer = writer.as_mut().ok_or_else(|| EngineError::IndexNotFound { index: self.name.clone() })?;
+        let log: &crate::wal::Wal = log;
+        // The fsync runs while the documents go to tantivy's indexing threads (a large batch
+        // would otherwise leave them idle for the whole fsync). Nothing is acknowledged, and
+        // the realtime map is not updated, unless the fsync succeeds; documents of a batch
+        // whose fsync failed may still become visible at the next commit (not acknowledged
+        // is not the same as absent).
+        let (synced, added) = if n >= 64 {
+            std::thread::scope(|s| {
+                let sync = s.spawn(|| log.sync());
+                let added = add_pending(writer, &self.fields, pending);
+                let synced = sync.join().unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
+                (synced, added)
+            })
+        } else {
+            let synced = log.sync();
+            let added = if synced.is_ok() { add_pending(writer, &self.fields, pending) } else { Ok(()) };
+            (synced, added)
+        };
+        *uncommitted += n;
         if n > 0 {
             self.dirty.store(true, std::sync::atomic::Ordering::Release);
         }
+        if let Err(e) = synced {
+            return Err(EngineError::internal(format!("write-ahead log fsync failed: {e}")));
+        }
+        added?;
+        self.live.write().extend(overlay);
         if refresh != Refresh::False {
             self.commit_locked(&mut st)?;
             if refresh == Refresh::True {
