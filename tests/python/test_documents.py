@@ -197,3 +197,40 @@ def test_rest_api_doc_engine_config_example(server_factory):
     srv = server_factory(config=_json.loads(block))
     assert requests.put(f"{srv.url}/cfg/_doc/1", json={"a": 1}).status_code == 201
     assert requests.get(f"{srv.url}/cfg/_doc/1").json()["found"]
+
+
+def test_hostile_input_gets_4xx_never_a_crash(server_factory):
+    """Garbage to every document/index endpoint: always an OpenSearch error body with a 4xx
+    status, and the server keeps serving."""
+    import random
+
+    import requests
+
+    srv = server_factory()
+    u = srv.url
+    requests.put(f"{u}/hostile", json={"mappings": {"properties": {"n": {"type": "integer"}, "d": {"type": "date"},
+                                                                    "o": {"properties": {"k": {"type": "keyword"}}}}}})
+    rng = random.Random(7)
+    bodies = ["", "{", "}", "[]", "null", "1", '"s"', '{"n": [1, {"x": 2}]}', '{"n": 1e400}', '{"": 1}',
+              '{"a..b": 1}', '{"o": {"k": {"deep": 1}}}', '{"d": "2024-13-45"}', '{"d": true}',
+              '{"n": "9999999999999"}', '{"o": [1, 2]}', "\x00\x01\x02", '{"a":' * 200 + "1" + "}" * 200,
+              '{"mappings": {"properties": {"x": {"type": 5}}}}', '{"settings": {"number_of_shards": "many"}}',
+              '{"doc": 5}', '{"docs": [{"_index": 5, "_id": []}]}', '{"ids": "1"}']
+    paths = [("put", "/hostile/_doc/1"), ("post", "/hostile/_doc"), ("put", "/hostile/_create/2"),
+             ("post", "/hostile/_update/1"), ("post", "/_mget"), ("post", "/hostile/_mget"),
+             ("post", "/_bulk"), ("post", "/hostile/_bulk"), ("put", "/hostile/_mapping"),
+             ("put", "/hostile/_settings"), ("put", "/hostile-new"), ("get", "/hostile/_doc/%00"),
+             ("get", "/hostile/_doc/1?version=abc"), ("put", "/hostile/_doc/1?if_seq_no=x&if_primary_term=1"),
+             ("get", "/_cat/indices?h=nope"), ("get", "/_cluster/health?wait_for_status=purple")]
+    for _ in range(300):
+        method, path = rng.choice(paths)
+        body = rng.choice(bodies)
+        r = getattr(requests, method)(u + path, data=body.encode(), headers={"content-type": "application/json"})
+        assert r.status_code < 500, (method, path, body[:80], r.status_code, r.text[:300])
+        if r.status_code >= 400 and r.text:
+            err = r.json()
+            if r.status_code == 404 and err.get("found") is False:
+                continue  # a missing document is a normal GET answer, not an error body
+            assert err["status"] == r.status_code and err["error"]["type"], err
+    assert requests.get(u + "/").status_code == 200
+    assert srv.proc.poll() is None
