@@ -194,3 +194,24 @@ def test_aggregation_errors(products):
 def test_meta_is_echoed(products):
     out = aggs(products, {"c": {"cardinality": {"field": "category"}, "meta": {"owner": "dashboards"}}})
     assert out["c"] == {"value": 5, "meta": {"owner": "dashboards"}}
+
+
+def test_filter_and_filters(products):
+    out = aggs(products, {
+        "cheap": {"filter": {"range": {"price": {"lt": 20}}}, "aggs": {"avg_stock": {"avg": {"field": "stock"}}}},
+        "by_cat": {"filters": {"filters": {"books": {"term": {"category": "books"}},
+                                           "in_stock": {"term": {"in_stock": True}}}}},
+        "anon": {"filters": {"filters": [{"term": {"category": "games"}}, {"match_all": {}}]}},
+    }, query={"range": {"stock": {"lt": 40}}})
+    base = docs_matching(lambda d: d["stock"] < 40)
+    cheap = [d for d in base if d["price"] < 20]
+    assert out["cheap"]["doc_count"] == len(cheap)
+    assert out["cheap"]["avg_stock"]["value"] == pytest.approx(sum(d["stock"] for d in cheap) / len(cheap))
+    assert out["by_cat"]["buckets"]["books"]["doc_count"] == sum(d["category"] == "books" for d in base)
+    assert out["by_cat"]["buckets"]["in_stock"]["doc_count"] == sum(d["in_stock"] for d in base)
+    assert [b["doc_count"] for b in out["anon"]["buckets"]] == [sum(d["category"] == "games" for d in base), len(base)]
+    typed = aggs(products, {"f": {"filter": {"term": {"category": "books"}}}}, typed_keys=True)
+    assert "filter#f" in typed
+    with pytest.raises(RequestError) as e:
+        aggs(products, {"t": {"terms": {"field": "category"}, "aggs": {"f": {"filter": {"match_all": {}}}}}})
+    assert "top level" in e.value.info["error"]["reason"]

@@ -39,6 +39,8 @@ struct AggMeta {
 pub struct PreparedAggs {
     request: Aggregations,
     meta: Vec<(String, AggMeta)>,
+    /// Top-level `filter`/`filters` aggregations, run as extra passes (see `filter_aggs`).
+    pub(crate) filters: Vec<super::filter_aggs::FilterAggPlan>,
 }
 
 fn bad(reason: impl Into<String>) -> QueryError {
@@ -59,10 +61,23 @@ fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<Field
 
 impl PreparedAggs {
     pub fn prepare(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
+        let (rest, filters) = super::filter_aggs::split(aggs, mappings)?;
+        let mut prepared = Self::prepare_nested(&rest, mappings)?;
+        prepared.filters = filters;
+        Ok(prepared)
+    }
+
+    /// Aggregations below the top level: `filter`/`filters` are not supported there.
+    pub(crate) fn prepare_nested(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
         let (rewritten, meta) = rewrite_level(aggs, mappings)?;
         let request: Aggregations = serde_json::from_value(rewritten)
             .map_err(|e| bad(format!("failed to parse aggregations: {e}")))?;
-        Ok(PreparedAggs { request, meta })
+        Ok(PreparedAggs { request, meta, filters: Vec::new() })
+    }
+
+    /// Whether tantivy has aggregations to collect in the main pass.
+    pub fn has_main(&self) -> bool {
+        !self.meta.is_empty()
     }
 
     pub fn collector(&self, tokenizers: &TokenizerManager) -> DistributedAggregationCollector {
@@ -124,6 +139,11 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
         let agg_type =
             agg_type.ok_or_else(|| bad(format!("Missing definition for aggregation [{name}]")))?;
         let body = body.and_then(Value::as_object).cloned().unwrap_or_default();
+        if agg_type == "filter" || agg_type == "filters" {
+            return Err(QueryError::illegal_argument(format!(
+                "[{name}]: [{agg_type}] aggregations are supported at the top level only"
+            )));
+        }
         if !BUCKET_TYPES.contains(&agg_type.as_str()) && !METRIC_TYPES.contains(&agg_type.as_str()) {
             return Err(QueryError::new(
                 400,

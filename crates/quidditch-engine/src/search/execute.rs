@@ -146,7 +146,7 @@ pub fn search_with_udfs(
     let snapshots: Vec<IndexSnapshot> = indices.iter().map(|i| IndexSnapshot::new(i, udf_run.as_ref())).collect();
     let mappings: Vec<Arc<Mapping>> = snapshots.iter().map(|s| s.mapping.clone()).collect();
 
-    let aggs = match &req.aggs {
+    let mut aggs = match &req.aggs {
         Some(a) => Some(PreparedAggs::prepare(a, &mappings)?),
         None => None,
     };
@@ -203,8 +203,10 @@ pub fn search_with_udfs(
             ])),
             None => query.box_clone(),
         };
-        let agg_collector =
-            aggs.as_ref().map(|a| a.collector(snap.index.tantivy_index().tokenizers()));
+        let agg_collector = aggs
+            .as_ref()
+            .filter(|a| a.has_main())
+            .map(|a| a.collector(snap.index.tantivy_index().tokenizers()));
         // With a post_filter, aggregations see the unfiltered query: a separate pass.
         let (agg_in_main, agg_separate) = if req.post_filter.is_some() {
             (None, agg_collector)
@@ -261,6 +263,19 @@ pub fn search_with_udfs(
                 run(&snap.searcher, query.as_ref(), collector, deadline, &timed_out).map_err(internal)?,
             );
         }
+        // Top-level `filter`/`filters` aggregations: one counted pass per filter.
+        if let Some(a) = aggs.as_mut() {
+            let tokenizers = snap.index.tantivy_index().tokenizers();
+            for plan in a.filters.iter_mut() {
+                for slot in 0..plan.filters.len() {
+                    let q = snap.lower(&super::filter_aggs::filtered(&query_ast, &plan.filters[slot].1))?;
+                    let sub = plan.sub.as_ref().map(|s| s.collector(tokenizers));
+                    let (count, fruit) =
+                        run(&snap.searcher, q.as_ref(), (Count, sub), deadline, &timed_out).map_err(internal)?;
+                    plan.add(slot, count as u64, fruit).map_err(internal)?;
+                }
+            }
+        }
         candidates.extend(hits.into_iter().map(|hit| Candidate { index_ord, hit }));
     }
 
@@ -311,7 +326,7 @@ pub fn search_with_udfs(
     if let Some(failures) = udf_run.as_ref().and_then(|r| r.failures_json()) {
         body.insert("udf_failures".into(), failures);
     }
-    if let Some(aggs) = &aggs {
+    if let Some(aggs) = &mut aggs {
         let mut merged = None;
         for fruit in agg_fruits {
             merged = Some(match merged {
@@ -324,7 +339,14 @@ pub fn search_with_udfs(
             });
         }
         let merged = merged.unwrap_or_default();
-        body.insert("aggregations".into(), aggs.finish(merged, req.typed_keys)?);
+        let mut out = aggs.finish(merged, req.typed_keys)?;
+        for plan in std::mem::take(&mut aggs.filters) {
+            let (key, value) = plan.finish(req.typed_keys)?;
+            if let Value::Object(o) = &mut out {
+                o.insert(key, value);
+            }
+        }
+        body.insert("aggregations".into(), out);
     }
     Ok(Value::Object(body))
 }

@@ -6,6 +6,7 @@
 pub mod aggregations;
 mod collector;
 mod execute;
+mod filter_aggs;
 pub mod request;
 pub mod sort;
 pub mod source_filter;

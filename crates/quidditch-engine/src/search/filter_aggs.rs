@@ -1,0 +1,156 @@
+//! `filter` and `filters` aggregations (top level). tantivy's filter aggregation takes a
+//! tantivy query string or a typetag-serialized builder, neither of which carries an index
+//! mapping; so Quidditch runs each filter as its own pass: `query AND filter`, counted, with
+//! the sub-aggregations collected by tantivy over that document set.
+
+use serde_json::{Map, Value, json};
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+
+use super::aggregations::PreparedAggs;
+use crate::query_ast::{BoolQuery, QueryAst, QueryError};
+use crate::query_dsl::parse_query;
+
+/// One top-level `filter`/`filters` aggregation.
+pub(crate) struct FilterAggPlan {
+    pub name: String,
+    /// `None` key: a single `filter`; otherwise the `filters` bucket names (or positions).
+    pub filters: Vec<(Option<String>, QueryAst)>,
+    /// `filters` given as an array: buckets are returned as an array.
+    pub anonymous: bool,
+    pub sub: Option<Box<PreparedAggs>>,
+    pub meta: Option<Value>,
+    /// Per filter: matching documents and sub-aggregation results, summed over indices.
+    pub counts: Vec<u64>,
+    pub sub_results: Vec<Option<IntermediateAggregationResults>>,
+}
+
+fn bad(reason: impl Into<String>) -> QueryError {
+    QueryError::parsing(reason)
+}
+
+/// Takes the top-level `filter`/`filters` aggregations out of `aggs`; returns the rest.
+pub(crate) fn split(
+    aggs: &Value,
+    mappings: &[std::sync::Arc<crate::mapping::Mapping>],
+) -> Result<(Value, Vec<FilterAggPlan>), QueryError> {
+    let Some(obj) = aggs.as_object() else {
+        return Err(bad("[aggs] must be an object"));
+    };
+    let mut rest = Map::new();
+    let mut plans = Vec::new();
+    for (name, def) in obj {
+        let Some(d) = def.as_object() else {
+            rest.insert(name.clone(), def.clone());
+            continue;
+        };
+        let (single, multi) = (d.get("filter"), d.get("filters"));
+        if single.is_none() && multi.is_none() {
+            rest.insert(name.clone(), def.clone());
+            continue;
+        }
+        let mut filters = Vec::new();
+        let mut anonymous = false;
+        if let Some(f) = single {
+            filters.push((None, parse_query(f)?));
+        }
+        if let Some(f) = multi {
+            let spec = f.get("filters").unwrap_or(f);
+            match spec {
+                Value::Object(named) => {
+                    for (k, q) in named {
+                        filters.push((Some(k.clone()), parse_query(q)?));
+                    }
+                }
+                Value::Array(list) => {
+                    anonymous = true;
+                    for (i, q) in list.iter().enumerate() {
+                        filters.push((Some(i.to_string()), parse_query(q)?));
+                    }
+                }
+                _ => return Err(bad(format!("[filters] of aggregation [{name}] must be an object or an array"))),
+            }
+        }
+        if single.is_some() && multi.is_some() {
+            return Err(bad(format!("Found two aggregation type definitions in [{name}]: [filter] and [filters]")));
+        }
+        let sub = match d.get("aggs").or_else(|| d.get("aggregations")) {
+            Some(s) => Some(Box::new(PreparedAggs::prepare_nested(s, mappings)?)),
+            None => None,
+        };
+        let n = filters.len();
+        plans.push(FilterAggPlan {
+            name: name.clone(),
+            filters,
+            anonymous,
+            sub,
+            meta: d.get("meta").cloned(),
+            counts: vec![0; n],
+            sub_results: (0..n).map(|_| None).collect(),
+        });
+    }
+    Ok((Value::Object(rest), plans))
+}
+
+/// `query AND filter`, the filter unscored.
+pub(crate) fn filtered(query: &QueryAst, filter: &QueryAst) -> QueryAst {
+    QueryAst::Bool(BoolQuery {
+        must: vec![query.clone()],
+        filter: vec![filter.clone()],
+        ..Default::default()
+    })
+}
+
+impl FilterAggPlan {
+    pub fn add(&mut self, slot: usize, count: u64, sub: Option<IntermediateAggregationResults>) -> tantivy::Result<()> {
+        self.counts[slot] += count;
+        if let Some(fruit) = sub {
+            match &mut self.sub_results[slot] {
+                Some(acc) => acc.merge_fruits(fruit)?,
+                empty => *empty = Some(fruit),
+            }
+        }
+        Ok(())
+    }
+
+    fn bucket(&mut self, slot: usize, typed_keys: bool) -> Result<Value, QueryError> {
+        let mut b = Map::new();
+        b.insert("doc_count".into(), json!(self.counts[slot]));
+        if let Some(sub) = &self.sub {
+            let results = self.sub_results[slot].take().unwrap_or_default();
+            if let Value::Object(m) = sub.finish(results, typed_keys)? {
+                b.extend(m);
+            }
+        }
+        Ok(Value::Object(b))
+    }
+
+    /// The aggregation's response entry: (key, value).
+    pub fn finish(mut self, typed_keys: bool) -> Result<(String, Value), QueryError> {
+        let single = self.filters.len() == 1 && self.filters[0].0.is_none();
+        let mut value = if single {
+            self.bucket(0, typed_keys)?
+        } else if self.anonymous {
+            let mut buckets = Vec::new();
+            for slot in 0..self.filters.len() {
+                buckets.push(self.bucket(slot, typed_keys)?);
+            }
+            json!({"buckets": buckets})
+        } else {
+            let mut buckets = Map::new();
+            for slot in 0..self.filters.len() {
+                let key = self.filters[slot].0.clone().unwrap_or_default();
+                buckets.insert(key, self.bucket(slot, typed_keys)?);
+            }
+            json!({"buckets": buckets})
+        };
+        if let (Some(m), Value::Object(o)) = (&self.meta, &mut value) {
+            o.insert("meta".into(), m.clone());
+        }
+        let key = match (typed_keys, single) {
+            (true, true) => format!("filter#{}", self.name),
+            (true, false) => format!("filters#{}", self.name),
+            (false, _) => self.name.clone(),
+        };
+        Ok((key, value))
+    }
+}
