@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the server and the tests need, idempotently. Safe to run again.
 #   - rustup targets for WASM guests (wasm32-wasip1 core modules, wasm32-wasip2 components)
-#   - Debian clang/lld/wasi-libc for the C example (apt, only when missing)
+#   - Debian clang/lld/wasi-libc for the C example, curl and jq for the docs' examples
+#     (apt, only when missing)
 #   - a Python venv (.venv) with opensearch-py, pytest and componentize-py (pinned)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 need_apt=()
+# curl and jq: the documentation examples (run by the tests) use them.
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 command -v wasm-ld >/dev/null 2>&1 || need_apt+=(lld)
 [ -e /usr/include/wasm32-wasi/stdlib.h ] || need_apt+=(wasi-libc)
