@@ -458,6 +458,7 @@ def test_udf_guide_quick_starts(server_factory, tmp_path):
     tests = [l for l in lines if l.startswith("cheap_products@1.0.0:")]
     assert [t.split(":")[1].split("(")[0].strip() for t in tests] == ["filter = true", "filter = false", "filter = false"]
     assert "  log [warn] document test has no price" in lines
+    assert "test tests::cheap_in_stock ... ok" in proc.stdout
     assert any(l.startswith("pushed in_stock@1.0.0 (core") for l in lines)
     assert any(l.startswith("in_stock@1.0.0: filter = true") for l in lines)
 

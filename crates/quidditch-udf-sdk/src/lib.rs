@@ -35,6 +35,11 @@ pub use read::ReadError;
 
 use read::{read_scalar, read_string};
 
+// The Rust snippets of the guide compile as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/udf-guide.md")]
+pub struct UdfGuideSnippets;
+
 /// The document being evaluated. Field names are paths: `user.name`, `tags[0]`.
 ///
 /// The `get_*` methods return `None` both when the field is missing and when it has another
