@@ -163,7 +163,7 @@ fn parse_epoch(s: &str, seconds: bool) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = if y >= 0 { y } else { y - 399 } / 400;
     let yoe = y - era * 400;
@@ -173,7 +173,23 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
-fn days_in_month(y: i64, m: i64) -> i64 {
+/// The (proleptic Gregorian) calendar date `(year, month, day)` of a day number since
+/// 1970-01-01: the inverse of [`days_from_civil`].
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Days in month `m` (1-12) of year `y`; 0 for a month out of range.
+pub(crate) fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -212,13 +228,26 @@ impl Parts {
     }
 }
 
-struct Cursor<'a> {
+/// A tiny cursor over ASCII date text, shared by the mapping-side and query-side parsers.
+pub(crate) struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
 }
 
-impl Cursor<'_> {
-    fn digits(&mut self, min: usize, max: usize) -> Option<i64> {
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(s: &'a str) -> Cursor<'a> {
+        Cursor { b: s.as_bytes(), i: 0 }
+    }
+    /// The byte position of the cursor.
+    pub(crate) fn pos(&self) -> usize {
+        self.i
+    }
+    /// The next byte, not consumed.
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    /// Reads `min..=max` ASCII digits as a number.
+    pub(crate) fn digits(&mut self, min: usize, max: usize) -> Option<i64> {
         let start = self.i;
         while self.i < self.b.len() && self.i - start < max && self.b[self.i].is_ascii_digit() {
             self.i += 1;
@@ -228,7 +257,7 @@ impl Cursor<'_> {
         }
         std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
     }
-    fn eat(&mut self, c: u8) -> bool {
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
         if self.b.get(self.i) == Some(&c) {
             self.i += 1;
             true
@@ -236,7 +265,7 @@ impl Cursor<'_> {
             false
         }
     }
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.i == self.b.len()
     }
     fn zone(&mut self) -> Option<i64> {
@@ -258,7 +287,7 @@ impl Cursor<'_> {
 }
 
 fn parse_iso(s: &str, date_only: bool) -> Option<i64> {
-    let mut c = Cursor { b: s.as_bytes(), i: 0 };
+    let mut c = Cursor::new(s);
     let mut p = Parts { month: 1, day: 1, ..Default::default() };
     let neg = c.eat(b'-');
     p.year = c.digits(4, 4)?;
@@ -336,7 +365,7 @@ fn parse_pattern(p: &str) -> Result<Vec<Token>, String> {
 }
 
 fn parse_with_pattern(s: &str, tokens: &[Token]) -> Option<i64> {
-    let mut c = Cursor { b: s.as_bytes(), i: 0 };
+    let mut c = Cursor::new(s);
     let mut p = Parts { month: 1, day: 1, ..Default::default() };
     for t in tokens {
         match t {
@@ -368,17 +397,7 @@ fn parse_with_pattern(s: &str, tokens: &[Token]) -> Option<i64> {
 pub fn format_millis(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
-    // civil_from_days
-    let z = days + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3_600_000,

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::date::{Cursor, civil_from_days, days_from_civil, days_in_month};
+
 /// A parsed `format` string: alternatives tried in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DateFormat {
@@ -182,39 +184,6 @@ fn split_civil(millis: i64) -> (i64, i64, i64, i64) {
     (y, m, d, rest)
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
 /// Start of the calendar month (`M`), quarter (`q`) or year (`y`) containing `millis` (UTC).
 pub fn calendar_bucket_start(millis: i64, unit: char) -> i64 {
     let (y, m, _d, _rest) = split_civil(millis);
@@ -227,11 +196,7 @@ pub fn calendar_bucket_start(millis: i64, unit: char) -> i64 {
 
 /// Formats epoch millis as OpenSearch does for `key_as_string` (`2024-01-15T00:00:00.000Z`).
 pub fn format_millis_iso(millis: i64) -> String {
-    let (y, m, d, rest) = split_civil(millis);
-    let (h, rest) = (rest / HOUR, rest % HOUR);
-    let (mi, rest) = (rest / MINUTE, rest % MINUTE);
-    let (s, ms) = (rest / SECOND, rest % SECOND);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    crate::date::format_millis(millis)
 }
 
 fn parse_epoch(s: &str, scale: i64) -> Option<i64> {
@@ -239,36 +204,6 @@ fn parse_epoch(s: &str, scale: i64) -> Option<i64> {
         return i.checked_mul(scale);
     }
     s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| (f * scale as f64) as i64)
-}
-
-/// A tiny cursor over ASCII date text.
-struct Cursor<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn digits(&mut self, min: usize, max: usize) -> Option<i64> {
-        let start = self.pos;
-        while self.pos < self.s.len() && self.pos - start < max && self.s[self.pos].is_ascii_digit() {
-            self.pos += 1;
-        }
-        if self.pos - start < min {
-            return None;
-        }
-        std::str::from_utf8(&self.s[start..self.pos]).ok()?.parse().ok()
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        if self.s.get(self.pos) == Some(&c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn done(&self) -> bool {
-        self.pos == self.s.len()
-    }
 }
 
 fn to_millis(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, ms: i64) -> Option<i64> {
@@ -280,7 +215,7 @@ fn to_millis(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, ms: i64) -> Optio
 
 /// `yyyy[-MM[-dd[(T| )HH[:mm[:ss[.SSS…]]]]]][Z|±HH[:]mm]`.
 fn parse_iso(s: &str) -> Option<i64> {
-    let mut c = Cursor { s: s.as_bytes(), pos: 0 };
+    let mut c = Cursor::new(s);
     let neg = c.eat(b'-');
     let mut y = c.digits(4, 9)?;
     if neg {
@@ -298,9 +233,9 @@ fn parse_iso(s: &str) -> Option<i64> {
                     if c.eat(b':') {
                         sec = c.digits(2, 2)?;
                         if c.eat(b'.') || c.eat(b',') {
-                            let start = c.pos;
+                            let start = c.pos();
                             let frac = c.digits(1, 9)?;
-                            let len = (c.pos - start) as u32;
+                            let len = (c.pos() - start) as u32;
                             ms = if len >= 3 { frac / 10i64.pow(len - 3) } else { frac * 10i64.pow(3 - len) };
                         }
                     }
@@ -310,9 +245,9 @@ fn parse_iso(s: &str) -> Option<i64> {
     }
     let mut offset = 0;
     if c.eat(b'Z') || c.eat(b'z') {
-    } else if c.s.get(c.pos).is_some_and(|b| *b == b'+' || *b == b'-') {
-        let sign = if c.s[c.pos] == b'-' { -1 } else { 1 };
-        c.pos += 1;
+    } else if let Some(sign_byte @ (b'+' | b'-')) = c.peek() {
+        let sign = if sign_byte == b'-' { -1 } else { 1 };
+        c.eat(sign_byte);
         let oh = c.digits(2, 2)?;
         c.eat(b':');
         let om = c.digits(0, 2).unwrap_or(0);
@@ -356,7 +291,7 @@ fn compile_pattern(p: &str) -> Vec<PatternItem> {
 }
 
 fn parse_pattern(items: &[PatternItem], s: &str) -> Option<i64> {
-    let mut c = Cursor { s: s.as_bytes(), pos: 0 };
+    let mut c = Cursor::new(s);
     let (mut y, mut mo, mut d, mut h, mut mi, mut sec, mut ms) = (1970, 1, 1, 0, 0, 0, 0);
     for item in items {
         match item {
