@@ -18,7 +18,7 @@ use base64::Engine as _;
 use quidditch_udf::{Language, ParamDecl, ParamType, RegisterRequest, UdfErrorKind, UdfMetadata};
 use serde_json::{Map, Value, json};
 
-use super::udfs::authorize;
+use super::udfs::{authorize, python};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
 pub fn routes() -> Router<AppState> {
@@ -44,27 +44,19 @@ struct StoredScript {
     parameters: Vec<ParamDecl>,
 }
 
-/// Python UDFs embed CPython (~12.5 MiB of linear memory) and interpret: the same defaults
-/// the UDF API gives Python uploads, within the server's ceiling.
-const PYTHON_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
-const PYTHON_CALL_TIMEOUT_MS: u64 = 1_000;
-
-/// Compiles a Python stored script with quidditch-python; parameters come from the source's
+/// Compiles a Python stored script with quidditch-python, as the UDF API compiles a Python
+/// upload (same compiler, errors and default limits); parameters come from the source's
 /// signature unless the script object declared them. Blocking (seconds).
 fn compile_python(state: &AppState, script: &mut StoredScript, metadata: &mut UdfMetadata) -> Result<(), ApiError> {
-    let component = quidditch_python::PythonCompiler::from_env()
-        .compile(&script.source)
-        .map_err(|e| ApiError::new(e.status(), e.error_type(), e.to_string()))?;
+    let component = quidditch_python::PythonCompiler::global().compile(&script.source).map_err(python::api_error)?;
     script.binary = component.wasm;
     if script.parameters.is_empty() {
         let declared = serde_json::to_value(&component.metadata.parameters).unwrap_or(Value::Null);
         script.parameters = serde_json::from_value(declared).unwrap_or_default();
     }
-    let udf = &state.config.udf;
-    metadata.limits.memory_bytes =
-        Some(PYTHON_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes));
-    metadata.limits.call_timeout_ms =
-        Some(PYTHON_CALL_TIMEOUT_MS.min(udf.max_limits.call_timeout_ms).max(udf.limits.call_timeout_ms));
+    let limits = python::python_limits(state);
+    metadata.limits.memory_bytes = Some(limits.memory_bytes);
+    metadata.limits.call_timeout_ms = Some(limits.call_timeout_ms);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! HTTP routes of the UDF management API (`/api/v1/udfs…`) and the Prometheus metrics.
 //! Thin: parsing and response shaping here, everything else in `quidditch-udf`.
 
-mod python;
+pub(super) mod python;
 mod upload;
 
 use std::time::{Duration, Instant};

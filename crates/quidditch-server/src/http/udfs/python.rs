@@ -71,6 +71,8 @@ pub async fn compile(state: &AppState, fields: &mut Map<String, Value>, source: 
     })
 }
 
+/// A Python compile error as an API error, with its line/column details and, when
+/// componentize-py failed, its output as `python_traceback`.
 pub fn api_error(e: PythonUdfError) -> ApiError {
     let mut api = ApiError::new(e.status(), e.error_type(), e.to_string());
     for (k, v) in e.details() {
@@ -109,15 +111,31 @@ fn merge_metadata(fields: &mut Map<String, Value>, meta: &PythonMetadata) {
     set("parameters", (!meta.parameters.is_empty()).then(|| json!(meta.parameters)));
 }
 
+/// The memory and per-call time a Python UDF gets unless it sets its own.
+pub struct PythonLimits {
+    pub memory_bytes: u64,
+    pub call_timeout_ms: u64,
+}
+
+/// Python UDFs embed CPython (~12.5 MiB of linear memory) and interpret, so they default to
+/// quidditch-python's limits, clamped between the server's defaults and its ceiling.
+pub fn python_limits(state: &AppState) -> PythonLimits {
+    let udf = &state.config.udf;
+    PythonLimits {
+        memory_bytes: quidditch_python::DEFAULT_MEMORY_BYTES
+            .min(udf.max_limits.memory_bytes)
+            .max(udf.limits.memory_bytes),
+        call_timeout_ms: quidditch_python::DEFAULT_CALL_TIMEOUT_MS
+            .min(udf.max_limits.call_timeout_ms)
+            .max(udf.limits.call_timeout_ms),
+    }
+}
+
 /// Python defaults for memory and per-call time (CPython needs more than the server-wide
 /// defaults), unless the upload sets them; never above the server's ceiling, never below its
 /// defaults.
 fn apply_python_limits(state: &AppState, fields: &mut Map<String, Value>) {
-    let udf = &state.config.udf;
-    let memory = quidditch_python::DEFAULT_MEMORY_BYTES.min(udf.max_limits.memory_bytes).max(udf.limits.memory_bytes);
-    let call = quidditch_python::DEFAULT_CALL_TIMEOUT_MS
-        .min(udf.max_limits.call_timeout_ms)
-        .max(udf.limits.call_timeout_ms);
+    let PythonLimits { memory_bytes: memory, call_timeout_ms: call } = python_limits(state);
     let limits = fields.entry("limits").or_insert(Value::Null);
     if limits.is_null() {
         *limits = Value::Object(Map::new());
