@@ -1,5 +1,7 @@
 //! `bench`: benchmarks, one subcommand per area; results go to BENCHMARKS.md.
 
+#[path = "bench/common.rs"]
+mod common;
 #[path = "bench/search_engine.rs"]
 mod search_engine;
 #[path = "bench/python_udf.rs"]

@@ -11,17 +11,18 @@
 //! Reproduce: `. scripts/env.sh && cargo run --release -p quidditch-server --bin bench -- python-udf`
 //! (componentize-py from `$QUIDDITCH_COMPONENTIZE_PY`, PATH, or `./.venv/bin`).
 
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use quidditch_python::PythonCompiler;
 use quidditch_udf::{
-    DocumentAccess, FieldSlot, FieldValue, Language, LimitOverrides, LoadedUdf, RegisterRequest, UdfConfig,
-    UdfMetadata, UdfRegistry,
+    DocumentAccess, FieldValue, Language, LimitOverrides, LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata,
+    UdfRegistry,
 };
+
+use super::common::{Column, Row, instantiation, new_instance, per_item};
 
 const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
 const BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
@@ -36,42 +37,6 @@ def filter(doc, params) -> bool:
 def score(doc, params) -> float:
     return 1.0
 "#;
-
-/// One i64 column `n`, like a fast-field column resolved once per segment.
-struct Column {
-    n: Arc<Vec<i64>>,
-}
-
-impl DocumentAccess for Column {
-    fn resolve(&mut self, path: &str) -> FieldSlot {
-        if path == "n" { FieldSlot(0) } else { FieldSlot::MISSING }
-    }
-
-    #[inline]
-    fn read(&mut self, slot: FieldSlot, doc: u32) -> FieldValue<'_> {
-        match (slot, self.n.get(doc as usize)) {
-            (FieldSlot(0), Some(v)) => FieldValue::I64(*v),
-            _ => FieldValue::Missing,
-        }
-    }
-
-    fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>> {
-        Some(Cow::Owned(doc.to_string()))
-    }
-}
-
-struct Row {
-    name: String,
-    value: f64,
-    unit: &'static str,
-    note: String,
-}
-
-impl Row {
-    fn new(name: impl Into<String>, value: f64, unit: &'static str, note: impl Into<String>) -> Row {
-        Row { name: name.into(), value, unit, note: note.into() }
-    }
-}
 
 fn compiler() -> PythonCompiler {
     if std::env::var_os(quidditch_python::TOOL_ENV).is_none() {
@@ -211,25 +176,6 @@ enum Export {
     Score,
 }
 
-/// Best of 5 runs of `f` over `items` items, in ns per item.
-fn per_item(items: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up
-    (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_nanos() as f64 / items as f64
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
-fn new_instance(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>) -> anyhow::Result<quidditch_udf::UdfInstance> {
-    let params = udf.bind_params(&Default::default())?;
-    let mut inst = udf.instantiate(params, Instant::now() + Duration::from_secs(5))?;
-    inst.set_documents(Box::new(Column { n: column.clone() }));
-    Ok(inst)
-}
-
 fn per_doc(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>, ids: &[u32], export: Export) -> anyhow::Result<f64> {
     let mut error = None;
     let ns = per_item(ids.len(), || {
@@ -278,18 +224,4 @@ fn batched(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>, ids: &[u32], batch: usi
         black_box(acc);
     });
     error.map_or(Ok(ns), Err)
-}
-
-fn instantiation(udf: &Arc<LoadedUdf>, n: usize) -> anyhow::Result<f64> {
-    let params = udf.bind_params(&Default::default())?;
-    let mut error = None;
-    let ns = per_item(n, || {
-        for _ in 0..n {
-            match udf.instantiate(params.clone(), Instant::now() + Duration::from_secs(5)) {
-                Ok(i) => drop(black_box(i)),
-                Err(e) => return error = Some(e),
-            }
-        }
-    });
-    error.map_or(Ok(ns / 1000.0), |e| Err(e.into()))
 }

@@ -8,44 +8,20 @@
 //!
 //! Reproduce: `cargo run --release -p quidditch-server --bin bench -- udf-sdk [--docs N]`
 
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use quidditch_udf::{
-    DocumentAccess, FieldSlot, FieldValue, LoadedUdf, RegisterRequest, UdfConfig, UdfInstance, UdfMetadata, UdfRegistry,
-};
+use quidditch_udf::{LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata, UdfRegistry};
+
+use super::common::new_instance;
 
 const WAT_FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
 const WAT_BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
 const BATCH: usize = 1024;
-
-/// One i64 column `n`, as the engine's fast-field path provides it.
-struct Column {
-    n: Arc<Vec<i64>>,
-}
-
-impl DocumentAccess for Column {
-    fn resolve(&mut self, path: &str) -> FieldSlot {
-        if path == "n" { FieldSlot(0) } else { FieldSlot::MISSING }
-    }
-
-    #[inline]
-    fn read(&mut self, slot: FieldSlot, doc: u32) -> FieldValue<'_> {
-        match (slot, self.n.get(doc as usize)) {
-            (FieldSlot(0), Some(v)) => FieldValue::I64(*v),
-            _ => FieldValue::Missing,
-        }
-    }
-
-    fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>> {
-        Some(Cow::Owned(doc.to_string()))
-    }
-}
 
 fn guest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../quidditch-udf-sdk/tests/bench-guest")
@@ -133,13 +109,6 @@ fn register(registry: &UdfRegistry, name: &str, binary: Vec<u8>) -> anyhow::Resu
         signature: None,
         actor: "bench".into(),
     })?)
-}
-
-fn new_instance(udf: &Arc<LoadedUdf>, column: &Arc<Vec<i64>>) -> anyhow::Result<UdfInstance> {
-    let params = udf.bind_params(&Default::default())?;
-    let mut inst = udf.instantiate(params, Instant::now() + Duration::from_secs(5))?;
-    inst.set_documents(Box::new(Column { n: column.clone() }));
-    Ok(inst)
 }
 
 /// Best of 5 runs (after a warm-up) of `run`, in ns per document; every run must keep
