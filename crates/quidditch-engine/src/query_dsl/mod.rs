@@ -11,6 +11,7 @@ mod match_all;
 mod match_phrase;
 mod match_query;
 mod multi_match;
+mod pattern_term;
 mod prefix;
 mod range;
 mod script_score;

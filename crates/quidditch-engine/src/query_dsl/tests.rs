@@ -98,3 +98,25 @@ fn uri_query() {
     assert_eq!(b.must_not.len(), 1);
     assert!(matches!(super::parse_uri_query("*", None, false).unwrap(), QueryAst::MatchAll(_)));
 }
+
+#[test]
+fn prefix_and_wildcard_share_their_options() {
+    let q = parse_query(&json!({"prefix": {"user": "ki"}})).unwrap();
+    let QueryAst::Prefix(p) = q else { panic!("not a prefix: {q:?}") };
+    assert_eq!((p.field.as_str(), p.value.as_str(), p.case_insensitive, p.boost), ("user", "ki", false, None));
+
+    let q = parse_query(&json!({"prefix": {"user": {"prefix": "ki", "case_insensitive": true, "boost": 2}}}))
+        .unwrap();
+    let QueryAst::Prefix(p) = q else { panic!("not a prefix: {q:?}") };
+    assert_eq!((p.value.as_str(), p.case_insensitive, p.boost), ("ki", true, Some(2.0)));
+
+    let q = parse_query(&json!({"wildcard": {"user": {"wildcard": "ki*y", "rewrite": "x"}}})).unwrap();
+    let QueryAst::Wildcard(w) = q else { panic!("not a wildcard: {q:?}") };
+    assert_eq!((w.field.as_str(), w.pattern.as_str()), ("user", "ki*y"));
+
+    // The value key is the query's own name, not the other query's.
+    let err = parse_query(&json!({"wildcard": {"user": {"prefix": "ki"}}})).unwrap_err();
+    assert_eq!(err.reason, "[wildcard] query does not support [prefix]");
+    let err = parse_query(&json!({"prefix": {"user": {"boost": 1}}})).unwrap_err();
+    assert_eq!((err.error_type, err.reason.as_str()), ("parsing_exception", "[prefix] query requires a value"));
+}
