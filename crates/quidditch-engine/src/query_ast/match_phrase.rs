@@ -4,8 +4,8 @@ use serde_json::Value;
 use tantivy::query::{EmptyQuery, PhraseQuery, Query, TermQuery as TantivyTermQuery};
 use tantivy::schema::IndexRecordOption;
 
-use super::field::{FieldTarget, scalar_to_string};
-use super::{FieldKind, LoweringContext, QueryError, TermQuery, boosted};
+use super::match_query::{AnalyzedText, analyze_text};
+use super::{LoweringContext, QueryError, boosted};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchPhraseQuery {
@@ -18,23 +18,11 @@ pub struct MatchPhraseQuery {
 
 impl MatchPhraseQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
-        let Some(mut target) = FieldTarget::resolve(ctx, &self.field)? else {
-            return Ok(Box::new(EmptyQuery));
-        };
-        if target.kind() != FieldKind::Text {
-            let term = TermQuery {
-                field: self.field.clone(),
-                value: self.query.clone(),
-                boost: self.boost,
-                case_insensitive: false,
+        let (target, tokens) =
+            match analyze_text(ctx, &self.field, &self.query, self.analyzer.as_deref(), self.boost)? {
+                AnalyzedText::Lowered(query) => return Ok(query),
+                AnalyzedText::Tokens(target, tokens) => (target, tokens),
             };
-            return term.lower(ctx);
-        }
-        if let Some(analyzer) = &self.analyzer {
-            target.resolved.analyzer = Some(analyzer.clone());
-        }
-        let text = scalar_to_string(&self.query, &self.field)?;
-        let tokens = target.analyze(&text)?;
         let query: Box<dyn Query> = match tokens.len() {
             0 => Box::new(EmptyQuery),
             1 => Box::new(TantivyTermQuery::new(

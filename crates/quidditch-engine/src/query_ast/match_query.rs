@@ -67,26 +67,47 @@ pub struct MatchQuery {
     pub boost: Option<f32>,
 }
 
+/// A full-text query's value, analyzed for its field, or the query when that already decides it.
+pub(super) enum AnalyzedText<'a> {
+    /// An unmapped field (matches nothing), or a non-text field (the exact-value term query).
+    Lowered(Box<dyn Query>),
+    /// A text field (its analyzer overridden by the query's, if any) and the value's tokens
+    /// with their positions.
+    Tokens(FieldTarget<'a>, Vec<(usize, String)>),
+}
+
+/// What `match` and `match_phrase` share: resolve `field`; on keyword, numeric, boolean and
+/// date fields the whole value is one term, like in OpenSearch; on text fields analyze it.
+pub(super) fn analyze_text<'a>(
+    ctx: &LoweringContext<'a>,
+    field: &str,
+    query: &Value,
+    analyzer: Option<&str>,
+    boost: Option<f32>,
+) -> Result<AnalyzedText<'a>, QueryError> {
+    let Some(mut target) = FieldTarget::resolve(ctx, field)? else {
+        return Ok(AnalyzedText::Lowered(Box::new(EmptyQuery)));
+    };
+    if target.kind() != FieldKind::Text {
+        let term = TermQuery { field: field.to_string(), value: query.clone(), boost, case_insensitive: false };
+        return Ok(AnalyzedText::Lowered(term.lower(ctx)?));
+    }
+    if let Some(analyzer) = analyzer {
+        target.resolved.analyzer = Some(analyzer.to_string());
+    }
+    let text = scalar_to_string(query, field)?;
+    let tokens = target.analyze(&text)?;
+    Ok(AnalyzedText::Tokens(target, tokens))
+}
+
 impl MatchQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
-        let Some(mut target) = FieldTarget::resolve(ctx, &self.field)? else {
-            return Ok(Box::new(EmptyQuery));
-        };
-        if target.kind() != FieldKind::Text {
-            // Keyword and typed fields: the whole value is one term.
-            let term = TermQuery {
-                field: self.field.clone(),
-                value: self.query.clone(),
-                boost: self.boost,
-                case_insensitive: false,
+        let (target, tokens) =
+            match analyze_text(ctx, &self.field, &self.query, self.analyzer.as_deref(), self.boost)? {
+                AnalyzedText::Lowered(query) => return Ok(query),
+                AnalyzedText::Tokens(target, tokens) => (target, tokens),
             };
-            return term.lower(ctx);
-        }
-        if let Some(analyzer) = &self.analyzer {
-            target.resolved.analyzer = Some(analyzer.clone());
-        }
-        let text = scalar_to_string(&self.query, &self.field)?;
-        let mut tokens: Vec<String> = target.analyze(&text)?.into_iter().map(|(_, t)| t).collect();
+        let mut tokens: Vec<String> = tokens.into_iter().map(|(_, t)| t).collect();
         tokens.dedup();
         if tokens.is_empty() {
             return Ok(if self.zero_terms_all {
