@@ -143,6 +143,19 @@ impl Parser<'_> {
     fn value(&mut self, path: &str, field: &FieldMapping, value: &Value, dynamic: Dynamic) -> EngineResult<()> {
         match value {
             Value::Null => Ok(()),
+            // Validated whole: a geo_point's `[lon, lat]` is one value, not two.
+            _ if field.ty.is_source_only() => {
+                crate::mapping::source_only::validate(field.ty, value).map_err(|why| {
+                    EngineError::MapperParsing(format!(
+                        "failed to parse field [{path}] of type [{}] in document with id '{}'. Preview of field's value: '{}' ({why})",
+                        field.ty,
+                        self.id,
+                        preview(value)
+                    ))
+                })?;
+                self.record_field_name(path);
+                Ok(())
+            }
             Value::Array(items) => {
                 for item in items {
                     self.value(path, field, item, dynamic)?;
@@ -171,6 +184,18 @@ impl Parser<'_> {
         }
     }
 
+    /// Records the path and each parent object in `_field_names` (for `exists`).
+    fn record_field_name(&mut self, path: &str) {
+        let mut p = path;
+        self.doc.field_names.insert(p.to_string());
+        while let Some((parent, _)) = p.rsplit_once('.') {
+            if !self.doc.field_names.insert(parent.to_string()) {
+                break;
+            }
+            p = parent;
+        }
+    }
+
     fn leaf(&mut self, path: &str, field: &FieldMapping, value: &Value) -> EngineResult<()> {
         let Some(v) = coerce(field, value).map_err(|why| {
             EngineError::MapperParsing(format!(
@@ -184,16 +209,8 @@ impl Parser<'_> {
         else {
             return Ok(());
         };
-        // Record the path and each parent object for `exists`.
-        let mut p = path;
-        self.doc.field_names.insert(p.to_string());
-        while let Some((parent, _)) = p.rsplit_once('.') {
-            if !self.doc.field_names.insert(parent.to_string()) {
-                break;
-            }
-            p = parent;
-        }
-        let bucket = if field.ty == FieldType::Text { &mut self.doc.text } else { &mut self.doc.kw };
+        self.record_field_name(path);
+        let bucket = if field.ty.is_text() { &mut self.doc.text } else { &mut self.doc.kw };
         match bucket.iter_mut().find(|(p, _)| p == path) {
             Some((_, vals)) => vals.push(v),
             None => bucket.push((path.to_string(), vec![v])),
@@ -215,7 +232,14 @@ fn preview(v: &Value) -> String {
 pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>, String> {
     let ty = field.ty;
     match ty {
-        FieldType::Text | FieldType::Keyword => {
+        FieldType::Ip => {
+            let s = match value {
+                Value::String(s) => s,
+                _ => return Err(String::new()),
+            };
+            Ok(Some(OwnedValue::Str(crate::ip::normalize_ip(s)?)))
+        }
+        FieldType::Text | FieldType::Keyword | FieldType::MatchOnlyText => {
             let s = match value {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
@@ -253,7 +277,7 @@ pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>,
             }
             Ok(Some(OwnedValue::I64(n)))
         }
-        FieldType::Double | FieldType::Float | FieldType::HalfFloat => {
+        FieldType::Double | FieldType::Float | FieldType::HalfFloat | FieldType::ScaledFloat => {
             let f = match value {
                 Value::Number(n) => n.as_f64().ok_or_else(String::new)?,
                 Value::String(s) => s.trim().parse::<f64>().map_err(|_| format!("For input string: \"{s}\""))?,
@@ -261,6 +285,12 @@ pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>,
             };
             if !f.is_finite() {
                 return Err(format!("[{}] supports only finite values", ty.name()));
+            }
+            if ty == FieldType::ScaledFloat {
+                // OpenSearch indexes round(value * scaling_factor); searches and aggregations
+                // see the rounded value.
+                let factor = crate::mapping::source_only::scaling_factor(field).unwrap_or(1.0);
+                return Ok(Some(OwnedValue::F64((f * factor).round() / factor)));
             }
             Ok(Some(OwnedValue::F64(f)))
         }
@@ -270,7 +300,7 @@ pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>,
             Value::String(s) if s == "false" || s.is_empty() => Ok(Some(OwnedValue::Bool(false))),
             _ => Err("Failed to parse value, only [true] or [false] are allowed".into()),
         },
-        FieldType::Date => {
+        FieldType::Date | FieldType::DateNanos => {
             let fmt = match &field.format {
                 Some(f) => DateFormat::parse(f)?,
                 None => DateFormat::default_format(),
@@ -278,7 +308,7 @@ pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>,
             let ms = fmt.parse_value(value)?;
             Ok(Some(OwnedValue::Date(DateTime::from_timestamp_millis(ms))))
         }
-        FieldType::Object => Err(String::new()),
+        FieldType::Object | FieldType::Binary | FieldType::GeoPoint => Err(String::new()),
     }
 }
 

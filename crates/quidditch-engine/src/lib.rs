@@ -10,6 +10,7 @@ pub mod document;
 mod engine;
 pub mod error;
 pub mod index;
+pub mod ip;
 pub mod mapping;
 pub mod names;
 pub mod source_filter;

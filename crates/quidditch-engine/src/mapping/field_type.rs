@@ -14,8 +14,21 @@ pub enum FieldType {
     Double,
     Float,
     HalfFloat,
+    /// Stored as f64, rounded to `scaling_factor` at index time (as OpenSearch does).
+    ScaledFloat,
     Boolean,
     Date,
+    /// Treated as `date`: millisecond precision (sub-millisecond digits are truncated).
+    DateNanos,
+    /// Indexed in `_kw` as its normalised string (so term/terms/exists/terms-agg work); no
+    /// CIDR or range queries, no sort.
+    Ip,
+    /// Analysed like `text`.
+    MatchOnlyText,
+    /// Base64; kept in `_source` only (not searchable), but `exists` sees it.
+    Binary,
+    /// Validated and kept in `_source` only (no geo queries), but `exists` sees it.
+    GeoPoint,
     Object,
 }
 
@@ -51,8 +64,14 @@ impl FieldType {
             "double" => FieldType::Double,
             "float" => FieldType::Float,
             "half_float" => FieldType::HalfFloat,
+            "scaled_float" => FieldType::ScaledFloat,
             "boolean" => FieldType::Boolean,
             "date" => FieldType::Date,
+            "date_nanos" => FieldType::DateNanos,
+            "ip" => FieldType::Ip,
+            "match_only_text" => FieldType::MatchOnlyText,
+            "binary" => FieldType::Binary,
+            "geo_point" => FieldType::GeoPoint,
             "object" => FieldType::Object,
             _ => return None,
         })
@@ -70,17 +89,24 @@ impl FieldType {
             FieldType::Double => "double",
             FieldType::Float => "float",
             FieldType::HalfFloat => "half_float",
+            FieldType::ScaledFloat => "scaled_float",
             FieldType::Boolean => "boolean",
             FieldType::Date => "date",
+            FieldType::DateNanos => "date_nanos",
+            FieldType::Ip => "ip",
+            FieldType::MatchOnlyText => "match_only_text",
+            FieldType::Binary => "binary",
+            FieldType::GeoPoint => "geo_point",
             FieldType::Object => "object",
         }
     }
 
-    /// Where values of this type are indexed; `None` for `object` (only its leaves are).
+    /// Where values of this type are indexed; `None` for `object` (only its leaves are) and
+    /// for the source-only types (`binary`, `geo_point`).
     pub fn target(self) -> Option<JsonTarget> {
         match self {
-            FieldType::Text => Some(JsonTarget::Text),
-            FieldType::Object => None,
+            FieldType::Text | FieldType::MatchOnlyText => Some(JsonTarget::Text),
+            FieldType::Object | FieldType::Binary | FieldType::GeoPoint => None,
             _ => Some(JsonTarget::Kw),
         }
     }
@@ -88,14 +114,18 @@ impl FieldType {
     /// The value representation in tantivy (`Str` for text too).
     pub fn value_kind(self) -> Option<ValueKind> {
         Some(match self {
-            FieldType::Text | FieldType::Keyword => ValueKind::Str,
+            FieldType::Text | FieldType::Keyword | FieldType::MatchOnlyText | FieldType::Ip => {
+                ValueKind::Str
+            }
             FieldType::Long | FieldType::Integer | FieldType::Short | FieldType::Byte => {
                 ValueKind::I64
             }
-            FieldType::Double | FieldType::Float | FieldType::HalfFloat => ValueKind::F64,
+            FieldType::Double | FieldType::Float | FieldType::HalfFloat | FieldType::ScaledFloat => {
+                ValueKind::F64
+            }
             FieldType::Boolean => ValueKind::Bool,
-            FieldType::Date => ValueKind::Date,
-            FieldType::Object => return None,
+            FieldType::Date | FieldType::DateNanos => ValueKind::Date,
+            FieldType::Object | FieldType::Binary | FieldType::GeoPoint => return None,
         })
     }
 
@@ -108,6 +138,16 @@ impl FieldType {
             FieldType::Byte => Some((i8::MIN as i64, i8::MAX as i64)),
             _ => None,
         }
+    }
+
+    /// Kept in `_source` and `_field_names` only (validated, never indexed for search).
+    pub fn is_source_only(self) -> bool {
+        matches!(self, FieldType::Binary | FieldType::GeoPoint)
+    }
+
+    /// Analysed text (`text`, `match_only_text`).
+    pub fn is_text(self) -> bool {
+        matches!(self, FieldType::Text | FieldType::MatchOnlyText)
     }
 
     pub fn is_numeric(self) -> bool {

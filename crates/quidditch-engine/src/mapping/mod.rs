@@ -4,6 +4,7 @@
 
 mod dynamic;
 mod field_type;
+pub(crate) mod source_only;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -155,7 +156,7 @@ impl FieldMapping {
                         })?;
                     field.ignore_above = Some(n as usize);
                 }
-                "format" if ty == FieldType::Date => {
+                "format" if matches!(ty, FieldType::Date | FieldType::DateNanos) => {
                     let f = value.as_str().ok_or_else(|| {
                         EngineError::MapperParsing(format!(
                             "Failed to parse mapping: [format] on [{path}] must be a string"
@@ -171,6 +172,21 @@ impl FieldMapping {
                 _ => {
                     field.params.insert(key.clone(), value.clone());
                 }
+            }
+        }
+        if ty == FieldType::ScaledFloat {
+            match field.params.get("scaling_factor") {
+                None => {
+                    return Err(EngineError::MapperParsing(format!(
+                        "Failed to parse mapping: Field [scaling_factor] is required (on [{path}])"
+                    )));
+                }
+                Some(_) if source_only::scaling_factor(&field).is_none() => {
+                    return Err(EngineError::MapperParsing(format!(
+                        "Failed to parse mapping: [scaling_factor] must be a positive number (on [{path}])"
+                    )));
+                }
+                Some(_) => {}
             }
         }
         Ok(field)

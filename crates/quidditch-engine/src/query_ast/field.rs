@@ -18,6 +18,8 @@ use super::date::{DateFormat, parse_date_millis};
 pub enum FieldKind {
     Text,
     Keyword,
+    /// ip: indexed as its normalised string in `_kw` (term/terms/exists/terms-agg only).
+    Ip,
     /// long, integer, short, byte: indexed as i64.
     Long,
     /// double, float: indexed as f64 (normalized like tantivy does for JSON numbers).
@@ -31,6 +33,7 @@ impl FieldKind {
         match self {
             FieldKind::Text => "text",
             FieldKind::Keyword => "keyword",
+            FieldKind::Ip => "ip",
             FieldKind::Long => "long",
             FieldKind::Double => "double",
             FieldKind::Boolean => "boolean",
@@ -134,6 +137,16 @@ impl<'a> FieldTarget<'a> {
         match self.kind() {
             FieldKind::Text | FieldKind::Keyword => {
                 term.append_type_and_str(&scalar_to_string(value, self.name())?);
+            }
+            FieldKind::Ip => {
+                let s = scalar_to_string(value, self.name())?;
+                let ip = crate::ip::normalize_ip(&s).map_err(|why| {
+                    QueryError::illegal_argument(format!(
+                        "failed to create query: {why} (field [{}])",
+                        self.name()
+                    ))
+                })?;
+                term.append_type_and_str(&ip);
             }
             FieldKind::Long => {
                 let v = self.coerce_number(value)?;

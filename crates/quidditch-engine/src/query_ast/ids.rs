@@ -12,6 +12,20 @@ pub struct IdsQuery {
 }
 
 impl IdsQuery {
+    /// `term`/`terms` on `_id`: ids are strings, but OpenSearch accepts `{"term": {"_id": 1}}`.
+    pub fn from_values(values: &[serde_json::Value], boost: Option<f32>) -> Result<IdsQuery, QueryError> {
+        let values = values
+            .iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                serde_json::Value::Bool(b) => Ok(b.to_string()),
+                other => Err(QueryError::parsing(format!("[_id] values must be strings, got [{other}]"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(IdsQuery { values, boost })
+    }
+
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
         if self.values.is_empty() {
             return Ok(Box::new(EmptyQuery));

@@ -41,6 +41,12 @@ impl RangeQuery {
                     self.field
                 )));
             }
+            FieldKind::Ip => {
+                return Err(QueryError::illegal_argument(format!(
+                    "range queries on ip field [{}] are not supported",
+                    self.field
+                )));
+            }
             FieldKind::Boolean => self.lower_bool(&target)?,
             FieldKind::Long | FieldKind::Double => self.lower_numeric(&target)?,
             _ => {
@@ -74,7 +80,7 @@ impl RangeQuery {
             FieldKind::Keyword | FieldKind::Text => {
                 term = target.value_term(&bound.value)?;
             }
-            FieldKind::Boolean => unreachable!("handled by lower_bool"),
+            FieldKind::Boolean | FieldKind::Ip => unreachable!("handled in lower"),
         }
         Ok(if bound.inclusive { Bound::Included(term) } else { Bound::Excluded(term) })
     }

@@ -17,6 +17,9 @@ pub struct TermQuery {
 
 impl TermQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        if self.field == "_id" {
+            return super::IdsQuery::from_values(std::slice::from_ref(&self.value), self.boost)?.lower(ctx);
+        }
         let Some(target) = FieldTarget::resolve(ctx, &self.field)? else {
             return Ok(Box::new(EmptyQuery));
         };

@@ -15,6 +15,9 @@ pub struct TermsQuery {
 
 impl TermsQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        if self.field == "_id" {
+            return super::IdsQuery::from_values(&self.values, self.boost)?.lower(ctx);
+        }
         let Some(target) = FieldTarget::resolve(ctx, &self.field)? else {
             return Ok(Box::new(EmptyQuery));
         };

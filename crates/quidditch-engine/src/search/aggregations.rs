@@ -12,7 +12,7 @@ use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, Distributed
 use tantivy::tokenizer::TokenizerManager;
 
 use super::sort::text_field_error;
-use crate::mapping::{FieldType, Mapping};
+use crate::mapping::Mapping;
 use crate::query_ast::format_millis_iso;
 use crate::query_ast::{DateFormat, FieldKind, QueryError, calendar_bucket_start, parse_date_millis};
 
@@ -50,8 +50,14 @@ fn bad(reason: impl Into<String>) -> QueryError {
 fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<FieldKind>, String), QueryError> {
     for m in mappings {
         if let Some(f) = m.resolve(field) {
-            if f.ty == FieldType::Text {
+            if f.ty.is_text() {
                 return Err(text_field_error(field));
+            }
+            if f.ty.is_source_only() {
+                return Err(QueryError::illegal_argument(format!(
+                    "Field [{field}] of type [{}] is not searchable or aggregatable",
+                    f.ty
+                )));
             }
             return Ok((super::field_kind(f.ty), format!("_kw.{}", f.json_path)));
         }
@@ -196,6 +202,29 @@ fn calendar_to_fixed(unit: &str) -> Option<&'static str> {
     })
 }
 
+/// `include`/`exclude` on an ip field: exact addresses only (normalised like indexed values);
+/// regular expressions only apply to string fields, as in OpenSearch.
+fn normalize_ip_include_exclude(name: &str, body: &mut Map<String, Value>) -> Result<(), QueryError> {
+    for key in ["include", "exclude"] {
+        match body.get_mut(key) {
+            None => {}
+            Some(Value::Array(items)) => {
+                for item in items.iter_mut() {
+                    let s = item.as_str().ok_or_else(|| bad(format!("[{key}] values must be strings")))?;
+                    let ip = crate::ip::normalize_ip(s).map_err(QueryError::illegal_argument)?;
+                    *item = Value::String(ip);
+                }
+            }
+            Some(_) => {
+                return Err(QueryError::illegal_argument(format!(
+                    "Aggregation [{name}] cannot support regular expression style include/exclude settings as they can only be applied to string fields. Use an array of values for include/exclude clauses"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn rewrite_body(
     name: &str,
     agg_type: &str,
@@ -213,14 +242,18 @@ fn rewrite_body(
     } else {
         return Err(bad(format!("Required [field] for aggregation of type [{agg_type}]")));
     }
+    if kind == Some(FieldKind::Ip) {
+        normalize_ip_include_exclude(name, &mut body)?;
+    }
     let numeric_only = matches!(
         agg_type,
         "avg" | "min" | "max" | "sum" | "stats" | "extended_stats" | "percentiles" | "histogram" | "range"
     );
-    if numeric_only && kind == Some(FieldKind::Keyword) {
+    if numeric_only && matches!(kind, Some(FieldKind::Keyword | FieldKind::Ip)) {
         return Err(QueryError::illegal_argument(format!(
-            "Field [{}] of type [keyword] is not supported for aggregation [{agg_type}]",
-            body.get("field").and_then(Value::as_str).unwrap_or_default().trim_start_matches("_kw.")
+            "Field [{}] of type [{}] is not supported for aggregation [{agg_type}]",
+            body.get("field").and_then(Value::as_str).unwrap_or_default().trim_start_matches("_kw."),
+            kind.map_or("keyword", FieldKind::name)
         )));
     }
     // `missing` for dates is given as a date.

@@ -21,13 +21,17 @@ use crate::query_ast::{self, FieldKind, FieldResolver, QueryError, TargetField};
 /// The query-side view of a mapped field type.
 pub(crate) fn field_kind(ty: FieldType) -> Option<FieldKind> {
     Some(match ty {
-        FieldType::Text => FieldKind::Text,
+        FieldType::Text | FieldType::MatchOnlyText => FieldKind::Text,
         FieldType::Keyword => FieldKind::Keyword,
+        FieldType::Ip => FieldKind::Ip,
         FieldType::Long | FieldType::Integer | FieldType::Short | FieldType::Byte => FieldKind::Long,
-        FieldType::Double | FieldType::Float | FieldType::HalfFloat => FieldKind::Double,
+        FieldType::Double | FieldType::Float | FieldType::HalfFloat | FieldType::ScaledFloat => {
+            FieldKind::Double
+        }
         FieldType::Boolean => FieldKind::Boolean,
-        FieldType::Date => FieldKind::Date,
-        FieldType::Object => return None,
+        FieldType::Date | FieldType::DateNanos => FieldKind::Date,
+        // Source-only types resolve like unmapped fields for queries (`exists` still works).
+        FieldType::Object | FieldType::Binary | FieldType::GeoPoint => return None,
     })
 }
 

@@ -208,8 +208,15 @@ impl ResolvedSort {
         let mut kind = None;
         for m in mappings {
             if let Some(f) = m.resolve(name) {
-                if f.ty == FieldType::Text {
+                if f.ty.is_text() {
                     return Err(text_field_error(name));
+                }
+                if f.ty == FieldType::Ip || f.ty.is_source_only() {
+                    // ips are indexed as strings, whose order is not address order.
+                    return Err(QueryError::illegal_argument(format!(
+                        "sorting on [{}] field [{name}] is not supported",
+                        f.ty
+                    )));
                 }
                 if f.ty == FieldType::Object {
                     return Err(QueryError::illegal_argument(format!(

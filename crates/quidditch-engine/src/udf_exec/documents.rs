@@ -68,7 +68,7 @@ impl SegmentDocuments {
         {
             let column_name = format!("_kw.{}", f.path);
             let ff = self.reader.fast_fields();
-            if f.kind == FieldKind::Keyword {
+            if matches!(f.kind, FieldKind::Keyword | FieldKind::Ip) {
                 return match ff.str(&column_name) {
                     Ok(Some(column)) if column.ords().get_cardinality() != Cardinality::Multivalued => {
                         SlotReader::Keyword { column, buf: String::new() }
