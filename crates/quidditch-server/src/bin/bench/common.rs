@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quidditch_udf::{DocumentAccess, FieldSlot, FieldValue, LoadedUdf, UdfInstance};
+use quidditch_udf::{
+    DocumentAccess, FieldSlot, FieldValue, LoadedUdf, RegisterRequest, UdfInstance, UdfMetadata, UdfRegistry,
+};
 
 /// One i64 column `n`, like a fast-field column resolved once per segment.
 pub struct Column {
@@ -55,6 +57,34 @@ pub fn per_item(items: usize, mut f: impl FnMut()) -> f64 {
             t.elapsed().as_nanos() as f64 / items as f64
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// The benchmarks' predicate (`n` is even) in native Rust over the same column, through the
+/// same `DocumentAccess` trait object the UDFs read from, in ns per document.
+pub fn native_filter(column: &Arc<Vec<i64>>, ids: &[u32]) -> f64 {
+    let mut native_docs: Box<dyn DocumentAccess> = Box::new(Column { n: column.clone() });
+    let slot = native_docs.resolve("n");
+    per_item(ids.len(), || {
+        let mut kept = 0u64;
+        for &d in ids {
+            if let FieldValue::I64(v) = native_docs.read(black_box(slot), black_box(d))
+                && v % 2 == 0
+            {
+                kept += 1;
+            }
+        }
+        black_box(kept);
+    })
+}
+
+/// Registers `binary` as version 1.0.0 of `name`, unsigned.
+pub fn register(registry: &UdfRegistry, name: &str, binary: Vec<u8>) -> anyhow::Result<Arc<LoadedUdf>> {
+    Ok(registry.register(RegisterRequest {
+        metadata: UdfMetadata::new(name, "1.0.0"),
+        binary,
+        signature: None,
+        actor: "bench".into(),
+    })?)
 }
 
 /// A fresh instance of `udf` (default parameters) reading documents from `column`.

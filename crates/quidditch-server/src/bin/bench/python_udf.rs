@@ -18,11 +18,10 @@ use std::time::Instant;
 
 use quidditch_python::PythonCompiler;
 use quidditch_udf::{
-    DocumentAccess, FieldValue, Language, LimitOverrides, LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata,
-    UdfRegistry,
+    Language, LimitOverrides, LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata, UdfRegistry,
 };
 
-use super::common::{Column, Row, instantiation, new_instance, per_item};
+use super::common::{Row, instantiation, native_filter, new_instance, per_item, register};
 
 const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
 const BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
@@ -92,12 +91,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     ));
     let wat = |t: &str| quidditch_udf::compile_wat(t).map_err(|e| anyhow::anyhow!(e));
     for (name, text) in [("core_even", FIELD), ("core_even_batch", BATCH)] {
-        registry.register(RegisterRequest {
-            metadata: UdfMetadata::new(name, "1.0.0"),
-            binary: wat(text)?,
-            signature: None,
-            actor: "bench".into(),
-        })?;
+        register(&registry, name, wat(text)?)?;
     }
     drop(registry);
 
@@ -117,19 +111,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let column = Arc::new((0..docs as i64).map(|i| i * 7 + 3).collect::<Vec<_>>());
     let ids: Vec<u32> = (0..docs as u32).collect();
 
-    let mut native_docs: Box<dyn DocumentAccess> = Box::new(Column { n: column.clone() });
-    let slot = native_docs.resolve("n");
-    let ns = per_item(docs, || {
-        let mut kept = 0u64;
-        for &d in &ids {
-            if let FieldValue::I64(v) = native_docs.read(black_box(slot), black_box(d))
-                && v % 2 == 0
-            {
-                kept += 1;
-            }
-        }
-        black_box(kept);
-    });
+    let ns = native_filter(&column, &ids);
     rows.push(Row::new("native Rust filter (one i64 read via DocumentAccess)", ns, "ns/doc", ""));
     let core_ns = per_doc(&core, &column, &ids, Export::Filter)?;
     rows.push(Row::new("core-wasm filter, per-document call", core_ns, "ns/doc", ""));

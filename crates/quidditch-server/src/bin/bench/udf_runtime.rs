@@ -12,11 +12,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use quidditch_udf::{
-    DocumentAccess, FieldValue, LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata, UdfRegistry,
-};
+use quidditch_udf::{LoadedUdf, UdfConfig, UdfRegistry};
 
-use super::common::{Column, Row, instantiation, new_instance, per_item};
+use super::common::{Row, instantiation, native_filter, new_instance, per_item, register};
 
 const TRIVIAL: &str = include_str!("../../../../../tests/fixtures/wat/trivial_filter.wat");
 const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
@@ -48,37 +46,17 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("quidditch-bench-udf-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let registry = UdfRegistry::open(&dir, UdfConfig::default())?;
-    let register = |name: &str, binary: Vec<u8>| -> anyhow::Result<Arc<LoadedUdf>> {
-        Ok(registry.register(RegisterRequest {
-            metadata: UdfMetadata::new(name, "1.0.0"),
-            binary,
-            signature: None,
-            actor: "bench".into(),
-        })?)
-    };
     let wat = |t: &str| quidditch_udf::compile_wat(t).map_err(|e| anyhow::anyhow!(e));
-    let trivial = register("trivial", wat(TRIVIAL)?)?;
-    let field = register("field", wat(FIELD)?)?;
-    let batch = register("batch", wat(BATCH)?)?;
+    let trivial = register(&registry, "trivial", wat(TRIVIAL)?)?;
+    let field = register(&registry, "field", wat(FIELD)?)?;
+    let batch = register(&registry, "batch", wat(BATCH)?)?;
 
     let column = Arc::new((0..docs as i64).map(|i| i * 7 + 3).collect::<Vec<_>>());
     let ids: Vec<u32> = (0..docs as u32).collect();
     let mut rows = Vec::new();
 
     // Native Rust: the same predicate over the same column, through the same trait object.
-    let mut native_docs: Box<dyn DocumentAccess> = Box::new(Column { n: column.clone() });
-    let slot = native_docs.resolve("n");
-    let ns = per_item(docs, || {
-        let mut kept = 0u64;
-        for &d in &ids {
-            if let FieldValue::I64(v) = native_docs.read(black_box(slot), black_box(d))
-                && v % 2 == 0
-            {
-                kept += 1;
-            }
-        }
-        black_box(kept);
-    });
+    let ns = native_filter(&column, &ids);
     rows.push(Row { name: "native Rust filter (one i64 read via DocumentAccess)".into(), value: ns, unit: "ns/doc", note: String::new() });
 
     for (label, udf) in [("core filter, trivial (returns 1)", &trivial), ("core filter, one i64 field read", &field)] {
@@ -97,7 +75,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
     match component {
         Some(path) => {
-            let comp = register("component", std::fs::read(&path)?)?;
+            let comp = register(&registry, "component", std::fs::read(&path)?)?;
             let n = docs.min(200_000);
             let ns = per_doc_calls(&comp, &column, &ids[..n])?;
             rows.push(Row { name: "component (Rust wit-bindgen) filter, one field read, per-document call".into(), value: ns, unit: "ns/doc", note: String::new() });

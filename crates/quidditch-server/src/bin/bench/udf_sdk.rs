@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use quidditch_udf::{LoadedUdf, RegisterRequest, UdfConfig, UdfMetadata, UdfRegistry};
+use quidditch_udf::{LoadedUdf, UdfConfig, UdfRegistry};
 
-use super::common::new_instance;
+use super::common::{new_instance, register};
 
 const WAT_FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
 const WAT_BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
@@ -100,15 +100,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     drop(registry);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-fn register(registry: &UdfRegistry, name: &str, binary: Vec<u8>) -> anyhow::Result<Arc<LoadedUdf>> {
-    Ok(registry.register(RegisterRequest {
-        metadata: UdfMetadata::new(name, "1.0.0"),
-        binary,
-        signature: None,
-        actor: "bench".into(),
-    })?)
 }
 
 /// Best of 5 runs (after a warm-up) of `run`, in ns per document; every run must keep
