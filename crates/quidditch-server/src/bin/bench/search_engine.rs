@@ -191,6 +191,19 @@ struct SideResult {
     total_hits: u64,
 }
 
+impl SideResult {
+    /// From the indexing time of `docs` documents and the sorted query `latencies`.
+    fn new(index_secs: f64, docs: usize, latencies: &[Duration], total_hits: u64) -> SideResult {
+        SideResult {
+            index_secs,
+            docs_per_sec: docs as f64 / index_secs,
+            p50: percentile(latencies, 0.5),
+            p99: percentile(latencies, 0.99),
+            total_hits,
+        }
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -333,13 +346,7 @@ fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Re
     latencies.sort();
     let _ = std::fs::remove_dir_all(&dir);
     let _ = (stock, created, in_stock);
-    Ok(SideResult {
-        index_secs,
-        docs_per_sec: docs.len() as f64 / index_secs,
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        total_hits,
-    })
+    Ok(SideResult::new(index_secs, docs.len(), &latencies, total_hits))
 }
 
 // ------------------------------------------------------------------------------ in-process
@@ -425,13 +432,7 @@ fn run_engine(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
     drop(indices);
     drop(index);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(SideResult {
-        index_secs,
-        docs_per_sec: docs.len() as f64 / index_secs,
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        total_hits,
-    })
+    Ok(SideResult::new(index_secs, docs.len(), &latencies, total_hits))
 }
 
 // --------------------------------------------------------------------------------- server
@@ -636,11 +637,5 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
     }
     pings.sort();
     eprintln!("HTTP round trip baseline (GET /): p50 {:.3} ms, p99 {:.3} ms", ms(percentile(&pings, 0.5)), ms(percentile(&pings, 0.99)));
-    Ok(SideResult {
-        index_secs,
-        docs_per_sec: docs.len() as f64 / index_secs,
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-        total_hits,
-    })
+    Ok(SideResult::new(index_secs, docs.len(), &latencies, total_hits))
 }
