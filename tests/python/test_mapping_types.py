@@ -129,3 +129,23 @@ def test_match_only_text_is_full_text(client, typed_index):
 def test_term_on_id_accepts_numbers(client, typed_index):
     assert ids(search(client, typed_index, {"term": {"_id": 1}})) == ["1"]
     assert ids(search(client, typed_index, {"terms": {"_id": [2, "3"]}})) == ["2", "3"]
+
+
+def test_exists_on_metadata_fields(client, typed_index):
+    assert ids(search(client, typed_index, {"exists": {"field": "_id"}})) == ["1", "2", "3", "4"]
+    with pytest.raises(RequestError) as err:
+        search(client, typed_index, {"exists": {"field": "_source"}})
+    assert err.value.error == "query_shard_exception"
+
+
+def test_date_terms_keys_are_epoch_millis(client, typed_index):
+    aggs = {"d": {"terms": {"field": "ts"}}}
+    buckets = search(client, typed_index, {"match_all": {}}, size=0, aggs=aggs)["aggregations"]["d"]["buckets"]
+    assert sorted(b["key"] for b in buckets) == [1704164645123, 1704240000000]
+
+
+def test_generated_numeric_range_keys_look_like_opensearch(client, typed_index):
+    aggs = {"r": {"range": {"field": "half", "ranges": [{"to": 2}, {"key": "mine", "from": 2, "to": 3}]}}}
+    buckets = search(client, typed_index, {"match_all": {}}, size=0, aggs=aggs)["aggregations"]["r"]["buckets"]
+    keys = {b["key"]: b["doc_count"] for b in buckets}
+    assert keys["*-2.0"] == 1 and keys["mine"] == 1

@@ -1,7 +1,7 @@
 //! `exists`: documents with a value at a field, via the `_field_names` field.
 
 use tantivy::Term;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 
 use super::{LoweringContext, QueryError};
@@ -14,6 +14,18 @@ pub struct ExistsQuery {
 
 impl ExistsQuery {
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
+        match self.field.as_str() {
+            // Metadata every document has.
+            "_id" | "_index" | "_seq_no" | "_version" | "_primary_term" => {
+                return Ok(Box::new(ConstScoreQuery::new(Box::new(AllQuery), self.boost.unwrap_or(1.0))));
+            }
+            "_source" => {
+                return Err(QueryError::query_shard(
+                    "Field [_source] of type [_source] does not support exists queries",
+                ));
+            }
+            _ => {}
+        }
         let field_names = ctx
             .schema
             .get_field("_field_names")

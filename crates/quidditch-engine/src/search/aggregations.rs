@@ -245,6 +245,7 @@ fn rewrite_body(
     if kind == Some(FieldKind::Ip) {
         normalize_ip_include_exclude(name, &mut body)?;
     }
+
     let numeric_only = matches!(
         agg_type,
         "avg" | "min" | "max" | "sum" | "stats" | "extended_stats" | "percentiles" | "histogram" | "range"
@@ -444,9 +445,13 @@ fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bo
                         bucket.insert("key".into(), as_int_if_integral(&key));
                     }
                     Some(FieldKind::Date) => {
-                        if let Some(ms) = key.as_f64() {
-                            bucket.insert("key".into(), json!(ms as i64));
-                            bucket.insert("key_as_string".into(), json!(format_millis_iso(ms as i64)));
+                        // tantivy's terms aggregation keys dates as RFC 3339 strings.
+                        let ms = key.as_f64().map(|f| f as i64).or_else(|| {
+                            crate::date::DateFormat::default_format().parse_value(&key).ok()
+                        });
+                        if let Some(ms) = ms {
+                            bucket.insert("key".into(), json!(ms));
+                            bucket.insert("key_as_string".into(), json!(format_millis_iso(ms)));
                         }
                     }
                     Some(FieldKind::Boolean) => {
@@ -456,6 +461,21 @@ fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bo
                     }
                     _ => {}
                 }
+            }
+        }
+        "range" if !is_date => {
+            // OpenSearch prints generated numeric range keys as doubles (`*-50.0`); tantivy
+            // prints `*-50`. Only rewrite keys tantivy generated, not user-given ones.
+            let bound = |k: &str| bucket.get(k).and_then(Value::as_f64);
+            let (from, to) = (bound("from"), bound("to"));
+            let show = |b: Option<f64>, debug: bool| match b {
+                Some(f) if debug => format!("{f:?}"),
+                Some(f) => f.to_string(),
+                None => "*".to_string(),
+            };
+            let generated = format!("{}-{}", show(from, false), show(to, false));
+            if bucket.get("key").and_then(Value::as_str) == Some(generated.as_str()) {
+                bucket.insert("key".into(), json!(format!("{}-{}", show(from, true), show(to, true))));
             }
         }
         "range" | "date_range" if is_date => {
