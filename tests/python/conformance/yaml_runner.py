@@ -229,7 +229,7 @@ class Runner:
                     value = self.lookup(state["body"], arg)
                 except Failure:
                     value = None
-                truthy = value not in (None, False, "", 0, "false", [], {})
+                truthy = is_truthy(value)
                 if truthy != (kind == "is_true"):
                     raise Failure(f"{kind} {arg}: got {value!r}")
             elif kind in ("gt", "gte", "lt", "lte"):
@@ -348,3 +348,17 @@ def run_all(base_url: str, tests_dir: Path) -> list:
     for f in sorted(tests_dir.glob("*/*.yml")):
         results.extend(runner.run_file(f))
     return results
+
+
+def is_truthy(value) -> bool:
+    """OpenSearch's IsTrueAssertion/IsFalseAssertion: a value is false when it is missing or its
+    Java `toString()` is "", "false" (any case) or "0"; an empty object or list is true."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        return value.lower() not in ("", "false", "0")
+    return True
