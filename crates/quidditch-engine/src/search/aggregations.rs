@@ -240,7 +240,9 @@ fn rewrite_body(
     } else if body.contains_key("script") {
         return Err(QueryError::illegal_argument("scripts in aggregations are not supported"));
     } else {
-        return Err(bad(format!("Required [field] for aggregation of type [{agg_type}]")));
+        return Err(QueryError::illegal_argument(format!(
+            "Required one of fields [field, script], but none were specified (aggregation [{name}] of type [{agg_type}])"
+        )));
     }
     if kind == Some(FieldKind::Ip) {
         normalize_ip_include_exclude(name, &mut body)?;
