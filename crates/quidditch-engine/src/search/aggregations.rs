@@ -33,6 +33,9 @@ struct AggMeta {
     /// `date_histogram` with a month/quarter/year `calendar_interval`: tantivy computes day
     /// buckets, merged here into calendar buckets (unit, `min_doc_count`).
     calendar: Option<(char, u64)>,
+    /// Numeric `range`: the requested (from, to) bounds. tantivy adds buckets covering the
+    /// gaps between ranges, which OpenSearch does not return; they are dropped here.
+    requested_ranges: Option<Vec<(Option<f64>, Option<f64>)>>,
 }
 
 /// A validated, rewritten aggregation request.
@@ -158,6 +161,17 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             ));
         }
         let (body, kind, tantivy_type, calendar) = rewrite_body(name, &agg_type, body, mappings)?;
+        let requested_ranges = (agg_type == "range" && kind != Some(FieldKind::Date))
+            .then(|| body.get("ranges").and_then(Value::as_array).map(|ranges| {
+                ranges
+                    .iter()
+                    .map(|r| {
+                        let bound = |k: &str| r.get(k).and_then(Value::as_f64);
+                        (bound("from"), bound("to"))
+                    })
+                    .collect::<Vec<_>>()
+            }))
+            .flatten();
         if calendar.is_some() && sub.is_some() {
             return Err(QueryError::illegal_argument(format!(
                 "[{name}]: month, quarter and year calendar intervals do not support sub-aggregations yet; use a fixed_interval"
@@ -177,7 +191,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             children = sub_meta;
         }
         out.insert(name.clone(), Value::Object(def_out));
-        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar }));
+        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar, requested_ranges }));
     }
     Ok((Value::Object(out), metas))
 }
@@ -514,6 +528,19 @@ fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bo
     bucket
 }
 
+/// False for a gap-filling bucket tantivy added to a numeric `range` aggregation.
+fn is_requested_range(bucket: &Value, meta: &AggMeta) -> bool {
+    let Some(ranges) = &meta.requested_ranges else { return true };
+    let bound = |k: &str| bucket.get(k).and_then(Value::as_f64);
+    let (from, to) = (bound("from"), bound("to"));
+    let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    };
+    ranges.iter().any(|(f, t)| same(*f, from) && same(*t, to))
+}
+
 fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
     let Value::Object(mut obj) = value else { return value };
     match obj.remove("buckets") {
@@ -524,6 +551,7 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
         Some(Value::Array(buckets)) => {
             let rewritten = buckets
                 .into_iter()
+                .filter(|b| is_requested_range(b, meta))
                 .map(|b| match b {
                     Value::Object(m) => Value::Object(rewrite_bucket(m, meta, typed_keys)),
                     other => other,
@@ -534,6 +562,7 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
         Some(Value::Object(keyed)) => {
             let rewritten = keyed
                 .into_iter()
+                .filter(|(_, b)| is_requested_range(b, meta))
                 .map(|(k, b)| match b {
                     Value::Object(m) => (k, Value::Object(rewrite_bucket(m, meta, typed_keys))),
                     other => (k, other),
