@@ -149,3 +149,9 @@ def test_generated_numeric_range_keys_look_like_opensearch(client, typed_index):
     buckets = search(client, typed_index, {"match_all": {}}, size=0, aggs=aggs)["aggregations"]["r"]["buckets"]
     # Only the requested ranges: no gap-filling `3.0-*` bucket.
     assert [(b["key"], b["doc_count"]) for b in buckets] == [("*-2.0", 1), ("mine", 1)]
+
+
+def test_deprecated_term_order_means_key_order(client, typed_index):
+    aggs = {"ips": {"terms": {"field": "ip", "order": {"_term": "desc"}}}}
+    buckets = search(client, typed_index, {"match_all": {}}, size=0, aggs=aggs)["aggregations"]["ips"]["buckets"]
+    assert [b["key"] for b in buckets] == ["2001:db8::1", "192.168.0.1", "10.0.0.2"]

@@ -239,6 +239,14 @@ fn normalize_ip_include_exclude(name: &str, body: &mut Map<String, Value>) -> Re
     Ok(())
 }
 
+fn rename_deprecated_order_keys(order: &mut Map<String, Value>) {
+    for old in ["_term", "_time"] {
+        if let Some(direction) = order.remove(old) {
+            order.insert("_key".into(), direction);
+        }
+    }
+}
+
 fn rewrite_body(
     name: &str,
     agg_type: &str,
@@ -260,6 +268,15 @@ fn rewrite_body(
     }
     if kind == Some(FieldKind::Ip) {
         normalize_ip_include_exclude(name, &mut body)?;
+    }
+    // `_term` (terms) and `_time` (histograms) are the deprecated names of `_key`.
+    match body.get_mut("order") {
+        Some(Value::Object(order)) => rename_deprecated_order_keys(order),
+        Some(Value::Array(orders)) => orders
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(rename_deprecated_order_keys),
+        _ => {}
     }
 
     let numeric_only = matches!(
