@@ -247,6 +247,10 @@ fn rename_deprecated_order_keys(order: &mut Map<String, Value>) {
     }
 }
 
+/// Per-segment bucket bound for `terms` when the request gives no `shard_size`: counts are
+/// exact for fields with up to this many distinct values per segment.
+const EXACT_TERMS_SEGMENT_SIZE: u32 = 65_536;
+
 fn rewrite_body(
     name: &str,
     agg_type: &str,
@@ -268,6 +272,14 @@ fn rewrite_body(
     }
     if kind == Some(FieldKind::Ip) {
         normalize_ip_include_exclude(name, &mut body)?;
+    }
+    // An index here is a single shard, and OpenSearch's single-shard terms counts are exact.
+    // tantivy cuts each *segment's* buckets at `segment_size` (default 10 × size) before
+    // merging, which makes top-`size` counts approximate once a segment has more distinct
+    // terms than that, and makes them depend on the segment layout. Unless the request
+    // sets `shard_size` itself, keep every segment's buckets up to a generous bound.
+    if agg_type == "terms" && !["shard_size", "segment_size", "split_size"].iter().any(|k| body.contains_key(*k)) {
+        body.insert("shard_size".into(), json!(EXACT_TERMS_SEGMENT_SIZE));
     }
     // `_term` (terms) and `_time` (histograms) are the deprecated names of `_key`.
     match body.get_mut("order") {
