@@ -333,8 +333,6 @@ def search_or_skip(client, body, clause):
         info = e.info if isinstance(e.info, dict) else {}
         err = info.get("error", {}) if isinstance(info.get("error"), dict) else {}
         reason = str(err.get("reason", e.error))
-        if ("pars" in str(err.get("type", "")) or "unknown" in reason.lower()) and clause in reason:
-            pytest.skip(f"the server does not support [{clause}] in search yet: {reason}")
         raise
 
 
@@ -380,8 +378,6 @@ def test_python_exception_in_search_fails_naming_udf_or_excludes(py_server, guar
     client.indices.refresh(index="py-failing")
     clause = {"name": "py_guard", "params": {"min_price": 10}}
     r = api(py_server).post("/py-failing/_search", json={"query": {"wasm_udf": clause}})
-    if r.status_code == 400 and "wasm_udf" in r.text:
-        pytest.skip(f"the server does not support [wasm_udf] in search yet: {r.text}")
     assert r.status_code == 500, r.text
     err = r.json()["error"]
     assert err["udf"] == "py_guard", err
@@ -437,8 +433,6 @@ def test_python_filter_example_readme(server_factory):
         else json.loads(lines[-1])
     err = response.get("error")
     if isinstance(err, dict):
-        if "pars" in str(err.get("type")) and "wasm_udf" in str(err.get("reason")):
-            pytest.skip(f"the server does not support [wasm_udf] in search yet: {err}")
         raise AssertionError(response)
     titles = sorted(h["_source"]["title"] for h in response["hits"]["hits"])
     sports = ["Quidditch", "Quiditch", "Quadball", "Cricket", "Kwidditch"]

@@ -505,12 +505,7 @@ def score(doc, factor: float = 1.0) -> float:
 
 def test_stored_python_script(client, data):
     """`"lang": "python"` stored scripts compile like Python uploads (componentize-py)."""
-    try:
-        client.put_script(id="py_stored", body={"script": {"lang": "python", "source": PY_STORED}})
-    except TransportError as e:
-        if e.status_code in (500, 503) and "componentize" in str(e.info).lower():
-            pytest.skip(f"the Python toolchain is not available: {e.info}")
-        raise
+    client.put_script(id="py_stored", body={"script": {"lang": "python", "source": PY_STORED}})
     got = client.get_script(id="py_stored")
     assert got["found"] and got["script"]["lang"] == "python" and got["script"]["source"] == PY_STORED
     same_everything(client, {"wasm_udf": {"name": "py_stored", "params": {"min_qty": 11}}},
