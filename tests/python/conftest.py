@@ -32,6 +32,20 @@ def quidditch_bin() -> str:
     return str(Path(target) / "release" / "quidditch")
 
 
+def sh_blocks(markdown: str) -> str:
+    """The ```sh code blocks of a README, in order (```text blocks are not run)."""
+    blocks, current = [], None
+    for line in markdown.splitlines():
+        if current is None and line.strip() == "```sh":
+            current = []
+        elif current is not None and line.strip() == "```":
+            blocks.append("\n".join(current))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return "\n".join(blocks)
+
+
 class Server:
     def __init__(self, data_dir: Path, config: dict | None = None, extra_args=()):
         self.data_dir = Path(data_dir)

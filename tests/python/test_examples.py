@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, quidditch_bin
+from conftest import REPO, quidditch_bin, sh_blocks
 
 EXAMPLES = REPO / "examples" / "udfs"
 
@@ -356,20 +356,6 @@ def test_custom_score_in_search(srv, built, srv_client):
 
 
 # ---------------------------------------------------------------- the READMEs, as pasted
-
-def sh_blocks(markdown: str) -> str:
-    """The ```sh code blocks of a README, in order (```text blocks are not run)."""
-    blocks, current = [], None
-    for line in markdown.splitlines():
-        if current is None and line.strip() == "```sh":
-            current = []
-        elif current is not None and line.strip() == "```":
-            blocks.append("\n".join(current))
-            current = None
-        elif current is not None:
-            current.append(line)
-    return "\n".join(blocks)
-
 
 def run_readme(server, example, tmp_path):
     script = sh_blocks((EXAMPLES / example / "README.md").read_text())

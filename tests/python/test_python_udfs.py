@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import REPO
+from conftest import REPO, sh_blocks
 
 EXAMPLE = REPO / "examples" / "udfs" / "python-filter"
 
@@ -392,20 +392,6 @@ def test_python_exception_in_search_fails_naming_udf_or_excludes(py_server, guar
 
 
 # ---------------------------------------------------------------- the example README
-
-def sh_blocks(markdown: str) -> str:
-    """The ```sh code blocks of a README, in order (```text blocks are not run)."""
-    blocks, current = [], None
-    for line in markdown.splitlines():
-        if current is None and line.strip() == "```sh":
-            current = []
-        elif current is not None and line.strip() == "```":
-            blocks.append("\n".join(current))
-            current = None
-        elif current is not None:
-            current.append(line)
-    return "\n".join(blocks)
-
 
 def levenshtein(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))

@@ -79,7 +79,7 @@ impl DateFormat {
                 let f = n.as_f64().ok_or_else(|| format!("invalid number [{n}]"))?;
                 epoch_to_millis(f, unit_secs.unwrap_or(false))
             }
-            other => Err(format!("cannot parse a {} as a date", kind(other))),
+            other => Err(format!("cannot parse a {} as a date", crate::mapping::json_kind(other))),
         }
     }
 
@@ -102,16 +102,6 @@ impl DateFormat {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 /// Parses a date with a mapping's `format` (or the default format when `None`).
 pub fn parse_date(v: &Value, format: Option<&str>) -> Result<i64, String> {

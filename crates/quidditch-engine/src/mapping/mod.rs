@@ -264,7 +264,8 @@ impl FieldMapping {
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// The JSON type name of a value, for error messages.
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
