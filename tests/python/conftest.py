@@ -46,6 +46,17 @@ def sh_blocks(markdown: str) -> str:
     return "\n".join(blocks)
 
 
+def levenshtein(a: str, b: str) -> int:
+    """Reference edit distance, computed independently of the UDFs under test."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 class Server:
     def __init__(self, data_dir: Path, config: dict | None = None, extra_args=()):
         self.data_dir = Path(data_dir)

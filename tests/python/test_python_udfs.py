@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import REPO, sh_blocks
+from conftest import REPO, levenshtein, sh_blocks
 
 EXAMPLE = REPO / "examples" / "udfs" / "python-filter"
 
@@ -392,16 +392,6 @@ def test_python_exception_in_search_fails_naming_udf_or_excludes(py_server, guar
 
 
 # ---------------------------------------------------------------- the example README
-
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
 
 def test_python_filter_example_readme(server_factory):
     server = server_factory()

@@ -255,6 +255,12 @@ impl<'a> Cursor<'a> {
             false
         }
     }
+    /// Consumes `ch` (UTF-8 encoded) or fails; a failed parse is abandoned, so a partial
+    /// match of a multi-byte character needs no rewind.
+    pub(crate) fn eat_char(&mut self, ch: char) -> bool {
+        let mut buf = [0u8; 4];
+        ch.encode_utf8(&mut buf).bytes().all(|b| self.eat(b))
+    }
     pub(crate) fn done(&self) -> bool {
         self.i == self.b.len()
     }
@@ -368,11 +374,8 @@ fn parse_with_pattern(s: &str, tokens: &[Token]) -> Option<i64> {
             Token::Millis => p.millis = c.digits(3, 3)?,
             Token::Zone => p.offset_secs = c.zone()?,
             Token::Literal(ch) => {
-                let mut buf = [0u8; 4];
-                for b in ch.encode_utf8(&mut buf).bytes() {
-                    if !c.eat(b) {
-                        return None;
-                    }
+                if !c.eat_char(*ch) {
+                    return None;
                 }
             }
         }

@@ -303,11 +303,8 @@ fn parse_pattern(items: &[PatternItem], s: &str) -> Option<i64> {
             PatternItem::Second => sec = c.digits(1, 2)?,
             PatternItem::Millis => ms = c.digits(1, 3)?,
             PatternItem::Literal(ch) => {
-                let mut buf = [0u8; 4];
-                for b in ch.encode_utf8(&mut buf).bytes() {
-                    if !c.eat(b) {
-                        return None;
-                    }
+                if !c.eat_char(*ch) {
+                    return None;
                 }
             }
         }
