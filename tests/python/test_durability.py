@@ -147,7 +147,7 @@ def test_a_damaged_index_does_not_keep_the_node_down(server_factory):
     requests.put(f"{u}/healthy/_doc/1?refresh=true", json={"ok": True})
     requests.put(f"{u}/damaged/_doc/1?refresh=true", json={"ok": False})
     srv.stop()
-    (srv.data_dir / "indices" / "damaged" / "tantivy" / "meta.json").unlink()
+    (srv.data_dir / "indices" / "damaged" / "shards" / "0" / "tantivy" / "meta.json").unlink()
     srv.start()
     u = srv.url
     assert requests.get(f"{u}/healthy/_doc/1").json()["_source"] == {"ok": True}

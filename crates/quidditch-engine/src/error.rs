@@ -8,6 +8,9 @@ pub enum EngineError {
     /// 404 `index_not_found_exception`.
     #[error("no such index [{index}]")]
     IndexNotFound { index: String },
+    /// 400 `routing_missing_exception`: the mapping requires `_routing` and the request has none.
+    #[error("routing is required for [{index}]/[{id}]")]
+    RoutingMissing { index: String, id: String },
     /// 400 `resource_already_exists_exception`.
     #[error("index [{index}/{uuid}] already exists")]
     IndexAlreadyExists { index: String, uuid: String },
@@ -73,6 +76,7 @@ impl EngineError {
         match self {
             EngineError::IndexNotFound { .. } => "index_not_found_exception",
             EngineError::IndexAlreadyExists { .. } => "resource_already_exists_exception",
+            EngineError::RoutingMissing { .. } => "routing_missing_exception",
             EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use quidditch_engine::search::{SearchRequest, count, search};
+use quidditch_engine::search::{SearchRequest, search};
 use quidditch_engine::{Engine, EngineConfig, Index, OpType, Refresh, WriteOp};
 use serde_json::{Value, json};
 
@@ -64,7 +64,7 @@ fn setup(engine: &Engine) -> Arc<Index> {
 
 fn run(index: &Arc<Index>, body: Value) -> Value {
     let req = SearchRequest::parse(Some(&body), &HashMap::new()).unwrap();
-    search(std::slice::from_ref(index), &req).unwrap()
+    search(std::slice::from_ref(index), &req, None).unwrap()
 }
 
 fn total(resp: &Value) -> u64 {
@@ -146,8 +146,9 @@ fn queries_sorting_paging_aggs() {
 
     // _count and errors.
     let q = quidditch_engine::query_dsl::parse_query(&json!({"term": {"status": "pending"}})).unwrap();
-    assert_eq!(count(std::slice::from_ref(&index), &q).unwrap(), 16);
+    let count = SearchRequest { query: q, ..Default::default() }.into_count();
+    assert_eq!(search(std::slice::from_ref(&index), &count, None).unwrap()["count"], 16);
     let bad = SearchRequest::parse(Some(&json!({"query": {"term": {"qty": "abc"}}})), &HashMap::new()).unwrap();
-    let err = search(std::slice::from_ref(&index), &bad).unwrap_err();
+    let err = search(std::slice::from_ref(&index), &bad, None).unwrap_err();
     assert_eq!(err.status(), 400);
 }

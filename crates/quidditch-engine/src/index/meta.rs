@@ -77,7 +77,31 @@ impl IndexSettings {
                 }
             }
         }
+        settings.shard_routing()?;
         Ok(settings)
+    }
+
+    /// The shard count and routing shard count, validated like OpenSearch
+    /// (`number_of_routing_shards` a multiple of `number_of_shards`, default as in 2.x).
+    pub fn shard_routing(&self) -> EngineResult<super::ShardRouting> {
+        let shards = self.number_of_shards() as u32;
+        let routing_num_shards = match self.values.get("number_of_routing_shards") {
+            None => super::routing::default_routing_num_shards(shards),
+            Some(v) => {
+                let n = as_u64(v).filter(|n| *n >= 1 && *n <= 1_048_576).ok_or_else(|| {
+                    EngineError::IllegalArgument(format!(
+                        "Failed to parse value [{v}] for setting [index.number_of_routing_shards]"
+                    ))
+                })? as u32;
+                if n < shards || n % shards != 0 {
+                    return Err(EngineError::IllegalArgument(format!(
+                        "the number of source shards [{shards}] must be a factor of [{n}]"
+                    )));
+                }
+                n
+            }
+        };
+        Ok(super::ShardRouting { number_of_shards: shards, routing_num_shards })
     }
 
     pub fn number_of_shards(&self) -> u64 {
@@ -91,10 +115,10 @@ impl IndexSettings {
 
     /// Updates dynamic settings (`PUT /{index}/_settings`).
     pub fn update(&mut self, other: &IndexSettings) -> EngineResult<()> {
-        if other.values.contains_key("number_of_shards") {
-            return Err(EngineError::IllegalArgument(
-                "final index setting [index.number_of_shards], not updateable".into(),
-            ));
+        for key in ["number_of_shards", "number_of_routing_shards"] {
+            if other.values.contains_key(key) {
+                return Err(EngineError::IllegalArgument(format!("final index setting [index.{key}], not updateable")));
+            }
         }
         for (k, v) in &other.values {
             self.values.insert(k.clone(), v.clone());

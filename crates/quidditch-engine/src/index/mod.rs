@@ -1,5 +1,6 @@
-//! One index: its tantivy index, mapping, settings, write-ahead log and the realtime view of
-//! documents written since the last commit.
+//! One index: its mapping, settings and shards (see `shard`: each shard has its own tantivy
+//! index, write-ahead log and realtime view of documents written since its last commit), and
+//! the routing of documents to shards (`routing`).
 //!
 //! Visibility model: tantivy only shows committed segments, so a *refresh* is a tantivy commit
 //! followed by a reader reload (done in the background every `refresh_interval_ms`, on
@@ -8,29 +9,30 @@
 //! in-memory `live` map.
 
 pub mod meta;
+pub mod routing;
 pub mod schema;
+mod shard;
 mod write;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use serde_json::{Value, json};
-use tantivy::directory::MmapDirectory;
-use tantivy::schema::{IndexRecordOption, Value as _};
-use tantivy::{DocAddress, DocSet, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term};
+use serde_json::Value;
+use tantivy::{DocAddress, IndexWriter, Searcher};
 
 pub use self::meta::{IndexMeta, IndexSettings};
+pub use self::routing::ShardRouting;
 pub use self::schema::IndexFields;
 pub use self::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome, WriteResult};
 
+use self::shard::Shard;
 use crate::EngineConfig;
 use crate::document::DocMeta;
 use crate::error::{EngineError, EngineResult};
 use crate::mapping::Mapping;
-use crate::wal::{Wal, WalOp};
+use crate::wal::Wal;
 
 /// A document as stored (or as last written, for realtime GET).
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct StoredDoc {
     pub meta: DocMeta,
     /// The `_source` JSON bytes.
     pub source: Arc<[u8]>,
+    /// The custom routing it was written with (`_routing`), if any.
+    pub routing: Option<String>,
 }
 
 impl StoredDoc {
@@ -54,6 +58,7 @@ pub(crate) struct LiveDoc {
     pub meta: DocMeta,
     /// `None` = deleted.
     pub source: Option<Arc<[u8]>>,
+    pub routing: Option<String>,
 }
 
 pub(crate) struct WriteState {
@@ -77,14 +82,13 @@ pub struct Index {
     dir: PathBuf,
     settings: RwLock<IndexSettings>,
     mapping: RwLock<Arc<Mapping>>,
-    tantivy: tantivy::Index,
-    reader: IndexReader,
+    /// Serialises mapping and settings changes (writes on different shards may each add
+    /// fields; their additions are merged, never overwritten).
+    meta_lock: Mutex<()>,
+    routing: ShardRouting,
+    shards: Vec<Shard>,
     fields: IndexFields,
-    write: Mutex<WriteState>,
-    live: RwLock<HashMap<String, LiveDoc>>,
     deleted: AtomicBool,
-    /// Writes applied since the last commit (cheap check without the write lock).
-    dirty: AtomicBool,
     /// Last `searcher()` call, epoch millis (`i64::MIN` = never): search-idle detection.
     last_search_ms: AtomicI64,
     search_idle_after_ms: i64,
@@ -98,17 +102,20 @@ impl std::fmt::Debug for Index {
 }
 
 impl Index {
-    /// Creates a new index directory (`meta.json`, `tantivy/`, `wal/`).
+    /// Creates a new index directory (`meta.json`, `shards/<n>/{tantivy,wal}`).
     pub(crate) fn create(
         dir: &Path,
         name: &str,
-        settings: IndexSettings,
+        mut settings: IndexSettings,
         mapping: Mapping,
         config: &EngineConfig,
     ) -> anyhow::Result<Index> {
-        std::fs::create_dir_all(dir.join("tantivy"))?;
-        let (schema, _) = schema::build_schema();
-        tantivy::Index::create_in_dir(dir.join("tantivy"), schema)?;
+        let routing = settings.shard_routing()?;
+        // Pinned at creation: the default could change, the routing of stored documents must not.
+        settings.values.insert("number_of_shards".into(), Value::from(routing.number_of_shards));
+        for n in 0..routing.number_of_shards {
+            Shard::create_files(&shard::shard_dir(dir, n))?;
+        }
         let meta = IndexMeta {
             uuid: new_uuid(),
             creation_date: now_millis(),
@@ -120,19 +127,29 @@ impl Index {
         Index::open(dir, name, config)
     }
 
-    /// Opens an existing index and replays its write-ahead log.
+    /// Opens an existing index and replays the write-ahead log of each shard.
     pub(crate) fn open(dir: &Path, name: &str, config: &EngineConfig) -> anyhow::Result<Index> {
         let meta = IndexMeta::load(&dir.join("meta.json"))?;
         let mapping = Mapping::parse(&meta.mappings)
             .map_err(|e| anyhow::anyhow!("invalid mappings in meta.json: {e}"))?;
-        let tantivy = tantivy::Index::open(MmapDirectory::open(dir.join("tantivy"))?)?;
-        let fields = schema::fields_of(&tantivy.schema())?;
-        let threads = config.indexing_threads();
-        let writer: IndexWriter =
-            tantivy.writer_with_num_threads(threads, config.writer_memory_bytes().max(threads * 16_000_000))?;
-        let reader = tantivy.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let committed_seq_no = committed_seq_no(&tantivy)?;
-        let (wal, ops) = Wal::open(&dir.join("wal"))?;
+        let legacy = shard::is_legacy_layout(dir);
+        let routing = if legacy {
+            ShardRouting { number_of_shards: 1, routing_num_shards: routing::default_routing_num_shards(1) }
+        } else {
+            meta.settings.shard_routing()?
+        };
+        let mut shards = Vec::with_capacity(routing.number_of_shards as usize);
+        let mut replays = Vec::new();
+        let mut fields = None;
+        for n in 0..routing.number_of_shards {
+            let shard_dir = if legacy { dir.to_path_buf() } else { shard::shard_dir(dir, n) };
+            let (shard, shard_fields, ops) = Shard::open(&shard_dir, n, config)
+                .map_err(|e| anyhow::anyhow!("shard [{n}]: {e:#}"))?;
+            fields.get_or_insert(shard_fields);
+            shards.push(shard);
+            replays.push(ops);
+        }
+        let fields = fields.ok_or_else(|| anyhow::anyhow!("index has no shards"))?;
         let index = Index {
             name: name.to_string(),
             uuid: meta.uuid,
@@ -140,60 +157,20 @@ impl Index {
             dir: dir.to_path_buf(),
             settings: RwLock::new(meta.settings),
             mapping: RwLock::new(Arc::new(mapping)),
-            tantivy,
-            reader,
+            meta_lock: Mutex::new(()),
+            routing,
+            shards,
             fields,
-            write: Mutex::new(WriteState { writer: Some(writer), wal, next_seq_no: committed_seq_no + 1, uncommitted: 0, last_commit: std::time::Instant::now() }),
-            live: RwLock::new(HashMap::new()),
             deleted: AtomicBool::new(false),
-            dirty: AtomicBool::new(false),
             last_search_ms: AtomicI64::new(i64::MIN),
             search_idle_after_ms: config.search_idle_after_ms as i64,
             flush_threshold_bytes: config.flush_threshold_mb * 1_000_000,
         };
-        index.replay(ops, committed_seq_no)?;
+        let mapping = index.mapping();
+        for (shard, ops) in index.shards.iter().zip(replays) {
+            shard.replay(&index.name, &mapping, &index.fields, ops)?;
+        }
         Ok(index)
-    }
-
-    /// Re-applies logged ops above the last committed `_seq_no`, then commits them.
-    fn replay(&self, ops: Vec<WalOp>, committed: i64) -> anyhow::Result<()> {
-        let mut st = self.write.lock();
-        let mapping = self.mapping();
-        let mut replayed = 0usize;
-        for op in ops {
-            if op.seq_no() <= committed {
-                continue;
-            }
-            st.next_seq_no = st.next_seq_no.max(op.seq_no() + 1);
-            let writer = st.writer.as_mut().ok_or_else(|| anyhow::anyhow!("index closed"))?;
-            match op {
-                WalOp::Index { seq_no, version, primary_term, id, source } => {
-                    let meta = DocMeta { seq_no, version, primary_term };
-                    let doc = match write::build_doc(&mapping, &self.fields, &id, &source) {
-                        Ok((mut doc, _)) => {
-                            crate::document::add_meta(&mut doc, &self.fields, meta);
-                            doc
-                        }
-                        Err(e) => {
-                            tracing::error!(index = %self.name, id, "cannot replay logged document: {e}");
-                            continue;
-                        }
-                    };
-                    writer.delete_term(Term::from_field_text(self.fields.id, &id));
-                    writer.add_document(doc)?;
-                }
-                WalOp::Delete { id, .. } => {
-                    writer.delete_term(Term::from_field_text(self.fields.id, &id));
-                }
-            }
-            replayed += 1;
-        }
-        st.uncommitted += replayed;
-        if replayed > 0 {
-            tracing::info!(index = %self.name, ops = replayed, "replayed write-ahead log");
-        }
-        self.commit_locked(&mut st)?;
-        Ok(())
     }
 
     /// The index name.
@@ -222,26 +199,51 @@ impl Index {
         self.settings.read().clone()
     }
 
-    /// A searcher over the last refresh (commit). Documents written after it are not visible
-    /// until the next refresh — except on a *search-idle* index (no `refresh_interval` set and
-    /// no search for `search_idle_after_ms`): there scheduled refreshes are skipped, so this
-    /// call refreshes first, like OpenSearch. May block on the write lock; call it from
-    /// blocking code.
-    pub fn searcher(&self) -> Searcher {
+    /// Number of primary shards (fixed at creation).
+    pub fn number_of_shards(&self) -> u32 {
+        self.routing.number_of_shards
+    }
+
+    /// How documents are assigned to shards.
+    pub fn routing(&self) -> ShardRouting {
+        self.routing
+    }
+
+    /// The shard a document with this routing value (`_routing`, else `_id`) belongs to.
+    pub fn shard_for(&self, routing: &str) -> u32 {
+        self.routing.shard_for(routing)
+    }
+
+    /// Searchers over the last refresh of every shard, in shard order. Documents written
+    /// after it are not visible until the next refresh — except on a *search-idle* index (no
+    /// `refresh_interval` set and no search for `search_idle_after_ms`): there scheduled
+    /// refreshes are skipped, so this call refreshes first, like OpenSearch. May block on the
+    /// write lock; call it from blocking code.
+    pub fn shard_searchers(&self) -> Vec<Searcher> {
         let now = now_millis();
         let previous = self.last_search_ms.swap(now, Ordering::Relaxed);
         let was_idle = now.saturating_sub(previous) > self.search_idle_after_ms;
-        if was_idle && self.dirty.load(Ordering::Acquire) && !self.has_explicit_refresh_interval() {
+        if was_idle && self.is_dirty() && !self.has_explicit_refresh_interval() {
             if let Err(e) = self.refresh() {
                 tracing::error!(index = %self.name, "refresh of a search-idle index failed: {e}");
             }
         }
-        self.reader.searcher()
+        self.shards.iter().map(Shard::searcher).collect()
     }
 
-    /// The committed searcher, without search-idle bookkeeping (GET, version checks, stats).
+    /// The searcher of shard 0 (tools and tests on one-shard indices).
+    pub fn searcher(&self) -> Searcher {
+        self.shard_searchers().swap_remove(0)
+    }
+
+    /// Shard 0's committed searcher, without search-idle bookkeeping (tests).
+    #[cfg(test)]
     fn committed_searcher(&self) -> Searcher {
-        self.reader.searcher()
+        self.shards[0].searcher()
+    }
+
+    fn is_dirty(&self) -> bool {
+        self.shards.iter().any(|s| s.dirty.load(Ordering::Acquire))
     }
 
     fn has_explicit_refresh_interval(&self) -> bool {
@@ -257,133 +259,92 @@ impl Index {
         &self.fields
     }
 
-    /// The underlying tantivy index (schema, tokenizers).
+    /// The underlying tantivy index of shard 0 (schema and tokenizers are the same on
+    /// every shard).
     pub fn tantivy_index(&self) -> &tantivy::Index {
-        &self.tantivy
+        self.shards[0].tantivy_index()
     }
 
     /// Reads the stored id, versioning metadata and `_source` of a search hit.
     pub fn read_stored(&self, searcher: &Searcher, addr: DocAddress) -> EngineResult<StoredDoc> {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let f = &self.fields;
-        let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let source: Arc<[u8]> = doc.get_first(f.source).and_then(|v| v.as_bytes()).unwrap_or(b"{}").into();
-        let int = |field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or(0);
-        Ok(StoredDoc {
-            id,
-            meta: DocMeta { seq_no: int(f.seq_no), version: int(f.version), primary_term: int(f.primary_term) },
-            source,
-        })
+        Shard::read_stored(&self.fields, searcher, addr)
     }
 
-    /// Address of the live (not deleted) committed document with this id.
-    fn find_committed(&self, searcher: &Searcher, id: &str) -> EngineResult<Option<DocAddress>> {
-        let term = Term::from_field_text(self.fields.id, id);
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let inverted = segment.inverted_index(self.fields.id)?;
-            if let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? {
-                let mut doc = postings.doc();
-                while doc != TERMINATED {
-                    if !segment.is_deleted(doc) {
-                        return Ok(Some(DocAddress::new(ord as u32, doc)));
-                    }
-                    doc = postings.advance();
-                }
-            }
-        }
-        Ok(None)
+    fn shard_of(&self, id: &str, routing: Option<&str>) -> &Shard {
+        &self.shards[self.routing.shard_for(routing.unwrap_or(id)) as usize]
     }
 
     /// Realtime GET: the latest acknowledged version of a document, even before a refresh.
     pub fn get(&self, id: &str) -> EngineResult<Option<StoredDoc>> {
-        if let Some(live) = self.live.read().get(id) {
-            return Ok(live.source.clone().map(|source| StoredDoc { id: id.to_string(), meta: live.meta, source }));
-        }
-        // The reader is reloaded before the live map is cleared, so a miss above means the
-        // committed searcher has the document (or it does not exist).
-        let searcher = self.committed_searcher();
-        match self.find_committed(&searcher, id)? {
-            Some(addr) => Ok(Some(self.read_stored(&searcher, addr)?)),
-            None => Ok(None),
-        }
+        self.shard_of(id, None).get(&self.fields, id)
     }
 
-    /// Latest state including tombstones (for version checks), under the write lock.
-    fn current(&self, id: &str) -> EngineResult<Option<LiveDoc>> {
-        if let Some(live) = self.live.read().get(id) {
-            return Ok(Some(live.clone()));
+    /// Realtime GET on the shard `routing` (or the id) points to: a document indexed with
+    /// another routing is not found, as in OpenSearch.
+    pub fn get_routed(&self, id: &str, routing: Option<&str>) -> EngineResult<Option<StoredDoc>> {
+        if routing.is_none() && self.mapping().routing_required() {
+            return Err(EngineError::RoutingMissing { index: self.name.clone(), id: id.to_string() });
         }
-        let searcher = self.committed_searcher();
-        match self.find_committed(&searcher, id)? {
-            Some(addr) => {
-                let d = self.read_stored(&searcher, addr)?;
-                Ok(Some(LiveDoc { meta: d.meta, source: Some(d.source) }))
-            }
-            None => Ok(None),
-        }
+        self.shard_of(id, routing).get(&self.fields, id)
     }
 
     /// Makes everything written so far searchable (tantivy commit + reader reload) and
-    /// truncates the WAL. `_refresh` and `_flush` both end up here.
+    /// truncates the WALs. `_refresh` and `_flush` both end up here.
     pub fn refresh(&self) -> EngineResult<()> {
-        let mut st = self.write.lock();
-        self.commit_locked(&mut st)
+        for shard in &self.shards {
+            shard.refresh()?;
+        }
+        Ok(())
     }
 
-    /// Commits if anything was written since the last commit and the index's
-    /// `refresh_interval` has elapsed (background committer). With `refresh_interval: -1`
-    /// only a large WAL forces a commit (OpenSearch's translog flush threshold).
+    /// Commits every shard written since its last commit whose `refresh_interval` has
+    /// elapsed (background committer). With `refresh_interval: -1` only a large WAL forces a
+    /// commit (OpenSearch's translog flush threshold).
     pub(crate) fn refresh_if_dirty(&self) -> EngineResult<()> {
-        if !self.dirty.load(Ordering::Acquire) {
+        if !self.is_dirty() {
             return Ok(());
         }
         let interval = self.settings.read().values.get("refresh_interval").map(parse_interval);
         let idle = interval.is_none() && self.is_search_idle();
-        let mut st = self.write.lock();
-        if st.uncommitted == 0 {
-            return Ok(());
+        for shard in &self.shards {
+            if !shard.dirty.load(Ordering::Acquire) {
+                continue;
+            }
+            let mut st = shard.write.lock();
+            if st.uncommitted == 0 {
+                continue;
+            }
+            let big_wal = st.wal.size_bytes() > self.flush_threshold_bytes;
+            let due = match &interval {
+                // Search-idle (OpenSearch's `index.search.idle.after`): skip scheduled
+                // refreshes; the next search refreshes. Still commit when the WAL grows large.
+                None if idle => big_wal,
+                // Not set, or unparseable: every committer tick (the engine's refresh_interval_ms).
+                None | Some(Err(())) => true,
+                Some(Ok(Some(every))) => big_wal || st.last_commit.elapsed() >= *every,
+                Some(Ok(None)) => big_wal,
+            };
+            if due {
+                shard.commit_locked(&mut st)?;
+            }
         }
-        let big_wal = st.wal.size_bytes() > self.flush_threshold_bytes;
-        let due = match interval {
-            // Search-idle (OpenSearch's `index.search.idle.after`): skip scheduled refreshes;
-            // the next search refreshes. Still commit when the WAL grows large.
-            None if idle => big_wal,
-            // Not set, or unparseable: every committer tick (the engine's refresh_interval_ms).
-            None | Some(Err(())) => true,
-            Some(Ok(Some(every))) => big_wal || st.last_commit.elapsed() >= every,
-            Some(Ok(None)) => big_wal,
-        };
-        if !due {
-            return Ok(());
-        }
-        self.commit_locked(&mut st)
-    }
-
-    fn commit_locked(&self, st: &mut WriteState) -> EngineResult<()> {
-        if st.uncommitted == 0 && st.wal.size_bytes() == 0 {
-            return Ok(());
-        }
-        let Some(writer) = st.writer.as_mut() else { return Ok(()) };
-        let payload = json!({ "max_seq_no": st.next_seq_no - 1 }).to_string();
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&payload);
-        prepared.commit()?;
-        self.reader.reload()?;
-        // Reader first, then the live map: a GET that misses the map finds the new searcher.
-        self.live.write().clear();
-        st.wal.truncate()?;
-        st.uncommitted = 0;
-        st.last_commit = std::time::Instant::now();
-        self.dirty.store(false, Ordering::Release);
         Ok(())
     }
 
     /// Number of documents visible to search, and of deleted-but-not-merged ones.
     pub fn doc_counts(&self) -> (u64, u64) {
-        let searcher = self.committed_searcher();
-        let live = searcher.num_docs();
-        let total: u64 = searcher.segment_readers().iter().map(|s| s.max_doc() as u64).sum();
-        (live, total - live)
+        self.shards.iter().map(Shard::doc_counts).fold((0, 0), |(a, b), (c, d)| (a + c, b + d))
+    }
+
+    /// Per shard: (live docs, deleted docs, bytes on disk, max `_seq_no`), in shard order.
+    pub fn shard_stats(&self) -> Vec<ShardStats> {
+        self.shards
+            .iter()
+            .map(|s| {
+                let (docs, deleted) = s.doc_counts();
+                ShardStats { shard: s.number, docs, deleted, store_bytes: s.store_size_bytes(), max_seq_no: s.max_seq_no() }
+            })
+            .collect()
     }
 
     /// Bytes on disk (tantivy files + WAL + meta.json).
@@ -391,14 +352,17 @@ impl Index {
         dir_size(&self.dir)
     }
 
-    /// `_seq_no` of the newest acknowledged write (-1 if none).
+    /// Writes acknowledged so far, over all shards (each shard numbers its own writes).
     pub fn max_seq_no(&self) -> i64 {
-        self.write.lock().next_seq_no - 1
+        self.shards.iter().map(|s| s.max_seq_no() + 1).sum::<i64>() - 1
     }
 
     /// Replaces the mapping with `update` merged in (PUT _mapping) and persists it.
     pub fn put_mapping(&self, update: &Mapping) -> EngineResult<()> {
-        let _st = self.write.lock();
+        // Every shard's write lock first (the writers' lock order): no write builds a document
+        // against the old mapping while the new one is installed.
+        let _writes: Vec<_> = self.shards.iter().map(|s| s.write.lock()).collect();
+        let _meta = self.meta_lock.lock();
         self.ensure_open()?;
         let merged = self.mapping().merged(update)?;
         self.persist_meta(Some(&merged), None)?;
@@ -406,9 +370,21 @@ impl Index {
         Ok(())
     }
 
+    /// Installs a mapping grown by a write batch that started from `base`, merged with
+    /// whatever other batches added meanwhile, and persists it.
+    pub(crate) fn grow_mapping(&self, base: &Arc<Mapping>, grown: &Mapping) -> EngineResult<Arc<Mapping>> {
+        let _meta = self.meta_lock.lock();
+        let current = self.mapping();
+        let next = if Arc::ptr_eq(&current, base) { grown.clone() } else { current.merged(grown)? };
+        self.persist_meta(Some(&next), None)?;
+        let next = Arc::new(next);
+        *self.mapping.write() = next.clone();
+        Ok(next)
+    }
+
     /// Updates dynamic settings (PUT _settings) and persists them.
     pub fn put_settings(&self, update: &IndexSettings) -> EngineResult<()> {
-        let _st = self.write.lock();
+        let _meta = self.meta_lock.lock();
         self.ensure_open()?;
         let mut settings = self.settings();
         settings.update(update)?;
@@ -435,15 +411,12 @@ impl Index {
         Ok(())
     }
 
-    /// Stops the writer (waits for its threads) and marks the index deleted; the caller
+    /// Stops the writers (waits for their threads) and marks the index deleted; the caller
     /// removes the directory.
     pub(crate) fn close_for_delete(&self) {
-        let mut st = self.write.lock();
         self.deleted.store(true, Ordering::Release);
-        if let Some(writer) = st.writer.take() {
-            if let Err(e) = writer.wait_merging_threads() {
-                tracing::warn!(index = %self.name, "stopping writer: {e}");
-            }
+        for shard in &self.shards {
+            shard.close(&self.name);
         }
     }
 
@@ -455,6 +428,16 @@ impl Index {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// One shard's numbers, for `_cat/shards` and `_stats?level=shards`.
+#[derive(Debug, Clone, Copy)]
+pub struct ShardStats {
+    pub shard: u32,
+    pub docs: u64,
+    pub deleted: u64,
+    pub store_bytes: u64,
+    pub max_seq_no: i64,
 }
 
 /// Parses a time value like `1s`, `500ms`, `2m`, or `-1` (disabled → `Ok(None)`).
@@ -480,17 +463,7 @@ fn parse_interval(v: &Value) -> Result<Option<std::time::Duration>, ()> {
     Ok(Some(std::time::Duration::from_millis(ms as u64)))
 }
 
-fn committed_seq_no(index: &tantivy::Index) -> anyhow::Result<i64> {
-    let metas = index.load_metas()?;
-    Ok(metas
-        .payload
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<Value>(p).ok())
-        .and_then(|v| v.get("max_seq_no").and_then(Value::as_i64))
-        .unwrap_or(-1))
-}
-
-fn dir_size(path: &Path) -> u64 {
+pub(crate) fn dir_size(path: &Path) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(path) {
         for e in entries.flatten() {

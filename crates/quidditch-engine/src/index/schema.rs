@@ -15,6 +15,7 @@ pub const PRIMARY_TERM: &str = "_primary_term";
 pub const FIELD_NAMES: &str = "_field_names";
 pub const TEXT: &str = "_text";
 pub const KW: &str = "_kw";
+pub const ROUTING: &str = "_routing";
 
 /// Handles of the fixed schema's fields (`Index::fields()`).
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +37,9 @@ pub struct IndexFields {
     pub text: Field,
     /// `_kw`: JSON, `raw` tokenizer, FAST; keywords, numbers (i64 / f64), booleans, dates.
     pub kw: Field,
+    /// `_routing`: STRING, STORED; the custom routing a document was written with. `None` on
+    /// indices created before routing existed (they have one shard, so nothing to route).
+    pub routing: Option<Field>,
 }
 
 /// Builds the schema and returns it with the field handles.
@@ -70,7 +74,8 @@ pub fn build_schema() -> (Schema, IndexFields) {
             .set_fast("raw")
             .set_expand_dots_enabled(),
     );
-    let fields = IndexFields { id, source, seq_no, version, primary_term, field_names, text, kw };
+    let routing = Some(b.add_text_field(ROUTING, STRING | STORED));
+    let fields = IndexFields { id, source, seq_no, version, primary_term, field_names, text, kw, routing };
     (b.build(), fields)
 }
 
@@ -91,5 +96,6 @@ pub fn fields_of(schema: &Schema) -> anyhow::Result<IndexFields> {
         field_names: get(FIELD_NAMES)?,
         text: get(TEXT)?,
         kw: get(KW)?,
+        routing: schema.get_field(ROUTING).ok(),
     })
 }

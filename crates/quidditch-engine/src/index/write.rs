@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tantivy::{TantivyDocument, Term};
 
+use super::shard::Shard;
 use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
 use crate::document::{DocMeta, add_meta, parse_document, to_tantivy};
 use crate::error::{EngineError, EngineResult};
@@ -202,6 +203,7 @@ pub fn merge_json(base: &mut Value, patch: &Value) -> bool {
 
 struct Batch<'a> {
     index: &'a Index,
+    shard: &'a Shard,
     mapping: Arc<Mapping>,
     mapping_changed: bool,
     /// State of ids touched earlier in this batch.
@@ -214,6 +216,8 @@ struct Batch<'a> {
 /// concurrent requests do that CPU work in parallel.
 struct Prepared {
     op: WriteOp,
+    /// The request's `routing`, if any (else the id routes).
+    routing: Option<String>,
     /// For `WriteOp::Index`: the id (generated if absent), the source, and the document
     /// built against the mapping snapshot — `Ok(None)` when it must be rebuilt under the lock
     /// because it adds fields.
@@ -243,16 +247,16 @@ const PARALLEL_PREPARE_MIN_OPS: usize = 512;
 impl Index {
     /// Parses and builds the documents of a batch, on several threads for large batches
     /// (a single `_bulk` client should not be limited to one core).
-    fn prepare_all(&self, ops: Vec<WriteOp>, mapping: &Mapping) -> EngineResult<Vec<Prepared>> {
+    fn prepare_all(&self, ops: Vec<(WriteOp, Option<String>)>, mapping: &Mapping) -> EngineResult<Vec<Prepared>> {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4);
         if ops.len() < PARALLEL_PREPARE_MIN_OPS || threads < 2 {
-            return Ok(ops.into_iter().map(|op| self.prepare_outside_lock(op, mapping)).collect());
+            return Ok(ops.into_iter().map(|(op, routing)| self.prepare_outside_lock(op, routing, mapping)).collect());
         }
         let per_thread = ops.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<WriteOp>> = Vec::with_capacity(threads);
+        let mut chunks: Vec<Vec<(WriteOp, Option<String>)>> = Vec::with_capacity(threads);
         let mut rest = ops.into_iter();
         loop {
-            let chunk: Vec<WriteOp> = rest.by_ref().take(per_thread).collect();
+            let chunk: Vec<(WriteOp, Option<String>)> = rest.by_ref().take(per_thread).collect();
             if chunk.is_empty() {
                 break;
             }
@@ -262,7 +266,7 @@ impl Index {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    s.spawn(move || chunk.into_iter().map(|op| self.prepare_outside_lock(op, mapping)).collect::<Vec<_>>())
+                    s.spawn(move || chunk.into_iter().map(|(op, routing)| self.prepare_outside_lock(op, routing, mapping)).collect::<Vec<_>>())
                 })
                 .collect();
             let mut out = Vec::new();
@@ -273,8 +277,8 @@ impl Index {
         })
     }
 
-    fn prepare_outside_lock(&self, op: WriteOp, mapping: &Mapping) -> Prepared {
-        let WriteOp::Index { id, source, .. } = &op else { return Prepared { op, built: None } };
+    fn prepare_outside_lock(&self, op: WriteOp, routing: Option<String>, mapping: &Mapping) -> Prepared {
+        let WriteOp::Index { id, source, .. } = &op else { return Prepared { op, routing, built: None } };
         let (id, generated) = match id {
             Some(id) => (id.clone(), false),
             None => (generate_id(), true),
@@ -284,24 +288,91 @@ impl Index {
             let (doc, updated) = build_doc(mapping, &self.fields, &id, &source)?;
             Ok(if updated.is_some() { None } else { Some(doc) })
         });
-        Prepared { op, built: Some((id, generated, source, doc)) }
+        Prepared { op, routing, built: Some((id, generated, source, doc)) }
     }
 
-    /// Applies a batch of writes. The outer error is for the whole request (index deleted,
-    /// WAL failure); inner results are per op, in order.
+    /// Applies a batch of writes, each routed by its id. The outer error is for the whole
+    /// request (index deleted, WAL failure); inner results are per op, in order.
     pub fn write(&self, ops: Vec<WriteOp>, refresh: Refresh) -> EngineResult<Vec<EngineResult<WriteResult>>> {
-        self.ensure_open()?;
-        let snapshot = self.mapping();
-        let prepared = self.prepare_all(ops, &snapshot)?;
+        self.write_routed(ops.into_iter().map(|op| (op, None)).collect(), refresh)
+    }
 
-        let mut st = self.write.lock();
+    /// [`Index::write`] with a `routing` value per op (`None`: the id routes). Ops go to
+    /// their shards in groups, one write-lock section per shard; a shard whose WAL fails
+    /// fails its own ops only.
+    pub fn write_routed(
+        &self,
+        ops: Vec<(WriteOp, Option<String>)>,
+        refresh: Refresh,
+    ) -> EngineResult<Vec<EngineResult<WriteResult>>> {
+        self.ensure_open()?;
+        let n = ops.len();
+        let mut results: Vec<Option<EngineResult<WriteResult>>> = (0..n).map(|_| None).collect();
+        // `_routing.required`: an op without routing fails alone (a `_bulk` item, or the request).
+        let routing_required = self.mapping().routing_required();
+        let mut kept_positions = Vec::with_capacity(n);
+        let mut kept = Vec::with_capacity(n);
+        for (pos, (op, routing)) in ops.into_iter().enumerate() {
+            if routing_required && routing.is_none() {
+                let id = op_id(&op).unwrap_or("_na_").to_string();
+                results[pos] = Some(Err(EngineError::RoutingMissing { index: self.name.clone(), id }));
+            } else {
+                kept_positions.push(pos);
+                kept.push((op, routing));
+            }
+        }
+        let snapshot = self.mapping();
+        let prepared = self.prepare_all(kept, &snapshot)?;
+        if self.shards.len() == 1 && kept_positions.len() == n {
+            return self.write_shard(&self.shards[0], &snapshot, prepared, refresh);
+        }
+        let mut groups: Vec<(Vec<usize>, Vec<Prepared>)> = (0..self.shards.len()).map(|_| (Vec::new(), Vec::new())).collect();
+        for (pos, p) in kept_positions.into_iter().zip(prepared) {
+            let shard = self.routing.shard_for(p.routing_value()) as usize;
+            groups[shard].0.push(pos);
+            groups[shard].1.push(p);
+        }
+        for (shard, (positions, group)) in self.shards.iter().zip(groups) {
+            if group.is_empty() {
+                continue;
+            }
+            match self.write_shard(shard, &snapshot, group, refresh) {
+                Ok(rs) => {
+                    for (pos, r) in positions.into_iter().zip(rs) {
+                        results[pos] = Some(r);
+                    }
+                }
+                // The index is gone: the whole request fails, as on one shard.
+                Err(e @ EngineError::IndexNotFound { .. }) => return Err(e),
+                Err(e) => {
+                    let reason = e.to_string();
+                    for pos in positions {
+                        results[pos] = Some(Err(EngineError::internal(reason.clone())));
+                    }
+                }
+            }
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(EngineError::internal("op was not applied")))).collect())
+    }
+
+    /// Applies ops that all belong to `shard`, under its write lock.
+    fn write_shard(
+        &self,
+        shard: &Shard,
+        snapshot: &Arc<Mapping>,
+        prepared: Vec<Prepared>,
+        refresh: Refresh,
+    ) -> EngineResult<Vec<EngineResult<WriteResult>>> {
+        let mut st = shard.write.lock();
         self.ensure_open()?;
         let mapping = self.mapping();
         // The mapping changed while we were parsing (another request added fields): the
         // prebuilt documents may miss fields that are mapped now. Rebuild them.
-        let stale = !Arc::ptr_eq(&snapshot, &mapping);
+        let stale = !Arc::ptr_eq(snapshot, &mapping);
+        let base = mapping.clone();
         let mut batch = Batch {
             index: self,
+            shard,
             mapping,
             mapping_changed: false,
             overlay: HashMap::with_capacity(prepared.len()),
@@ -315,8 +386,7 @@ impl Index {
         let Batch { mapping, mapping_changed, overlay, wal, pending, .. } = batch;
 
         if mapping_changed {
-            self.persist_meta(Some(&mapping), None)?;
-            *self.mapping.write() = mapping;
+            self.grow_mapping(&base, &mapping)?;
         }
         if let Err(e) = st.wal.write(&wal) {
             // Nothing of this batch is acknowledged; sequence numbers just have a gap.
@@ -346,15 +416,15 @@ impl Index {
         };
         *uncommitted += n;
         if n > 0 {
-            self.dirty.store(true, std::sync::atomic::Ordering::Release);
+            shard.dirty.store(true, std::sync::atomic::Ordering::Release);
         }
         if let Err(e) = synced {
             return Err(EngineError::internal(format!("write-ahead log fsync failed: {e}")));
         }
         added?;
-        self.live.write().extend(overlay);
+        shard.live.write().extend(overlay);
         if refresh != Refresh::False {
-            self.commit_locked(&mut st)?;
+            shard.commit_locked(&mut st)?;
             if refresh == Refresh::True {
                 for r in results.iter_mut().flatten() {
                     r.forced_refresh = true;
@@ -365,12 +435,32 @@ impl Index {
     }
 }
 
+impl Prepared {
+    /// The value that picks the shard: `routing`, else the (possibly generated) id.
+    fn routing_value(&self) -> &str {
+        if let Some(r) = &self.routing {
+            return r;
+        }
+        match (&self.op, &self.built) {
+            (_, Some((id, ..))) => id,
+            (op, None) => op_id(op).unwrap_or(""),
+        }
+    }
+}
+
+fn op_id(op: &WriteOp) -> Option<&str> {
+    match op {
+        WriteOp::Index { id, .. } => id.as_deref(),
+        WriteOp::Delete { id, .. } | WriteOp::Update { id, .. } => Some(id),
+    }
+}
+
 impl Batch<'_> {
     fn current(&self, id: &str) -> EngineResult<Option<LiveDoc>> {
         if let Some(d) = self.overlay.get(id) {
             return Ok(Some(d.clone()));
         }
-        self.index.current(id)
+        self.shard.current(&self.index.fields, id)
     }
 
     fn check_cas(
@@ -406,7 +496,7 @@ impl Batch<'_> {
     }
 
     fn prepare(&mut self, st: &mut WriteState, prepared: Prepared, stale: bool) -> EngineResult<WriteResult> {
-        let Prepared { op, built } = prepared;
+        let Prepared { op, built, routing } = prepared;
         match op {
             WriteOp::Index { op_type, if_seq_no, if_primary_term, .. } => {
                 let Some((id, generated, source, doc)) = built else {
@@ -431,7 +521,7 @@ impl Batch<'_> {
                     }
                 }
                 self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
-                self.index_source(st, id, source, current, doc)
+                self.index_source(st, id, source, routing, current, doc)
             }
             WriteOp::Delete { id, if_seq_no, if_primary_term } => {
                 validate_id(&id)?;
@@ -455,7 +545,7 @@ impl Batch<'_> {
                     id: id.clone(),
                 });
                 self.pending.push(Pending::Delete { id: id.clone() });
-                self.overlay.insert(id.clone(), LiveDoc { meta, source: None });
+                self.overlay.insert(id.clone(), LiveDoc { meta, source: None, routing });
                 Ok(WriteResult { id, meta, outcome: WriteOutcome::Deleted, source: None, forced_refresh: false })
             }
             WriteOp::Update { id, request, if_seq_no, if_primary_term } => {
@@ -479,7 +569,7 @@ impl Batch<'_> {
                             });
                         }
                         let bytes = serde_json::to_vec(&merged).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes.into(), current, None)
+                        self.index_source(st, id, bytes.into(), routing, current, None)
                     }
                     None => {
                         let upsert = if request.doc_as_upsert { request.doc.as_ref() } else { request.upsert.as_ref() };
@@ -487,7 +577,7 @@ impl Batch<'_> {
                             return Err(EngineError::DocumentMissing { index: self.index.name.clone(), id });
                         };
                         let bytes = serde_json::to_vec(upsert).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes.into(), current, None)
+                        self.index_source(st, id, bytes.into(), routing, current, None)
                     }
                 }
             }
@@ -501,6 +591,7 @@ impl Batch<'_> {
         st: &mut WriteState,
         id: String,
         source: Arc<[u8]>,
+        routing: Option<String>,
         current: Option<LiveDoc>,
         prebuilt: Option<TantivyDocument>,
     ) -> EngineResult<WriteResult> {
@@ -519,6 +610,9 @@ impl Batch<'_> {
             }
         };
         add_meta(&mut doc, &self.index.fields, meta);
+        if let (Some(field), Some(routing)) = (self.index.fields.routing, &routing) {
+            doc.add_text(field, routing);
+        }
         st.next_seq_no += 1;
         self.wal.push(WalOp::Index {
             seq_no: meta.seq_no,
@@ -528,7 +622,7 @@ impl Batch<'_> {
             source: source.clone(),
         });
         self.pending.push(Pending::Add { id: id.clone(), doc, replace: current.is_some() });
-        self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()) });
+        self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()), routing });
         Ok(WriteResult {
             id,
             meta,

@@ -437,6 +437,11 @@ impl Mapping {
         Ok(mapping)
     }
 
+    /// `"_routing": {"required": true}`: every write and GET must name its routing.
+    pub fn routing_required(&self) -> bool {
+        self.extra.get("_routing").and_then(|r| r.get("required")).is_some_and(|v| v == &Value::Bool(true) || v == "true")
+    }
+
     /// The OpenSearch JSON (`{"properties": {...}}`), as in GET _mapping.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();

@@ -1,17 +1,24 @@
-//! Search execution: request parsing, running the lowered query over one or more indices,
-//! sorting, paging, `search_after`, `_source` filtering, aggregations, `_count`, `_msearch`,
-//! and the OpenSearch response shape. Everything here is synchronous: the HTTP layer calls it
-//! on a blocking thread.
+//! Search execution: request parsing ([`request`]), the plan resolved against the mappings
+//! (`plan`), the per-shard query phase ([`query_phase`]), the coordinator's reduce (`reduce`),
+//! the fetch of the page's documents (`fetch`) and the one OpenSearch response renderer
+//! (`response`); [`search`] runs them in that order for `_search`, `_count` and `_msearch`.
+//! Everything here is synchronous: the HTTP layer calls it on a blocking thread.
 
 pub mod aggregations;
 mod collector;
 mod execute;
+mod fetch;
 mod filter_aggs;
+mod plan;
+pub mod query_phase;
+mod reduce;
 pub mod request;
+mod response;
 pub mod sort;
 pub mod source_filter;
 
-pub use execute::{count, count_with_udfs, search, search_with_udfs};
+pub use execute::search;
+pub use query_phase::{AggState, ShardHit, ShardQueryResult};
 pub use request::{SearchRequest, TrackTotalHits};
 
 use crate::error::EngineError;

@@ -46,6 +46,13 @@ pub struct SearchRequest {
     /// URL flags that change the response shape.
     pub rest_total_hits_as_int: bool,
     pub typed_keys: bool,
+    /// `_count`: only the number of matches is computed and rendered.
+    pub count_only: bool,
+    /// `?routing=a,b`: only the shards these routing values point to are searched.
+    pub routing: Option<Vec<String>>,
+    /// `allow_partial_search_results` (default true, as OpenSearch): a failed shard is
+    /// reported in `_shards.failures` instead of failing the whole search.
+    pub allow_partial_search_results: bool,
 }
 
 impl Default for SearchRequest {
@@ -67,6 +74,9 @@ impl Default for SearchRequest {
             seq_no_primary_term: false,
             rest_total_hits_as_int: false,
             typed_keys: false,
+            count_only: false,
+            routing: None,
+            allow_partial_search_results: true,
         }
     }
 }
@@ -144,6 +154,18 @@ pub fn parse_time_value(s: &str) -> Result<Option<Duration>, QueryError> {
 
 impl SearchRequest {
     /// Builds a request from the body (if any) and URL parameters.
+    /// The `_count` form of this request: its query, counted exactly; no hits, no aggregations.
+    pub fn into_count(self) -> SearchRequest {
+        SearchRequest {
+            query: self.query,
+            routing: self.routing,
+            count_only: true,
+            size: 0,
+            track_total_hits: TrackTotalHits::Exact,
+            ..Default::default()
+        }
+    }
+
     pub fn parse(body: Option<&Value>, params: &HashMap<String, String>) -> Result<SearchRequest, QueryError> {
         let mut req = SearchRequest::default();
         let mut from: i64 = 0;
@@ -250,6 +272,12 @@ impl SearchRequest {
             req.seq_no_primary_term = v == "true";
         }
         req.typed_keys = param("typed_keys").is_some_and(|v| v != "false");
+        if let Some(v) = param("routing") {
+            req.routing = Some(split_list(v)).filter(|r| !r.is_empty());
+        }
+        if let Some(v) = param("allow_partial_search_results") {
+            req.allow_partial_search_results = v != "false";
+        }
         req.rest_total_hits_as_int = param("rest_total_hits_as_int").is_some_and(|v| v != "false");
         if req.rest_total_hits_as_int {
             match req.track_total_hits {

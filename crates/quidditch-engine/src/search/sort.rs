@@ -166,7 +166,7 @@ fn parse_order(s: &str) -> Result<bool, QueryError> {
 }
 
 /// One sort key value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SortValue {
     Missing,
     /// Exact integers: long and date fields (epoch millis), `_doc`.

@@ -4,6 +4,8 @@
 mod common;
 #[path = "bench/search_engine.rs"]
 mod search_engine;
+#[path = "bench/shards.rs"]
+mod shards;
 #[path = "bench/python_udf.rs"]
 mod python_udf;
 #[path = "bench/udf_runtime.rs"]
@@ -20,9 +22,10 @@ fn main() {
         Some("udf-runtime") => udf_runtime::run(&args[2..]),
         Some("python-udf") => python_udf::run(&args[2..]),
         Some("udf-search") => udf_search::run(&args[2..]),
+        Some("shards") => shards::run(&args[2..]),
         Some("udf-sdk") => udf_sdk::run(&args[2..]),
         _ => {
-            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure\n  udf-sdk       the Rust SDK and the C header vs hand-written WAT, per document and batched");
+            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure\n  shards        1 vs 2 vs 5 shards: search latency and throughput, reduce overhead\n  udf-sdk       the Rust SDK and the C header vs hand-written WAT, per document and batched");
             std::process::exit(2);
         }
     };

@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/_cat/indices", get(cat_indices))
         .route("/_cat/indices/{index}", get(cat_indices_for))
         .route("/_cat/health", get(cat_health))
+        .route("/_cat/shards", get(cat_shards))
+        .route("/_cat/shards/{index}", get(cat_shards_for))
 }
 
 async fn info() -> Response {
@@ -51,7 +53,7 @@ async fn info() -> Response {
     )
 }
 
-fn node_name() -> String {
+pub(super) fn node_name() -> String {
     std::env::var("HOSTNAME").unwrap_or_else(|_| "quidditch-node".into())
 }
 
@@ -354,6 +356,72 @@ async fn cat_indices_for(
 ) -> Result<Response, ApiError> {
     let indices = state.engine.resolve_indices(&expr)?;
     cat_indices_table(&indices, &params)?.render(&params)
+}
+
+const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("index", &["i", "idx"], false),
+    ("shard", &["s", "sh"], true),
+    ("prirep", &["p", "pr", "primaryOrReplica"], false),
+    ("state", &["st"], false),
+    ("docs", &["d", "dc"], true),
+    ("store", &["sto"], true),
+    ("ip", &[], false),
+    ("node", &["n"], false),
+];
+
+/// `_cat/shards`: one row per primary (started, with its documents and size) and per
+/// replica (unassigned: a single node never allocates replicas).
+fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> CatTable {
+    let unit = params.get("bytes").map(String::as_str);
+    let mut rows = Vec::new();
+    for index in indices {
+        let replicas = index.settings().number_of_replicas();
+        for s in index.shard_stats() {
+            let mut r = HashMap::new();
+            r.insert("index", index.name().to_string());
+            r.insert("shard", s.shard.to_string());
+            r.insert("prirep", "p".to_string());
+            r.insert("state", "STARTED".to_string());
+            r.insert("docs", s.docs.to_string());
+            r.insert("store", human_size(s.store_bytes, unit));
+            r.insert("ip", "127.0.0.1".to_string());
+            r.insert("node", node_name());
+            rows.push(r);
+            for _ in 0..replicas {
+                let mut r = HashMap::new();
+                r.insert("index", index.name().to_string());
+                r.insert("shard", s.shard.to_string());
+                r.insert("prirep", "r".to_string());
+                r.insert("state", "UNASSIGNED".to_string());
+                rows.push(r);
+            }
+        }
+    }
+    CatTable {
+        columns: SHARD_COLUMNS,
+        default: &["index", "shard", "prirep", "state", "docs", "store", "ip", "node"],
+        rows,
+    }
+}
+
+async fn cat_shards(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    let indices = state.engine.list();
+    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params), params))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    table.render(&params)
+}
+
+async fn cat_shards_for(
+    State(state): State<AppState>,
+    Path(expr): Path<String>,
+    axum::extract::Query(params): Params,
+) -> Result<Response, ApiError> {
+    let indices = state.engine.resolve_indices(&expr)?;
+    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params), params))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    table.render(&params)
 }
 
 const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[

@@ -46,6 +46,11 @@ fn cas_params(params: &HashMap<String, String>) -> Result<(Option<i64>, Option<i
     Ok((num("if_seq_no")?, num("if_primary_term")?))
 }
 
+/// `?routing=`: the value that picks the document's shard instead of its id.
+fn routing_param(params: &HashMap<String, String>) -> Option<String> {
+    params.get("routing").filter(|r| !r.is_empty()).cloned()
+}
+
 pub(super) fn refresh_param(params: &HashMap<String, String>) -> Result<Refresh, ApiError> {
     Ok(Refresh::parse(params.get("refresh").map(String::as_str))?)
 }
@@ -68,14 +73,14 @@ pub(super) fn write_result_json(index: &Index, r: &WriteResult) -> Value {
 }
 
 /// Runs one write op against `index_name` (auto-creating it for index/create/update).
-async fn write_one(state: &AppState, index_name: String, op: WriteOp, refresh: Refresh) -> Result<(Arc<Index>, WriteResult), ApiError> {
+async fn write_one(state: &AppState, index_name: String, op: WriteOp, routing: Option<String>, refresh: Refresh) -> Result<(Arc<Index>, WriteResult), ApiError> {
     let engine = state.engine.clone();
     blocking(move || {
         let index = match op {
             WriteOp::Delete { .. } => engine.index(&index_name)?,
             _ => engine.index_or_create(&index_name)?,
         };
-        let mut results = index.write(vec![op], refresh)?;
+        let mut results = index.write_routed(vec![(op, routing)], refresh)?;
         let result = results.pop().ok_or_else(|| ApiError::internal("write returned no result"))??;
         Ok((index, result))
     })
@@ -102,7 +107,7 @@ async fn index_op(state: AppState, index: String, id: Option<String>, params: Ha
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
     let refresh = refresh_param(&params)?;
     let op = WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term };
-    let (index, r) = write_one(&state, index, op, refresh).await?;
+    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
 
@@ -121,7 +126,8 @@ async fn create_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
 async fn delete_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
     let refresh = refresh_param(&params)?;
-    let (index, r) = write_one(&state, index, WriteOp::Delete { id, if_seq_no, if_primary_term }, refresh).await?;
+    let op = WriteOp::Delete { id, if_seq_no, if_primary_term };
+    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
 
@@ -188,8 +194,11 @@ pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc
                 "_version": d.meta.version,
                 "_seq_no": d.meta.seq_no,
                 "_primary_term": d.meta.primary_term,
-                "found": true,
             });
+            if let Some(routing) = &d.routing {
+                body["_routing"] = json!(routing);
+            }
+            body["found"] = json!(true);
             if let Some(src) = filter.apply(d) {
                 body["_source"] = src;
             }
@@ -201,11 +210,12 @@ pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc
 async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<String, String>) -> Result<(Arc<Index>, Option<StoredDoc>), ApiError> {
     let index = state.engine.index(index)?;
     let refresh = flag(params, "refresh")?.unwrap_or(false);
+    let routing = routing_param(params);
     blocking(move || {
         if refresh {
             index.refresh()?;
         }
-        let doc = index.get(&id)?;
+        let doc = index.get_routed(&id, routing.as_deref())?;
         Ok((index, doc))
     })
     .await
@@ -340,7 +350,7 @@ async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
     let refresh = refresh_param(&params)?;
     let source_filter = body.get("_source").cloned().or_else(|| params.get("_source").map(|s| json!(s)));
     let op = WriteOp::Update { id, request, if_seq_no, if_primary_term };
-    let (index, r) = write_one(&state, index, op, refresh).await?;
+    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
     let mut out = write_result_json(&index, &r);
     if let (Some(f), Some(src)) = (source_filter, &r.source) {
         let filter = match &f {
@@ -348,7 +358,7 @@ async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
             Value::String(s) if s == "false" => SourceFilter::from_json(Some(&json!(false)), &SourceFilter::from_params(&HashMap::new())),
             other => SourceFilter::from_json(Some(other), &SourceFilter::from_params(&HashMap::new())),
         };
-        let doc = StoredDoc { id: r.id.clone(), meta: r.meta, source: src.clone() };
+        let doc = StoredDoc { id: r.id.clone(), meta: r.meta, source: src.clone(), routing: None };
         if let Some(v) = filter.apply(&doc) {
             out["get"] = json!({ "_seq_no": r.meta.seq_no, "_primary_term": r.meta.primary_term, "found": true, "_source": v });
         }
@@ -363,8 +373,9 @@ fn validation(reason: &str) -> ApiError {
 async fn mget(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
     let default_filter = SourceFilter::from_params(&params);
-    // (index, id, filter)
-    let mut requests: Vec<(String, String, SourceFilter)> = Vec::new();
+    // (index, id, routing, filter)
+    let mut requests: Vec<(String, String, Option<String>, SourceFilter)> = Vec::new();
+    let default_routing = routing_param(&params);
     let id_str = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -376,14 +387,15 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
             let index = d.get("_index").and_then(Value::as_str).map(str::to_string).or_else(|| default_index.clone());
             let Some(index) = index else { return Err(validation("index is missing for doc 0")) };
             let Some(id) = d.get("_id").and_then(id_str) else { return Err(validation("id is missing for doc 0")) };
-            requests.push((index, id, SourceFilter::from_json(d.get("_source"), &default_filter)));
+            let routing = d.get("routing").or_else(|| d.get("_routing")).and_then(id_str).or_else(|| default_routing.clone());
+            requests.push((index, id, routing, SourceFilter::from_json(d.get("_source"), &default_filter)));
         }
     } else if let Some(ids) = body.get("ids") {
         let ids = ids.as_array().ok_or_else(|| ApiError::bad_request("parsing_exception", "[ids] must be an array"))?;
         let Some(index) = default_index.clone() else { return Err(validation("index is missing for doc 0")) };
         for id in ids {
             let Some(id) = id_str(id) else { return Err(validation("id is missing for doc 0")) };
-            requests.push((index.clone(), id, SourceFilter::from_json(None, &default_filter)));
+            requests.push((index.clone(), id, default_routing.clone(), SourceFilter::from_json(None, &default_filter)));
         }
     }
     if requests.is_empty() {
@@ -393,7 +405,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
     let refresh = flag(&params, "refresh")?.unwrap_or(false);
     let docs = blocking(move || {
         let mut out = Vec::with_capacity(requests.len());
-        for (index_name, id, filter) in requests {
+        for (index_name, id, routing, filter) in requests {
             let item = match engine.index(&index_name) {
                 Err(e) => {
                     let err: ApiError = e.into();
@@ -403,7 +415,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
                     if refresh {
                         index.refresh()?;
                     }
-                    match index.get(&id) {
+                    match index.get_routed(&id, routing.as_deref()) {
                         Ok(doc) => get_result_json(&index_name, &id, doc.as_ref(), &filter),
                         Err(e) => {
                             let err: ApiError = e.into();

@@ -245,23 +245,58 @@ fn sum_stats(values: &[Value]) -> Value {
     })
 }
 
-async fn stats_for(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
+/// `level=shards`: each primary's own numbers, keyed by shard number (replicas are never
+/// allocated on one node, so each list has one entry).
+fn shard_level_stats(index: &Index) -> Value {
+    let mut out = Map::new();
+    for s in index.shard_stats() {
+        out.insert(
+            s.shard.to_string(),
+            json!([{
+                "routing": { "state": "STARTED", "primary": true, "node": super::cluster::node_name() },
+                "docs": { "count": s.docs, "deleted": s.deleted },
+                "store": { "size_in_bytes": s.store_bytes, "reserved_in_bytes": 0 },
+                "indexing": { "index_total": s.max_seq_no + 1 },
+            }]),
+        );
+    }
+    Value::Object(out)
+}
+
+async fn stats_for(indices: Vec<std::sync::Arc<Index>>, params: HashMap<String, String>) -> Result<Response, ApiError> {
+    let level = params.get("level").map(String::as_str).unwrap_or("indices");
+    if !matches!(level, "cluster" | "indices" | "shards") {
+        return Err(ApiError::illegal_argument(format!(
+            "level parameter must be one of [cluster] or [indices] or [shards] but was [{level}]"
+        )));
+    }
+    let level = level.to_string();
     let body = blocking(move || {
         let mut per_index = Map::new();
         let mut all = Vec::new();
         let mut shards = 0u64;
+        let mut primaries = 0u64;
         for index in &indices {
             let s = index_stats(index);
-            shards += 1 + index.settings().number_of_replicas();
-            per_index.insert(
-                index.name().to_string(),
-                json!({ "uuid": index.uuid(), "primaries": s, "total": s }),
-            );
+            let settings = index.settings();
+            shards += settings.number_of_shards() * (1 + settings.number_of_replicas());
+            primaries += settings.number_of_shards();
+            let mut entry = json!({ "uuid": index.uuid(), "primaries": s, "total": s });
+            if level == "shards" {
+                entry["shards"] = shard_level_stats(index);
+            }
+            per_index.insert(index.name().to_string(), entry);
             all.push(s);
         }
         let total = sum_stats(&all);
+        if level == "cluster" {
+            return Ok(json!({
+                "_shards": { "total": shards, "successful": primaries, "failed": 0 },
+                "_all": { "primaries": total, "total": total },
+            }));
+        }
         Ok(json!({
-            "_shards": { "total": shards, "successful": indices.len(), "failed": 0 },
+            "_shards": { "total": shards, "successful": primaries, "failed": 0 },
             "_all": { "primaries": total, "total": total },
             "indices": per_index,
         }))
@@ -271,9 +306,10 @@ async fn stats_for(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiE
 }
 
 async fn stats(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
-    stats_for(resolve_with(&state, &expr, &params)?).await
+    let indices = resolve_with(&state, &expr, &params)?;
+    stats_for(indices, params).await
 }
 
-async fn stats_all(State(state): State<AppState>) -> Result<Response, ApiError> {
-    stats_for(state.engine.list()).await
+async fn stats_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+    stats_for(state.engine.list(), params).await
 }

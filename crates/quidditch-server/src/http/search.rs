@@ -68,7 +68,7 @@ async fn blocking<T: Send + 'static>(
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
     let request = SearchRequest::parse(body, params).map_err(|e| engine_error(e.into()))?;
     let indices = engine.resolve_indices(expr).map_err(engine_error)?;
-    search::search_with_udfs(&indices, &request, Some(engine.udfs())).map_err(engine_error)
+    search::search(&indices, &request, Some(engine.udfs())).map_err(engine_error)
 }
 
 async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -117,14 +117,9 @@ async fn do_count(state: AppState, expr: String, params: HashMap<String, String>
     }
     let engine = state.engine.clone();
     let count = blocking(move || {
-        let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?;
+        let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?.into_count();
         let indices = engine.resolve_indices(&expr).map_err(engine_error)?;
-        let n = indices.len();
-        let count = search::count_with_udfs(&indices, &request.query, Some(engine.udfs())).map_err(engine_error)?;
-        Ok(json!({
-            "count": count,
-            "_shards": {"total": n, "successful": n, "skipped": 0, "failed": 0}
-        }))
+        search::search(&indices, &request, Some(engine.udfs())).map_err(engine_error)
     })
     .await?;
     Ok(json_response(200, count))

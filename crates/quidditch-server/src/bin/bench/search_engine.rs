@@ -419,7 +419,7 @@ fn run_engine(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
         let body = query_body(q);
         let t = Instant::now();
         let req = SearchRequest::parse(Some(&body), &params)?;
-        let resp = search(&indices, &req).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let resp = search(&indices, &req, None).map_err(|e| anyhow::anyhow!("{e}"))?;
         let text = resp.to_string();
         std::hint::black_box(text);
         if i >= 100 {

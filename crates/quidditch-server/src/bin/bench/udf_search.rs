@@ -111,12 +111,13 @@ fn bench(dir: &Path, docs: usize, runs: usize, profile: bool) -> anyhow::Result<
     let indices = vec![index.clone()];
 
     let count = |query: Value| -> anyhow::Result<u64> {
-        let ast = parse_query(&query)?;
-        Ok(search::count_with_udfs(&indices, &ast, Some(&registry))?)
+        let req = SearchRequest { query: parse_query(&query)?, ..Default::default() }.into_count();
+        let resp = search::search(&indices, &req, Some(&registry))?;
+        Ok(resp["count"].as_u64().unwrap_or(0))
     };
     let top10 = |query: Value| -> anyhow::Result<Value> {
         let req = SearchRequest::parse(Some(&json!({"query": query, "size": 10})), &HashMap::new())?;
-        Ok(search::search_with_udfs(&indices, &req, Some(&registry))?)
+        Ok(search::search(&indices, &req, Some(&registry))?)
     };
     // Best of `runs` (after one warm-up), in ns per document of the index.
     let measure = |f: &mut dyn FnMut() -> anyhow::Result<u64>| -> anyhow::Result<(f64, u64)> {

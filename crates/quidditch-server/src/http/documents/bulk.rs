@@ -53,7 +53,8 @@ struct Item {
     action: Action,
     index: Option<String>,
     id: Option<String>,
-    op: Result<WriteOp, ApiError>,
+    /// The op and its routing value (`None`: the id routes).
+    op: Result<(WriteOp, Option<String>), ApiError>,
 }
 
 pub(in super::super) async fn bulk_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -89,7 +90,7 @@ fn id_of(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, ApiError> {
+fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option<&str>) -> Result<Vec<Item>, ApiError> {
     let lines: Vec<(usize, &[u8])> = body
         .split(|b| *b == b'\n')
         .enumerate()
@@ -138,6 +139,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Ap
         let mut if_seq_no = None;
         let mut if_primary_term = None;
         let mut op_type = if action == Action::Create { OpType::Create } else { OpType::Index };
+        let mut routing = default_routing.map(str::to_string);
         for (k, v) in meta {
             match k.as_str() {
                 "_index" => index = v.as_str().map(str::to_string),
@@ -149,7 +151,8 @@ fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Ap
                         op_type = OpType::Create;
                     }
                 }
-                "routing" | "_routing" | "retry_on_conflict" | "require_alias" | "pipeline" | "version"
+                "routing" | "_routing" => routing = id_of(v),
+                "retry_on_conflict" | "require_alias" | "pipeline" | "version"
                 | "version_type" | "_source" | "op_type" => {}
                 other => {
                     return Err(ApiError::illegal_argument(format!(
@@ -184,7 +187,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Ap
             }
         };
         let action = if action == Action::Index && op_type == OpType::Create { Action::Create } else { action };
-        items.push(Item { action, index, id, op });
+        items.push(Item { action, index, id, op: op.map(|op| (op, routing)) });
     }
     Ok(items)
 }
@@ -192,7 +195,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>) -> Result<Vec<Item>, Ap
 async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let started = Instant::now();
     let refresh = refresh_param(&params)?;
-    let items = parse_items(&body, default_index.as_deref())?;
+    let items = parse_items(&body, default_index.as_deref(), params.get("routing").map(String::as_str))?;
     if items.is_empty() {
         return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no requests added;"));
     }
@@ -208,7 +211,7 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
             out[pos] = Some(item_json(action, Value::Object(item_error(index, id, err))).to_string());
         };
         // Group by index, keeping first-appearance order.
-        let mut groups: Vec<(String, Vec<(usize, Action, WriteOp)>)> = Vec::new();
+        let mut groups: Vec<(String, Vec<(usize, Action, (WriteOp, Option<String>))>)> = Vec::new();
         let mut ids: Vec<Option<String>> = Vec::with_capacity(n);
         for (pos, item) in items.into_iter().enumerate() {
             ids.push(item.id);
@@ -243,7 +246,7 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
                 }
             };
             let positions: Vec<(usize, Action)> = ops.iter().map(|(p, a, _)| (*p, *a)).collect();
-            match index.write(ops.into_iter().map(|(_, _, op)| op).collect(), refresh) {
+            match index.write_routed(ops.into_iter().map(|(_, _, op)| op).collect(), refresh) {
                 Err(e) => {
                     let err: ApiError = e.into();
                     for (pos, action) in positions {

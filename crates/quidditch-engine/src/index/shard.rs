@@ -1,0 +1,264 @@
+//! One shard of an index: its own tantivy index, write-ahead log, writer and realtime map.
+//! Documents are assigned to shards by [`super::routing`]; the index's mapping and settings
+//! are shared by all its shards.
+//!
+//! Layout: `<index dir>/shards/<n>/{tantivy,wal}`. An index written before shards existed
+//! has `tantivy/` and `wal/` directly in its directory: it opens as a one-shard index whose
+//! shard 0 lives there.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{Value, json};
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::{IndexRecordOption, Value as _};
+use tantivy::{DocAddress, DocSet, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term};
+
+use super::schema::{self, IndexFields};
+use super::{LiveDoc, StoredDoc, WriteState, write};
+use crate::EngineConfig;
+use crate::document::DocMeta;
+use crate::error::EngineResult;
+use crate::mapping::Mapping;
+use crate::wal::{Wal, WalOp};
+
+/// One shard. Owned by its [`super::Index`].
+pub(crate) struct Shard {
+    /// Shard number within the index.
+    pub number: u32,
+    dir: PathBuf,
+    tantivy: tantivy::Index,
+    reader: IndexReader,
+    pub(crate) write: Mutex<WriteState>,
+    pub(crate) live: RwLock<HashMap<String, LiveDoc>>,
+    /// Writes applied since the last commit (cheap check without the write lock).
+    pub(crate) dirty: AtomicBool,
+}
+
+/// Where shard `number` of the index in `index_dir` keeps its files.
+pub(crate) fn shard_dir(index_dir: &Path, number: u32) -> PathBuf {
+    index_dir.join("shards").join(number.to_string())
+}
+
+/// Whether `index_dir` has the layout of an index written before shards existed.
+pub(crate) fn is_legacy_layout(index_dir: &Path) -> bool {
+    index_dir.join("tantivy").is_dir() && !index_dir.join("shards").exists()
+}
+
+impl Shard {
+    /// Creates the shard's empty tantivy index in `dir`.
+    pub fn create_files(dir: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir.join("tantivy"))?;
+        let (schema, _) = schema::build_schema();
+        tantivy::Index::create_in_dir(dir.join("tantivy"), schema)?;
+        Ok(())
+    }
+
+    /// Opens the shard in `dir` and returns it with the WAL records to replay.
+    pub fn open(dir: &Path, number: u32, config: &EngineConfig) -> anyhow::Result<(Shard, IndexFields, Vec<WalOp>)> {
+        let tantivy = tantivy::Index::open(MmapDirectory::open(dir.join("tantivy"))?)?;
+        let fields = schema::fields_of(&tantivy.schema())?;
+        let threads = config.indexing_threads();
+        let writer: IndexWriter =
+            tantivy.writer_with_num_threads(threads, config.writer_memory_bytes().max(threads * 16_000_000))?;
+        let reader = tantivy.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let committed_seq_no = committed_seq_no(&tantivy)?;
+        let (wal, ops) = Wal::open(&dir.join("wal"))?;
+        let shard = Shard {
+            number,
+            dir: dir.to_path_buf(),
+            tantivy,
+            reader,
+            write: Mutex::new(WriteState {
+                writer: Some(writer),
+                wal,
+                next_seq_no: committed_seq_no + 1,
+                uncommitted: 0,
+                last_commit: std::time::Instant::now(),
+            }),
+            live: RwLock::new(HashMap::new()),
+            dirty: AtomicBool::new(false),
+        };
+        let ops = ops.into_iter().filter(|op| op.seq_no() > committed_seq_no).collect();
+        Ok((shard, fields, ops))
+    }
+
+    /// Re-applies logged ops (those above the last committed `_seq_no`), then commits them.
+    pub fn replay(&self, index_name: &str, mapping: &Mapping, fields: &IndexFields, ops: Vec<WalOp>) -> anyhow::Result<()> {
+        let mut st = self.write.lock();
+        let mut replayed = 0usize;
+        for op in ops {
+            st.next_seq_no = st.next_seq_no.max(op.seq_no() + 1);
+            let writer = st.writer.as_mut().ok_or_else(|| anyhow::anyhow!("index closed"))?;
+            match op {
+                WalOp::Index { seq_no, version, primary_term, id, source } => {
+                    let meta = DocMeta { seq_no, version, primary_term };
+                    let doc = match write::build_doc(mapping, fields, &id, &source) {
+                        Ok((mut doc, _)) => {
+                            crate::document::add_meta(&mut doc, fields, meta);
+                            doc
+                        }
+                        Err(e) => {
+                            tracing::error!(index = %index_name, shard = self.number, id, "cannot replay logged document: {e}");
+                            continue;
+                        }
+                    };
+                    writer.delete_term(Term::from_field_text(fields.id, &id));
+                    writer.add_document(doc)?;
+                }
+                WalOp::Delete { id, .. } => {
+                    writer.delete_term(Term::from_field_text(fields.id, &id));
+                }
+            }
+            replayed += 1;
+        }
+        st.uncommitted += replayed;
+        if replayed > 0 {
+            tracing::info!(index = %index_name, shard = self.number, ops = replayed, "replayed write-ahead log");
+        }
+        self.commit_locked(&mut st)?;
+        Ok(())
+    }
+
+    /// The searcher over the last commit.
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    pub fn tantivy_index(&self) -> &tantivy::Index {
+        &self.tantivy
+    }
+
+    /// Reads the stored id, versioning metadata and `_source` of a search hit.
+    pub fn read_stored(fields: &IndexFields, searcher: &Searcher, addr: DocAddress) -> EngineResult<StoredDoc> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let f = fields;
+        let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let source: std::sync::Arc<[u8]> = doc.get_first(f.source).and_then(|v| v.as_bytes()).unwrap_or(b"{}").into();
+        let int = |field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or(0);
+        let routing = f.routing.and_then(|r| doc.get_first(r)).and_then(|v| v.as_str()).map(str::to_string);
+        Ok(StoredDoc {
+            id,
+            meta: DocMeta { seq_no: int(f.seq_no), version: int(f.version), primary_term: int(f.primary_term) },
+            source,
+            routing,
+        })
+    }
+
+    /// Address of the live (not deleted) committed document with this id.
+    fn find_committed(fields: &IndexFields, searcher: &Searcher, id: &str) -> EngineResult<Option<DocAddress>> {
+        let term = Term::from_field_text(fields.id, id);
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let inverted = segment.inverted_index(fields.id)?;
+            if let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? {
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if !segment.is_deleted(doc) {
+                        return Ok(Some(DocAddress::new(ord as u32, doc)));
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Realtime GET: the latest acknowledged version of a document, even before a refresh.
+    pub fn get(&self, fields: &IndexFields, id: &str) -> EngineResult<Option<StoredDoc>> {
+        if let Some(live) = self.live.read().get(id) {
+            return Ok(live.source.clone().map(|source| StoredDoc {
+                id: id.to_string(),
+                meta: live.meta,
+                source,
+                routing: live.routing.clone(),
+            }));
+        }
+        // The reader is reloaded before the live map is cleared, so a miss above means the
+        // committed searcher has the document (or it does not exist).
+        let searcher = self.searcher();
+        match Self::find_committed(fields, &searcher, id)? {
+            Some(addr) => Ok(Some(Self::read_stored(fields, &searcher, addr)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Latest state including tombstones (for version checks), under the write lock.
+    pub fn current(&self, fields: &IndexFields, id: &str) -> EngineResult<Option<LiveDoc>> {
+        if let Some(live) = self.live.read().get(id) {
+            return Ok(Some(live.clone()));
+        }
+        let searcher = self.searcher();
+        match Self::find_committed(fields, &searcher, id)? {
+            Some(addr) => {
+                let d = Self::read_stored(fields, &searcher, addr)?;
+                Ok(Some(LiveDoc { meta: d.meta, source: Some(d.source), routing: d.routing }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Commits (tantivy commit + reader reload) and truncates the WAL.
+    pub fn refresh(&self) -> EngineResult<()> {
+        let mut st = self.write.lock();
+        self.commit_locked(&mut st)
+    }
+
+    pub(crate) fn commit_locked(&self, st: &mut WriteState) -> EngineResult<()> {
+        if st.uncommitted == 0 && st.wal.size_bytes() == 0 {
+            return Ok(());
+        }
+        let Some(writer) = st.writer.as_mut() else { return Ok(()) };
+        let payload = json!({ "max_seq_no": st.next_seq_no - 1 }).to_string();
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        self.reader.reload()?;
+        // Reader first, then the live map: a GET that misses the map finds the new searcher.
+        self.live.write().clear();
+        st.wal.truncate()?;
+        st.uncommitted = 0;
+        st.last_commit = std::time::Instant::now();
+        self.dirty.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Documents visible to search, and deleted-but-not-merged ones.
+    pub fn doc_counts(&self) -> (u64, u64) {
+        let searcher = self.searcher();
+        let live = searcher.num_docs();
+        let total: u64 = searcher.segment_readers().iter().map(|s| s.max_doc() as u64).sum();
+        (live, total - live)
+    }
+
+    /// Bytes on disk (tantivy files + WAL).
+    pub fn store_size_bytes(&self) -> u64 {
+        super::dir_size(&self.dir)
+    }
+
+    /// `_seq_no` of the newest acknowledged write of this shard (-1 if none).
+    pub fn max_seq_no(&self) -> i64 {
+        self.write.lock().next_seq_no - 1
+    }
+
+    /// Stops the writer (waits for its threads).
+    pub fn close(&self, index_name: &str) {
+        let mut st = self.write.lock();
+        if let Some(writer) = st.writer.take() {
+            if let Err(e) = writer.wait_merging_threads() {
+                tracing::warn!(index = %index_name, shard = self.number, "stopping writer: {e}");
+            }
+        }
+    }
+}
+
+fn committed_seq_no(index: &tantivy::Index) -> anyhow::Result<i64> {
+    let metas = index.load_metas()?;
+    Ok(metas
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+        .and_then(|v| v.get("max_seq_no").and_then(Value::as_i64))
+        .unwrap_or(-1))
+}

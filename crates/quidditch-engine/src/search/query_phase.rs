@@ -1,0 +1,240 @@
+//! The shard query phase: one shard, pinned to a searcher, runs the planned query and returns
+//! its top `from + size` sort keys, its hit count and its partial aggregation state — never a
+//! document. [`ShardQueryResult`] is plain serializable data (aggregation state as tantivy's
+//! `IntermediateAggregationResults`, postcard-encoded), so the same result can come from a
+//! shard on another node.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::collector::{Collector, Count, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query};
+use tantivy::{DocAddress, Searcher};
+
+use super::collector::{DeadlineCollector, SortedCollector, SortedHit};
+use super::plan::SearchPlan;
+use super::sort::SortValue;
+use crate::error::{EngineError, EngineResult};
+use crate::index::Index;
+use crate::mapping::Mapping;
+use crate::query_ast::{LoweringContext, QueryAst, QueryError, QueryExtensions};
+use crate::udf_exec::{UdfLowering, UdfRun};
+
+/// One shard of one index, pinned to a searcher and mapping snapshot for the whole request
+/// (the fetch phase reads documents from the same searcher the query phase ranked).
+pub(crate) struct ShardSnapshot {
+    pub index: Arc<Index>,
+    /// Shard number within its index.
+    pub shard: u32,
+    pub searcher: Searcher,
+    pub mapping: Arc<Mapping>,
+    /// UDF clauses' view of this index (`None` when the caller gave no UDF registry).
+    udf: Option<UdfLowering>,
+}
+
+impl ShardSnapshot {
+    pub fn new(index: &Arc<Index>, shard: u32, searcher: Searcher, run: Option<&Arc<UdfRun>>) -> ShardSnapshot {
+        let mapping = index.mapping();
+        let udf = run.map(|run| UdfLowering {
+            run: run.clone(),
+            fields: mapping.clone(),
+            index: index.name().to_string(),
+        });
+        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf }
+    }
+
+    fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
+        let ctx = LoweringContext {
+            schema: self.searcher.schema(),
+            fields: self.mapping.as_ref(),
+            tokenizers: self.index.tantivy_index().tokenizers(),
+            extensions: self.udf.as_ref().map(|u| u as &dyn QueryExtensions),
+        };
+        ast.lower(&ctx)
+    }
+
+    /// Global doc number of each segment's first doc (for `_doc` sort values).
+    fn doc_bases(&self) -> Vec<u64> {
+        let mut base = 0u64;
+        self.searcher
+            .segment_readers()
+            .iter()
+            .map(|r| {
+                let b = base;
+                base += r.max_doc() as u64;
+                b
+            })
+            .collect()
+    }
+}
+
+/// A ranked hit of one shard: its sort key and where the document is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardHit {
+    pub key: Vec<SortValue>,
+    pub score: f32,
+    pub segment_ord: u32,
+    pub doc: u32,
+}
+
+impl ShardHit {
+    pub fn address(&self) -> DocAddress {
+        DocAddress::new(self.segment_ord, self.doc)
+    }
+
+    fn from_sorted(hit: SortedHit) -> ShardHit {
+        ShardHit { key: hit.key, score: hit.score, segment_ord: hit.address.segment_ord, doc: hit.address.doc_id }
+    }
+}
+
+/// tantivy's partial aggregation state, postcard-encoded: what a shard hands to the reduce.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AggState(Vec<u8>);
+
+impl AggState {
+    pub fn encode(results: &IntermediateAggregationResults) -> EngineResult<AggState> {
+        postcard::to_allocvec(results)
+            .map(AggState)
+            .map_err(|e| EngineError::internal(format!("encoding aggregation state: {e}")))
+    }
+
+    pub fn decode(&self) -> EngineResult<IntermediateAggregationResults> {
+        postcard::from_bytes(&self.0).map_err(|e| EngineError::internal(format!("decoding aggregation state: {e}")))
+    }
+}
+
+/// One bucket of a top-level `filter`/`filters` aggregation on one shard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FilterBucketState {
+    pub doc_count: u64,
+    pub sub: Option<AggState>,
+}
+
+/// What one shard's query phase returns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShardQueryResult {
+    /// Top `from + size` hits in sort order.
+    pub hits: Vec<ShardHit>,
+    /// Matching documents (0 when the request does not track totals).
+    pub total: u64,
+    pub aggs: Option<AggState>,
+    /// Per top-level `filter`/`filters` aggregation, per bucket.
+    pub filter_aggs: Vec<Vec<FilterBucketState>>,
+    /// The deadline passed before or while this shard was searched: partial (or no) results.
+    pub timed_out: bool,
+}
+
+/// Runs `collector` over `query`, stopping early at the deadline.
+fn run<C: Collector>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    collector: C,
+    deadline: Option<Instant>,
+    timed_out: &Arc<AtomicBool>,
+) -> tantivy::Result<C::Fruit> {
+    match deadline {
+        None => searcher.search(query, &collector),
+        Some(deadline) => searcher.search(
+            query,
+            &DeadlineCollector { inner: collector, deadline, timed_out: timed_out.clone() },
+        ),
+    }
+}
+
+pub(crate) fn tantivy_error(e: tantivy::TantivyError) -> EngineError {
+    match e {
+        tantivy::TantivyError::InvalidArgument(reason) => {
+            EngineError::BadRequest { error_type: "illegal_argument_exception", reason }
+        }
+        tantivy::TantivyError::AggregationError(err) => EngineError::BadRequest {
+            error_type: "illegal_argument_exception",
+            reason: err.to_string(),
+        },
+        other => EngineError::Internal(anyhow::anyhow!("search failed: {other}")),
+    }
+}
+
+/// The query phase on one shard.
+pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResult<ShardQueryResult> {
+    let deadline = plan.deadline;
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Ok(ShardQueryResult { timed_out: true, ..Default::default() });
+    }
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let query = snap.lower(&plan.query)?;
+    let hits_query: Box<dyn Query> = match &plan.post_filter {
+        Some(pf) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, query.box_clone()),
+            (Occur::Must, Box::new(ConstScoreQuery::new(snap.lower(pf)?, 0.0))),
+        ])),
+        None => query.box_clone(),
+    };
+    let tokenizers = snap.index.tantivy_index().tokenizers();
+    let agg_collector = plan.aggs.as_ref().filter(|a| a.has_main()).map(|a| a.collector(tokenizers));
+    // With a post_filter, aggregations see the unfiltered query: a separate pass.
+    let (agg_in_main, agg_separate) =
+        if plan.post_filter.is_some() { (None, agg_collector) } else { (agg_collector, None) };
+    let count = plan.count_hits.then_some(Count);
+    let k = plan.k;
+    let (hits, total, mut agg_fruit) = if plan.relevance_only {
+        let top = (k > 0).then(|| TopDocs::with_limit(k).order_by_score());
+        let (top, total, aggs) =
+            run(&snap.searcher, hits_query.as_ref(), (top, count, agg_in_main), deadline, &timed_out)
+                .map_err(tantivy_error)?;
+        let hits = top
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(score, address)| ShardHit {
+                key: vec![SortValue::Num(score as f64)],
+                score,
+                segment_ord: address.segment_ord,
+                doc: address.doc_id,
+            })
+            .collect();
+        (hits, total, aggs)
+    } else {
+        let sorted = (k > 0).then(|| SortedCollector {
+            sorts: plan.sorts.clone(),
+            mapping: snap.mapping.clone(),
+            k,
+            after: plan.after.clone(),
+            min_score: None,
+            needs_score: plan.scoring,
+            doc_bases: snap.doc_bases(),
+        });
+        let (sorted, total, aggs) =
+            run(&snap.searcher, hits_query.as_ref(), (sorted, count, agg_in_main), deadline, &timed_out)
+                .map_err(tantivy_error)?;
+        (sorted.unwrap_or_default().into_iter().map(ShardHit::from_sorted).collect(), total, aggs)
+    };
+    if let Some(collector) = agg_separate {
+        agg_fruit =
+            Some(run(&snap.searcher, query.as_ref(), collector, deadline, &timed_out).map_err(tantivy_error)?);
+    }
+    // Top-level `filter`/`filters` aggregations: one counted pass per filter.
+    let mut filter_aggs = Vec::new();
+    if let Some(aggs) = &plan.aggs {
+        for filter_plan in &aggs.filters {
+            let mut buckets = Vec::with_capacity(filter_plan.filters.len());
+            for (_, filter) in &filter_plan.filters {
+                let q = snap.lower(&super::filter_aggs::filtered(&plan.query, filter))?;
+                let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
+                let (doc_count, sub) =
+                    run(&snap.searcher, q.as_ref(), (Count, sub), deadline, &timed_out).map_err(tantivy_error)?;
+                let sub = sub.as_ref().map(AggState::encode).transpose()?;
+                buckets.push(FilterBucketState { doc_count: doc_count as u64, sub });
+            }
+            filter_aggs.push(buckets);
+        }
+    }
+    Ok(ShardQueryResult {
+        hits,
+        total: total.unwrap_or(0) as u64,
+        aggs: agg_fruit.as_ref().map(AggState::encode).transpose()?,
+        filter_aggs,
+        timed_out: timed_out.load(AtomicOrdering::Relaxed),
+    })
+}

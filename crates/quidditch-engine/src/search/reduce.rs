@@ -1,0 +1,93 @@
+//! The reduce phase: the coordinator merges the shards' query-phase results into one ranked
+//! page (global sort order; ties broken by shard position, then by document, as OpenSearch
+//! does), sums the totals and merges the partial aggregation states.
+
+use serde_json::Value;
+
+use super::plan::SearchPlan;
+use super::query_phase::{ShardHit, ShardQueryResult, tantivy_error};
+use super::request::SearchRequest;
+use super::sort::compare_keys;
+use crate::error::EngineResult;
+
+/// A hit chosen for the page: which shard (position in the request's shard list) and where.
+pub(crate) struct PageHit {
+    pub shard_pos: usize,
+    pub hit: ShardHit,
+}
+
+/// The merged result, before any document is fetched.
+pub(crate) struct Reduced {
+    pub page: Vec<PageHit>,
+    pub total: u64,
+    pub max_score: Option<f32>,
+    pub aggregations: Option<Value>,
+    pub timed_out: bool,
+}
+
+/// Merges `results` (indexed by shard position) under `plan`; consumes the plan's
+/// aggregation accumulators.
+pub(crate) fn reduce(
+    plan: &mut SearchPlan,
+    req: &SearchRequest,
+    results: Vec<ShardQueryResult>,
+) -> EngineResult<Reduced> {
+    let mut total = 0u64;
+    let mut timed_out = false;
+    let mut candidates: Vec<PageHit> = Vec::new();
+    let mut merged_aggs = None;
+    let mut filter_states = Vec::new();
+    for (shard_pos, result) in results.into_iter().enumerate() {
+        total += result.total;
+        timed_out |= result.timed_out;
+        candidates.extend(result.hits.into_iter().map(|hit| PageHit { shard_pos, hit }));
+        if let Some(state) = result.aggs {
+            let fruit = state.decode()?;
+            match &mut merged_aggs {
+                None => merged_aggs = Some(fruit),
+                Some(acc) => {
+                    tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults::merge_fruits(
+                        acc, fruit,
+                    )
+                    .map_err(tantivy_error)?;
+                }
+            }
+        }
+        filter_states.push(result.filter_aggs);
+    }
+    let sorts = plan.sorts.clone();
+    candidates.sort_by(|a, b| {
+        compare_keys(&sorts, &a.hit.key, &b.hit.key)
+            .then(a.shard_pos.cmp(&b.shard_pos))
+            .then(a.hit.address().cmp(&b.hit.address()))
+    });
+    let max_score = if plan.scoring {
+        candidates.iter().map(|c| c.hit.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
+    } else {
+        None
+    };
+    let page: Vec<PageHit> = candidates.into_iter().skip(req.from).take(req.size).collect();
+
+    let aggregations = match plan.aggs.as_mut() {
+        None => None,
+        Some(aggs) => {
+            for shard in filter_states {
+                for (filter_plan, buckets) in aggs.filters.iter_mut().zip(shard) {
+                    for (slot, bucket) in buckets.into_iter().enumerate() {
+                        let sub = bucket.sub.as_ref().map(|s| s.decode()).transpose()?;
+                        filter_plan.add(slot, bucket.doc_count, sub).map_err(tantivy_error)?;
+                    }
+                }
+            }
+            let mut out = aggs.finish(merged_aggs.unwrap_or_default(), req.typed_keys)?;
+            for filter_plan in std::mem::take(&mut aggs.filters) {
+                let (key, value) = filter_plan.finish(req.typed_keys)?;
+                if let Value::Object(o) = &mut out {
+                    o.insert(key, value);
+                }
+            }
+            Some(out)
+        }
+    };
+    Ok(Reduced { page, total, max_score, aggregations, timed_out })
+}
