@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::index::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome};
+use tantivy::{TantivyDocument, Term};
 
 fn config() -> EngineConfig {
     EngineConfig { writer_memory_mb: 20, indexing_threads: 1, ..EngineConfig::default() }
