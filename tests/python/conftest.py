@@ -127,8 +127,17 @@ class Server:
         return OpenSearch(hosts=[self.url], timeout=120, **kw)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_python_runtime(tmp_path_factory):
+    """Every server of the session keeps the shared Python runtime in one directory, so it is
+    built once per session (componentize-py), as once per machine in production."""
+    if not os.environ.get("QUIDDITCH_PYTHON_RUNTIME_DIR"):
+        os.environ["QUIDDITCH_PYTHON_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("python-runtime"))
+    return Path(os.environ["QUIDDITCH_PYTHON_RUNTIME_DIR"])
+
+
 @pytest.fixture(scope="session")
-def server_factory(tmp_path_factory):
+def server_factory(tmp_path_factory, shared_python_runtime):
     started = []
 
     def make(config=None, extra_args=(), data_dir=None) -> Server:

@@ -1,9 +1,8 @@
-"""Python UDFs end to end: the real server compiles Python source with componentize-py and runs
-the component in its sandbox.
+"""Python UDFs end to end: the real server checks Python source on its shared Python runtime
+(built once with componentize-py) and runs it in its sandbox.
 
-Compiling a Python UDF takes seconds (componentize-py, then wasmtime compiles the ~18 MB
-component), so each UDF here is uploaded once per session by a session-scoped fixture and
-shared by the tests that use it.
+The runtime is built once per session (conftest's `shared_python_runtime`); each UDF here is
+uploaded once per session by a session-scoped fixture and shared by the tests that use it.
 """
 import json
 import os
@@ -145,7 +144,8 @@ def test_upload_extracts_metadata_and_reports_compilation(guard):
     assert guard["source"] == GUARD_SOURCE
     compilation = guard["compilation"]
     assert compilation["compiler"] == "componentize-py 0.25.1"
-    assert compilation["component_bytes"] == guard["size_bytes"] > 1_000_000
+    # The UDF is its source, run on the shared runtime: no per-UDF component.
+    assert compilation["component_bytes"] == guard["size_bytes"] == len(GUARD_SOURCE.encode())
     assert 0 < compilation["compile_ms"] < compilation["total_ms"]
     # Python UDFs get the memory CPython needs by default.
     assert guard["effective_limits"]["memory_bytes"] == 64 * 1024 * 1024
@@ -281,14 +281,17 @@ def test_memory_bomb_hits_the_memory_limit(py_server, guard):
     assert ok.status_code == 200, ok.text
 
 
-def test_missing_compiler_is_a_503_naming_it(server_factory, monkeypatch):
+def test_missing_compiler_is_a_503_naming_it(server_factory, monkeypatch, tmp_path):
     monkeypatch.setenv("QUIDDITCH_COMPONENTIZE_PY", "/nonexistent/componentize-py")
+    # A runtime directory of its own: the session's runtime would make the tool unnecessary.
+    monkeypatch.setenv("QUIDDITCH_PYTHON_RUNTIME_DIR", str(tmp_path / "runtime"))
     server = server_factory()
     r = api(server).post("/api/v1/udfs", json={
         "language": "python", "name": "py_tool", "source": "def filter(doc, params):\n    return True\n",
     })
     err = error_of(r, 503)
     assert "componentize-py" in err["reason"] and "scripts/setup.sh" in err["reason"]
+    assert "udf.python.componentize_py" in err["reason"]
     # Syntax errors are still reported without the tool.
     r = api(server).post("/api/v1/udfs", json={"language": "python", "name": "py_tool", "source": "def filter(:\n"})
     assert error_of(r, 400)["type"] == "python_syntax_exception"
@@ -442,10 +445,14 @@ def test_restart_loads_the_compiled_udf_without_recompiling(py_server, guard):
     http = api(py_server)
     runtime = http.get("/api/v1/udfs/_runtime").json()
     assert runtime["compilations"] == 0, runtime
-    assert runtime["cache_hits"] >= 1, runtime
-    assert "loaded UDF from the precompiled cache" in py_server.log()
+    assert runtime["python_runtime"]["builds"] == 0, runtime
+    assert "loaded Python UDF (source on the shared Python runtime, nothing to compile)" in py_server.log()
     got = http.get("/api/v1/udfs/py_guard").json()
     assert got["sha256"] == guard["sha256"]
     r = run_test(py_server, "py_guard", {"price": 12}, {"min_price": 11}, score=1.0)
     assert r.status_code == 200, r.text
     assert r.json()["result"] == {"filter": True, "score": 14.0}
+    # The first instance loaded the precompiled runtime: still nothing compiled or built.
+    runtime = http.get("/api/v1/udfs/_runtime").json()
+    assert runtime["compilations"] == 0 and runtime["python_runtime"]["compilations"] == 0, runtime
+    assert runtime["python_runtime"]["builds"] == 0 and runtime["python_runtime"]["precompiled_loads"] == 1, runtime

@@ -17,8 +17,9 @@ pub enum PythonUdfError {
     /// componentize-py is not installed (or not on PATH).
     #[error(
         "the Python UDF compiler `{tool}` is not available ({reason}); install it with \
-         scripts/setup.sh (pip install componentize-py=={expected_version}) and put it on PATH, \
-         or set QUIDDITCH_COMPONENTIZE_PY to its path"
+         scripts/setup.sh (pip install componentize-py=={expected_version}) and set the config key \
+         [udf.python.componentize_py] (or `serve --componentize-py`) to its path, or put it in \
+         the project's .venv or on PATH"
     )]
     ToolMissing { tool: String, reason: String, expected_version: &'static str },
 
@@ -34,6 +35,10 @@ pub enum PythonUdfError {
     )]
     CompileTimeout(Duration),
 
+    /// The shared Python runtime cannot be built or loaded for another reason than a missing tool.
+    #[error("the shared Python runtime is unavailable: {0}")]
+    RuntimeUnavailable(String),
+
     #[error("I/O error while compiling a Python UDF: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -46,7 +51,7 @@ impl PythonUdfError {
             | PythonUdfError::InvalidUdf(_)
             | PythonUdfError::CompileFailed { .. }
             | PythonUdfError::CompileTimeout(_) => 400,
-            PythonUdfError::ToolMissing { .. } => 503,
+            PythonUdfError::ToolMissing { .. } | PythonUdfError::RuntimeUnavailable(_) => 503,
             PythonUdfError::Io(_) => 500,
         }
     }
@@ -59,7 +64,9 @@ impl PythonUdfError {
             PythonUdfError::CompileFailed { .. } | PythonUdfError::CompileTimeout(_) => {
                 "python_compile_exception"
             }
-            PythonUdfError::ToolMissing { .. } => "python_compiler_unavailable_exception",
+            PythonUdfError::ToolMissing { .. } | PythonUdfError::RuntimeUnavailable(_) => {
+                "python_compiler_unavailable_exception"
+            }
             PythonUdfError::Io(_) => "exception",
         }
     }

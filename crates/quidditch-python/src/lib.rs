@@ -19,7 +19,7 @@ mod metadata;
 
 pub use compile::{
     ADAPTER_SOURCE, COMPONENTIZE_PY_VERSION, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MEMORY_BYTES, PythonCompiler,
-    PythonComponent, TOOL_ENV, USER_MODULE, WIT_SOURCE,
+    PythonComponent, RuntimeToolchain, TOOL_ENV, ToolSource, runtime_key, USER_MODULE, WIT_SOURCE,
 };
 pub use error::PythonUdfError;
 pub use metadata::{DIRECTIVE_KEYS, Export, ParamSpec, ParamType, PythonMetadata, extract_metadata};

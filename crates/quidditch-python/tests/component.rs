@@ -1,16 +1,17 @@
-//! Compiles Python UDFs with the real componentize-py and runs them in wasmtime against a
-//! minimal in-test host of the `quidditch:udf/udf` world, to check the adapter's behaviour
-//! (document/params access, batching, logging, errors, limits) independently of the server.
+//! Builds the shared Python runtime with the real componentize-py and runs UDF modules on it in
+//! wasmtime against a minimal in-test host of the `quidditch:udf/python-runtime` world, to check
+//! the adapter's behaviour (module loading, document/params access, packed blocks, logging,
+//! errors, limits) independently of the server.
 //!
 //! Needs componentize-py: `$QUIDDITCH_COMPONENTIZE_PY`, the repository's `.venv/bin`, or PATH
-//! (scripts/setup.sh installs it). The component is compiled once per test binary.
+//! (scripts/setup.sh installs it). The runtime is built once per test binary.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use quidditch_python::{PythonCompiler, PythonComponent};
+use quidditch_python::PythonCompiler;
 use serde_json::{Value as Json, json};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
@@ -18,9 +19,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
     path: "../../wit/quidditch-udf.wit",
-    world: "udf",
+    world: "python-runtime",
 });
 
+use quidditch::udf::block::{Column, Packed};
 use quidditch::udf::types::{LogLevel, Value};
 
 const SOURCE: &str = r#"
@@ -68,31 +70,28 @@ fn compiler() -> PythonCompiler {
 struct Compiled {
     engine: Engine,
     component: Component,
-    python: PythonComponent,
 }
 
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        let python = compiler().compile(SOURCE).unwrap_or_else(|e| panic!("{e}"));
-        eprintln!(
-            "componentize-py: {} bytes in {:?} ({})",
-            python.wasm.len(),
-            python.compile_time,
-            python.tool_version
-        );
+        let started = Instant::now();
+        let wasm = compiler().toolchain().build_runtime().unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("componentize-py: runtime of {} bytes in {:?}", wasm.len(), started.elapsed());
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).expect("engine");
         let started = Instant::now();
-        let component = Component::new(&engine, &python.wasm).expect("valid component");
+        let component = Component::new(&engine, &wasm).expect("valid component");
         eprintln!("wasmtime compile: {:?}", started.elapsed());
-        Compiled { engine, component, python }
+        Compiled { engine, component }
     })
 }
 
 struct Host {
     docs: Vec<Json>,
+    /// Doc ids of the current block call (what the real host keeps for `get-field-block`).
+    block: Vec<u32>,
     params: HashMap<String, Json>,
     logs: Vec<(LogLevel, String)>,
     field_calls: usize,
@@ -107,6 +106,7 @@ impl Host {
         let params = params.as_object().cloned().unwrap_or_default().into_iter().collect();
         Host {
             docs,
+            block: Vec::new(),
             params,
             logs: Vec::new(),
             field_calls: 0,
@@ -117,8 +117,9 @@ impl Host {
         }
     }
 
+    /// `ctx` is `position << 32 | doc id`; the doc id indexes `docs`.
     fn field(&self, ctx: u64, path: &str) -> Option<Value> {
-        to_value(self.docs.get(ctx as usize)?.get(path)?)
+        to_value(self.docs.get(ctx as u32 as usize)?.get(path)?)
     }
 }
 
@@ -159,28 +160,92 @@ impl quidditch::udf::host::Host for Host {
         self.field(ctx, &path).is_some()
     }
     fn document_id(&mut self, ctx: u64) -> String {
-        ctx.to_string()
+        (ctx as u32).to_string()
     }
     fn get_score(&mut self, ctx: u64) -> f64 {
-        ctx as f64 + 0.5
+        (ctx as u32) as f64 + 0.5
     }
     fn log(&mut self, level: LogLevel, message: String) {
         self.logs.push((level, message));
     }
 }
 
-fn instantiate(docs: Vec<Json>, params: Json) -> (Store<Host>, Udf) {
+impl quidditch::udf::block::Host for Host {
+    /// Packed like the server: ints/floats/bools when every present value has that kind.
+    fn get_field_block(&mut self, path: String) -> Column {
+        self.batch_calls += 1;
+        let values: Vec<Option<Value>> = self.block.iter().map(|&d| self.field(d as u64, &path)).collect();
+        let kind = |v: &Value| match v {
+            Value::Int(_) => 0,
+            Value::Float(_) => 1,
+            Value::Boolean(_) => 2,
+            _ => 3,
+        };
+        let kinds: Vec<u8> = values.iter().flatten().map(kind).collect();
+        let k = kinds.first().copied().unwrap_or(0);
+        if k == 3 || kinds.iter().any(|&x| x != k) {
+            return Column::Values(values);
+        }
+        let mut present = vec![0u8; values.len().div_ceil(8)];
+        let mut data = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                None if k == 2 => data.push(0),
+                None => data.extend([0u8; 8]),
+                Some(Value::Int(x)) => data.extend(x.to_le_bytes()),
+                Some(Value::Float(x)) => data.extend(x.to_le_bytes()),
+                Some(Value::Boolean(b)) => data.push(*b as u8),
+                Some(_) => unreachable!(),
+            }
+            if v.is_some() {
+                present[i >> 3] |= 1 << (i & 7);
+            }
+        }
+        let missing = values.iter().filter(|v| v.is_none()).count() as u32;
+        let packed = Packed { data, present, missing };
+        match k {
+            1 => Column::Floats(packed),
+            2 => Column::Bools(packed),
+            _ => Column::Ints(packed),
+        }
+    }
+}
+
+fn instantiate_runtime(docs: Vec<Json>, params: Json) -> (Store<Host>, PythonRuntime) {
     let c = compiled();
     let mut linker = Linker::<Host>::new(&c.engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi");
-    Udf::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
+    PythonRuntime::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
     let mut store = Store::new(&c.engine, Host::new(docs, params));
     store.limiter(|h| &mut h.limits);
     store.set_epoch_deadline(1_000_000);
     let started = Instant::now();
-    let udf = Udf::instantiate(&mut store, &c.component, &linker).expect("instantiate");
+    let udf = PythonRuntime::instantiate(&mut store, &c.component, &linker).expect("instantiate");
     eprintln!("instantiate: {:?}", started.elapsed());
     (store, udf)
+}
+
+fn instantiate(docs: Vec<Json>, params: Json) -> (Store<Host>, PythonRuntime) {
+    let (mut store, udf) = instantiate_runtime(docs, params);
+    let started = Instant::now();
+    udf.call_load_module(&mut store, SOURCE).expect("no trap").expect("loads");
+    eprintln!("load-module: {:?}", started.elapsed());
+    (store, udf)
+}
+
+/// `filter-block` over doc ids (what the server calls inside a search).
+fn filter_block(store: &mut Store<Host>, udf: &PythonRuntime, ids: &[u32]) -> Result<Vec<bool>, String> {
+    store.data_mut().block = ids.to_vec();
+    let bytes: Vec<u8> = ids.iter().flat_map(|d| d.to_le_bytes()).collect();
+    udf.call_filter_block(&mut *store, &bytes).expect("no trap").map(|r| r.into_iter().map(|b| b != 0).collect())
+}
+
+fn score_block(store: &mut Store<Host>, udf: &PythonRuntime, ids: &[u32]) -> Result<Vec<f64>, String> {
+    store.data_mut().block = ids.to_vec();
+    let bytes: Vec<u8> = ids.iter().flat_map(|d| d.to_le_bytes()).collect();
+    udf.call_score_block(&mut *store, &bytes)
+        .expect("no trap")
+        .map(|r| r.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect())
 }
 
 fn docs() -> Vec<Json> {
@@ -194,15 +259,48 @@ fn docs() -> Vec<Json> {
 }
 
 #[test]
-fn metadata_and_capabilities() {
-    let c = compiled();
-    assert_eq!(c.python.metadata.name.as_deref(), Some("adapter_test"));
-    assert_eq!(c.python.metadata.description.as_deref(), Some("Adapter test UDF."));
-    let (mut store, udf) = instantiate(docs(), json!({}));
-    assert_eq!(
-        udf.call_capabilities(&mut store).unwrap(),
-        vec!["filter", "filter-batch", "score", "score-batch"]
-    );
+fn load_module_reports_capabilities() {
+    let (mut store, udf) = instantiate_runtime(docs(), json!({}));
+    let caps = udf.call_load_module(&mut store, SOURCE).unwrap().unwrap();
+    assert_eq!(caps, vec!["filter", "filter-batch", "score", "score-batch"]);
+    assert_eq!(udf.call_capabilities(&mut store).unwrap(), caps);
+    // One module per instance.
+    assert!(udf.call_load_module(&mut store, SOURCE).unwrap().is_err());
+    let (mut store, udf) = instantiate_runtime(docs(), json!({}));
+    let caps = udf.call_load_module(&mut store, "def score(doc):\n    return 1.0\n").unwrap().unwrap();
+    assert_eq!(caps, vec!["score", "score-batch"]);
+}
+
+#[test]
+fn syntax_errors_are_cpythons() {
+    let (mut store, udf) = instantiate_runtime(docs(), json!({}));
+    let err = udf.call_load_module(&mut store, "def filter(doc):\n    return (doc[\n").unwrap().unwrap_err();
+    assert_eq!(err.kind, "syntax");
+    assert_eq!((err.line, err.column), (2, 16));
+    assert_eq!(err.message, "'[' was never closed");
+}
+
+#[test]
+fn exception_at_import_names_the_line_and_keeps_user_frames() {
+    let (mut store, udf) = instantiate_runtime(docs(), json!({}));
+    let source = "import json\nX = json.loads('{bad')\n\ndef filter(doc):\n    return True\n";
+    let err = udf.call_load_module(&mut store, source).unwrap().unwrap_err();
+    assert_eq!(err.kind, "exception");
+    assert_eq!(err.line, 2);
+    assert!(err.message.starts_with("JSONDecodeError: "), "{}", err.message);
+    assert!(err.traceback.starts_with("Traceback (most recent call last):\n  File \"<udf>\", line 2"), "{}", err.traceback);
+    assert!(!err.traceback.contains("quidditch_adapter"), "{}", err.traceback);
+}
+
+#[test]
+fn module_globals_start_fresh_in_every_instance() {
+    let source = "COUNT = [0]\n\ndef score(doc):\n    COUNT[0] += 1\n    return float(COUNT[0])\n";
+    for _ in 0..2 {
+        let (mut store, udf) = instantiate_runtime(docs(), json!({}));
+        udf.call_load_module(&mut store, source).unwrap().unwrap();
+        assert_eq!(udf.call_score(&mut store, 0).unwrap().unwrap(), 1.0);
+        assert_eq!(udf.call_score(&mut store, 0).unwrap().unwrap(), 2.0);
+    }
 }
 
 #[test]
@@ -225,6 +323,11 @@ fn batch_filter_fetches_each_field_once_per_block() {
     // boom, exit, spin, hog, hidden, price, tags: one batch call each, no per-document reads.
     assert_eq!(store.data().batch_calls, 7);
     assert_eq!(store.data().field_calls, 0);
+    // The packed block export agrees, with the same one host call per field.
+    let (mut store, udf) = instantiate(docs(), json!({"min_price": 10, "word": "x"}));
+    assert_eq!(filter_block(&mut store, &udf, &[0, 1, 2, 3, 4]).unwrap(), kept);
+    assert_eq!(store.data().batch_calls, 7);
+    assert_eq!(store.data().field_calls, 0);
 }
 
 #[test]
@@ -234,6 +337,7 @@ fn score_per_document_and_batched_agree() {
         (0..5).map(|ctx| udf.call_score(&mut store, ctx).unwrap().unwrap()).collect();
     let batched = udf.call_score_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
     assert_eq!(single, batched);
+    assert_eq!(score_block(&mut store, &udf, &[0, 1, 2, 3, 4]).unwrap(), batched);
     assert_eq!(single[1], 1.5 * 3.0 + 3.0 + 2.0);
 }
 
@@ -246,6 +350,7 @@ fn exceptions_become_err_with_type_and_message() {
     assert_eq!(err, "ValueError: boom 5");
     let err = udf.call_filter_batch(&mut store, &[0, 1, 5]).unwrap().unwrap_err();
     assert_eq!(err, "ValueError: boom 5 (document '5')");
+    assert_eq!(filter_block(&mut store, &udf, &[0, 1, 5]).unwrap_err(), "ValueError: boom 5 (document '5')");
     // sys.exit() is not an exit of anything but the call.
     let (mut store, udf) = instantiate(vec![json!({"exit": true})], json!({}));
     assert_eq!(udf.call_filter(&mut store, 0).unwrap().unwrap_err(), "SystemExit: 3");
@@ -285,7 +390,7 @@ fn memory_bomb_hits_the_memory_limit() {
     }
 }
 
-/// What a Python component asks of the instance allocator (printed for the runtime's pooling
+/// What the Python runtime asks of the instance allocator (printed for the runtime's pooling
 /// configuration; see docs/python-udfs.md "Limits").
 #[test]
 fn resources_required_by_a_python_component() {
@@ -326,10 +431,11 @@ fn pooling_allocator_with_documented_limits() {
     let component = unsafe { Component::deserialize(&engine, &bytes) }.expect("deserialize");
     let mut linker = Linker::<Host>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).expect("wasi");
-    Udf::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
+    PythonRuntime::add_to_linker::<_, HasSelf<_>>(&mut linker, |h| h).expect("host");
     let mut store = Store::new(&engine, Host::new(docs(), json!({"min_price": 10})));
     store.set_epoch_deadline(1_000);
-    let udf = Udf::instantiate(&mut store, &component, &linker).expect("instantiate in the pool");
+    let udf = PythonRuntime::instantiate(&mut store, &component, &linker).expect("instantiate in the pool");
+    udf.call_load_module(&mut store, SOURCE).unwrap().unwrap();
     let kept = udf.call_filter_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
     assert_eq!(kept, vec![false, true, false, false, true]);
 }

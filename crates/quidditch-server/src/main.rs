@@ -53,6 +53,13 @@ struct ServeArgs {
     /// Log filter (`info`, `debug`, `quidditch_udf=debug`, …).
     #[arg(long)]
     log_level: Option<String>,
+    /// componentize-py for Python UDFs (overrides config key `udf.python.componentize_py`).
+    #[arg(long, env = quidditch_python::TOOL_ENV)]
+    componentize_py: Option<PathBuf>,
+    /// Where the shared Python runtime is kept (overrides `udf.python.runtime_dir`); servers
+    /// sharing it build the runtime once.
+    #[arg(long, env = "QUIDDITCH_PYTHON_RUNTIME_DIR")]
+    python_runtime_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +89,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(level) = args.log_level {
         config.log_level = level;
     }
+    if let Some(tool) = args.componentize_py.filter(|t| !t.as_os_str().is_empty()) {
+        config.udf.python.componentize_py = Some(tool);
+    }
+    if let Some(dir) = args.python_runtime_dir.filter(|d| !d.as_os_str().is_empty()) {
+        config.udf.python.runtime_dir = Some(dir);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
@@ -94,6 +107,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let udfs = quidditch_udf::UdfRegistry::open(&config.data_dir.join("udfs"), config.udf.clone())?;
+        // Python uploads are checked against the registry's shared runtime, built with this
+        // toolchain on first need.
+        let python = quidditch_python::PythonCompiler::discover(config.udf.python.componentize_py.as_deref())
+            .attach(udfs.python_runtime());
+        info!(tool = %python.tool().display(), found_by = python.tool_source().as_str(), "Python UDF toolchain");
+        quidditch_python::PythonCompiler::install_global(python);
         let engine = quidditch_engine::Engine::open(
             &config.data_dir.join("indices"),
             config.engine.clone(),

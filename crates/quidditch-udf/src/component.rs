@@ -1,6 +1,8 @@
-//! The component host: the WIT world `quidditch:udf/udf` (`wit/quidditch-udf.wit`) plus WASI
-//! preview 2 with a capability-less context (no preopens, no network, empty environment,
-//! stdout/stderr captured into the UDF log; fixed clocks and random unless granted).
+//! The component host: the WIT worlds `quidditch:udf/udf` (uploaded components) and
+//! `quidditch:udf/python-runtime` (the shared Python runtime: `udf` plus the packed `block`
+//! import and `load-module`/`filter-block`/`score-block` exports), in `wit/quidditch-udf.wit`,
+//! plus WASI preview 2 with a capability-less context (no preopens, no network, empty
+//! environment, stdout/stderr captured into the UDF log; fixed clocks and random unless granted).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,6 +26,22 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::quidditch::udf::types::{LogLevel as WitLogLevel, Value as WitValue};
+
+/// Bindings of the shared Python runtime's world; its `types` and `host` interfaces are the
+/// ones above, so one `ComponentHost` implementation serves both worlds.
+pub mod python_world {
+    wasmtime::component::bindgen!({
+        world: "python-runtime",
+        path: "../../wit/quidditch-udf.wit",
+        imports: { default: trappable },
+        with: {
+            "quidditch:udf/types": crate::component::quidditch::udf::types,
+            "quidditch:udf/host": crate::component::quidditch::udf::host,
+        },
+    });
+}
+
+use self::python_world::quidditch::udf::block::{Column, Packed};
 
 /// Store data of a component instance.
 pub struct ComponentHost {
@@ -267,6 +285,140 @@ impl quidditch::udf::host::Host for ComponentHost {
     }
 }
 
+/// Builds a `block` column in one pass: packed while every present value has one numeric or
+/// boolean kind, per-document values (rebuilt from what was packed so far) once kinds mix or
+/// a text/JSON value appears.
+struct ColumnBuilder {
+    kind: PackedKind,
+    data: Vec<u8>,
+    present: Vec<u8>,
+    missing: u32,
+    values: Option<Vec<Option<WitValue>>>,
+    len: usize,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum PackedKind {
+    Undecided,
+    Ints,
+    Floats,
+    Bools,
+}
+
+impl PackedKind {
+    fn width(self) -> usize {
+        match self {
+            PackedKind::Bools => 1,
+            _ => 8,
+        }
+    }
+}
+
+impl ColumnBuilder {
+    fn new(n: usize) -> Self {
+        ColumnBuilder {
+            kind: PackedKind::Undecided,
+            data: Vec::new(),
+            present: vec![0; n.div_ceil(8)],
+            missing: 0,
+            values: None,
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, v: FieldValue<'_>) {
+        let i = self.len;
+        self.len += 1;
+        if let Some(values) = &mut self.values {
+            values.push(to_wit(v));
+            return;
+        }
+        let (kind, bytes): (PackedKind, [u8; 8]) = match v {
+            FieldValue::Missing => {
+                self.missing += 1;
+                if self.kind != PackedKind::Undecided {
+                    self.data.resize(self.data.len() + self.kind.width(), 0);
+                }
+                return;
+            }
+            FieldValue::I64(x) => (PackedKind::Ints, x.to_le_bytes()),
+            FieldValue::F64(x) => (PackedKind::Floats, x.to_le_bytes()),
+            FieldValue::Bool(b) => (PackedKind::Bools, [b as u8, 0, 0, 0, 0, 0, 0, 0]),
+            other => {
+                let mut values = self.unpacked();
+                values.push(to_wit(other));
+                self.values = Some(values);
+                return;
+            }
+        };
+        if self.kind == PackedKind::Undecided {
+            self.kind = kind;
+            self.data.resize(i * kind.width(), 0);
+        } else if self.kind != kind {
+            let mut values = self.unpacked();
+            values.push(to_wit(match kind {
+                PackedKind::Ints => FieldValue::I64(i64::from_le_bytes(bytes)),
+                PackedKind::Floats => FieldValue::F64(f64::from_le_bytes(bytes)),
+                _ => FieldValue::Bool(bytes[0] != 0),
+            }));
+            self.values = Some(values);
+            return;
+        }
+        self.data.extend_from_slice(&bytes[..kind.width()]);
+        self.present[i >> 3] |= 1 << (i & 7);
+    }
+
+    /// What was packed so far (documents `0..len-1`), as per-document values.
+    fn unpacked(&self) -> Vec<Option<WitValue>> {
+        let done = self.len - 1;
+        let mut out = Vec::with_capacity(self.present.len() * 8);
+        for i in 0..done {
+            if self.present[i >> 3] & (1 << (i & 7)) == 0 {
+                out.push(None);
+                continue;
+            }
+            let w = self.kind.width();
+            let b = &self.data[i * w..(i + 1) * w];
+            out.push(Some(match self.kind {
+                PackedKind::Ints => WitValue::Int(i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+                PackedKind::Floats => WitValue::Float(f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+                _ => WitValue::Boolean(b[0] != 0),
+            }));
+        }
+        out
+    }
+
+    fn finish(self) -> Column {
+        if let Some(values) = self.values {
+            return Column::Values(values);
+        }
+        let kind = self.kind;
+        let mut data = self.data;
+        // A column no document has: zeros, as ints.
+        data.resize(self.len * kind.width(), 0);
+        let packed = Packed { data, present: self.present, missing: self.missing };
+        match kind {
+            PackedKind::Floats => Column::Floats(packed),
+            PackedKind::Bools => Column::Bools(packed),
+            PackedKind::Ints | PackedKind::Undecided => Column::Ints(packed),
+        }
+    }
+}
+
+impl python_world::quidditch::udf::block::Host for ComponentHost {
+    fn get_field_block(&mut self, path: String) -> wasmtime::Result<Column> {
+        self.require_documents("get-field-block")?;
+        let slot = self.ctx.slot(path.as_bytes());
+        let n = self.ctx.batch_docs.len();
+        let mut column = ColumnBuilder::new(n);
+        for i in 0..n {
+            let doc = self.ctx.batch_docs[i];
+            column.push(self.ctx.read(slot, doc));
+        }
+        Ok(column.finish())
+    }
+}
+
 impl ComponentHost {
     fn require_documents(&self, import: &'static str) -> wasmtime::Result<()> {
         if self.ctx.read_document {
@@ -282,5 +434,7 @@ pub fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<ComponentHos
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     Udf::add_to_linker::<ComponentHost, HasSelf<ComponentHost>>(&mut linker, |h| h)?;
+    // Only the shared Python runtime imports `block`; other components ignore it.
+    python_world::quidditch::udf::block::add_to_linker::<ComponentHost, HasSelf<ComponentHost>>(&mut linker, |h| h)?;
     Ok(linker)
 }

@@ -33,6 +33,20 @@ pub struct UdfConfig {
     pub audit_max_bytes: u64,
     /// Rotated audit files kept (oldest dropped).
     pub audit_max_files: u32,
+    /// Python UDFs: the toolchain and where the shared Python runtime is kept.
+    pub python: PythonConfig,
+}
+
+/// The server config's `udf.python` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PythonConfig {
+    /// componentize-py, needed to build the shared Python runtime (once per machine and engine
+    /// version). Unset: `$QUIDDITCH_COMPONENTIZE_PY`, the project's `.venv`, then PATH.
+    pub componentize_py: Option<std::path::PathBuf>,
+    /// Where the shared Python runtime (component + precompiled form) is kept; default
+    /// `<data>/udfs/python-runtime`. Servers pointing at one directory build it once.
+    pub runtime_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for UdfConfig {
@@ -49,6 +63,7 @@ impl Default for UdfConfig {
             epoch_tick_ms: 1,
             audit_max_bytes: 8 * 1024 * 1024,
             audit_max_files: 4,
+            python: PythonConfig::default(),
         }
     }
 }

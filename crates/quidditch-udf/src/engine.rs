@@ -173,6 +173,11 @@ impl WasmEngine {
         Ok(c)
     }
 
+    /// The engine's precompilation compatibility hash (hex): part of every artifact's name.
+    pub fn compat_hash(&self) -> &str {
+        &self.compat_hash
+    }
+
     pub fn cache_path(&self, sha256: &str) -> PathBuf {
         self.cache_dir.join(format!("{sha256}-{}.cwasm", self.compat_hash))
     }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use wasmtime::{InstancePre, Memory, Store, Trap, TypedFunc};
 
 use crate::audit::{AuditEntry, AuditLog, now_rfc3339};
+use crate::component::python_world::PythonRuntime;
 use crate::component::{ComponentHost, UdfPre};
 use crate::config::UdfLimits;
 use crate::document::DocumentAccess;
@@ -17,6 +18,7 @@ use crate::host::{HostCtx, HostTrap, LogEntry};
 use crate::limits::{InstanceGate, MemoryLimitExceeded, MemoryLimiter};
 use crate::metadata::{Permission, UdfMetadata};
 use crate::params::BoundParams;
+use crate::python_runtime::{ModuleLoadError, SharedPythonRuntime};
 use crate::stats::{LocalStats, VersionStats};
 
 /// Per-document calls are timed 1 in this many (batches always): two clock reads would
@@ -24,12 +26,14 @@ use crate::stats::{LocalStats, VersionStats};
 const TIMING_SAMPLE: u32 = 32;
 
 /// Table elements an instance may grow to (componentize-py needs ~200k).
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 /// The compiled form of one version, ready to instantiate.
 pub(crate) enum Runtime {
     Core(CoreUdf),
     Component(UdfPre<ComponentHost>),
+    /// A Python UDF stored as source: instances of the shared runtime load it at start.
+    PythonModule { source: Arc<str>, runtime: Arc<SharedPythonRuntime> },
 }
 
 pub(crate) struct CoreUdf {
@@ -145,20 +149,14 @@ impl LoadedUdf {
     pub(crate) fn trial(&self, params: Arc<BoundParams>) -> Result<Option<Vec<String>>, UdfError> {
         match self.create_instance(params)? {
             Inner::Core(_) => Ok(None),
+            Inner::Python(p) => Ok(Some(p.exports)),
             Inner::Component(mut c) => {
                 c.store.set_epoch_deadline(self.engine.ticks_for_ms(self.limits.call_timeout_ms));
                 let caps = c
                     .udf
                     .call_capabilities(&mut c.store)
                     .map_err(|e| self.classify(e, &c.store.data().ctx.limiter, false))?;
-                let mut exports = Vec::new();
-                for cap in caps {
-                    let cap = cap.replace('-', "_");
-                    match cap.as_str() {
-                        "filter" | "score" | "filter_batch" | "score_batch" if !exports.contains(&cap) => exports.push(cap),
-                        _ => {}
-                    }
-                }
+                let exports = exports_of(caps);
                 if !exports.iter().any(|e| e == "filter" || e == "score") {
                     return Err(self.error(
                         UdfErrorKind::InvalidBinary,
@@ -226,6 +224,27 @@ impl LoadedUdf {
                 let udf = pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?;
                 Ok(Inner::Component(ComponentInstance { store, udf }))
             }
+            Runtime::PythonModule { source, runtime } => {
+                let loaded = runtime.load().map_err(|e| self.error(UdfErrorKind::Internal, e.to_string()))?;
+                let host = ComponentHost::new(
+                    self.host_ctx(params),
+                    self.metadata.has_permission(Permission::Clocks),
+                    self.metadata.has_permission(Permission::Random),
+                    self.limits.log_bytes,
+                );
+                let mut store = Store::new(&self.engine.engine, host);
+                store.limiter(|h| &mut h.ctx.limiter);
+                // Instantiation and the module's top-level code run under the per-call limit.
+                store.set_epoch_deadline(call_ticks);
+                let udf = loaded.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?;
+                let caps = crate::python_runtime::load_module(&udf, &mut store, source)
+                    .map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?
+                    .map_err(|e| self.error(UdfErrorKind::Trap, ModuleLoadError::from(e).to_string()))?;
+                // Output of the module's top-level code is not part of any call's log.
+                store.data_mut().drain_stdio();
+                store.data_mut().ctx.log.take();
+                Ok(Inner::Python(PythonInstance { store, udf, exports: exports_of(caps) }))
+            }
         }
     }
 
@@ -289,6 +308,28 @@ impl LoadedUdf {
 pub(crate) enum Inner {
     Core(CoreInstance),
     Component(ComponentInstance),
+    Python(PythonInstance),
+}
+
+/// `capabilities()` as export names (`filter-batch` → `filter_batch`), known ones only.
+fn exports_of(caps: Vec<String>) -> Vec<String> {
+    let mut exports = Vec::new();
+    for cap in caps {
+        let cap = cap.replace('-', "_");
+        match cap.as_str() {
+            "filter" | "score" | "filter_batch" | "score_batch" if !exports.contains(&cap) => exports.push(cap),
+            _ => {}
+        }
+    }
+    exports
+}
+
+/// An instance of the shared Python runtime with one UDF's module loaded.
+pub(crate) struct PythonInstance {
+    store: Store<ComponentHost>,
+    udf: PythonRuntime,
+    /// What the module implements (from `load-module`).
+    exports: Vec<String>,
 }
 
 pub(crate) struct CoreInstance {
@@ -338,6 +379,7 @@ impl UdfInstance {
         match &mut self.inner {
             Inner::Core(c) => c.store.data_mut(),
             Inner::Component(c) => &mut c.store.data_mut().ctx,
+            Inner::Python(c) => &mut c.store.data_mut().ctx,
         }
     }
 
@@ -366,13 +408,16 @@ impl UdfInstance {
         match &self.inner {
             Inner::Core(c) => c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some()),
             Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e.ends_with("_batch")),
+            Inner::Python(p) => p.exports.iter().any(|e| e.ends_with("_batch")),
         }
     }
 
     /// Logs captured since the last call to `take_logs`, and whether some were dropped.
     pub fn take_logs(&mut self) -> (Vec<LogEntry>, bool) {
-        if let Inner::Component(c) = &mut self.inner {
-            c.store.data_mut().drain_stdio();
+        match &mut self.inner {
+            Inner::Component(c) => c.store.data_mut().drain_stdio(),
+            Inner::Python(c) => c.store.data_mut().drain_stdio(),
+            Inner::Core(_) => {}
         }
         self.host().log.take()
     }
@@ -395,6 +440,10 @@ impl UdfInstance {
                 c.store.data_mut().log.begin_call();
             }
             Inner::Component(c) => {
+                c.store.set_epoch_deadline(ticks);
+                c.store.data_mut().ctx.log.begin_call();
+            }
+            Inner::Python(c) => {
                 c.store.set_epoch_deadline(ticks);
                 c.store.data_mut().ctx.log.begin_call();
             }
@@ -433,6 +482,7 @@ impl UdfInstance {
         let limiter_hit = match &self.inner {
             Inner::Core(c) => c.store.data().limiter.hit,
             Inner::Component(c) => c.store.data().ctx.limiter.hit,
+            Inner::Python(c) => c.store.data().ctx.limiter.hit,
         };
         let mut probe = MemoryLimiter::new(0, 0);
         probe.hit = limiter_hit;
@@ -474,6 +524,7 @@ impl UdfInstance {
                 None => Ok(Err("the UDF does not export `filter`".to_string())),
             },
             Inner::Component(c) => c.udf.call_filter(&mut c.store, doc as u64),
+            Inner::Python(c) => c.udf.call_filter(&mut c.store, doc as u64),
         };
         self.finish(result, started, 1, "filter")
     }
@@ -491,6 +542,7 @@ impl UdfInstance {
                 None => Ok(Err("the UDF does not export `score`".to_string())),
             },
             Inner::Component(c) => c.udf.call_score(&mut c.store, doc as u64),
+            Inner::Python(c) => c.udf.call_score(&mut c.store, doc as u64),
         };
         self.finish(result, started, 1, "score")
     }
@@ -520,8 +572,10 @@ impl UdfInstance {
         if let Some(s) = started {
             self.local.record(docs, s.elapsed().as_nanos() as u64);
         }
-        if let Inner::Component(c) = &mut self.inner {
-            c.store.data_mut().drain_stdio();
+        match &mut self.inner {
+            Inner::Component(c) => c.store.data_mut().drain_stdio(),
+            Inner::Python(c) => c.store.data_mut().drain_stdio(),
+            Inner::Core(_) => {}
         }
         match result {
             Ok(Ok(v)) => Ok(v),
@@ -561,6 +615,11 @@ impl UdfInstance {
                 let ctxs: Vec<u64> = ctxs_of(docs).collect();
                 c.udf.call_filter_batch(&mut c.store, &ctxs)
             }
+            // Packed: doc ids in, one byte per document out.
+            Inner::Python(c) => c
+                .udf
+                .call_filter_block(&mut c.store, &packed_docs(docs))
+                .map(|r| r.map(|bytes| bytes.into_iter().map(|b| b != 0).collect::<Vec<_>>())),
         };
         let v = self.finish(result, Some(started), docs.len() as u64, "filter_batch")?;
         if v.len() != docs.len() {
@@ -596,6 +655,17 @@ impl UdfInstance {
                 let ctxs: Vec<u64> = ctxs_of(docs).collect();
                 c.udf.call_score_batch(&mut c.store, &ctxs)
             }
+            Inner::Python(c) => c.udf.call_score_block(&mut c.store, &packed_docs(docs)).map(|r| {
+                r.and_then(|bytes| {
+                    if bytes.len() % 8 != 0 {
+                        return Err(format!("returned {} bytes, not a list of f64", bytes.len()));
+                    }
+                    Ok(bytes
+                        .chunks_exact(8)
+                        .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                        .collect::<Vec<_>>())
+                })
+            }),
         };
         let v = self.finish(result, Some(started), docs.len() as u64, "score_batch")?;
         if v.len() != docs.len() {
@@ -612,8 +682,18 @@ impl UdfInstance {
                     && if which == "filter_batch" { c.filter_batch.is_some() } else { c.score_batch.is_some() }
             }
             Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e == which),
+            Inner::Python(p) => p.exports.iter().any(|e| e == which),
         }
     }
+}
+
+/// Segment doc ids as little-endian u32 bytes (the block exports' argument).
+fn packed_docs(docs: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(docs.len() * 4);
+    for d in docs {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    out
 }
 
 fn ctxs_of(docs: &[u32]) -> impl Iterator<Item = u64> + '_ {

@@ -35,12 +35,13 @@ mod limits;
 pub mod metadata;
 pub mod params;
 pub mod permissions;
+mod python_runtime;
 mod registry;
 pub mod signature;
 pub mod stats;
 
 pub use audit::{AuditEntry, AuditQuery};
-pub use config::{LimitOverrides, UdfConfig, UdfLimits};
+pub use config::{LimitOverrides, PythonConfig, UdfConfig, UdfLimits};
 pub use document::{DocumentAccess, FieldSlot, FieldValue, JsonDocument};
 pub use engine::detect_kind;
 pub use error::{UdfError, UdfErrorKind};
@@ -48,6 +49,7 @@ pub use host::{LogEntry, LogLevel};
 pub use instance::{LoadedUdf, UdfInstance};
 pub use metadata::{BinaryKind, Language, ParamDecl, ParamType, Permission, UdfMetadata};
 pub use params::{BoundParams, ParamValue};
+pub use python_runtime::{ModuleLoadError, RuntimeBuilder, SharedPythonRuntime};
 pub use registry::{RegisterRequest, UdfRegistry};
 
 /// Compiles WAT text (a `wat` upload) to a binary; the error carries line and column.

@@ -1,6 +1,8 @@
 //! The UDF registry: uploads are validated (metadata, size, signature, binary, permissions,
 //! a trial instantiation), stored under `udfs/registry/<name>/<version>/`, compiled once
 //! (artifact cached under `udfs/cache/`) and served to the engine by name and version.
+//! Python UDFs uploaded as source store the source as their binary and run on the shared
+//! Python runtime (`python_runtime.rs`): nothing to compile per UDF.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,9 +24,10 @@ use crate::error::{UdfError, UdfErrorKind};
 use crate::host::HostCtx;
 use crate::instance::{CoreUdf, LoadedUdf, Runtime};
 use crate::limits::InstanceGate;
-use crate::metadata::{BinaryKind, UdfMetadata};
+use crate::metadata::{BinaryKind, Language, UdfMetadata};
 use crate::params::BoundParams;
 use crate::permissions::{check_component_imports, check_core_imports};
+use crate::python_runtime::SharedPythonRuntime;
 use crate::signature::{SignatureProblem, TrustedKeys, sha256_bytes};
 use crate::stats::VersionStats;
 
@@ -48,6 +51,7 @@ pub struct UdfRegistry {
     trusted: TrustedKeys,
     registry_dir: PathBuf,
     audit: Arc<AuditLog>,
+    python: Arc<SharedPythonRuntime>,
     udfs: RwLock<BTreeMap<String, BTreeMap<semver::Version, Arc<LoadedUdf>>>>,
     /// Serializes registrations and deletions (the duplicate check and the disk layout).
     write_lock: Mutex<()>,
@@ -77,6 +81,8 @@ impl UdfRegistry {
         crate::abi::add_to_linker(&mut core_linker).map_err(anyhow::Error::from)?;
         let component_linker = crate::component::linker(&engine.engine).map_err(anyhow::Error::from)?;
         let audit = Arc::new(AuditLog::open(&dir.join("audit"), config.audit_max_bytes, config.audit_max_files)?);
+        let python_dir = config.python.runtime_dir.clone().unwrap_or_else(|| dir.join("python-runtime"));
+        let python = Arc::new(SharedPythonRuntime::new(engine.clone(), component_linker.clone(), &python_dir));
         let registry = Arc::new(UdfRegistry {
             config,
             engine,
@@ -85,6 +91,7 @@ impl UdfRegistry {
             trusted,
             registry_dir,
             audit,
+            python,
             udfs: RwLock::new(BTreeMap::new()),
             write_lock: Mutex::new(()),
         });
@@ -106,7 +113,10 @@ impl UdfRegistry {
                 match self.load_stored(&path) {
                     Ok(udf) => {
                         loaded += 1;
-                        if udf.loaded_from_cache {
+                        if matches!(udf.runtime, Runtime::PythonModule { .. }) {
+                            info!(udf = %udf.metadata.name, version = %udf.metadata.version,
+                                "loaded Python UDF (source on the shared Python runtime, nothing to compile)");
+                        } else if udf.loaded_from_cache {
                             from_cache += 1;
                             info!(udf = %udf.metadata.name, version = %udf.metadata.version,
                                 "loaded UDF from the precompiled cache (no recompilation)");
@@ -131,6 +141,10 @@ impl UdfRegistry {
         let binary = std::fs::read(dir.join("udf.wasm"))?;
         let version = semver::Version::parse(&metadata.version)?;
         let limits = self.limits_for(&metadata).map_err(|m| anyhow::anyhow!(m))?;
+        if let Some(source) = python_source(&metadata, &binary) {
+            let runtime = Runtime::PythonModule { source: source.into(), runtime: self.python.clone() };
+            return Ok(Arc::new(self.make_loaded(metadata, version, limits, runtime, true)));
+        }
         let (compiled, cached) = self.engine.load(metadata.kind, &metadata.sha256, &binary)?;
         let runtime = self.runtime_for(&metadata, &compiled).map_err(|e| anyhow::anyhow!(e.message))?;
         Ok(Arc::new(self.make_loaded(metadata, version, limits, runtime, cached)))
@@ -152,6 +166,11 @@ impl UdfRegistry {
             stats: Arc::new(VersionStats::default()),
             audit: self.audit.clone(),
         }
+    }
+
+    /// The shared Python runtime (quidditch-python sets its builder and checks uploads with it).
+    pub fn python_runtime(&self) -> &Arc<SharedPythonRuntime> {
+        &self.python
     }
 
     pub fn config(&self) -> &UdfConfig {
@@ -243,6 +262,10 @@ impl UdfRegistry {
             );
             return Err(self.reject(&req, op, UdfErrorKind::TooLarge, m, started));
         }
+        if let Some(source) = python_source(&req.metadata, &req.binary) {
+            let signed_by = self.check_signature(&req, &sha256_bytes(&req.binary), started)?;
+            return self.register_python_module(&req, source, version, limits, signed_by, started);
+        }
         let kind = detect_kind(&req.binary).ok_or_else(|| {
             self.reject(&req, op, UdfErrorKind::InvalidBinary,
                 "the binary is not a WebAssembly module or component (bad magic number or version)".into(), started)
@@ -329,6 +352,59 @@ impl UdfRegistry {
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
         info!(udf = %udf.metadata.name, version = %udf.metadata.version, kind = ?udf.metadata.kind, "registered UDF");
+        Ok(udf)
+    }
+
+    /// A Python UDF given as source: stored as is, run on the shared Python runtime; the trial
+    /// load runs the module's top-level code in a fresh runtime instance.
+    fn register_python_module(
+        &self,
+        req: &RegisterRequest,
+        source: &str,
+        version: semver::Version,
+        limits: UdfLimits,
+        signed_by: Option<String>,
+        started: Instant,
+    ) -> Result<Arc<LoadedUdf>, UdfError> {
+        let op = "register";
+        let _write = self.write_lock.lock();
+        if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
+            let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
+            return Err(self.reject(req, op, UdfErrorKind::AlreadyExists, m, started));
+        }
+        let mut metadata = req.metadata.clone();
+        metadata.sha256 = hex::encode(sha256_bytes(&req.binary));
+        metadata.size_bytes = req.binary.len() as u64;
+        metadata.kind = BinaryKind::Component;
+        metadata.signed = signed_by.is_some();
+        metadata.signed_by = signed_by;
+        metadata.created_at = now_rfc3339();
+        let runtime = Runtime::PythonModule { source: source.into(), runtime: self.python.clone() };
+        let mut udf = self.make_loaded(metadata, version.clone(), limits, runtime, false);
+        let exports = self.trial(&udf).map_err(|e| {
+            self.reject(req, op, UdfErrorKind::InvalidBinary, format!("the UDF fails to instantiate: {}", e.message), started)
+        })?;
+        let exports = exports.unwrap_or_default();
+        if !exports.iter().any(|e| e == "filter" || e == "score") {
+            let m = "the module defines neither `filter` nor `score`".to_string();
+            return Err(self.reject(req, op, UdfErrorKind::InvalidBinary, m, started));
+        }
+        udf.metadata.exports = exports;
+        self.store(&udf.metadata, &req.binary)
+            .map_err(|e| self.reject(req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
+        let udf = Arc::new(udf);
+        self.udfs.write().entry(udf.metadata.name.clone()).or_default().insert(version, udf.clone());
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: req.actor.clone(),
+            operation: op.into(),
+            udf: udf.metadata.name.clone(),
+            version: Some(udf.metadata.version.clone()),
+            outcome: "success".into(),
+            error: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+        info!(udf = %udf.metadata.name, version = %udf.metadata.version, "registered Python UDF on the shared runtime");
         Ok(udf)
     }
 
@@ -472,6 +548,7 @@ impl UdfRegistry {
             "cache_hits": c.cache_hits.load(Ordering::Relaxed),
             "udfs": self.udfs.read().len(),
             "versions": self.udfs.read().values().map(|v| v.len()).sum::<usize>(),
+            "python_runtime": self.python.stats_json(),
         })
     }
 
@@ -494,6 +571,14 @@ impl UdfRegistry {
         }
         out
     }
+}
+
+/// The source of a Python UDF stored as source (not a compiled component), if it is one.
+fn python_source<'a>(metadata: &UdfMetadata, binary: &'a [u8]) -> Option<&'a str> {
+    if metadata.language != Language::Python || detect_kind(binary).is_some() {
+        return None;
+    }
+    std::str::from_utf8(binary).ok()
 }
 
 /// Which core exports play `filter` and `score`: `function_name` if given (its signature
