@@ -143,7 +143,7 @@ def test_malformed_json_and_bad_requests(http):
     r = http.put(f"/{INDEX}/_doc/x", data="[1,2]", headers={"content-type": "application/json"})
     assert r.status_code == 400
     r = http.put(f"/{INDEX}/_doc/{'a' * 600}", json={"a": 1})
-    assert r.status_code == 400 and r.json()["error"]["type"] == "illegal_argument_exception"
+    assert r.status_code == 400 and r.json()["error"]["type"] == "action_request_validation_exception"
     r = http.post(f"/{INDEX}/_update/x", json={"script": {"source": "ctx._source.x = 1"}})
     assert r.status_code == 400
     r = http.put(f"/{INDEX}/_doc/x?refresh=sometimes", json={"a": 1})

@@ -154,6 +154,7 @@ def test_a_damaged_index_does_not_keep_the_node_down(server_factory):
     assert "cannot open index" in srv.log()
     # The damaged index's files are never overwritten by an auto-create.
     r = requests.put(f"{u}/damaged/_doc/2", json={"x": 1})
-    assert r.status_code == 500 and "failed to open" in r.json()["error"]["reason"]
+    assert r.status_code == 503 and "failed to open" in r.json()["error"]["reason"]
+    assert r.json()["error"]["type"] == "no_shard_available_action_exception"
     assert (srv.data_dir / "indices" / "damaged" / "meta.json").exists()
     srv.stop()

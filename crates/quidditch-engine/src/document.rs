@@ -13,7 +13,7 @@ use tantivy::{DateTime, TantivyDocument};
 use crate::date::DateFormat;
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
-use crate::mapping::{Dynamic, FieldMapping, FieldType, Mapping, infer_field, join};
+use crate::mapping::{Dynamic, FieldMapping, FieldType, MAX_DEPTH_LIMIT, Mapping, infer_field, join};
 
 /// Versioning metadata stored with every document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +75,16 @@ impl Parser<'_> {
             return Err(EngineError::MapperParsing(format!(
                 "failed to parse: field name cannot be an empty string (object field starting at [{}]) in document with id '{}'",
                 if prefix.is_empty() { "_doc" } else { prefix },
+                self.id
+            )));
+        }
+        // Every level below recurses; refuse absurd depths before the stack does (a dotted key
+        // nests without JSON nesting, so the body parser's own limit does not bound it). The
+        // configured `index.mapping.depth.limit` is checked on the mapping update.
+        if !prefix.is_empty() && prefix.bytes().filter(|&b| b == b'.').count() as u64 + 2 > MAX_DEPTH_LIMIT {
+            return Err(EngineError::MapperParsing(format!(
+                "failed to parse: the depth of the field [{}…] has exceeded the allowed limit of [{MAX_DEPTH_LIMIT}] (document with id '{}')",
+                prefix.chars().take(100).collect::<String>(),
                 self.id
             )));
         }

@@ -20,8 +20,10 @@ pub struct Engine {
     config: EngineConfig,
     udfs: Arc<quidditch_udf::UdfRegistry>,
     indices: RwLock<BTreeMap<String, Arc<Index>>>,
-    /// Indices whose files exist but failed to open at start-up (name → reason).
-    broken: BTreeMap<String, String>,
+    /// Indices whose files exist but failed to open at start-up (name → reason). Their
+    /// names stay reserved (nothing overwrites their files); the API reports them `red`
+    /// with the reason, and deleting them is allowed.
+    broken: RwLock<BTreeMap<String, String>>,
     /// Serialises create/delete so a name is never half-created.
     admin: Mutex<()>,
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -75,7 +77,7 @@ impl Engine {
             config,
             udfs,
             indices: RwLock::new(indices),
-            broken,
+            broken: RwLock::new(broken),
             admin: Mutex::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
@@ -83,6 +85,17 @@ impl Engine {
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
         Ok(engine)
+    }
+
+    /// Offline recovery of an index whose write-ahead log is corrupted (it failed to open and
+    /// is `red`): rewrites `indices_dir/<name>/wal` keeping every intact record (see
+    /// [`crate::wal::salvage`]). Run while the server is stopped, or restart it afterwards: the
+    /// index opens at the next start, with every record that survived.
+    pub fn salvage_wal(indices_dir: &Path, name: &str) -> anyhow::Result<crate::wal::SalvageReport> {
+        names::validate_index_name(name)?;
+        let dir = indices_dir.join(name);
+        anyhow::ensure!(dir.join("meta.json").exists(), "no index [{name}] under {}", indices_dir.display());
+        Ok(crate::wal::salvage(&dir.join("wal"))?)
     }
 
     /// Stops the committer and commits every index (clean shutdown: no WAL replay needed at
@@ -112,13 +125,40 @@ impl Engine {
         &self.config
     }
 
-    /// The open index with this exact name, or 404 `index_not_found_exception`.
+    /// The open index with this exact name; 503 `IndexUnavailable` if it failed to open,
+    /// else 404 `index_not_found_exception`.
     pub fn index(&self, name: &str) -> Result<Arc<Index>, EngineError> {
-        self.indices
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| EngineError::IndexNotFound { index: name.to_string() })
+        if let Some(index) = self.indices.read().get(name) {
+            return Ok(index.clone());
+        }
+        Err(self.missing(name))
+    }
+
+    /// The error for a concrete name that is not open.
+    fn missing(&self, name: &str) -> EngineError {
+        match self.broken.read().get(name) {
+            Some(reason) => EngineError::IndexUnavailable { index: name.to_string(), reason: reason.clone() },
+            None => EngineError::IndexNotFound { index: name.to_string() },
+        }
+    }
+
+    /// Indices that exist on disk but failed to open: `(name, reason)`, sorted by name.
+    pub fn unavailable(&self) -> Vec<(String, String)> {
+        self.broken.read().iter().map(|(n, r)| (n.clone(), r.clone())).collect()
+    }
+
+    /// The unavailable indices an expression names (concrete names, wildcards, `_all`).
+    pub fn resolve_unavailable(&self, expr: &str) -> Vec<(String, String)> {
+        let broken = self.broken.read();
+        let names = expr.trim();
+        broken
+            .iter()
+            .filter(|(n, _)| {
+                names.is_empty()
+                    || names.split(',').map(str::trim).any(|p| p == "_all" || p == n.as_str() || (names::is_pattern(p) && names::matches(p, n)))
+            })
+            .map(|(n, r)| (n.clone(), r.clone()))
+            .collect()
     }
 
     /// Resolves an index expression: comma lists, `*`/`?` wildcards, `_all` (or empty) for
@@ -127,7 +167,10 @@ impl Engine {
     /// request order otherwise.
     pub fn resolve_indices(&self, expr: &str) -> Result<Vec<Arc<Index>>, EngineError> {
         let map = self.indices.read();
-        let names = names::resolve(expr, map.keys().map(String::as_str))?;
+        let names = names::resolve(expr, map.keys().map(String::as_str)).map_err(|e| match e {
+            EngineError::IndexNotFound { index } => self.missing(&index),
+            other => other,
+        })?;
         Ok(names.iter().filter_map(|n| map.get(n).cloned()).collect())
     }
 
@@ -144,6 +187,10 @@ impl Engine {
             .map(str::trim)
             .filter(|p| names::is_pattern(p) || p.starts_with('-') || *p == "_all" || existing.contains(p))
             .collect();
+        // Nothing left is nothing, not the empty expression (which means every index).
+        if kept.is_empty() {
+            return Vec::new();
+        }
         let names = names::resolve(&kept.join(","), existing.iter().copied()).unwrap_or_default();
         names.iter().filter_map(|n| map.get(n).cloned()).collect()
     }
@@ -168,6 +215,7 @@ impl Engine {
                 }
                 let settings = IndexSettings::parse(obj.get("settings").unwrap_or(&Value::Null))?;
                 let mapping = Mapping::parse(obj.get("mappings").unwrap_or(&Value::Null))?;
+                settings.mapping_limits().check(&mapping)?;
                 (settings, mapping)
             }
             Some(_) => return Err(EngineError::Parse("request body must be a JSON object".into())),
@@ -183,10 +231,8 @@ impl Engine {
                 uuid: existing.uuid().to_string(),
             });
         }
-        if let Some(reason) = self.broken.get(name) {
-            return Err(EngineError::internal(format!(
-                "index [{name}] exists on disk but failed to open ({reason}); fix or remove its directory"
-            )));
+        if let Some(reason) = self.broken.read().get(name) {
+            return Err(EngineError::IndexUnavailable { index: name.to_string(), reason: reason.clone() });
         }
         let dir = self.dir.join(name);
         if dir.exists() {
@@ -224,11 +270,29 @@ impl Engine {
     /// `DELETE /{expr}`: deletes every index the expression resolves to; returns their names.
     pub fn delete_indices(&self, expr: &str) -> EngineResult<Vec<String>> {
         let _admin = self.admin.lock();
-        let targets = self.resolve_indices(expr)?;
-        if targets.is_empty() && !names::is_pattern(expr) && expr != "_all" {
+        let mut deleted = Vec::new();
+        // Indices that failed to open can be deleted like any other (their files go).
+        let unavailable = self.resolve_unavailable(expr);
+        for (name, _) in &unavailable {
+            let dir = self.dir.join(name);
+            let _ = std::fs::remove_file(dir.join("meta.json"));
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(index = %name, "removing index directory: {e}");
+            }
+            self.broken.write().remove(name);
+            tracing::info!(index = %name, "deleted unavailable index");
+            deleted.push(name.clone());
+        }
+        // The rest of the expression, without the unavailable names it spelled out.
+        let rest: Vec<&str> = expr
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && !unavailable.iter().any(|(n, _)| n == p))
+            .collect();
+        let targets = if rest.is_empty() && !deleted.is_empty() { Vec::new() } else { self.resolve_indices(&rest.join(","))? };
+        if targets.is_empty() && deleted.is_empty() && !names::is_pattern(expr) && expr != "_all" {
             return Err(EngineError::IndexNotFound { index: expr.to_string() });
         }
-        let mut deleted = Vec::new();
         for index in targets {
             self.indices.write().remove(index.name());
             index.close_for_delete();

@@ -36,6 +36,11 @@ pub enum EngineError {
     /// 409 `version_conflict_engine_exception`.
     #[error("[{id}]: version conflict, {reason}")]
     VersionConflict { index: String, id: String, reason: String },
+    /// 503 `no_shard_available_action_exception`: the index exists on disk but failed to
+    /// open (corrupted write-ahead log, unreadable files); `reason` names the cause. Its health
+    /// is `red`.
+    #[error("[{index}][0] index failed to open and is unavailable: {reason}")]
+    IndexUnavailable { index: String, reason: String },
     /// 404 `document_missing_exception` (update of a missing document).
     #[error("[{id}]: document missing")]
     DocumentMissing { index: String, id: String },
@@ -65,6 +70,7 @@ impl EngineError {
         match self {
             EngineError::IndexNotFound { .. } | EngineError::DocumentMissing { .. } => 404,
             EngineError::VersionConflict { .. } => 409,
+            EngineError::IndexUnavailable { .. } => 503,
             EngineError::Internal(_) => 500,
             EngineError::UdfFailed { status, .. } => *status,
             _ => 400,
@@ -85,6 +91,7 @@ impl EngineError {
             EngineError::Validation(_) => "action_request_validation_exception",
             EngineError::VersionConflict { .. } => "version_conflict_engine_exception",
             EngineError::DocumentMissing { .. } => "document_missing_exception",
+            EngineError::IndexUnavailable { .. } => "no_shard_available_action_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
             EngineError::UdfFailed { error_type, .. } => error_type,
             EngineError::Internal(_) => "exception",
@@ -98,6 +105,7 @@ impl EngineError {
             | EngineError::IndexAlreadyExists { index, .. }
             | EngineError::InvalidIndexName { index, .. }
             | EngineError::VersionConflict { index, .. }
+            | EngineError::IndexUnavailable { index, .. }
             | EngineError::DocumentMissing { index, .. } => Some(index),
             _ => None,
         }

@@ -10,6 +10,11 @@ pub fn validate_index_name(name: &str) -> EngineResult<()> {
     if name.is_empty() {
         return Err(err("must not be empty"));
     }
+    // Not in OpenSearch's list (a JVM passes it on to the file system, which refuses it);
+    // here it would fail the directory creation with a 500.
+    if name.contains('\0') {
+        return Err(err("must not contain a NUL character"));
+    }
     if name.chars().any(|c| INVALID_CHARS.contains(&c)) {
         return Err(err(r#"must not contain the following characters [ , ", *, \, <, |, ,, >, /, ?, #, :]"#));
     }
@@ -84,7 +89,9 @@ mod tests {
     fn validation() {
         assert!(validate_index_name("logs-2024.01").is_ok());
         assert!(validate_index_name("test-weird-index-中文").is_ok());
-        for bad in ["", "Upper", "_x", "-x", "+x", "a b", "a*b", "a,b", ".", ".."] {
+        assert!(validate_index_name(&"a".repeat(255)).is_ok());
+        assert!(validate_index_name(&"a".repeat(256)).is_err());
+        for bad in ["", "Upper", "_x", "-x", "+x", "a b", "a*b", "a,b", ".", "..", "a\0b"] {
             assert!(validate_index_name(bad).is_err(), "{bad}");
         }
     }

@@ -37,6 +37,29 @@ enum Command {
     },
     /// Generate an Ed25519 key pair for signing UDFs.
     Keygen(cli::KeygenArgs),
+    /// Offline maintenance of an index's write-ahead log.
+    Wal {
+        #[command(subcommand)]
+        command: WalCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WalCommand {
+    /// Make an index whose write-ahead log is corrupted (health `red`) open again, keeping
+    /// every intact record; the damaged bytes are skipped and the original segments kept
+    /// aside under `wal/salvaged-*`. Restart the server afterwards.
+    Salvage {
+        /// The index name.
+        #[arg(long)]
+        index: String,
+        /// JSON config file (for its `data_dir`).
+        #[arg(long, env = "QUIDDITCH_CONFIG")]
+        config: Option<PathBuf>,
+        /// Data directory (overrides the config file's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +91,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args).map(|_| 0),
         Command::Udf { server, json, command } => cli::run_udf(&server, json, command),
         Command::Keygen(args) => cli::run_keygen(args),
+        Command::Wal { command: WalCommand::Salvage { index, config, data_dir } } => salvage_wal(&index, config, data_dir),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
@@ -130,6 +154,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine.shutdown()?;
         anyhow::Ok(())
     })
+}
+
+fn salvage_wal(index: &str, config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut config = ServerConfig::load(config.as_deref())?;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir;
+    }
+    let report = quidditch_engine::Engine::salvage_wal(&config.data_dir.join("indices"), index)?;
+    println!("index [{index}]: kept {} intact records from {} segments", report.records, report.segments);
+    for (segment, offset, len) in &report.damaged {
+        println!("  skipped {len} damaged bytes at offset {offset} of {segment}");
+    }
+    if let Some(dir) = &report.moved_to {
+        println!("original segments kept in {}", dir.display());
+    }
+    Ok(0)
 }
 
 async fn shutdown_signal() {

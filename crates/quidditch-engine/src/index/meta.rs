@@ -10,27 +10,71 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{EngineError, EngineResult};
+use crate::mapping::MappingLimits;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct IndexMeta {
     pub uuid: String,
     /// Creation time, epoch milliseconds.
     pub creation_date: i64,
     pub settings: IndexSettings,
+    /// The mapping in OpenSearch's (nested) JSON form.
     pub mappings: Value,
+}
+
+/// The `meta.json` document. The mapping is stored *flat* — one `[path, definition]` entry
+/// per field, parents first, each definition without its `properties` — so the file's nesting
+/// does not grow with the mapping's depth: a mapping of any depth the limits allow reads back
+/// (the nested form nests two JSON levels per object level and a deep mapping once made the
+/// file unreadable for serde_json's default recursion limit). Opaque user values (analysis
+/// settings, field parameters) keep their shape; they are no deeper than the request that
+/// carried them plus this envelope, and the reader has no recursion limit, so they read back
+/// too. Files written before the flat form (`mappings`) are still read.
+#[derive(Serialize, Deserialize)]
+struct StoredMeta {
+    uuid: String,
+    creation_date: i64,
+    settings: IndexSettings,
+    /// Legacy nested mapping (read only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mappings: Option<Value>,
+    /// Top-level mapping keys other than `properties` (`dynamic`, `_meta`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mapping_root: Option<Map<String, Value>>,
+    /// `[path segments, definition without properties]`, parents before children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mapping_fields: Option<Vec<(Vec<String>, Map<String, Value>)>>,
 }
 
 impl IndexMeta {
     pub fn load(path: &Path) -> anyhow::Result<IndexMeta> {
         let text = fs::read(path)?;
-        Ok(serde_json::from_slice(&text)?)
+        let mut de = serde_json::Deserializer::from_slice(&text);
+        de.disable_recursion_limit();
+        let stored = StoredMeta::deserialize(&mut de)?;
+        de.end()?;
+        let mappings = match (stored.mappings, stored.mapping_root, stored.mapping_fields) {
+            (_, Some(root), Some(fields)) => unflatten_mapping(root, fields)?,
+            (Some(nested), _, _) => nested,
+            _ => Value::Object(Map::new()),
+        };
+        Ok(IndexMeta { uuid: stored.uuid, creation_date: stored.creation_date, settings: stored.settings, mappings })
     }
 
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
+        let (root, fields) = flatten_mapping(&self.mappings);
+        let stored = StoredMeta {
+            uuid: self.uuid.clone(),
+            creation_date: self.creation_date,
+            settings: self.settings.clone(),
+            mappings: None,
+            mapping_root: Some(root),
+            mapping_fields: Some(fields),
+        };
         let tmp = path.with_extension("json.tmp");
         {
             let mut f = File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+            f.write_all(&serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?)?;
             f.sync_all()?;
         }
         fs::rename(&tmp, path)?;
@@ -39,6 +83,56 @@ impl IndexMeta {
         }
         Ok(())
     }
+}
+
+type FlatFields = Vec<(Vec<String>, Map<String, Value>)>;
+
+/// Nested mapping JSON → (root keys, flat field list). Iterative: no recursion on depth.
+fn flatten_mapping(mappings: &Value) -> (Map<String, Value>, FlatFields) {
+    let mut root = mappings.as_object().cloned().unwrap_or_default();
+    let mut fields = Vec::new();
+    let mut stack: Vec<(Vec<String>, Value)> = Vec::new();
+    if let Some(Value::Object(props)) = root.remove("properties") {
+        stack.extend(props.into_iter().rev().map(|(name, def)| (vec![name], def)));
+    }
+    while let Some((path, def)) = stack.pop() {
+        let mut def = match def {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let children = def.remove("properties");
+        fields.push((path.clone(), def));
+        if let Some(Value::Object(props)) = children {
+            for (name, child) in props.into_iter().rev() {
+                let mut child_path = path.clone();
+                child_path.push(name);
+                stack.push((child_path, child));
+            }
+        }
+    }
+    (root, fields)
+}
+
+/// The inverse of [`flatten_mapping`].
+fn unflatten_mapping(mut root: Map<String, Value>, fields: FlatFields) -> anyhow::Result<Value> {
+    for (path, def) in fields {
+        let Some((leaf, parents)) = path.split_last() else { anyhow::bail!("meta.json: empty field path") };
+        let mut props = root.entry("properties").or_insert_with(|| Value::Object(Map::new()));
+        for seg in parents {
+            props = props
+                .get_mut(seg)
+                .ok_or_else(|| anyhow::anyhow!("meta.json: field [{}] listed before its parent", path.join(".")))?
+                .as_object_mut()
+                .ok_or_else(|| anyhow::anyhow!("meta.json: parent of [{}] is not an object", path.join(".")))?
+                .entry("properties")
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        props
+            .as_object_mut()
+            .ok_or_else(|| anyhow::anyhow!("meta.json: properties of [{}] is not an object", path.join(".")))?
+            .insert(leaf.clone(), Value::Object(def));
+    }
+    Ok(Value::Object(root))
 }
 
 /// Index settings, flattened without the `index.` prefix (`number_of_shards`, …).
@@ -78,7 +172,13 @@ impl IndexSettings {
             }
         }
         settings.shard_routing()?;
+        MappingLimits::from_settings(|key| settings.values.get(key))?;
         Ok(settings)
+    }
+
+    /// The `index.mapping.*.limit` values in force (validated when the settings were parsed).
+    pub fn mapping_limits(&self) -> MappingLimits {
+        MappingLimits::from_settings(|key| self.values.get(key)).unwrap_or_default()
     }
 
     /// The shard count and routing shard count, validated like OpenSearch

@@ -291,10 +291,16 @@ impl Index {
     /// Makes everything written so far searchable (tantivy commit + reader reload) and
     /// truncates the WALs. `_refresh` and `_flush` both end up here.
     pub fn refresh(&self) -> EngineResult<()> {
+        let mapping = self.mapping();
         for shard in &self.shards {
-            shard.refresh()?;
+            shard.refresh(&self.commit_context(&mapping))?;
         }
         Ok(())
+    }
+
+    /// What a shard's commit needs to rebuild its writer from the WAL if the commit fails.
+    fn commit_context<'a>(&'a self, mapping: &'a Mapping) -> shard::CommitContext<'a> {
+        shard::CommitContext { index_name: &self.name, mapping, fields: &self.fields }
     }
 
     /// Commits every shard written since its last commit whose `refresh_interval` has
@@ -325,7 +331,8 @@ impl Index {
                 Some(Ok(None)) => big_wal,
             };
             if due {
-                shard.commit_locked(&mut st)?;
+                let mapping = self.mapping();
+                shard.commit_locked(&mut st, &self.commit_context(&mapping))?;
             }
         }
         Ok(())
@@ -365,6 +372,7 @@ impl Index {
         let _meta = self.meta_lock.lock();
         self.ensure_open()?;
         let merged = self.mapping().merged(update)?;
+        self.settings.read().mapping_limits().check(&merged)?;
         self.persist_meta(Some(&merged), None)?;
         *self.mapping.write() = Arc::new(merged);
         Ok(())

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use anyhow::Context as _;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use tantivy::directory::MmapDirectory;
@@ -23,6 +24,13 @@ use crate::document::DocMeta;
 use crate::error::EngineResult;
 use crate::mapping::Mapping;
 use crate::wal::{Wal, WalOp};
+
+/// What a commit needs to rebuild the writer from the WAL if it fails.
+pub(crate) struct CommitContext<'a> {
+    pub index_name: &'a str,
+    pub mapping: &'a Mapping,
+    pub fields: &'a IndexFields,
+}
 
 /// One shard. Owned by its [`super::Index`].
 pub(crate) struct Shard {
@@ -65,7 +73,7 @@ impl Shard {
             tantivy.writer_with_num_threads(threads, config.writer_memory_bytes().max(threads * 16_000_000))?;
         let reader = tantivy.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let committed_seq_no = committed_seq_no(&tantivy)?;
-        let (wal, ops) = Wal::open(&dir.join("wal"))?;
+        let (wal, ops) = Wal::open(&dir.join("wal")).context("replaying the write-ahead log")?;
         let shard = Shard {
             number,
             dir: dir.to_path_buf(),
@@ -88,6 +96,24 @@ impl Shard {
     /// Re-applies logged ops (those above the last committed `_seq_no`), then commits them.
     pub fn replay(&self, index_name: &str, mapping: &Mapping, fields: &IndexFields, ops: Vec<WalOp>) -> anyhow::Result<()> {
         let mut st = self.write.lock();
+        let replayed = self.apply_logged(&mut st, index_name, mapping, fields, ops)?;
+        st.uncommitted += replayed;
+        if replayed > 0 {
+            tracing::info!(index = %index_name, shard = self.number, ops = replayed, "replayed write-ahead log");
+        }
+        self.commit_locked(&mut st, &CommitContext { index_name, mapping, fields })?;
+        Ok(())
+    }
+
+    /// Adds logged ops to the writer; returns how many.
+    fn apply_logged(
+        &self,
+        st: &mut WriteState,
+        index_name: &str,
+        mapping: &Mapping,
+        fields: &IndexFields,
+        ops: Vec<WalOp>,
+    ) -> anyhow::Result<usize> {
         let mut replayed = 0usize;
         for op in ops {
             st.next_seq_no = st.next_seq_no.max(op.seq_no() + 1);
@@ -114,11 +140,25 @@ impl Shard {
             }
             replayed += 1;
         }
-        st.uncommitted += replayed;
-        if replayed > 0 {
-            tracing::info!(index = %index_name, shard = self.number, ops = replayed, "replayed write-ahead log");
-        }
-        self.commit_locked(&mut st)?;
+        Ok(replayed)
+    }
+
+    /// After a failed commit (a full disk, an I/O error) tantivy's writer may have lost
+    /// indexing threads, and with them documents it had accepted — a later successful commit
+    /// would then truncate the WAL without them. Start a fresh writer from the last commit and
+    /// re-add every uncommitted op from the WAL, which holds all of them (the realtime map
+    /// still serves them to GET meanwhile).
+    fn rebuild_writer(&self, st: &mut WriteState, ctx: &CommitContext<'_>) -> anyhow::Result<()> {
+        let Some(writer) = st.writer.as_mut() else { return Ok(()) };
+        writer.rollback()?;
+        let committed = committed_seq_no(&self.tantivy)?;
+        let ops: Vec<WalOp> = st.wal.read_ops()?.into_iter().filter(|op| op.seq_no() > committed).collect();
+        let next_seq_no = st.next_seq_no;
+        let readded = self.apply_logged(st, ctx.index_name, ctx.mapping, ctx.fields, ops)?;
+        // Sequence numbers of failed (never acknowledged) batches stay gaps, never reused.
+        st.next_seq_no = st.next_seq_no.max(next_seq_no);
+        st.uncommitted = readded;
+        tracing::warn!(index = %ctx.index_name, shard = self.number, ops = readded, "index writer rebuilt from the write-ahead log after a failed commit");
         Ok(())
     }
 
@@ -200,20 +240,27 @@ impl Shard {
     }
 
     /// Commits (tantivy commit + reader reload) and truncates the WAL.
-    pub fn refresh(&self) -> EngineResult<()> {
+    pub fn refresh(&self, ctx: &CommitContext<'_>) -> EngineResult<()> {
         let mut st = self.write.lock();
-        self.commit_locked(&mut st)
+        self.commit_locked(&mut st, ctx)
     }
 
-    pub(crate) fn commit_locked(&self, st: &mut WriteState) -> EngineResult<()> {
+    pub(crate) fn commit_locked(&self, st: &mut WriteState, ctx: &CommitContext<'_>) -> EngineResult<()> {
         if st.uncommitted == 0 && st.wal.size_bytes() == 0 {
             return Ok(());
         }
         let Some(writer) = st.writer.as_mut() else { return Ok(()) };
         let payload = json!({ "max_seq_no": st.next_seq_no - 1 }).to_string();
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&payload);
-        prepared.commit()?;
+        let committed = writer.prepare_commit().and_then(|mut prepared| {
+            prepared.set_payload(&payload);
+            prepared.commit()
+        });
+        if let Err(e) = committed {
+            if let Err(rebuild) = self.rebuild_writer(st, ctx) {
+                tracing::error!(index = %ctx.index_name, shard = self.number, "rebuilding the index writer after a failed commit: {rebuild:#}");
+            }
+            return Err(e.into());
+        }
         self.reader.reload()?;
         // Reader first, then the live map: a GET that misses the map finds the new searcher.
         self.live.write().clear();

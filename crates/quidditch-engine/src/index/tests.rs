@@ -275,3 +275,66 @@ fn write_path_profile() {
         );
     }
 }
+
+#[test]
+fn deepest_allowed_mapping_reads_back_from_meta_json_with_a_small_stack() {
+    let depth = crate::mapping::MAX_DEPTH_LIMIT as usize;
+    // Objects at depths 2..=MAX (the root is 1) and a leaf: the deepest mapping allowed.
+    let leaf = format!("{}.leaf", vec!["o"; depth - 1].join("."));
+    let settings = IndexSettings::parse(&json!({"index.mapping.depth.limit": depth})).unwrap();
+    let mapping = Mapping::parse(&json!({"properties": {leaf.clone(): {"type": "keyword"}}})).unwrap();
+    settings.mapping_limits().check(&mapping).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deep");
+    let expected = mapping.to_json();
+    // Half of the smallest stack a request may run on (tokio's 2 MB): the recursive walks of a
+    // mapping this deep have room to spare.
+    let dir2 = dir.clone();
+    std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || {
+            let index = Index::create(&dir2, "deep", settings, mapping, &config()).unwrap();
+            let source = serde_json::to_vec(&json!({leaf.clone(): "v", "o": {"new": 1}})).unwrap();
+            let written = index.write(vec![WriteOp::Index { id: Some("1".into()), source, op_type: OpType::Index, if_seq_no: None, if_primary_term: None }], Refresh::False).unwrap();
+            assert!(written[0].is_ok(), "{:?}", written[0]);
+            drop(index);
+            let index = Index::open(&dir2, "deep", &config()).unwrap();
+            assert!(index.mapping().resolve(&leaf).is_some());
+            assert!(index.mapping().resolve("o.new").is_some());
+            assert_eq!(index.get("1").unwrap().unwrap().source_json()[leaf.as_str()], json!("v"));
+            let mut expected = expected;
+            expected["properties"]["o"]["properties"]["new"] = json!({"type": "long"});
+            assert_eq!(index.mapping().to_json(), expected);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // The file's own nesting stays flat whatever the mapping's depth.
+    let text = std::fs::read_to_string(dir.join("meta.json")).unwrap();
+    let max_nesting = text.chars().fold((0i32, 0i32), |(cur, max), c| match c {
+        '{' | '[' => (cur + 1, max.max(cur + 1)),
+        '}' | ']' => (cur - 1, max),
+        _ => (cur, max),
+    });
+    assert!(max_nesting.1 < 10, "meta.json nests {} levels", max_nesting.1);
+}
+
+#[test]
+fn document_growing_the_mapping_past_the_depth_limit_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index = create_index(&tmp.path().join("t"));
+    let mut doc = json!({"leaf": 1});
+    for _ in 0..64 {
+        doc = json!({ "o": doc });
+    }
+    let r = index.write(vec![put("deep", doc)], Refresh::False).unwrap().pop().unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(e.error_type(), "illegal_argument_exception");
+    assert!(e.to_string().starts_with("Limit of mapping depth [20] has been exceeded due to object field [o.o."), "{e}");
+    assert!(index.mapping().resolve("o").is_none());
+    // A dotted key nests without JSON nesting: stopped by the hard cap before any recursion
+    // can run deep.
+    let key = vec!["a"; 100_000].join(".");
+    let r = index.write(vec![put("dotted", json!({ key: 1 }))], Refresh::False).unwrap().pop().unwrap();
+    assert_eq!(r.unwrap_err().error_type(), "mapper_parsing_exception");
+}

@@ -18,7 +18,7 @@ use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
 use crate::document::{DocMeta, add_meta, parse_document, to_tantivy};
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, MappingLimits};
 use crate::wal::WalOp;
 
 /// Largest document id, in bytes (OpenSearch's limit).
@@ -160,8 +160,10 @@ fn validate_id(id: &str) -> EngineResult<()> {
         return Err(EngineError::IllegalArgument("if _id is specified it must not be empty".into()));
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(EngineError::IllegalArgument(format!(
-            "id [{id}] is too long, must be no longer than 512 bytes but was: {}",
+        // OpenSearch echoes the whole id; a (possibly huge) input is echoed truncated here.
+        let shown: String = id.chars().take(100).collect();
+        return Err(EngineError::Validation(format!(
+            "id [{shown}...] is too long, must be no longer than {MAX_ID_BYTES} bytes but was: {}",
             id.len()
         )));
     }
@@ -204,6 +206,8 @@ pub fn merge_json(base: &mut Value, patch: &Value) -> bool {
 struct Batch<'a> {
     index: &'a Index,
     shard: &'a Shard,
+    /// Checked whenever a document grows the mapping.
+    limits: MappingLimits,
     mapping: Arc<Mapping>,
     mapping_changed: bool,
     /// State of ids touched earlier in this batch.
@@ -373,6 +377,7 @@ impl Index {
         let mut batch = Batch {
             index: self,
             shard,
+            limits: self.settings.read().mapping_limits(),
             mapping,
             mapping_changed: false,
             overlay: HashMap::with_capacity(prepared.len()),
@@ -424,7 +429,8 @@ impl Index {
         added?;
         shard.live.write().extend(overlay);
         if refresh != Refresh::False {
-            shard.commit_locked(&mut st)?;
+            let mapping = self.mapping();
+            shard.commit_locked(&mut st, &self.commit_context(&mapping))?;
             if refresh == Refresh::True {
                 for r in results.iter_mut().flatten() {
                     r.forced_refresh = true;
@@ -603,6 +609,7 @@ impl Batch<'_> {
             None => {
                 let (doc, updated) = build_doc(&self.mapping, &self.index.fields, &id, &source)?;
                 if let Some(m) = updated {
+                    self.limits.check(&m)?;
                     self.mapping = Arc::new(m);
                     self.mapping_changed = true;
                 }

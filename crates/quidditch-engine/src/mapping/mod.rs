@@ -4,6 +4,7 @@
 
 mod dynamic;
 mod field_type;
+mod limits;
 pub(crate) mod source_only;
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 pub use dynamic::infer_field;
 pub use field_type::{FieldType, JsonTarget, ValueKind};
+pub use limits::{MAX_DEPTH_LIMIT, MappingLimits};
 
 use crate::error::{EngineError, EngineResult};
 

@@ -101,7 +101,7 @@ impl PreparedAggs {
     ) -> Result<Value, QueryError> {
         let final_result = results
             .into_final_result(self.request.clone(), AggregationLimitsGuard::default())
-            .map_err(|e| QueryError::illegal_argument(format!("aggregation failed: {e}")))?;
+            .map_err(|e| QueryError::illegal_argument(format!("aggregation failed: {}", super::query_phase::without_debug_output(&e.to_string()))))?;
         let value = serde_json::to_value(final_result)
             .map_err(|e| QueryError::internal(format!("aggregation result: {e}")))?;
         Ok(rewrite_result(value, &self.meta, typed_keys))
@@ -161,6 +161,9 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             ));
         }
         let (body, kind, tantivy_type, calendar) = rewrite_body(name, &agg_type, body, mappings)?;
+        if tantivy_type == "range" {
+            check_disjoint_ranges(name, &body)?;
+        }
         let requested_ranges = (agg_type == "range" && kind != Some(FieldKind::Date))
             .then(|| body.get("ranges").and_then(Value::as_array).map(|ranges| {
                 ranges
@@ -194,6 +197,30 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
         metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar, requested_ranges }));
     }
     Ok((Value::Object(out), metas))
+}
+
+/// tantivy's range aggregation rejects overlapping ranges (OpenSearch counts a document in
+/// each range it falls in); say so in OpenSearch's terms instead of tantivy's debug output.
+fn check_disjoint_ranges(name: &str, body: &Map<String, Value>) -> Result<(), QueryError> {
+    let Some(Value::Array(ranges)) = body.get("ranges") else { return Ok(()) };
+    let mut bounds: Vec<(f64, f64, String)> = ranges
+        .iter()
+        .map(|r| {
+            let bound = |k: &str, open: f64| r.get(k).and_then(Value::as_f64).unwrap_or(open);
+            let key = r.get("key").and_then(Value::as_str).map(|k| format!(" [{k}]")).unwrap_or_default();
+            (bound("from", f64::NEG_INFINITY), bound("to", f64::INFINITY), key)
+        })
+        .collect();
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    for pair in bounds.windows(2) {
+        let ((f1, t1, k1), (f2, t2, k2)) = (&pair[0], &pair[1]);
+        if t1 > f2 {
+            return Err(QueryError::illegal_argument(format!(
+                "[{name}]: overlapping ranges are not supported: range{k1} from [{f1}] to [{t1}] overlaps range{k2} from [{f2}] to [{t2}]"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn date_value_to_millis(v: &Value, format: Option<&str>) -> Result<Value, QueryError> {

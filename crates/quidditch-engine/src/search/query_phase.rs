@@ -147,14 +147,33 @@ fn run<C: Collector>(
 pub(crate) fn tantivy_error(e: tantivy::TantivyError) -> EngineError {
     match e {
         tantivy::TantivyError::InvalidArgument(reason) => {
-            EngineError::BadRequest { error_type: "illegal_argument_exception", reason }
+            EngineError::BadRequest { error_type: "illegal_argument_exception", reason: without_debug_output(&reason) }
         }
         tantivy::TantivyError::AggregationError(err) => EngineError::BadRequest {
             error_type: "illegal_argument_exception",
-            reason: err.to_string(),
+            reason: without_debug_output(&err.to_string()),
         },
         other => EngineError::Internal(anyhow::anyhow!("search failed: {other}")),
     }
+}
+
+/// A tantivy message for a client, cut before any Rust `Debug` rendering of a struct
+/// (`Name { field: … }`) some of them embed: internals are not a reason a client can act on.
+pub(crate) fn without_debug_output(reason: &str) -> String {
+    let bytes = reason.as_bytes();
+    let mut word_start = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'A'..=b'Z' if word_start.is_none() && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) => word_start = Some(i),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => {}
+            b' ' if word_start.is_some() && bytes.get(i + 1) == Some(&b'{') => {
+                let cut = reason[..word_start.unwrap_or(i)].trim_end();
+                return format!("{cut} (details omitted)");
+            }
+            _ => word_start = None,
+        }
+    }
+    reason.to_string()
 }
 
 /// The query phase on one shard.

@@ -14,6 +14,8 @@ mod udf_runtime;
 mod udf_search;
 #[path = "bench/udf_sdk.rs"]
 mod udf_sdk;
+#[path = "bench/wal_append.rs"]
+mod wal_append;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -24,8 +26,9 @@ fn main() {
         Some("udf-search") => udf_search::run(&args[2..]),
         Some("shards") => shards::run(&args[2..]),
         Some("udf-sdk") => udf_sdk::run(&args[2..]),
+        Some("wal-append") => wal_append::run(&args[2..]),
         _ => {
-            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure\n  shards        1 vs 2 vs 5 shards: search latency and throughput, reduce overhead\n  udf-sdk       the Rust SDK and the C header vs hand-written WAT, per document and batched");
+            eprintln!("usage: bench <subcommand> [args]\n\nsubcommands:\n  search-engine _bulk and _search against raw tantivy in-process\n  udf-runtime   UDF call and instantiation cost beside native Rust\n  python-udf    Python UDF per-document/batched cost, upload and instantiation, beside core wasm and native Rust\n  udf-search    wasm_udf filters and UDF scoring inside search vs native queries and a Rust closure\n  shards        1 vs 2 vs 5 shards: search latency and throughput, reduce overhead\n  udf-sdk       the Rust SDK and the C header vs hand-written WAT, per document and batched\n  wal-append    write-ahead log append throughput (one fsync per append)");
             std::process::exit(2);
         }
     };

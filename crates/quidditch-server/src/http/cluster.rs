@@ -79,12 +79,25 @@ fn rank(status: &str) -> u8 {
     }
 }
 
-fn health_body(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> Result<(u16, Value), ApiError> {
-    let mut status = "green";
+/// `unavailable`: indices that failed to open (`(name, reason)`): `red`, their primary
+/// unassigned.
+fn health_body(
+    indices: &[std::sync::Arc<Index>],
+    unavailable: &[(String, String)],
+    params: &HashMap<String, String>,
+) -> Result<(u16, Value), ApiError> {
+    let mut status = if unavailable.is_empty() { "green" } else { "red" };
     let mut primaries = 0;
-    let mut unassigned = 0;
+    let mut unassigned = unavailable.len() as u64;
     let mut per_index = Map::new();
     let level = params.get("level").map(String::as_str).unwrap_or("cluster");
+    for (name, _) in unavailable {
+        per_index.insert(
+            name.clone(),
+            json!({ "status": "red", "number_of_shards": 1, "number_of_replicas": 0, "active_primary_shards": 0,
+                    "active_shards": 0, "relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 1 }),
+        );
+    }
     for index in indices {
         let (s, shards, un) = index_health(index);
         if rank(s) > rank(status) {
@@ -151,7 +164,7 @@ fn health_body(indices: &[std::sync::Arc<Index>], params: &HashMap<String, Strin
 }
 
 async fn health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
-    let (status, body) = health_body(&state.engine.list(), &params)?;
+    let (status, body) = health_body(&state.engine.list(), &state.engine.unavailable(), &params)?;
     Ok(json_response(status, body))
 }
 
@@ -160,8 +173,9 @@ async fn health_for(
     Path(expr): Path<String>,
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let indices = state.engine.resolve_indices(&expr)?;
-    let (status, body) = health_body(&indices, &params)?;
+    let unavailable = state.engine.resolve_unavailable(&expr);
+    let indices = if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
+    let (status, body) = health_body(&indices, &unavailable, &params)?;
     Ok(json_response(status, body))
 }
 
@@ -300,7 +314,13 @@ const INDEX_COLUMNS: &[(&str, &[&str], bool)] = &[
     ("pri.store.size", &[], true),
 ];
 
-fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> Result<CatTable, ApiError> {
+/// `unavailable`: indices that failed to open (`(name, reason)`), listed `red` with their
+/// counts blank, as OpenSearch lists an index whose primary is unassigned.
+fn cat_indices_table(
+    indices: &[std::sync::Arc<Index>],
+    unavailable: &[(String, String)],
+    params: &HashMap<String, String>,
+) -> Result<CatTable, ApiError> {
     let unit = params.get("bytes").map(String::as_str);
     let health_filter = params.get("health").map(String::as_str);
     if let Some(h) = health_filter {
@@ -330,7 +350,19 @@ fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String,
             r.insert("pri.store.size", size);
             r
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut rows = rows;
+    if health_filter.is_none_or(|h| h == "red") {
+        for (name, _) in unavailable {
+            let mut r: HashMap<&'static str, String> =
+                INDEX_COLUMNS.iter().map(|(col, _, _)| (*col, String::new())).collect();
+            r.insert("health", "red".to_string());
+            r.insert("status", "open".to_string());
+            r.insert("index", name.clone());
+            rows.push(r);
+        }
+        rows.sort_by(|a, b| a.get("index").cmp(&b.get("index")));
+    }
     Ok(CatTable {
         columns: INDEX_COLUMNS,
         default: &["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size", "pri.store.size"],
@@ -340,8 +372,9 @@ fn cat_indices_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String,
 
 async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
     let indices = state.engine.list();
+    let unavailable = state.engine.unavailable();
     let table = tokio::task::spawn_blocking(move || {
-        let t = cat_indices_table(&indices, &params);
+        let t = cat_indices_table(&indices, &unavailable, &params);
         (t, params)
     })
     .await
@@ -354,8 +387,9 @@ async fn cat_indices_for(
     Path(expr): Path<String>,
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let indices = state.engine.resolve_indices(&expr)?;
-    cat_indices_table(&indices, &params)?.render(&params)
+    let unavailable = state.engine.resolve_unavailable(&expr);
+    let indices = if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
+    cat_indices_table(&indices, &unavailable, &params)?.render(&params)
 }
 
 const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
@@ -443,7 +477,7 @@ const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[
 ];
 
 async fn cat_health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
-    let (_, h) = health_body(&state.engine.list(), &HashMap::new())?;
+    let (_, h) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new())?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

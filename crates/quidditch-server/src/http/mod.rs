@@ -44,7 +44,28 @@ pub fn router(state: AppState) -> Router {
         .fallback(no_handler)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))
         .layer(middleware::from_fn(opensearch_errors))
+}
+
+/// A declared `Content-Length` over the limit is refused before the body is read: with
+/// `Expect: 100-continue` the client then never sends it (hyper only answers `100 Continue`
+/// once a handler starts reading). Bodies without a length are still cut off at the limit
+/// by `DefaultBodyLimit`.
+async fn refuse_oversized_body(max_body: usize, req: Request<Body>, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return body_too_large().into_response();
+    }
+    next.run(req).await
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(413, "content_too_long_exception", "request body is larger than the configured limit (http.max_content_length)")
 }
 
 /// OpenSearch answers unknown endpoints with 400 `no handler found for uri`.
@@ -67,11 +88,7 @@ async fn opensearch_errors(req: Request<Body>, next: Next) -> Response {
         return resp;
     }
     let err = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            413,
-            "content_too_long_exception",
-            "request body is larger than the configured limit (http.max_content_length)",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
             405,
             "method_not_allowed_exception",
