@@ -207,7 +207,7 @@ def test_overlapping_ranges_get_a_reason_without_debug_output(server):
 # --- write-ahead log corruption ---------------------------------------------------------------
 
 def wal_segments(data_dir: Path, index: str):
-    return sorted(p for p in (data_dir / "indices" / index / "wal").glob("*.log") if p.stat().st_size > 0)
+    return sorted(p for p in (data_dir / "indices" / index).glob("**/wal/*.log") if p.stat().st_size > 0)
 
 
 def test_corrupted_wal_record_makes_the_index_red_and_salvage_recovers(server_factory):

@@ -91,11 +91,25 @@ impl Engine {
     /// is `red`): rewrites `indices_dir/<name>/wal` keeping every intact record (see
     /// [`crate::wal::salvage`]). Run while the server is stopped, or restart it afterwards: the
     /// index opens at the next start, with every record that survived.
-    pub fn salvage_wal(indices_dir: &Path, name: &str) -> anyhow::Result<crate::wal::SalvageReport> {
+    /// Returns one report per shard log (`shards/<n>/wal`, or `wal` of a pre-shards index).
+    pub fn salvage_wal(indices_dir: &Path, name: &str) -> anyhow::Result<Vec<(PathBuf, crate::wal::SalvageReport)>> {
         names::validate_index_name(name)?;
         let dir = indices_dir.join(name);
         anyhow::ensure!(dir.join("meta.json").exists(), "no index [{name}] under {}", indices_dir.display());
-        Ok(crate::wal::salvage(&dir.join("wal"))?)
+        let mut logs = vec![dir.join("wal")];
+        if let Ok(shards) = std::fs::read_dir(dir.join("shards")) {
+            for shard in shards.flatten() {
+                logs.push(shard.path().join("wal"));
+            }
+        }
+        logs.retain(|wal| wal.is_dir());
+        logs.sort();
+        let mut reports = Vec::new();
+        for wal in logs {
+            let report = crate::wal::salvage(&wal)?;
+            reports.push((wal, report));
+        }
+        Ok(reports)
     }
 
     /// Stops the committer and commits every index (clean shutdown: no WAL replay needed at

@@ -161,13 +161,17 @@ fn salvage_wal(index: &str, config: Option<PathBuf>, data_dir: Option<PathBuf>) 
     if let Some(dir) = data_dir {
         config.data_dir = dir;
     }
-    let report = quidditch_engine::Engine::salvage_wal(&config.data_dir.join("indices"), index)?;
-    println!("index [{index}]: kept {} intact records from {} segments", report.records, report.segments);
-    for (segment, offset, len) in &report.damaged {
-        println!("  skipped {len} damaged bytes at offset {offset} of {segment}");
-    }
-    if let Some(dir) = &report.moved_to {
-        println!("original segments kept in {}", dir.display());
+    let reports = quidditch_engine::Engine::salvage_wal(&config.data_dir.join("indices"), index)?;
+    let kept: usize = reports.iter().map(|(_, r)| r.records).sum();
+    println!("index [{index}]: kept {kept} intact records");
+    for (wal, report) in &reports {
+        println!("  {}: {} records from {} segments", wal.display(), report.records, report.segments);
+        for (segment, offset, len) in &report.damaged {
+            println!("    skipped {len} damaged bytes at offset {offset} of {segment}");
+        }
+        if let Some(dir) = &report.moved_to {
+            println!("    original segments kept in {}", dir.display());
+        }
     }
     Ok(0)
 }
