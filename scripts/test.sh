@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit/integration tests, then the Python suite (opensearch-py) against
-# the real server binary. Installs what it needs first (scripts/setup.sh).
+# the real server binary. Checks the repository first (scripts/check-repo.sh: no machine paths,
+# no timing assertions), then installs what it needs (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== repository checks"
+scripts/check-repo.sh
 scripts/setup.sh
 . scripts/env.sh
 

@@ -100,11 +100,9 @@ def wasm_imports_exports(data: bytes):
 # ---------------------------------------------------------------- fixtures and helpers
 
 def build_env():
-    env = {**os.environ, "QUIDDITCH_BIN": quidditch_bin()}
-    # Guest builds get their own target dir (the dev cache when present, else per example).
-    if "QUIDDITCH_WASM_TARGET_DIR" not in env and Path("/work/cargo-target-wasm").is_dir():
-        env["QUIDDITCH_WASM_TARGET_DIR"] = "/work/cargo-target-wasm"
-    return env
+    # Guest builds use $QUIDDITCH_WASM_TARGET_DIR when set (scripts/env.sh), else each
+    # example's own target dir.
+    return {**os.environ, "QUIDDITCH_BIN": quidditch_bin()}
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,11 @@ use serde_json::{Value, json};
 
 const TARGET: &str = "wasm32-wasip1";
 
-/// Builds a guest crate; the target dir is `$QUIDDITCH_WASM_TARGET_DIR`, the shared dev cache
-/// when it exists, else one under cargo's test tmp dir.
+/// Builds a guest crate; the target dir is `$QUIDDITCH_WASM_TARGET_DIR` when set, else one under
+/// cargo's test tmp dir (inside the workspace's target dir).
 fn build_guest(manifest_dir: &Path, artifact: &str) -> Vec<u8> {
     let target_dir = std::env::var_os("QUIDDITCH_WASM_TARGET_DIR")
         .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/work/cargo-target-wasm")).filter(|p| p.is_dir()))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm"));
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     if installed.is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).lines().any(|l| l == TARGET)) {

@@ -34,9 +34,8 @@ fn assert_healthy(healthy: &Arc<LoadedUdf>) {
 fn infinite_loop_hits_call_timeout() {
     let (_d, reg, healthy) = setup();
     let udf = register(&reg, meta("looper", "1.0.0", json!([])), fixture("hostile_infinite_loop.wat")).unwrap();
-    let started = Instant::now();
+    // The loop never ends by itself: an error at all means the call limit interrupted it.
     let e = filter_once(&udf).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(e.kind, UdfErrorKind::Timeout);
     assert_eq!(e.status(), 422);
     assert!(e.to_string().contains("looper@1.0.0") && e.message.contains("call_timeout_ms"), "{e}");
@@ -164,9 +163,8 @@ fn malformed_binaries_rejected_with_wasmtime_message() {
 #[test]
 fn start_function_loop_is_stopped_at_upload() {
     let (_d, reg, healthy) = setup();
-    let started = Instant::now();
+    // The start function never returns: registering returns only because the limit stopped it.
     let e = register(&reg, meta("starter", "1.0.0", json!([])), fixture("hostile_start_loop.wat")).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(e.kind, UdfErrorKind::InvalidBinary);
     assert!(e.message.contains("timeout"), "{e}");
     assert_healthy(&healthy);
@@ -306,11 +304,10 @@ fn search_deadline_caps_udf_time() {
     let p = udf.bind_params(&Default::default()).unwrap();
     let mut inst = udf.instantiate(p, deadline()).unwrap();
     inst.limit_deadline(Instant::now() + Duration::from_millis(30));
-    let started = Instant::now();
     let e = inst.filter(0, 0.0).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(4), "stopped by the search deadline, not the 5 s call limit");
     assert_eq!(e.kind, UdfErrorKind::Timeout);
-    assert!(e.message.contains("search request's deadline"), "{e}");
+    // Stopped by the search deadline, not the 5 s call limit: the error names which one.
+    assert!(e.message.contains("search request's deadline") && !e.message.contains("call_timeout_ms"), "{e}");
     // A later deadline does not extend the UDF's own limits.
     let p = udf.bind_params(&Default::default()).unwrap();
     let mut inst = udf.instantiate(p, deadline()).unwrap();

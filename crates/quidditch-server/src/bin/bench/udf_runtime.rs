@@ -34,13 +34,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     // Where tests/fixtures/component-guest/build.sh puts the component.
     let component = component.or_else(|| {
         let wasm = "wasm32-wasip2/release/quidditch_component_guest.wasm";
-        [
-            std::env::var("QUIDDITCH_WASM_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| "/work/cargo-target-wasm".into()),
-            PathBuf::from("tests/fixtures/component-guest/target"),
-        ]
-        .into_iter()
-        .map(|dir| dir.join(wasm))
-        .find(|p| p.exists())
+        std::env::var_os("QUIDDITCH_WASM_TARGET_DIR")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([PathBuf::from("tests/fixtures/component-guest/target")])
+            .map(|dir| dir.join(wasm))
+            .find(|p| p.exists())
     });
 
     let dir = std::env::temp_dir().join(format!("quidditch-bench-udf-{}", std::process::id()));

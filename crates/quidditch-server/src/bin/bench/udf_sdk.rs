@@ -3,8 +3,8 @@
 //! header, per document and batched, in the real runtime; plus each module's size.
 //!
 //! The Rust and C guests are built from source here (`crates/quidditch-udf-sdk/tests/bench-guest`):
-//! cargo for wasm32-wasip1 (target dir `$QUIDDITCH_WASM_TARGET_DIR`, else
-//! `/work/cargo-target-wasm` when it exists, else a temp dir) and Debian's clang.
+//! cargo for wasm32-wasip1 (target dir `$QUIDDITCH_WASM_TARGET_DIR` when set, else a temp dir)
+//! and Debian's clang.
 //!
 //! Reproduce: `cargo run --release -p quidditch-server --bin bench -- udf-sdk [--docs N]`
 
@@ -30,7 +30,6 @@ fn guest_dir() -> PathBuf {
 fn build_rust_guest() -> anyhow::Result<Vec<u8>> {
     let target_dir = std::env::var_os("QUIDDITCH_WASM_TARGET_DIR")
         .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/work/cargo-target-wasm")).filter(|p| p.is_dir()))
         .unwrap_or_else(|| std::env::temp_dir().join("quidditch-bench-wasm"));
     let status = Command::new("cargo")
         .args(["build", "--release", "--target", "wasm32-wasip1", "--quiet"])
