@@ -1,11 +1,16 @@
 """A runner for the official OpenSearch YAML REST tests (`../shared/opensearch-rest-tests`).
 
-It follows the semantics of OpenSearch's own runner closely enough for the API subset we
-implement: each test section runs on a clean server (indices deleted), `setup`/`teardown`
-sections wrap every test, `do` calls are mapped to HTTP requests through the API specs
-(`api/*.json`), and the assertions are `match`, `length`, `is_true`, `is_false`,
-`gt`/`gte`/`lt`/`lte`, `contains` and `set` (stash). Tests whose `skip` names a feature we do not
-support, or a version range containing ours, are skipped like the official runner does.
+It judges like OpenSearch's own Java runner (`org.opensearch.test.rest.yaml`): each test
+section runs on a clean server (indices deleted); the `skip` of `setup` and of the test are both
+evaluated before `setup` runs; `setup`/`teardown` wrap every test; `do` calls are mapped to HTTP
+requests through the API specs (`api/*.json`); a `do` fails on a `Warning` header it did not
+expect (`warnings` must all be present, `allowed_warnings` may be); `catch` values match the
+Java runner's status sets (`request` is any 4xx/5xx except 400, 401, 403, 404, 408 and 409) and a
+regex `catch` is matched against the response's `error` object; `match` compares types strictly
+(a string never equals a number; numbers compare by value only at the top level, as Java's
+`Number.doubleValue()` does); the other assertions are `length`, `is_true`, `is_false`,
+`gt`/`gte`/`lt`/`lte`, `contains`, `close_to` and `set` (stash). Tests whose `skip` names a
+feature we do not support, or a version range containing ours, are skipped.
 """
 from __future__ import annotations
 
@@ -18,13 +23,19 @@ from pathlib import Path
 import requests
 import yaml
 
-SUPPORTED_FEATURES = {"headers", "warnings", "allowed_warnings", "node_selector", "contains",
-                      "default_shards", "stash_in_path", "stash_in_key"}
+SUPPORTED_FEATURES = {"headers", "warnings", "warnings_regex", "allowed_warnings",
+                      "allowed_warnings_regex", "node_selector", "contains", "default_shards",
+                      "stash_in_path", "stash_in_key"}
 
 CATCH_STATUS = {
     "bad_request": [400], "unauthorized": [401], "forbidden": [403], "missing": [404],
     "request_timeout": [408], "conflict": [409], "unavailable": [503],
 }
+# `catch: request`: any error status the named catches do not cover (Java's DoSection).
+REQUEST_EXCLUDED = {400, 401, 403, 404, 408, 409}
+
+# A Warning header as OpenSearch writes it: `299 OpenSearch-<version>-<hash> "<text>" "<date>"`.
+WARNING_HEADER = re.compile(r'^299 \S+ "((?:[^"\\]|\\.)*)"(?: "[^"]*")?$')
 
 
 class Failure(Exception):
@@ -138,14 +149,15 @@ class Runner:
         resp = requests.request(method, self.base_url + path, params=params,
                                 data=data.encode() if isinstance(data, str) else data,
                                 headers=hdrs, timeout=60)
+        warnings = [h.strip() for h in resp.raw.headers.getlist("Warning")] if resp.raw else []
         if method == "HEAD":
-            return resp.status_code, resp.status_code == 200, ignore
+            return resp.status_code, resp.status_code == 200, ignore, warnings
         text = resp.text
         try:
             parsed = resp.json()
         except ValueError:
             parsed = text
-        return resp.status_code, parsed, ignore
+        return resp.status_code, parsed, ignore, warnings
 
     # ---- value helpers -----------------------------------------------------------------
     def resolve(self, value):
@@ -184,23 +196,16 @@ class Runner:
 
     @staticmethod
     def equal(expected, actual) -> bool:
+        """Java's MatchAssertion: a `/regex/` string is searched (COMMENTS flag) in the actual
+        value's Java `toString()`; two numbers of different types compare by value (top level
+        only); anything else must be equal with the same types."""
         if isinstance(expected, str) and len(expected) > 1 and expected.strip().startswith("/") \
                 and expected.strip().endswith("/"):
             pattern = expected.strip()[1:-1]
-            return re.search(pattern, str(actual), re.X) is not None
-        if isinstance(expected, bool) or isinstance(actual, bool):
-            return expected is actual or expected == actual and type(expected) == type(actual)
-        if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+            return re.search(pattern, java_str(actual), re.X) is not None
+        if is_number(expected) and is_number(actual):
             return float(expected) == float(actual)
-        if isinstance(expected, dict) and isinstance(actual, dict):
-            return expected.keys() == actual.keys() and all(
-                Runner.equal(v, actual[k]) for k, v in expected.items())
-        if isinstance(expected, list) and isinstance(actual, list):
-            return len(expected) == len(actual) and all(
-                Runner.equal(e, a) for e, a in zip(expected, actual))
-        if isinstance(expected, str) and isinstance(actual, (int, float)) and not isinstance(actual, bool):
-            return expected == str(actual)
-        return expected == actual
+        return strict_equal(expected, actual)
 
     # ---- steps ---------------------------------------------------------------------------
     def run_steps(self, steps, state):
@@ -240,6 +245,12 @@ class Runner:
                       "lt": actual < expected, "lte": actual <= expected}[kind]
                 if not ok:
                     raise Failure(f"{kind} {path}: {actual!r} vs {expected!r}")
+            elif kind == "close_to":
+                (path, spec), = arg.items()
+                actual = self.lookup(state["body"], path)
+                value, error = float(self.resolve(spec["value"])), float(self.resolve(spec["error"]))
+                if not is_number(actual) or abs(float(actual) - value) > error:
+                    raise Failure(f"close_to {path}: expected {value} ± {error}, got {actual!r}")
             elif kind == "contains":
                 (path, expected), = arg.items()
                 actual = self.lookup(state["body"], path)
@@ -264,13 +275,17 @@ class Runner:
         arg = dict(arg)
         catch = arg.pop("catch", None)
         headers = arg.pop("headers", None)
-        for k in ("warnings", "allowed_warnings", "node_selector", "allowed_warnings_regex",
-                  "warnings_regex"):
-            arg.pop(k, None)
+        arg.pop("node_selector", None)
+        expected_warnings = [" ".join(str(w).split()) for w in arg.pop("warnings", None) or []]
+        allowed_warnings = [" ".join(str(w).split()) for w in arg.pop("allowed_warnings", None) or []]
+        warnings_regex = arg.pop("warnings_regex", None) or []
+        allowed_regex = arg.pop("allowed_warnings_regex", None) or []
         (api, args), = arg.items()
         args = self.resolve(args or {})
-        status, body, ignore = self.request(api, args, headers)
+        status, body, ignore, warning_headers = self.request(api, args, headers)
         state["body"] = body
+        self.check_warnings(api, warning_headers, expected_warnings, allowed_warnings,
+                            warnings_regex, allowed_regex)
         ignored = set(ignore if isinstance(ignore, list) else [ignore] if ignore else [])
         if catch is None:
             if status >= 400 and status not in ignored and not (api.startswith("exists") or
@@ -283,13 +298,43 @@ class Runner:
             if status not in CATCH_STATUS[catch]:
                 raise Failure(f"{api}: expected {catch}, got {status}: {json.dumps(body)[:300]}")
         elif catch == "request":
-            if status < 400 or status in (404, 409, 408, 403, 401):
-                raise Failure(f"{api}: expected a request error, got {status}")
-        elif catch.startswith("/"):
-            if status < 400 or not re.search(catch.strip("/"), json.dumps(body)):
-                raise Failure(f"{api}: expected error matching {catch}, got {status}: {json.dumps(body)[:300]}")
+            if status < 400 or status in REQUEST_EXCLUDED:
+                raise Failure(f"{api}: expected a request error (4xx/5xx other than "
+                              f"{sorted(REQUEST_EXCLUDED)}), got {status}: {json.dumps(body)[:300]}")
+        elif len(catch) > 2 and catch.startswith("/") and catch.endswith("/"):
+            error = body.get("error") if isinstance(body, dict) else None
+            if status < 400 or error is None:
+                raise Failure(f"{api}: expected an error matching {catch}, got {status}: {json.dumps(body)[:300]}")
+            if not re.search(catch[1:-1], java_str(error), re.X):
+                raise Failure(f"{api}: error does not match {catch}: {java_str(error)[:300]}")
         else:
             raise Skipped(f"catch [{catch}]")
+
+    @staticmethod
+    def check_warnings(api, headers, expected, allowed, expected_regex, allowed_regex):
+        """Java's DoSection.checkWarningHeaders: every header must be expected or allowed, and
+        every expected warning must be present."""
+        missing = list(expected)
+        missing_regex = list(expected_regex)
+        unexpected = []
+        for header in headers:
+            m = WARNING_HEADER.match(header)
+            if m is None:
+                raise Failure(f"{api}: malformed Warning header {header!r}")
+            text = re.sub(r'\\(.)', r'\1', m.group(1))
+            if text in allowed or any(re.search(r, text) for r in allowed_regex):
+                continue
+            if text in missing:
+                missing.remove(text)
+            elif any(re.search(r, text) for r in missing_regex):
+                missing_regex = [r for r in missing_regex if not re.search(r, text)]
+            elif not any(re.search(r, text) for r in expected_regex):
+                unexpected.append(text)
+        if unexpected:
+            raise Failure(f"{api}: unexpected Warning headers {unexpected}")
+        if missing or missing_regex:
+            raise Failure(f"{api}: expected Warning headers {missing + missing_regex} not received "
+                          f"(got {headers})")
 
     # ---- files ---------------------------------------------------------------------------
     def wipe(self):
@@ -319,9 +364,14 @@ class Runner:
             state = {"body": None}
             full = f"{rel} :: {name}"
             try:
+                # Both skip sections decide before setup runs (Java's ClientYamlTestSuite).
+                setup_skips, setup_steps = split_skip(setup)
+                test_skips, test_steps = split_skip(steps)
+                for skip in setup_skips + test_skips:
+                    self.check_skip(skip)
                 self.wipe()
-                self.run_steps(setup, state)
-                self.run_steps(steps, state)
+                self.run_steps(setup_steps, state)
+                self.run_steps(test_steps, state)
                 results.append(Result(full, "passed"))
             except Skipped as s:
                 results.append(Result(full, "skipped", str(s)))
@@ -348,6 +398,43 @@ def run_all(base_url: str, tests_dir: Path) -> list:
     for f in sorted(tests_dir.glob("*/*.yml")):
         results.extend(runner.run_file(f))
     return results
+
+
+def split_skip(steps) -> tuple:
+    """The leading `skip` sections of a section, and its other steps."""
+    steps = list(steps or [])
+    skips = []
+    while steps and "skip" in steps[0]:
+        skips.append(steps.pop(0)["skip"])
+    return skips, steps
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def strict_equal(expected, actual) -> bool:
+    """Java's `Object.equals` on parsed JSON/YAML: same type and value, recursively (an int
+    never equals a float, a string never equals a number)."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(strict_equal(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(strict_equal(e, a) for e, a in zip(expected, actual))
+    return type(expected) is type(actual) and expected == actual
+
+
+def java_str(value) -> str:
+    """A parsed JSON value as Java's `toString()` prints it (what the Java runner matches regexes
+    against): maps `{k=v, ...}`, lists `[a, b]`, `null`, `true`/`false`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={java_str(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_str(v) for v in value) + "]"
+    return str(value)
 
 
 def is_truthy(value) -> bool:
