@@ -387,14 +387,29 @@ impl UdfInstance {
     /// that comes before `query_timeout_ms`. A call still running then is interrupted with a
     /// `Timeout` error that says the search deadline passed.
     pub fn limit_deadline(&mut self, deadline: Instant) {
+        if self.lower_query_deadline(deadline) {
+            self.search_deadline = true;
+        }
+    }
+
+    /// Ends the query's UDF time at `budget_end` when that comes first: the `query_timeout_ms`
+    /// budget of a clause that started before this instance existed (replacement instances
+    /// must not renew it). Running out of it still reports `query_timeout_ms`, unlike
+    /// [`UdfInstance::limit_deadline`].
+    pub fn limit_query_budget(&mut self, budget_end: Instant) {
+        self.lower_query_deadline(budget_end);
+    }
+
+    /// Moves the query deadline earlier to `deadline` (never later); whether it moved.
+    fn lower_query_deadline(&mut self, deadline: Instant) -> bool {
         let engine = &self.udf.engine;
-        let now = Instant::now();
-        let ms = deadline.saturating_duration_since(now).as_millis() as u64;
+        let ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64;
         let tick = engine.now_tick() + engine.ticks_for_ms(ms);
         if tick < self.query_deadline_tick {
             self.query_deadline_tick = tick;
-            self.search_deadline = true;
+            return true;
         }
+        false
     }
 
     /// Documents for the following calls (once per segment). Clears the field-slot cache.

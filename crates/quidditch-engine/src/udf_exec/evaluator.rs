@@ -63,7 +63,12 @@ impl Evaluator {
             match self.binding.udf.instantiate(self.binding.params.clone(), wait_until) {
                 Ok(mut inst) => {
                     let budget = self.budget();
-                    inst.limit_deadline(run.deadline.map_or(budget, |d| d.min(budget)));
+                    // The clause's budget and the search's deadline end UDF time with different
+                    // errors (`query_timeout_ms` vs the request's `timeout`): apply them apart.
+                    inst.limit_query_budget(budget);
+                    if let Some(deadline) = run.deadline.filter(|d| *d < budget) {
+                        inst.limit_deadline(deadline);
+                    }
                     inst.set_documents(Box::new(SegmentDocuments::new(&self.reader, self.binding.fields.clone())));
                     self.instance = Some(inst);
                 }
