@@ -35,6 +35,10 @@ pub struct UdfConfig {
     pub audit_max_files: u32,
     /// Python UDFs: the toolchain and where the shared Python runtime is kept.
     pub python: PythonConfig,
+    /// Run core modules that export only the per-document `filter`/`score` a block at a time
+    /// through the batch driver (same results and limits, far fewer host→wasm calls). Off:
+    /// one call per document (for comparisons; see BENCHMARKS.md).
+    pub batch_driver: bool,
 }
 
 /// The server config's `udf.python` section.
@@ -64,6 +68,7 @@ impl Default for UdfConfig {
             audit_max_bytes: 8 * 1024 * 1024,
             audit_max_files: 4,
             python: PythonConfig::default(),
+            batch_driver: true,
         }
     }
 }

@@ -27,6 +27,8 @@ pub enum Compiled {
 pub struct CompileCounters {
     pub compilations: AtomicU64,
     pub cache_hits: AtomicU64,
+    /// Blocks of per-document calls run by the batch driver (shows it is in use).
+    pub driver_blocks: AtomicU64,
 }
 
 pub struct WasmEngine {
@@ -41,6 +43,11 @@ pub struct WasmEngine {
     compat_hash: String,
     pub counters: CompileCounters,
     stop: Arc<AtomicBool>,
+    /// Whether new instances use the batch driver (`udf.batch_driver`; switchable at run
+    /// time for benchmarks).
+    pub batch_driver: AtomicBool,
+    /// The batch drivers ([`crate::driver`]), compiled on first use, by `filter | score << 1`.
+    drivers: parking_lot::Mutex<[Option<Module>; 4]>,
 }
 
 impl WasmEngine {
@@ -105,6 +112,8 @@ impl WasmEngine {
             compat_hash,
             counters: CompileCounters::default(),
             stop,
+            batch_driver: AtomicBool::new(config.batch_driver),
+            drivers: parking_lot::Mutex::new([None, None, None, None]),
         }))
     }
 
@@ -143,7 +152,20 @@ impl WasmEngine {
             }
         }
         let compiled = self.compile(kind, binary)?;
-        let artifact = match &compiled {
+        self.cache_artifact(sha256, &compiled);
+        Ok((compiled, false))
+    }
+
+    /// Writes the precompiled artifact of `compiled` (the binary with digest `sha256`) to the
+    /// disk cache unless it is there: the one writer of the cache, so `load` can trust what
+    /// it finds (tmp + rename: never a torn file). A failure only costs a recompilation at the
+    /// next start, so it is logged, not returned.
+    pub fn cache_artifact(&self, sha256: &str, compiled: &Compiled) {
+        let path = self.cache_path(sha256);
+        if path.exists() {
+            return;
+        }
+        let artifact = match compiled {
             Compiled::Core(m) => m.serialize(),
             Compiled::Component(c) => c.serialize(),
         };
@@ -156,7 +178,6 @@ impl WasmEngine {
             }
             Err(e) => warn!("cannot serialize compiled UDF: {e}"),
         }
-        Ok((compiled, false))
     }
 
     /// Compiles without touching the cache (validation messages come from wasmtime).
@@ -176,6 +197,20 @@ impl WasmEngine {
     /// The engine's precompilation compatibility hash (hex): part of every artifact's name.
     pub fn compat_hash(&self) -> &str {
         &self.compat_hash
+    }
+
+    /// The batch driver for modules with the per-document `filter` and/or `score` exports.
+    /// Not counted in `compilations` (which counts uploaded binaries only).
+    pub(crate) fn driver(&self, filter: bool, score: bool) -> anyhow::Result<Module> {
+        let slot = filter as usize | (score as usize) << 1;
+        let mut drivers = self.drivers.lock();
+        if let Some(m) = &drivers[slot] {
+            return Ok(m.clone());
+        }
+        let binary = wat::parse_str(crate::driver::wat(filter, score)).context("generating the batch driver")?;
+        let module = Module::new(&self.engine, &binary).map_err(anyhow::Error::from).context("compiling the batch driver")?;
+        drivers[slot] = Some(module.clone());
+        Ok(module)
     }
 
     pub fn cache_path(&self, sha256: &str) -> PathBuf {

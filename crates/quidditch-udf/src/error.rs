@@ -33,6 +33,9 @@ pub enum UdfErrorKind {
     StackOverflow,
     /// Too many concurrent instances of this UDF; waited until the deadline (429).
     InstanceLimit,
+    /// A request that cannot apply in the UDF's current state, e.g. a rollback with no
+    /// earlier default (400).
+    InvalidRequest,
     /// A bug or an I/O failure on the host side (500).
     Internal,
 }
@@ -45,7 +48,8 @@ impl UdfErrorKind {
             UdfErrorKind::InvalidMetadata
             | UdfErrorKind::InvalidBinary
             | UdfErrorKind::PermissionDenied
-            | UdfErrorKind::BadParams => 400,
+            | UdfErrorKind::BadParams
+            | UdfErrorKind::InvalidRequest => 400,
             UdfErrorKind::TooLarge => 413,
             UdfErrorKind::SignatureRejected => 403,
             UdfErrorKind::Trap
@@ -73,6 +77,7 @@ impl UdfErrorKind {
             UdfErrorKind::MemoryLimit => "udf_memory_limit_exception",
             UdfErrorKind::StackOverflow => "udf_stack_overflow_exception",
             UdfErrorKind::InstanceLimit => "udf_instance_limit_exception",
+            UdfErrorKind::InvalidRequest => "illegal_argument_exception",
             UdfErrorKind::Internal => "udf_exception",
         }
     }
@@ -99,8 +104,14 @@ pub struct UdfError {
 }
 
 impl UdfError {
+    /// The name and version are kept as given only up to [`ECHO_BYTES`](crate::metadata::ECHO_BYTES):
+    /// they are user input, repeated in responses and the audit log.
     pub fn new(udf: impl Into<String>, version: Option<String>, kind: UdfErrorKind, message: impl Into<String>) -> Self {
-        UdfError { udf: udf.into(), version, kind, message: message.into() }
+        let echo = |s: String| match crate::metadata::echo(&s) {
+            std::borrow::Cow::Borrowed(_) => s,
+            std::borrow::Cow::Owned(cut) => cut,
+        };
+        UdfError { udf: echo(udf.into()), version: version.map(echo), kind, message: message.into() }
     }
 
     pub fn status(&self) -> u16 {

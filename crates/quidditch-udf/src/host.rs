@@ -119,6 +119,45 @@ pub struct HostCtx {
     pub write_log: bool,
     /// The guest's exported memory (core modules), cached so host functions skip the export lookup.
     pub memory: Option<wasmtime::Memory>,
+    /// Set while the batch driver runs a block (see [`BlockWatch`]).
+    pub block_watch: Option<BlockWatch>,
+}
+
+/// The per-document time limit inside a batch-driver call. The epoch deadline is one tick
+/// ahead while a block runs; at each tick the store's deadline callback looks at the driver's
+/// position: a document that has run for `call_ticks` ticks, or the query's time running
+/// out, interrupts the call — the limits of one call per document, without a host call per
+/// document.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockWatch {
+    /// The driver's `pos` global: the block position being evaluated.
+    pub pos: wasmtime::Global,
+    pub last_pos: i32,
+    /// Ticks seen while at `last_pos`.
+    pub doc_ticks: u64,
+    pub call_ticks: u64,
+    pub query_ticks_left: u64,
+}
+
+impl BlockWatch {
+    /// The store's epoch-deadline callback: outside a driver block, the deadline is the call's
+    /// own (interrupt); inside, see [`BlockWatch`].
+    pub fn on_deadline(mut ctx: wasmtime::StoreContextMut<'_, HostCtx>) -> wasmtime::Result<wasmtime::UpdateDeadline> {
+        let Some(mut w) = ctx.data().block_watch else { return Ok(wasmtime::UpdateDeadline::Interrupt) };
+        let pos = match w.pos.get(&mut ctx) {
+            wasmtime::Val::I32(p) => p,
+            _ => -1,
+        };
+        if pos != w.last_pos {
+            w.last_pos = pos;
+            w.doc_ticks = 0;
+        }
+        w.doc_ticks += 1;
+        w.query_ticks_left = w.query_ticks_left.saturating_sub(1);
+        let over = w.doc_ticks >= w.call_ticks || w.query_ticks_left == 0;
+        ctx.data_mut().block_watch = Some(w);
+        Ok(if over { wasmtime::UpdateDeadline::Interrupt } else { wasmtime::UpdateDeadline::Continue(1) })
+    }
 }
 
 const MAX_CACHED_SLOTS: usize = 256;
@@ -136,6 +175,7 @@ impl HostCtx {
             read_document,
             write_log,
             memory: None,
+            block_watch: None,
         }
     }
 

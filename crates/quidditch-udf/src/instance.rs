@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use wasmtime::{InstancePre, Memory, Store, Trap, TypedFunc};
+use wasmtime::{Extern, Global, Instance, InstancePre, Memory, Store, Trap, TypedFunc, Val};
 
 use crate::audit::{AuditEntry, AuditLog, now_rfc3339};
 use crate::component::python_world::PythonRuntime;
@@ -14,7 +14,7 @@ use crate::config::UdfLimits;
 use crate::document::DocumentAccess;
 use crate::engine::WasmEngine;
 use crate::error::{UdfError, UdfErrorKind};
-use crate::host::{HostCtx, HostTrap, LogEntry};
+use crate::host::{BlockWatch, HostCtx, HostTrap, LogEntry};
 use crate::limits::{InstanceGate, MemoryLimitExceeded, MemoryLimiter};
 use crate::metadata::{Permission, UdfMetadata};
 use crate::params::BoundParams;
@@ -42,6 +42,15 @@ pub(crate) struct CoreUdf {
     pub score: Option<String>,
     pub batch: bool,
     pub initialize: bool,
+    /// The batch driver for the per-document exports that have no batched twin.
+    pub driver: Option<DriverModule>,
+}
+
+/// A compiled batch driver and which per-document exports it imports.
+pub(crate) struct DriverModule {
+    pub module: wasmtime::Module,
+    pub filter: bool,
+    pub score: bool,
 }
 
 /// One registered, compiled UDF version. Cheap to share (`Arc`); instances are created
@@ -133,6 +142,7 @@ impl LoadedUdf {
                     failed: None,
                     sample: 0,
                     search_deadline: false,
+                    failed_at: None,
                 })
             }
             Err(e) => {
@@ -209,7 +219,13 @@ impl LoadedUdf {
                 {
                     init.call(&mut store, ()).map_err(|e| self.classify(e, &store.data().limiter, false))?;
                 }
-                Ok(Inner::Core(CoreInstance { store, filter, score, filter_batch, score_batch, udf_buffer, buffer: None }))
+                let driver = match &core.driver {
+                    Some(d) if self.engine.batch_driver.load(std::sync::atomic::Ordering::Relaxed) => {
+                        Some(self.instantiate_driver(&mut store, &instance, core, d)?)
+                    }
+                    _ => None,
+                };
+                Ok(Inner::Core(CoreInstance { store, filter, score, filter_batch, score_batch, udf_buffer, buffer: None, driver }))
             }
             Runtime::Component(pre) => {
                 let host = ComponentHost::new(
@@ -246,6 +262,33 @@ impl LoadedUdf {
                 Ok(Inner::Python(PythonInstance { store, udf, exports: exports_of(caps) }))
             }
         }
+    }
+
+    /// The batch driver in the UDF's store, importing its per-document exports.
+    fn instantiate_driver(&self, store: &mut Store<HostCtx>, udf: &Instance, core: &CoreUdf, d: &DriverModule) -> Result<Driver, UdfError> {
+        let missing = |what: &str| self.error(UdfErrorKind::InvalidBinary, format!("the batch driver cannot import `{what}`"));
+        let mut imports: Vec<Extern> = Vec::with_capacity(2);
+        for (wanted, name) in [(d.filter, &core.filter), (d.score, &core.score)] {
+            if wanted {
+                let name = name.as_deref().ok_or_else(|| missing("filter/score"))?;
+                imports.push(udf.get_func(&mut *store, name).ok_or_else(|| missing(name))?.into());
+            }
+        }
+        store.data_mut().limiter.reserve_for_host(crate::driver::MEMORY_BYTES);
+        store.epoch_deadline_callback(crate::host::BlockWatch::on_deadline);
+        let instance = Instance::new(&mut *store, &d.module, &imports).map_err(|e| self.classify(e, &store.data().limiter, false))?;
+        let internal = |what: &str| self.error(UdfErrorKind::Internal, format!("the batch driver lacks `{what}`"));
+        let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| internal("memory"))?;
+        let pos = instance.get_global(&mut *store, "pos").ok_or_else(|| internal("pos"))?;
+        let block = |store: &mut Store<HostCtx>, wanted: bool, name: &str| -> Result<Option<TypedFunc<i32, i32>>, UdfError> {
+            if !wanted {
+                return Ok(None);
+            }
+            instance.get_typed_func::<i32, i32>(&mut *store, name).map(Some).map_err(|_| internal(name))
+        };
+        let filter_block = block(store, d.filter, "filter_block")?;
+        let score_block = block(store, d.score, "score_block")?;
+        Ok(Driver { memory, pos, filter_block, score_block })
     }
 
     /// Turns a wasmtime error into a `UdfError` naming the limit that was hit.
@@ -341,6 +384,17 @@ pub(crate) struct CoreInstance {
     udf_buffer: Option<TypedFunc<i32, i32>>,
     /// (ptr, size) of the region `udf_buffer` returned.
     buffer: Option<(u32, u32)>,
+    /// Runs per-document exports a block at a time ([`crate::driver`]).
+    driver: Option<Driver>,
+}
+
+/// A batch driver instance in a UDF instance's store.
+struct Driver {
+    memory: Memory,
+    /// The block position being evaluated (names the document of a trap).
+    pos: Global,
+    filter_block: Option<TypedFunc<i32, i32>>,
+    score_block: Option<TypedFunc<i32, i32>>,
 }
 
 pub(crate) struct ComponentInstance {
@@ -362,6 +416,8 @@ pub struct UdfInstance {
     sample: u32,
     /// Set when the caller's deadline (not `query_timeout_ms`) bounds the query's UDF time.
     search_deadline: bool,
+    /// Where in the block a failed driver call was (position, segment doc id), for the error.
+    failed_at: Option<(usize, u32)>,
 }
 
 impl std::fmt::Debug for UdfInstance {
@@ -417,11 +473,14 @@ impl UdfInstance {
         self.host().set_documents(docs);
     }
 
-    /// Whether the UDF has batched exports (core `filter_batch`/`score_batch` + `udf_buffer`,
-    /// or a component declaring them in `capabilities`). The batch methods work either way.
+    /// Whether blocks run with one call into wasm: core `filter_batch`/`score_batch` +
+    /// `udf_buffer`, per-document exports through the batch driver, or a component declaring
+    /// batched exports in `capabilities`. The batch methods work either way.
     pub fn has_batch(&self) -> bool {
         match &self.inner {
-            Inner::Core(c) => c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some()),
+            Inner::Core(c) => {
+                c.driver.is_some() || (c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some()))
+            }
             Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e.ends_with("_batch")),
             Inner::Python(p) => p.exports.iter().any(|e| e.ends_with("_batch")),
         }
@@ -467,6 +526,13 @@ impl UdfInstance {
         Ok(self.sample % TIMING_SAMPLE == 1)
     }
 
+    /// Epoch callbacks until the query's deadline tick has surely passed: the ticker bumps
+    /// its counter just before the engine's epoch, hence the `+ 1` (so a driver block is
+    /// interrupted no earlier than a single call would be).
+    fn query_ticks_left(&self) -> u64 {
+        self.query_deadline_tick.saturating_sub(self.udf.engine.now_tick()) + 1
+    }
+
     fn fail(&mut self, e: UdfError) -> UdfError {
         self.udf.stats.error(&e);
         self.udf.audit_failure("query", &e);
@@ -501,7 +567,10 @@ impl UdfInstance {
         };
         let mut probe = MemoryLimiter::new(0, 0);
         probe.hit = limiter_hit;
-        let err = self.udf.classify(e, &probe, expired);
+        let mut err = self.udf.classify(e, &probe, expired);
+        if let Some((k, doc)) = self.failed_at.take() {
+            err.message = format!("{} (in document {k} of the block, segment doc {doc})", err.message);
+        }
         self.fail(err)
     }
 
@@ -608,8 +677,11 @@ impl UdfInstance {
         h.batch_scores.resize(docs.len(), 0.0);
     }
 
-    /// Decides many documents; `out` receives one bool per doc. Uses the guest's batched
-    /// export when it has one (one call for the batch), otherwise calls `filter` per doc.
+    /// Decides many documents; `out` receives one bool per doc. One call into wasm for the
+    /// batch: the guest's batched export, or its per-document `filter` through the batch
+    /// driver (components without a batched export: one call per document). When it fails,
+    /// `out` holds the decisions made before the failing document (so a search interrupted by
+    /// its deadline keeps them).
     pub fn filter_batch(&mut self, docs: &[u32], scores: &[f32], out: &mut Vec<bool>) -> Result<(), UdfError> {
         out.clear();
         if !self.batch_supported("filter_batch") {
@@ -622,7 +694,15 @@ impl UdfInstance {
         self.begin_call()?;
         self.set_batch(docs, scores);
         let started = Instant::now();
+        let budget = (self.call_ticks, self.query_ticks_left());
         let result = match &mut self.inner {
+            Inner::Core(c) if c.filter_batch.is_none() => {
+                let mut partial = Vec::new();
+                self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let r = driver_batch(c, docs, true, budget, &mut partial, &mut self.failed_at);
+                *out = partial.chunks_exact(4).map(|b| b[0] != 0).collect();
+                r.map(|r| r.map(|()| std::mem::take(out)))
+            }
             Inner::Core(c) => core_batch(c, docs, 4, true).map(|r| {
                 r.map(|bytes| bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) != 0).collect::<Vec<_>>())
             }),
@@ -657,7 +737,15 @@ impl UdfInstance {
         self.begin_call()?;
         self.set_batch(docs, scores);
         let started = Instant::now();
+        let budget = (self.call_ticks, self.query_ticks_left());
         let result = match &mut self.inner {
+            Inner::Core(c) if c.score_batch.is_none() => {
+                let mut partial = Vec::new();
+                self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let r = driver_batch(c, docs, false, budget, &mut partial, &mut self.failed_at);
+                *out = f64s(&partial);
+                r.map(|r| r.map(|()| std::mem::take(out)))
+            }
             Inner::Core(c) => core_batch(c, docs, 8, false).map(|r| {
                 r.map(|bytes| {
                     bytes
@@ -693,8 +781,10 @@ impl UdfInstance {
     fn batch_supported(&self, which: &str) -> bool {
         match &self.inner {
             Inner::Core(c) => {
-                c.udf_buffer.is_some()
-                    && if which == "filter_batch" { c.filter_batch.is_some() } else { c.score_batch.is_some() }
+                let filter = which == "filter_batch";
+                let native = c.udf_buffer.is_some() && if filter { c.filter_batch.is_some() } else { c.score_batch.is_some() };
+                let driven = c.driver.as_ref().is_some_and(|d| if filter { d.filter_block.is_some() } else { d.score_block.is_some() });
+                native || driven
             }
             Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e == which),
             Inner::Python(p) => p.exports.iter().any(|e| e == which),
@@ -713,6 +803,66 @@ fn packed_docs(docs: &[u32]) -> Vec<u8> {
 
 fn ctxs_of(docs: &[u32]) -> impl Iterator<Item = u64> + '_ {
     docs.iter().enumerate().map(|(i, &d)| ((i as u64) << 32) | d as u64)
+}
+
+fn f64s(bytes: &[u8]) -> Vec<f64> {
+    bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect()
+}
+
+/// Runs per-document exports over `docs` through the batch driver, [`driver::BLOCK`]
+/// documents per call: ctxs into the driver's memory, one call, results out (i32 per
+/// document for `filter`, f64 for `score`) appended to `out`. `budget` is (ticks per
+/// document, ticks left for the query), enforced by [`BlockWatch`]. On a trap, `out` holds
+/// the results of the documents before the failing one, and `failed_at` gets its position
+/// in `docs` and its doc id.
+///
+/// [`driver::BLOCK`]: crate::driver::BLOCK
+fn driver_batch(
+    c: &mut CoreInstance,
+    docs: &[u32],
+    filter: bool,
+    budget: (u64, u64),
+    out: &mut Vec<u8>,
+    failed_at: &mut Option<(usize, u32)>,
+) -> wasmtime::Result<Result<(), String>> {
+    use crate::driver::{BLOCK, OUT};
+    let Some(d) = &c.driver else { return Ok(Err("no batch driver".into())) };
+    let (memory, pos) = (d.memory, d.pos);
+    let Some(run) = (if filter { d.filter_block.clone() } else { d.score_block.clone() }) else {
+        return Ok(Err("the batch driver does not run this export".into()));
+    };
+    let width = if filter { 4 } else { 8 };
+    out.clear();
+    out.reserve(docs.len() * width);
+    let mut query_ticks_left = budget.1;
+    for (chunk_no, chunk) in docs.chunks(BLOCK).enumerate() {
+        let base = chunk_no * BLOCK;
+        {
+            let mem = memory.data_mut(&mut c.store);
+            for (i, &doc) in chunk.iter().enumerate() {
+                let ctx = (((base + i) as u64) << 32) | doc as u64;
+                mem[i * 8..i * 8 + 8].copy_from_slice(&ctx.to_le_bytes());
+            }
+        }
+        let watch = BlockWatch { pos, last_pos: -1, doc_ticks: 0, call_ticks: budget.0, query_ticks_left };
+        c.store.data_mut().block_watch = Some(watch);
+        c.store.set_epoch_deadline(1);
+        let result = run.call(&mut c.store, chunk.len() as i32);
+        query_ticks_left = c.store.data_mut().block_watch.take().map_or(0, |w| w.query_ticks_left);
+        let done = match &result {
+            Ok(_) => chunk.len(),
+            Err(_) => match pos.get(&mut c.store) {
+                Val::I32(p) => (p.max(0) as usize).min(chunk.len() - 1),
+                _ => 0,
+            },
+        };
+        out.extend_from_slice(&memory.data(&c.store)[OUT..OUT + done * width]);
+        if let Err(e) = result {
+            *failed_at = Some((base + done, docs[base + done]));
+            return Err(e);
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Runs a core batched export: ctxs and outputs in the guest's `udf_buffer` region.

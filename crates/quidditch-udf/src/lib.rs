@@ -26,7 +26,9 @@ mod abi;
 pub mod audit;
 mod component;
 pub mod config;
+mod defaults;
 pub mod document;
+mod driver;
 mod engine;
 pub mod error;
 mod host;
@@ -50,7 +52,7 @@ pub use instance::{LoadedUdf, UdfInstance};
 pub use metadata::{BinaryKind, Language, ParamDecl, ParamType, Permission, UdfMetadata};
 pub use params::{BoundParams, ParamValue};
 pub use python_runtime::{ModuleLoadError, RuntimeBuilder, SharedPythonRuntime};
-pub use registry::{RegisterRequest, UdfRegistry};
+pub use registry::{DefaultChange, RegisterRequest, UdfRegistry, UploadSource, VersionChoice};
 
 /// Compiles WAT text (a `wat` upload) to a binary; the error carries line and column.
 pub fn compile_wat(text: &str) -> Result<Vec<u8>, String> {

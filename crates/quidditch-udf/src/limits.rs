@@ -13,11 +13,20 @@ pub struct MemoryLimiter {
     /// Set when a growth was refused, so the resulting trap is reported as a memory limit hit.
     pub hit: bool,
     current: usize,
+    /// Memory of the runtime's own modules in the store (the batch driver), on top of the
+    /// UDF's limit and left out of what errors report.
+    host_bytes: usize,
 }
 
 impl MemoryLimiter {
     pub fn new(max_memory: usize, max_table_elements: usize) -> Self {
-        MemoryLimiter { max_memory, max_table_elements, hit: false, current: 0 }
+        MemoryLimiter { max_memory, max_table_elements, hit: false, current: 0, host_bytes: 0 }
+    }
+
+    /// Grants `bytes` more for a module of the runtime's own, instantiated next.
+    pub fn reserve_for_host(&mut self, bytes: usize) {
+        self.max_memory += bytes;
+        self.host_bytes += bytes;
     }
 }
 
@@ -45,7 +54,10 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         let total = self.current - current.min(self.current) + desired;
         if total > self.max_memory {
             self.hit = true;
-            return Err(wasmtime::Error::new(MemoryLimitExceeded { limit: self.max_memory, requested: total }));
+            return Err(wasmtime::Error::new(MemoryLimitExceeded {
+                limit: self.max_memory - self.host_bytes,
+                requested: total.saturating_sub(self.host_bytes),
+            }));
         }
         self.current = total;
         Ok(true)

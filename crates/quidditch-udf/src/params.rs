@@ -30,8 +30,13 @@ impl BoundParams {
         self.values.iter().map(|(n, v)| (n.as_str(), v))
     }
 
-    /// Binds `given` to `decls`; the error message names the parameter.
+    /// Binds `given` to `decls`; the error message names the parameter. A UDF that declares
+    /// no parameters takes any (as Painless scripts do), each typed from its JSON value
+    /// ([`ParamType::of_json`]); nulls are left out, so reading one says "not found".
     pub fn bind(decls: &[ParamDecl], given: &Map<String, Value>) -> Result<BoundParams, String> {
+        if decls.is_empty() {
+            return Self::bind_undeclared(given);
+        }
         for name in given.keys() {
             if !decls.iter().any(|d| &d.name == name) {
                 let declared: Vec<&str> = decls.iter().map(|d| d.name.as_str()).collect();
@@ -54,6 +59,25 @@ impl BoundParams {
                 None if d.required => return Err(format!("missing required parameter [{}]", d.name)),
                 None => {}
             }
+        }
+        Ok(BoundParams { values })
+    }
+
+    fn bind_undeclared(given: &Map<String, Value>) -> Result<BoundParams, String> {
+        let mut values = Vec::with_capacity(given.len());
+        for (name, v) in given {
+            if v.is_null() {
+                continue;
+            }
+            let ty = ParamType::of_json(v).ok_or_else(|| {
+                format!(
+                    "parameter [{}] must be a string, number or boolean (the UDF declares no parameters, so the type \
+                     comes from the value); got {}",
+                    crate::metadata::echo(name),
+                    json_type_name(v)
+                )
+            })?;
+            values.push((name.clone(), coerce(ty, v)?));
         }
         Ok(BoundParams { values })
     }
@@ -100,7 +124,8 @@ pub fn coerce(ty: ParamType, v: &Value) -> Result<ParamValue, String> {
     }
 }
 
-pub(crate) fn json_type_name(v: &Value) -> &'static str {
+/// `a string`, `an array`… for error messages.
+pub fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -108,5 +133,32 @@ pub(crate) fn json_type_name(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn undeclared_parameters_are_typed_from_json() {
+        let given = json!({"s": "x", "i": 3, "f": 2.5, "b": true, "n": null});
+        let bound = BoundParams::bind(&[], given.as_object().unwrap()).unwrap();
+        assert_eq!(bound.get(b"s"), Some(&ParamValue::String("x".into())));
+        assert_eq!(bound.get(b"i"), Some(&ParamValue::I64(3)));
+        assert_eq!(bound.get(b"f"), Some(&ParamValue::F64(2.5)));
+        assert_eq!(bound.get(b"b"), Some(&ParamValue::Bool(true)));
+        assert_eq!(bound.get(b"n"), None);
+        assert_eq!(bound.get(b"absent"), None);
+        let e = BoundParams::bind(&[], json!({"a": [1]}).as_object().unwrap()).unwrap_err();
+        assert!(e.contains("[a]") && e.contains("an array"), "{e}");
+    }
+
+    #[test]
+    fn declared_parameters_keep_their_checks() {
+        let decls = [ParamDecl { name: "x".into(), param_type: ParamType::I64, required: true, default: None, description: String::new() }];
+        assert!(BoundParams::bind(&decls, json!({"y": 1}).as_object().unwrap()).unwrap_err().contains("unknown parameter [y]"));
+        assert!(BoundParams::bind(&decls, &Map::new()).unwrap_err().contains("missing required parameter [x]"));
     }
 }

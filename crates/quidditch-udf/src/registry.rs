@@ -19,12 +19,13 @@ use wasmtime::{ExternType, ValType};
 use crate::audit::{AuditEntry, AuditLog, AuditQuery, now_rfc3339};
 use crate::component::{ComponentHost, UdfPre};
 use crate::config::{UdfConfig, UdfLimits};
+use crate::defaults::DefaultPins;
 use crate::engine::{Compiled, WasmEngine, detect_kind};
 use crate::error::{UdfError, UdfErrorKind};
 use crate::host::HostCtx;
-use crate::instance::{CoreUdf, LoadedUdf, Runtime};
+use crate::instance::{CoreUdf, DriverModule, LoadedUdf, Runtime};
 use crate::limits::InstanceGate;
-use crate::metadata::{BinaryKind, Language, UdfMetadata};
+use crate::metadata::{BinaryKind, Language, UdfMetadata, echo, parse_version};
 use crate::params::BoundParams;
 use crate::permissions::{check_component_imports, check_core_imports};
 use crate::python_runtime::SharedPythonRuntime;
@@ -42,6 +43,47 @@ pub struct RegisterRequest {
     pub actor: String,
 }
 
+/// What an upload carries: a binary, or source the server compiles to one. The upload paths
+/// (`/api/v1/udfs` in JSON, raw and multipart form, and `/_scripts`) all build this, and
+/// [`UdfRegistry::precheck`] runs on it before anything is compiled.
+#[derive(Debug, Clone)]
+pub enum UploadSource {
+    /// A core module or component, as uploaded.
+    Binary(Vec<u8>),
+    /// WAT text (compiled in-process, in milliseconds).
+    Wat(String),
+    /// Python source (compiled with componentize-py: seconds of CPU in a build sandbox).
+    Python(String),
+}
+
+impl UploadSource {
+    fn len(&self) -> usize {
+        match self {
+            UploadSource::Binary(b) => b.len(),
+            UploadSource::Wat(s) | UploadSource::Python(s) => s.len(),
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            UploadSource::Binary(_) => "binary",
+            UploadSource::Wat(_) => "WAT source",
+            UploadSource::Python(_) => "Python source",
+        }
+    }
+}
+
+/// Which version a registration gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionChoice {
+    /// `metadata.version`, as uploaded.
+    Declared,
+    /// The next patch version after the highest one registered (`1.0.0` for the first),
+    /// picked under the registry's write lock so concurrent uploads never pick the same one
+    /// (stored scripts: every `put_script` is a new version).
+    NextPatch,
+}
+
 /// The registry of all UDF versions of this node.
 pub struct UdfRegistry {
     config: UdfConfig,
@@ -55,6 +97,21 @@ pub struct UdfRegistry {
     udfs: RwLock<BTreeMap<String, BTreeMap<semver::Version, Arc<LoadedUdf>>>>,
     /// Serializes registrations and deletions (the duplicate check and the disk layout).
     write_lock: Mutex<()>,
+    /// Pinned default versions (taken after `udfs` when both are held).
+    pins: RwLock<DefaultPins>,
+}
+
+/// A default-version change (`_default`, `_rollback`), as the API reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DefaultChange {
+    pub name: String,
+    /// What queries without a version now run: the pin, else the highest version.
+    pub default_version: String,
+    /// The pinned version, `None` when nothing is pinned.
+    pub pinned: Option<String>,
+    /// The pin before this change.
+    pub previous: Option<String>,
+    pub latest_version: String,
 }
 
 impl std::fmt::Debug for UdfRegistry {
@@ -94,6 +151,7 @@ impl UdfRegistry {
             python,
             udfs: RwLock::new(BTreeMap::new()),
             write_lock: Mutex::new(()),
+            pins: RwLock::new(DefaultPins::open(&dir.join("defaults.json"))),
         });
         registry.load_all();
         Ok(registry)
@@ -173,6 +231,11 @@ impl UdfRegistry {
         &self.python
     }
 
+    /// Switches the batch driver for instances created from now on (benchmarks compare both).
+    pub fn set_batch_driver(&self, on: bool) {
+        self.engine.batch_driver.store(on, Ordering::Relaxed);
+    }
+
     pub fn config(&self) -> &UdfConfig {
         &self.config
     }
@@ -181,8 +244,8 @@ impl UdfRegistry {
         &self.audit
     }
 
-    /// A UDF version: `version` exact, or the highest semver when `None`. `name` may also be
-    /// `name@version`.
+    /// A UDF version: `version` exact, or when `None` the pinned default, else the highest
+    /// semver. `name` may also be `name@version`.
     pub fn resolve(&self, name: &str, version: Option<&str>) -> Result<Arc<LoadedUdf>, UdfError> {
         let (name, version) = match (name.split_once('@'), version) {
             (Some((n, v)), None) => (n, Some(v)),
@@ -190,21 +253,92 @@ impl UdfRegistry {
         };
         let udfs = self.udfs.read();
         let Some(versions) = udfs.get(name) else {
-            return Err(UdfError::new(name, version.map(str::to_string), UdfErrorKind::NotFound, format!("no UDF named [{name}]")));
+            return Err(UdfError::new(name, version.map(str::to_string), UdfErrorKind::NotFound, format!("no UDF named [{}]", echo(name))));
         };
         match version {
-            None => versions.values().next_back().cloned().ok_or_else(|| {
-                UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{name}]"))
-            }),
+            None => {
+                let pinned = self.pins.read().get(name).and_then(|v| semver::Version::parse(v).ok());
+                pinned.and_then(|v| versions.get(&v)).or_else(|| versions.values().next_back()).cloned().ok_or_else(|| {
+                    UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{}]", echo(name)))
+                })
+            }
             Some(v) => {
-                let parsed = semver::Version::parse(v).map_err(|e| {
-                    UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, format!("[{v}] is not a semantic version: {e}"))
-                })?;
+                let parsed = parse_version(v).map_err(|m| UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, m))?;
                 versions.get(&parsed).cloned().ok_or_else(|| {
-                    UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, format!("UDF [{name}] has no version [{v}]"))
+                    UdfError::new(name, Some(v.to_string()), UdfErrorKind::NotFound, format!("UDF [{}] has no version [{}]", echo(name), echo(v)))
                 })
             }
         }
+    }
+
+    /// The pinned default version of `name`, if one is pinned.
+    pub fn pinned_version(&self, name: &str) -> Option<String> {
+        self.pins.read().get(name).map(str::to_string)
+    }
+
+    /// Pins `version` as what queries without a version run (a newer upload then changes
+    /// nothing until promoted). Audited as `promote`.
+    pub fn set_default(&self, name: &str, version: &str, actor: &str) -> Result<DefaultChange, UdfError> {
+        let started = Instant::now();
+        let _write = self.write_lock.lock();
+        let udf = self.resolve(name, Some(version))?;
+        let previous = self
+            .pins
+            .write()
+            .set(udf.name(), Some(udf.metadata.version.clone()))
+            .map_err(|e| udf.error(UdfErrorKind::Internal, format!("cannot store the default version: {e}")))?;
+        self.audit_success("promote", udf.name(), Some(udf.version_str()), actor, started);
+        self.default_change(udf.name(), previous)
+    }
+
+    /// Goes back to the default before the last `set_default` (or rollback's). Audited as
+    /// `rollback`.
+    pub fn roll_back_default(&self, name: &str, actor: &str) -> Result<DefaultChange, UdfError> {
+        let started = Instant::now();
+        let _write = self.write_lock.lock();
+        let latest = self.resolve(name, None)?;
+        let before = self.pinned_version(name);
+        let restored = self
+            .pins
+            .write()
+            .roll_back(latest.name())
+            .map_err(|e| latest.error(UdfErrorKind::Internal, format!("cannot store the default version: {e}")))?;
+        if restored.is_none() {
+            return Err(UdfError::new(
+                name,
+                None,
+                UdfErrorKind::InvalidRequest,
+                format!("UDF [{}] has no earlier default version to roll back to", echo(name)),
+            ));
+        }
+        let change = self.default_change(latest.name(), before)?;
+        self.audit_success("rollback", latest.name(), Some(&change.default_version), actor, started);
+        Ok(change)
+    }
+
+    fn default_change(&self, name: &str, previous: Option<String>) -> Result<DefaultChange, UdfError> {
+        let default = self.resolve(name, None)?;
+        let latest = self.versions(name)?.last().map(|u| u.metadata.version.clone()).unwrap_or_default();
+        Ok(DefaultChange {
+            name: name.to_string(),
+            default_version: default.metadata.version.clone(),
+            pinned: self.pinned_version(name),
+            previous,
+            latest_version: latest,
+        })
+    }
+
+    fn audit_success(&self, operation: &str, name: &str, version: Option<&str>, actor: &str, started: Instant) {
+        self.audit.record(AuditEntry {
+            time: now_rfc3339(),
+            actor: actor.to_string(),
+            operation: operation.into(),
+            udf: name.to_string(),
+            version: version.map(str::to_string),
+            outcome: "success".into(),
+            error: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
     }
 
     /// All versions of a UDF, oldest first.
@@ -213,7 +347,7 @@ impl UdfRegistry {
             .read()
             .get(name)
             .map(|v| v.values().cloned().collect())
-            .ok_or_else(|| UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{name}]")))
+            .ok_or_else(|| UdfError::new(name, None, UdfErrorKind::NotFound, format!("no UDF named [{}]", echo(name))))
     }
 
     /// The latest version of every UDF, by name.
@@ -229,13 +363,19 @@ impl UdfRegistry {
     }
 
     fn reject(&self, req: &RegisterRequest, operation: &str, kind: UdfErrorKind, message: String, started: Instant) -> UdfError {
-        let e = UdfError::new(&req.metadata.name, Some(req.metadata.version.clone()), kind, message);
+        self.reject_upload(&req.metadata, &req.actor, operation, kind, message, started)
+    }
+
+    /// An upload refused: the error, also recorded in the audit log (name and version cut to
+    /// what [`echo`] keeps).
+    fn reject_upload(&self, metadata: &UdfMetadata, actor: &str, operation: &str, kind: UdfErrorKind, message: String, started: Instant) -> UdfError {
+        let e = UdfError::new(&metadata.name, Some(metadata.version.clone()), kind, message);
         self.audit.record(AuditEntry {
             time: now_rfc3339(),
-            actor: req.actor.clone(),
+            actor: actor.to_string(),
             operation: operation.into(),
-            udf: req.metadata.name.clone(),
-            version: Some(req.metadata.version.clone()),
+            udf: e.udf.clone(),
+            version: e.version.clone(),
             outcome: "failure".into(),
             error: Some(e.to_string()),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -243,10 +383,69 @@ impl UdfRegistry {
         e
     }
 
-    /// Validates, stores and compiles a new version. Returns the stored metadata.
+    /// The checks an upload passes before anything is compiled or written (so a refused
+    /// upload costs no compiler run): the API caller is already authorized; here the metadata
+    /// (name and version limits, every declared field), the size limit, and the signature
+    /// policy — with `require_signed`, an upload without a signature, or Python source (which
+    /// cannot be signed: the signature covers the binary the server would build), is refused
+    /// (403). A binary's signature is verified here too; WAT is signed over its compiled
+    /// binary, verified by [`register`](Self::register). Refusals are audited.
+    pub fn precheck(&self, metadata: &UdfMetadata, source: &UploadSource, signature: Option<&str>, actor: &str, choice: VersionChoice) -> Result<(), UdfError> {
+        let started = Instant::now();
+        let reject = |op: &str, kind, m| self.reject_upload(metadata, actor, op, kind, m, started);
+        let checked = match choice {
+            VersionChoice::Declared => metadata.validate().map(drop),
+            // The version is picked at registration; check everything else.
+            VersionChoice::NextPatch => UdfMetadata { version: "1.0.0".into(), ..metadata.clone() }.validate().map(drop),
+        };
+        checked.map_err(|m| reject("register", UdfErrorKind::InvalidMetadata, m))?;
+        self.limits_for(metadata).map_err(|m| reject("register", UdfErrorKind::InvalidMetadata, m))?;
+        if source.len() > self.config.max_module_bytes {
+            let m = format!(
+                "the {} is {} bytes, above the limit [max_module_bytes] = {} bytes",
+                source.what(),
+                source.len(),
+                self.config.max_module_bytes
+            );
+            return Err(reject("register", UdfErrorKind::TooLarge, m));
+        }
+        let signature = signature.map(str::trim).filter(|s| !s.is_empty());
+        match source {
+            UploadSource::Python(_) if self.config.require_signed => Err(reject(
+                "signature_rejected",
+                UdfErrorKind::SignatureRejected,
+                "the server requires signed UDFs and Python source cannot be signed (the signature covers the binary \
+                 the server would build): build the component yourself and upload it signed"
+                    .into(),
+            )),
+            UploadSource::Binary(binary) => self.verify_signature(metadata, actor, &sha256_bytes(binary), signature, started).map(drop),
+            _ if signature.is_none() && self.config.require_signed => Err(reject(
+                "signature_rejected",
+                UdfErrorKind::SignatureRejected,
+                "the server requires signed UDFs and the upload has no signature".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates, stores and compiles a new version with the declared version. Returns the
+    /// stored metadata.
     pub fn register(&self, req: RegisterRequest) -> Result<Arc<LoadedUdf>, UdfError> {
+        self.register_as(req, VersionChoice::Declared)
+    }
+
+    /// Validates, stores and compiles a new version, its version picked by `choice`.
+    pub fn register_as(&self, mut req: RegisterRequest, choice: VersionChoice) -> Result<Arc<LoadedUdf>, UdfError> {
         let started = Instant::now();
         let op = "register";
+        let _write = self.write_lock.lock();
+        if choice == VersionChoice::NextPatch {
+            let next = match self.udfs.read().get(&req.metadata.name).and_then(|v| v.keys().next_back()) {
+                Some(v) => semver::Version::new(v.major, v.minor, v.patch + 1),
+                None => semver::Version::new(1, 0, 0),
+            };
+            req.metadata.version = next.to_string();
+        }
         let version = req
             .metadata
             .validate()
@@ -273,7 +472,6 @@ impl UdfRegistry {
         let digest = sha256_bytes(&req.binary);
         let signed_by = self.check_signature(&req, &digest, started)?;
 
-        let _write = self.write_lock.lock();
         if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
             let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
             return Err(self.reject(&req, op, UdfErrorKind::AlreadyExists, m, started));
@@ -328,17 +526,7 @@ impl UdfRegistry {
         self.store(&udf.metadata, &req.binary)
             .map_err(|e| self.reject(&req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
         // Cache the compiled artifact so a restart does not recompile.
-        let path = self.engine.cache_path(&udf.metadata.sha256);
-        if !path.exists() {
-            let bytes = match &compiled {
-                Compiled::Core(m) => m.serialize(),
-                Compiled::Component(c) => c.serialize(),
-            };
-            if let Ok(bytes) = bytes {
-                let tmp = path.with_extension("tmp");
-                let _ = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, &path));
-            }
-        }
+        self.engine.cache_artifact(&udf.metadata.sha256, &compiled);
         let udf = Arc::new(udf);
         self.udfs.write().entry(udf.metadata.name.clone()).or_default().insert(version, udf.clone());
         self.audit.record(AuditEntry {
@@ -409,7 +597,13 @@ impl UdfRegistry {
     }
 
     fn check_signature(&self, req: &RegisterRequest, digest: &[u8; 32], started: Instant) -> Result<Option<String>, UdfError> {
-        let problem = match req.signature.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let signature = req.signature.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        self.verify_signature(&req.metadata, &req.actor, digest, signature, started)
+    }
+
+    /// The trusted key that signed `digest`, `None` for an accepted unsigned upload.
+    fn verify_signature(&self, metadata: &UdfMetadata, actor: &str, digest: &[u8; 32], signature: Option<&str>, started: Instant) -> Result<Option<String>, UdfError> {
+        let problem = match signature {
             None if self.config.require_signed => "the server requires signed UDFs and the upload has no signature".to_string(),
             None => return Ok(None),
             Some(sig) => match self.trusted.verify(digest, sig) {
@@ -423,7 +617,7 @@ impl UdfRegistry {
                 }
             },
         };
-        Err(self.reject(req, "signature_rejected", UdfErrorKind::SignatureRejected, problem, started))
+        Err(self.reject_upload(metadata, actor, "signature_rejected", UdfErrorKind::SignatureRejected, problem, started))
     }
 
     fn runtime_for(&self, metadata: &UdfMetadata, compiled: &Compiled) -> Result<Runtime, UdfError> {
@@ -433,13 +627,17 @@ impl UdfRegistry {
                 let pre = self.core_linker.instantiate_pre(module).map_err(|e| err(format!("cannot link the module: {e:#}")))?;
                 let (filter, score) = core_roles(module, metadata.function_name.as_deref());
                 let has = |n: &str| module.get_export(n).is_some();
-                Ok(Runtime::Core(CoreUdf {
-                    pre,
-                    filter,
-                    score,
-                    batch: has("udf_buffer") && (has("filter_batch") || has("score_batch")),
-                    initialize: has("_initialize"),
-                }))
+                let batch = has("udf_buffer") && (has("filter_batch") || has("score_batch"));
+                // Per-document exports without a batched twin run batched through the driver.
+                let drive_filter = filter.is_some() && !(batch && has("filter_batch"));
+                let drive_score = score.is_some() && !(batch && has("score_batch"));
+                let driver = if drive_filter || drive_score {
+                    let module = self.engine.driver(drive_filter, drive_score).map_err(|e| err(format!("{e:#}")))?;
+                    Some(DriverModule { module, filter: drive_filter, score: drive_score })
+                } else {
+                    None
+                };
+                Ok(Runtime::Core(CoreUdf { pre, filter, score, batch, initialize: has("_initialize"), driver }))
             }
             Compiled::Component(component) => {
                 let pre = self
@@ -502,6 +700,18 @@ impl UdfRegistry {
             if !still_used {
                 self.engine.evict(&udf.metadata.sha256);
             }
+            // A deleted version is never the default again; the last one takes the pin along.
+            let mut pins = self.pins.write();
+            let unpinned = if udfs.contains_key(name) {
+                pins.forget_version(name, &udf.metadata.version)
+            } else {
+                pins.remove(name).map(|_| false)
+            };
+            match unpinned {
+                Ok(true) => info!(udf = name, version = %udf.metadata.version, "the deleted version was the pinned default; unpinned"),
+                Ok(false) => {}
+                Err(e) => warn!(udf = name, "cannot update the default-version pins: {e}"),
+            }
         }
         self.audit.record(AuditEntry {
             time: now_rfc3339(),
@@ -546,6 +756,7 @@ impl UdfRegistry {
         json!({
             "compilations": c.compilations.load(Ordering::Relaxed),
             "cache_hits": c.cache_hits.load(Ordering::Relaxed),
+            "driver_blocks": c.driver_blocks.load(Ordering::Relaxed),
             "udfs": self.udfs.read().len(),
             "versions": self.udfs.read().values().map(|v| v.len()).sum::<usize>(),
             "python_runtime": self.python.stats_json(),

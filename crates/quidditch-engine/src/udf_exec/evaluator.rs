@@ -183,7 +183,13 @@ impl Evaluator {
                 kept.extend(docs.iter().zip(scores).zip(&out).filter(|(_, k)| **k != negate).map(|((d, s), _)| (*d, *s)));
                 true
             }
-            Err(e) => self.block_fallback(e, docs, scores, kept, |ev, d, s| ev.filter(d, s, negate)),
+            Err(e) => {
+                if self.interrupted_by_deadline(&e) {
+                    // Partial results: the documents decided before the interruption stay.
+                    kept.extend(docs.iter().zip(scores).zip(&out).filter(|(_, k)| **k != negate).map(|((d, s), _)| (*d, *s)));
+                }
+                self.block_fallback(e, docs, scores, kept, |ev, d, s| ev.filter(d, s, negate))
+            }
         };
         self.bools = out;
         go_on
@@ -208,10 +214,24 @@ impl Evaluator {
                 }
                 true
             }
-            Err(e) => self.block_fallback(e, docs, scores, kept, |ev, d, s| ev.score(d, s, min_score)),
+            Err(e) => {
+                if self.interrupted_by_deadline(&e) {
+                    for (d, s) in docs.iter().zip(&out) {
+                        if let Verdict::Keep(score) = keep_score(*s, min_score) {
+                            kept.push((*d, score));
+                        }
+                    }
+                }
+                self.block_fallback(e, docs, scores, kept, |ev, d, s| ev.score(d, s, min_score))
+            }
         };
         self.floats = out;
         go_on
+    }
+
+    /// The search's own deadline stopped the call (not the UDF's fault: partial results).
+    fn interrupted_by_deadline(&self, e: &UdfError) -> bool {
+        e.kind == UdfErrorKind::Timeout && self.binding.run.deadline_passed()
     }
 
     fn block_fallback(

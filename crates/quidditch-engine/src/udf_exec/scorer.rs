@@ -28,6 +28,8 @@ pub(crate) struct UdfScorer {
     block_scores: Vec<Score>,
     kept: Vec<(DocId, Score)>,
     pos: usize,
+    /// Evaluation stopped (search deadline, failure): serve what `kept` has, then end.
+    stopped: bool,
 }
 
 impl UdfScorer {
@@ -45,6 +47,7 @@ impl UdfScorer {
             block_scores: Vec::new(),
             kept: Vec::new(),
             pos: 0,
+            stopped: false,
         };
         if scorer.batched {
             scorer.block_docs.reserve(BLOCK);
@@ -106,6 +109,9 @@ impl UdfScorer {
     fn fill(&mut self) -> DocId {
         loop {
             self.kept.clear();
+            if self.stopped {
+                return self.set(TERMINATED, 0.0);
+            }
             self.pos = 0;
             self.block_docs.clear();
             self.block_scores.clear();
@@ -133,8 +139,12 @@ impl UdfScorer {
                 }
             };
             if !go_on {
-                self.kept.clear();
-                return self.set(TERMINATED, 0.0);
+                // What was decided before the stop (a search interrupted by its deadline
+                // keeps those partial results; a failure fails the whole search anyway).
+                self.stopped = true;
+                if self.kept.is_empty() {
+                    return self.set(TERMINATED, 0.0);
+                }
             }
             if let Some(&(d, s)) = self.kept.first() {
                 return self.set(d, s);

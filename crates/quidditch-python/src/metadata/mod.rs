@@ -29,26 +29,9 @@ impl Export {
     }
 }
 
-/// A UDF parameter type, as Python annotations name them: `str`, `int`, `float`, `bool`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParamType {
-    String,
-    I64,
-    F64,
-    Bool,
-}
-
-impl ParamType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ParamType::String => "string",
-            ParamType::I64 => "i64",
-            ParamType::F64 => "f64",
-            ParamType::Bool => "bool",
-        }
-    }
-}
+/// A UDF parameter type: the runtime's own (`quidditch_udf::ParamType`), so what the source's
+/// annotations declare (`str`, `int`, `float`, `bool`) is what the registry checks.
+pub use quidditch_udf::ParamType;
 
 /// One declared parameter: a parameter of `filter`/`score` after the document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,8 @@ mod shards;
 mod python_udf;
 #[path = "bench/udf_runtime.rs"]
 mod udf_runtime;
+#[path = "bench/udf_http.rs"]
+mod udf_http;
 #[path = "bench/udf_search.rs"]
 mod udf_search;
 #[path = "bench/udf_sdk.rs"]
@@ -25,6 +27,7 @@ fn main() {
         Some("python-udf") => python_udf::run(&args[2..]),
         Some("udf-search") => udf_search::run(&args[2..]),
         Some("shards") => shards::run(&args[2..]),
+        Some("udf-http") => udf_http::run(&args[2..]),
         Some("udf-sdk") => udf_sdk::run(&args[2..]),
         Some("wal-append") => wal_append::run(&args[2..]),
         _ => {

@@ -52,7 +52,7 @@ impl Language {
             Language::C => "c",
             Language::Wat => "wat",
             Language::Python => "python",
-            Language::Wasm => "other",
+            Language::Wasm => "wasm",
         }
     }
 }

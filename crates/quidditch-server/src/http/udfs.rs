@@ -2,8 +2,9 @@
 //! Thin: parsing and response shaping here, everything else in `quidditch-udf`.
 
 pub(super) mod python;
-mod upload;
+pub(super) mod upload;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -28,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/udfs/{name}/versions", get(versions))
         .route("/api/v1/udfs/{name}/stats", get(stats))
         .route("/api/v1/udfs/{name}/test", axum::routing::post(test))
+        .route("/api/v1/udfs/{name}/_default", axum::routing::post(set_default))
+        .route("/api/v1/udfs/{name}/_rollback", axum::routing::post(roll_back_default))
         .route("/api/v1/udfs/{name}/{version}", get(get_version).delete(delete))
         .route("/_prometheus/metrics", get(metrics))
         .route("/metrics", get(metrics))
@@ -112,6 +115,7 @@ async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Resu
             let mut v = metadata_json(&latest);
             if let Some(o) = v.as_object_mut() {
                 o.insert("versions".into(), json!(versions));
+                insert_defaults(&state, o, latest.name());
             }
             v
         })
@@ -133,8 +137,70 @@ async fn get_udf(
     let mut v = metadata_json(&udf);
     if let (Some(o), Ok(all)) = (v.as_object_mut(), state.udfs.versions(udf.name())) {
         o.insert("versions".into(), json!(all.iter().map(|u| u.version_str()).collect::<Vec<_>>()));
+        insert_defaults(&state, o, udf.name());
     }
     Ok(json_response(200, v))
+}
+
+/// `default_version` (what queries without a version run), `pinned_version` and
+/// `latest_version` of a UDF.
+fn insert_defaults(state: &AppState, o: &mut Map<String, Value>, name: &str) {
+    if let Ok(default) = state.udfs.resolve(name, None) {
+        o.insert("default_version".into(), json!(default.version_str()));
+    }
+    o.insert("pinned_version".into(), json!(state.udfs.pinned_version(name)));
+    if let Ok(all) = state.udfs.versions(name)
+        && let Some(latest) = all.last()
+    {
+        o.insert("latest_version".into(), json!(latest.version_str()));
+    }
+}
+
+/// `POST /api/v1/udfs/{name}/_default {"version": "1.2.0"}`: pins the version queries
+/// without a version run.
+async fn set_default(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let actor = authorize(&state, &headers, true)?;
+    let body = parse_json_body(&body)?;
+    let version = match &body {
+        Some(Value::Object(o)) => {
+            if let Some(k) = o.keys().find(|k| k.as_str() != "version") {
+                return Err(ApiError::illegal_argument(format!(
+                    "unknown field [{}] in a default-version request; expected {{\"version\": \"<semver>\"}}",
+                    quidditch_udf::metadata::echo(k)
+                )));
+            }
+            match o.get("version") {
+                Some(Value::String(v)) => v.clone(),
+                _ => return Err(ApiError::illegal_argument("[version] is required and must be a string, e.g. {\"version\": \"1.2.0\"}")),
+            }
+        }
+        _ => return Err(ApiError::illegal_argument("the body must be {\"version\": \"<semver>\"}")),
+    };
+    let udfs = state.udfs.clone();
+    let change = tokio::task::spawn_blocking(move || udfs.set_default(&name, &version, &actor))
+        .await
+        .map_err(|e| ApiError::internal(format!("default-version task failed: {e}")))??;
+    Ok(json_response(200, json!({"acknowledged": true, "udf": change})))
+}
+
+/// `POST /api/v1/udfs/{name}/_rollback`: back to the default before the last change.
+async fn roll_back_default(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let actor = authorize(&state, &headers, true)?;
+    match parse_json_body(&body)? {
+        None => {}
+        Some(Value::Object(o)) => {
+            if let Some(k) = o.keys().next() {
+                let k = quidditch_udf::metadata::echo(k);
+                return Err(ApiError::illegal_argument(format!("unknown field [{k}] in a rollback request")));
+            }
+        }
+        Some(_) => return Err(ApiError::illegal_argument("a rollback takes no body (or {})")),
+    }
+    let udfs = state.udfs.clone();
+    let change = tokio::task::spawn_blocking(move || udfs.roll_back_default(&name, &actor))
+        .await
+        .map_err(|e| ApiError::internal(format!("rollback task failed: {e}")))??;
+    Ok(json_response(200, json!({"acknowledged": true, "udf": change})))
 }
 
 async fn get_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Result<Response, ApiError> {
@@ -169,7 +235,11 @@ async fn stats(State(state): State<AppState>, Path(name): Path<String>) -> Resul
 }
 
 async fn runtime(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(json_response(200, state.udfs.runtime_json()))
+    let mut body = state.udfs.runtime_json();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("python_compilations".into(), json!(python::COMPILATIONS.load(std::sync::atomic::Ordering::Relaxed)));
+    }
+    Ok(json_response(200, body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,7 +277,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// `POST /api/v1/udfs/{name}/test`: runs the UDF once on a document.
-async fn test(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+/// A write endpoint for the API key (it runs the UDF: CPU and instance slots), like upload
+/// and delete.
+async fn test(State(state): State<AppState>, headers: HeaderMap, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    authorize(&state, &headers, true)?;
     let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
     let Value::Object(body) = body else {
         return Err(ApiError::bad_request("parse_exception", "the test request body must be a JSON object"));
@@ -234,17 +307,57 @@ async fn test(State(state): State<AppState>, Path(name): Path<String>, body: Byt
 
     let udf = state.udfs.resolve(&name, version.as_deref())?;
     let bound = udf.bind_params(&params)?;
-    let run = tokio::task::spawn_blocking(move || {
+    let exports = (udf.has_filter(), udf.has_score());
+    let run = run_on_document(udf, bound, id, document, score, exports).await?;
+    match run.outcome {
+        Ok(result) => Ok(json_response(
+            200,
+            json!({
+                "name": run.udf.name(),
+                "version": run.udf.version_str(),
+                "result": result,
+                "duration_ns": run.took.as_nanos() as u64,
+                "logs": run.logs,
+                "logs_truncated": run.logs_truncated,
+            }),
+        )),
+        Err(e) => Ok(run_failure(e, run.logs, run.logs_truncated, run.took)),
+    }
+}
+
+/// One run of a UDF on one document (`/test`, `_scripts/wasm/_execute`).
+pub(crate) struct DocumentRun {
+    pub udf: Arc<LoadedUdf>,
+    /// `{"filter": bool, "score": f64}`, as far as asked for.
+    pub outcome: Result<Map<String, Value>, UdfError>,
+    pub logs: Value,
+    pub logs_truncated: bool,
+    pub took: Duration,
+}
+
+/// Runs `filter` and/or `score` (`run.0`, `run.1`) once on `document` in a fresh instance,
+/// on a blocking thread.
+pub(crate) async fn run_on_document(
+    udf: Arc<LoadedUdf>,
+    bound: Arc<quidditch_udf::BoundParams>,
+    id: String,
+    document: Value,
+    score: f32,
+    run: (bool, bool),
+) -> Result<DocumentRun, ApiError> {
+    tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let deadline = started + Duration::from_millis(udf.limits.instance_wait_ms);
         let mut inst = match udf.instantiate(bound, deadline) {
             Ok(i) => i,
-            Err(e) => return (udf, Err(e), Vec::new(), false, started.elapsed()),
+            Err(e) => {
+                return DocumentRun { udf, outcome: Err(e), logs: json!([]), logs_truncated: false, took: started.elapsed() };
+            }
         };
         inst.set_documents(Box::new(JsonDocument::new(id, document)));
         let mut result = Map::new();
         let mut outcome = Ok(());
-        if udf.has_filter() {
+        if run.0 {
             match inst.filter(0, score) {
                 Ok(keep) => {
                     result.insert("filter".into(), Value::Bool(keep));
@@ -252,7 +365,7 @@ async fn test(State(state): State<AppState>, Path(name): Path<String>, body: Byt
                 Err(e) => outcome = Err(e),
             }
         }
-        if outcome.is_ok() && udf.has_score() {
+        if outcome.is_ok() && run.1 {
             match inst.score(0, score) {
                 Ok(s) => {
                     result.insert("score".into(), json!(s));
@@ -260,38 +373,26 @@ async fn test(State(state): State<AppState>, Path(name): Path<String>, body: Byt
                 Err(e) => outcome = Err(e),
             }
         }
-        let (logs, truncated) = inst.take_logs();
+        let (logs, logs_truncated) = inst.take_logs();
         drop(inst);
-        (udf, outcome.map(|_| result), logs, truncated, started.elapsed())
+        let logs = serde_json::to_value(&logs).unwrap_or(Value::Null);
+        DocumentRun { udf, outcome: outcome.map(|_| result), logs, logs_truncated, took: started.elapsed() }
     })
     .await
-    .map_err(|e| ApiError::internal(format!("test task failed: {e}")))?;
-    let (udf, outcome, logs, truncated, took) = run;
-    let logs = serde_json::to_value(&logs).unwrap_or(Value::Null);
-    match outcome {
-        Ok(result) => Ok(json_response(
-            200,
-            json!({
-                "name": udf.name(),
-                "version": udf.version_str(),
-                "result": result,
-                "duration_ns": took.as_nanos() as u64,
-                "logs": logs,
-                "logs_truncated": truncated,
-            }),
-        )),
-        Err(e) => {
-            // A failed call is the UDF's fault, not the request's: 422 (429 for the instance cap).
-            let status = if e.status() == 429 { 429 } else { 422 };
-            let mut api: ApiError = e.into();
-            api.status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let mut body = api.body();
-            if let Some(o) = body.as_object_mut() {
-                o.insert("logs".into(), logs);
-                o.insert("logs_truncated".into(), Value::Bool(truncated));
-                o.insert("duration_ns".into(), json!(took.as_nanos() as u64));
-            }
-            Ok(json_response(status, body))
-        }
+    .map_err(|e| ApiError::internal(format!("test task failed: {e}")))
+}
+
+/// A failed run: the UDF's fault, not the request's, so 422 (429 for the instance cap),
+/// with the logs the call wrote.
+pub(crate) fn run_failure(e: UdfError, logs: Value, truncated: bool, took: Duration) -> Response {
+    let status = if e.status() == 429 { 429 } else { 422 };
+    let mut api: ApiError = e.into();
+    api.status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    let mut body = api.body();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("logs".into(), logs);
+        o.insert("logs_truncated".into(), Value::Bool(truncated));
+        o.insert("duration_ns".into(), json!(took.as_nanos() as u64));
     }
+    json_response(status, body)
 }

@@ -441,14 +441,14 @@ fn run_engine(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
 /// and the response is read by `Content-Length`. (Measured on this machine, general-purpose
 /// clients add ≈ 0.1 ms per request with a body — curl and ureq both write headers and body
 /// separately — which would be charged to the server otherwise.)
-struct RawHttp {
+pub(crate) struct RawHttp {
     stream: std::net::TcpStream,
     host: String,
     buf: Vec<u8>,
 }
 
 impl RawHttp {
-    fn connect(url: &str) -> anyhow::Result<RawHttp> {
+    pub(crate) fn connect(url: &str) -> anyhow::Result<RawHttp> {
         let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
         let stream = std::net::TcpStream::connect(&host)?;
         stream.set_nodelay(true)?;
@@ -457,19 +457,24 @@ impl RawHttp {
 
     fn get(&mut self, path: &str) -> anyhow::Result<Vec<u8>> {
         let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host);
-        self.round_trip(req.as_bytes())
+        self.round_trip(req.as_bytes(), 200)
     }
 
-    fn post(&mut self, path: &str, body: &str) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn post(&mut self, path: &str, body: &str) -> anyhow::Result<Vec<u8>> {
+        self.send("POST", path, body, 200)
+    }
+
+    /// A request with a JSON body; any other status than `status` is an error.
+    pub(crate) fn send(&mut self, method: &str, path: &str, body: &str, status: u16) -> anyhow::Result<Vec<u8>> {
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.host,
             body.len()
         );
-        self.round_trip(req.as_bytes())
+        self.round_trip(req.as_bytes(), status)
     }
 
-    fn round_trip(&mut self, request: &[u8]) -> anyhow::Result<Vec<u8>> {
+    fn round_trip(&mut self, request: &[u8], status: u16) -> anyhow::Result<Vec<u8>> {
         use std::io::{Read, Write};
         self.stream.write_all(request)?;
         self.buf.clear();
@@ -485,7 +490,7 @@ impl RawHttp {
             }
         };
         let head = std::str::from_utf8(&self.buf[..header_end])?.to_ascii_lowercase();
-        if !head.starts_with("http/1.1 200") {
+        if !head.starts_with(&format!("http/1.1 {status}")) {
             bail!("unexpected response: {}", head.lines().next().unwrap_or_default());
         }
         let len: usize = head
@@ -504,9 +509,9 @@ impl RawHttp {
     }
 }
 
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     dir: PathBuf,
 }
 
@@ -525,11 +530,17 @@ fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn start_server(bin: &Path) -> anyhow::Result<ServerProcess> {
+/// A `quidditch serve` on a scratch directory, with `config` as its config file if given.
+pub(crate) fn start_server(bin: &Path, config: Option<&Value>) -> anyhow::Result<ServerProcess> {
     let dir = scratch_dir("server")?;
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"])
-        .arg(dir.join("data"))
+    let mut command = Command::new(bin);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--data-dir"]).arg(dir.join("data"));
+    if let Some(config) = config {
+        let path = dir.join("config.json");
+        std::fs::write(&path, serde_json::to_vec(config)?)?;
+        command.arg("--config").arg(path);
+    }
+    let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -553,7 +564,7 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("quidditch"),
     };
-    let server = start_server(&bin)?;
+    let server = start_server(&bin, None)?;
     let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(600)).build();
     let url = server.url.clone();
     agent

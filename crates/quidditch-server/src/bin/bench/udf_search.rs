@@ -3,7 +3,8 @@
 //! The same numeric-range predicate (`min <= price <= max`, ~30 % selective) as
 //! (a) a native `range` query, (b) a Rust closure over the `price` fast field inside a tantivy
 //! scorer (the same wrapping a UDF filter gets; a raw loop over the column is printed too),
-//! (c) a core-wasm UDF called per document, (d) the same UDF with the batched ABI; and a
+//! (c) a core-wasm UDF called per document, (c') the same per-document UDF run a block at a
+//! time by the batch driver, (d) the same UDF with the batched ABI; and a
 //! score UDF (`script_score`, `_score + price * factor`) against `function_score`
 //! `field_value_factor`. Every variant counts matches over all N documents (`_count`), the
 //! score variants fetch the top 10; times are per document of the index.
@@ -162,9 +163,20 @@ fn bench(dir: &Path, docs: usize, runs: usize, profile: bool) -> anyhow::Result<
     let closure_query = ClosureFilter;
     let (closure, n_closure) =
         measure(&mut || Ok(searcher.search(&closure_query, &tantivy::collector::Count)? as u64))?;
+    // The per-document UDF twice: one host→wasm call per document (driver off), and a
+    // block at a time through the batch driver (the default).
+    registry.set_batch_driver(false);
     let (per_doc, n_per_doc) = measure(&mut || count(udf("price_between")))?;
+    registry.set_batch_driver(true);
+    let (driven, n_driven) = measure(&mut || count(udf("price_between")))?;
     let (batched, n_batched) = measure(&mut || count(udf("price_between_batched")))?;
-    for (name, n) in [("raw loop", n_raw), ("closure", n_closure), ("per-doc UDF", n_per_doc), ("batched UDF", n_batched)] {
+    for (name, n) in [
+        ("raw loop", n_raw),
+        ("closure", n_closure),
+        ("per-doc UDF", n_per_doc),
+        ("driver-batched UDF", n_driven),
+        ("batched UDF", n_batched),
+    ] {
         anyhow::ensure!(n == n_native, "{name} counted {n}, the native range query {n_native}");
     }
 
@@ -188,8 +200,10 @@ fn bench(dir: &Path, docs: usize, runs: usize, profile: bool) -> anyhow::Result<
     line("(a) native range query (_count)", native);
     line("(b) Rust closure over the fast field (scorer)", closure);
     line("    raw loop over the fast field (no scorer)", raw);
-    line("(c) wasm_udf, per-document ABI", per_doc);
+    line("(c) wasm_udf, per-document ABI, 1 call/doc", per_doc);
+    line("(c') per-document ABI through the batch driver", driven);
     line("(d) wasm_udf, batched ABI (512 docs/call)", batched);
+    println!("(c') / (a) native: {:.2}x   (c') / (d) batched: {:.2}x", driven / native, driven / batched);
     println!("\nscore: _score + price * {factor}, top 10 of {docs}");
     println!("{:<44} {:>9} {:>12}", "variant", "ns/doc", "vs fvf");
     println!("{:<44} {:>9.2} {:>11.2}x", "function_score field_value_factor", fvf_ns, 1.0);

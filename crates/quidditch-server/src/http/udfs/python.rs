@@ -3,6 +3,7 @@
 //! The component is then registered like any other binary (the registry caches its
 //! precompiled form, so a restart does not recompile).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use quidditch_python::{PythonCompiler, PythonMetadata, PythonUdfError};
@@ -38,24 +39,14 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// Whether an upload is Python source the server must compile.
-pub fn is_python_source(fields: &Map<String, Value>, has_binary: bool, source: Option<&str>) -> bool {
-    !has_binary
-        && source.is_some()
-        && matches!(fields.get("language"), Some(Value::String(l)) if l.eq_ignore_ascii_case("python"))
-}
+/// componentize-py runs started by this process (`/api/v1/udfs/_runtime`
+/// `python_compilations`): shows that a refused upload cost no compilation.
+pub static COMPILATIONS: AtomicU64 = AtomicU64::new(0);
 
-/// Compiles `source` (on a blocking thread: seconds) and completes `fields` from the source's
-/// metadata; values present in the JSON win.
-pub async fn compile(state: &AppState, fields: &mut Map<String, Value>, source: &str) -> Result<PythonBuild, ApiError> {
-    let owned = source.to_string();
-    let started = Instant::now();
-    let component = tokio::task::spawn_blocking(move || PythonCompiler::global().compile(&owned))
-        .await
-        .map_err(|e| ApiError::internal(format!("Python compile task failed: {e}")))?
-        .map_err(api_error)?;
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "Python upload compiled");
-    merge_metadata(fields, &component.metadata);
+/// Completes an upload's `fields` from what the source declares (values present in the JSON
+/// win) and gives it the Python default limits; the name must then be known.
+pub fn complete_fields(state: &AppState, fields: &mut Map<String, Value>, declared: &PythonMetadata) -> Result<(), ApiError> {
+    merge_metadata(fields, declared);
     apply_python_limits(state, fields);
     if !matches!(fields.get("name"), Some(Value::String(s)) if !s.is_empty()) {
         return Err(ApiError::bad_request(
@@ -63,6 +54,20 @@ pub async fn compile(state: &AppState, fields: &mut Map<String, Value>, source: 
             "[name] is required: send it in the JSON body or write `# @udf: name=<name>` in the source",
         ));
     }
+    fields.insert("language".into(), Value::String("python".into()));
+    Ok(())
+}
+
+/// Compiles `source` with componentize-py (on a blocking thread: seconds).
+pub async fn compile(source: &str) -> Result<PythonBuild, ApiError> {
+    let owned = source.to_string();
+    let started = Instant::now();
+    COMPILATIONS.fetch_add(1, Ordering::Relaxed);
+    let component = tokio::task::spawn_blocking(move || PythonCompiler::global().compile(&owned))
+        .await
+        .map_err(|e| ApiError::internal(format!("Python compile task failed: {e}")))?
+        .map_err(api_error)?;
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "Python upload compiled");
     Ok(PythonBuild {
         component_bytes: component.wasm.len(),
         binary: component.wasm,
@@ -112,14 +117,14 @@ fn merge_metadata(fields: &mut Map<String, Value>, meta: &PythonMetadata) {
 }
 
 /// The memory and per-call time a Python UDF gets unless it sets its own.
-pub struct PythonLimits {
-    pub memory_bytes: u64,
-    pub call_timeout_ms: u64,
+struct PythonLimits {
+    memory_bytes: u64,
+    call_timeout_ms: u64,
 }
 
 /// Python UDFs embed CPython (~12.5 MiB of linear memory) and interpret, so they default to
 /// quidditch-python's limits, clamped between the server's defaults and its ceiling.
-pub fn python_limits(state: &AppState) -> PythonLimits {
+fn python_limits(state: &AppState) -> PythonLimits {
     let udf = &state.config.udf;
     PythonLimits {
         memory_bytes: quidditch_python::DEFAULT_MEMORY_BYTES

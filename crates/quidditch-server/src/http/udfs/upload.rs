@@ -1,17 +1,75 @@
-//! `POST /api/v1/udfs`: JSON (`wasm_base64`, or `wat_source`/`source` compiled on the server),
-//! raw `application/wasm` with metadata as query parameters, or `multipart/form-data`
-//! (a `metadata` JSON part, a `wasm` file part, optional `signature`).
+//! The one upload path of UDFs. `POST /api/v1/udfs` takes JSON (`wasm_base64`, or
+//! `wat_source`/`source` compiled on the server), raw `application/wasm` with metadata as
+//! query parameters, or `multipart/form-data` (a `metadata` JSON part, a `wasm` file part,
+//! optional `signature`); `/_scripts` builds the same [`UploadRequest`] from a `script`
+//! object. [`upload`] then checks it before anything is compiled (signature policy, name,
+//! version and size limits), compiles source, and registers.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart, State};
 use axum::http::{HeaderMap, Request, header};
 use axum::response::Response;
 use base64::Engine as _;
-use quidditch_udf::{Language, RegisterRequest, UdfMetadata};
+use quidditch_udf::{Language, LoadedUdf, RegisterRequest, UdfMetadata, UploadSource, VersionChoice};
 use serde_json::{Map, Value};
 
 use super::{authorize, metadata_json, python};
 use crate::http::{AppState, ApiError, json_response};
+
+/// An upload as every upload endpoint builds it: the declared metadata fields (JSON, typed
+/// once Python source has completed them), what to compile, the signature, who sent it and
+/// how its version is chosen.
+pub(crate) struct UploadRequest {
+    pub fields: Map<String, Value>,
+    pub source: UploadSource,
+    pub signature: Option<String>,
+    pub actor: String,
+    pub version: VersionChoice,
+}
+
+/// A registered upload, with the compiler's report for Python source.
+pub(crate) struct Uploaded {
+    pub udf: Arc<LoadedUdf>,
+    pub python: Option<python::PythonBuild>,
+    pub register_time: std::time::Duration,
+}
+
+/// Checks, compiles and registers an upload. Nothing is compiled (no componentize-py run, no
+/// wasmtime compilation) and nothing is written before the registry's
+/// [`precheck`](quidditch_udf::UdfRegistry::precheck) passed.
+pub(crate) async fn upload(state: &AppState, req: UploadRequest) -> Result<Uploaded, ApiError> {
+    let UploadRequest { mut fields, source, signature, actor, version } = req;
+    if let UploadSource::Python(text) = &source {
+        // Reading the source's metadata parses it without running it (no process, no files).
+        let declared = quidditch_python::extract_metadata(text).map_err(python::api_error)?;
+        python::complete_fields(state, &mut fields, &declared)?;
+    }
+    let metadata = parse_metadata(fields)?;
+    let udfs = state.udfs.clone();
+    udfs.precheck(&metadata, &source, signature.as_deref(), &actor, version)?;
+    let (binary, python) = match source {
+        UploadSource::Binary(b) => (b, None),
+        UploadSource::Wat(text) => (compile_wat(&text)?, None),
+        UploadSource::Python(text) => {
+            let mut build = python::compile(&text).await?;
+            (std::mem::take(&mut build.binary), Some(build))
+        }
+    };
+    let request = RegisterRequest { metadata, binary, signature, actor };
+    let registering = Instant::now();
+    let udf = tokio::task::spawn_blocking(move || udfs.register_as(request, version))
+        .await
+        .map_err(|e| ApiError::internal(format!("register task failed: {e}")))??;
+    Ok(Uploaded { udf, python, register_time: registering.elapsed() })
+}
+
+/// WAT text to a binary; a syntax error is the upload's fault (400, with line and column).
+pub(crate) fn compile_wat(text: &str) -> Result<Vec<u8>, ApiError> {
+    quidditch_udf::compile_wat(text).map_err(|e| ApiError::bad_request("udf_invalid_binary_exception", format!("invalid WAT: {e}")))
+}
 
 /// What an upload carries besides the metadata.
 #[derive(Default)]
@@ -23,10 +81,10 @@ struct Payload {
 }
 
 pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Result<Response, ApiError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let actor = authorize(&state, req.headers(), true)?;
     let content_type = content_type(req.headers());
-    let (mut fields, mut payload) = if content_type.starts_with("multipart/form-data") {
+    let (mut fields, payload) = if content_type.starts_with("multipart/form-data") {
         let mp = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::bad_request("parse_exception", format!("invalid multipart body: {e}")))?;
@@ -39,30 +97,49 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
         let body = read_body(req, state.config.max_body_bytes).await?;
         from_json(&body)?
     };
-    let mut python_build = None;
-    if python::is_python_source(&fields, payload.binary.is_some(), payload.source.as_deref()) {
-        let source = payload.source.clone().unwrap_or_default();
-        let mut build = python::compile(&state, &mut fields, &source).await?;
-        payload.binary = Some(std::mem::take(&mut build.binary));
-        python_build = Some(build);
+    let source = source_of(&fields, payload.binary, payload.wat_source, payload.source.clone())?;
+    if let Some(text) = payload.source
+        && is_unset(&fields, "source")
+    {
+        fields.insert("source".into(), Value::String(text));
     }
-    let metadata = parse_metadata(fields)?;
-    let binary = binary_of(&metadata, payload.binary, payload.wat_source, payload.source.clone())?;
-    let mut metadata = metadata;
-    if metadata.source.is_none() {
-        metadata.source = payload.source;
-    }
-    let request = RegisterRequest { metadata, binary, signature: payload.signature, actor };
-    let udfs = state.udfs.clone();
-    let registering = std::time::Instant::now();
-    let udf = tokio::task::spawn_blocking(move || udfs.register(request))
-        .await
-        .map_err(|e| ApiError::internal(format!("register task failed: {e}")))??;
-    let mut body = metadata_json(&udf);
-    if let (Some(build), Some(obj)) = (&python_build, body.as_object_mut()) {
-        obj.insert("compilation".into(), build.report(registering.elapsed(), started.elapsed()));
+    let request = UploadRequest { fields, source, signature: payload.signature, actor, version: VersionChoice::Declared };
+    let uploaded = upload(&state, request).await?;
+    let mut body = metadata_json(&uploaded.udf);
+    if let (Some(build), Some(obj)) = (&uploaded.python, body.as_object_mut()) {
+        obj.insert("compilation".into(), build.report(uploaded.register_time, started.elapsed()));
     }
     Ok(json_response(201, body))
+}
+
+fn is_unset(fields: &Map<String, Value>, key: &str) -> bool {
+    matches!(fields.get(key), None | Some(Value::Null))
+}
+
+/// What the upload compiles from: the binary as uploaded, WAT (`wat_source`, or `source`
+/// with `language: wat`) or Python (`source` with `language: python`).
+fn source_of(
+    fields: &Map<String, Value>,
+    binary: Option<Vec<u8>>,
+    wat_source: Option<String>,
+    source: Option<String>,
+) -> Result<UploadSource, ApiError> {
+    if let Some(b) = binary {
+        return Ok(UploadSource::Binary(b));
+    }
+    if let Some(text) = wat_source {
+        return Ok(UploadSource::Wat(text));
+    }
+    let language = fields.get("language").and_then(Value::as_str).and_then(Language::parse);
+    match (language, source) {
+        (Some(Language::Wat), Some(text)) => Ok(UploadSource::Wat(text)),
+        (Some(Language::Python), Some(text)) => Ok(UploadSource::Python(text)),
+        _ => Err(ApiError::bad_request(
+            "udf_invalid_metadata_exception",
+            "the upload has no binary: send wasm_base64 (or a raw application/wasm body, or a `wasm` multipart part), \
+             wat_source for a WAT module, or `source` with `language` wat or python",
+        )),
+    }
 }
 
 /// The whole body, up to the server's `max_body_bytes` (413 above it, like every other endpoint).
@@ -182,62 +259,7 @@ async fn from_multipart(mut mp: Multipart) -> Result<(Map<String, Value>, Payloa
     Ok((fields, payload))
 }
 
-/// Metadata from the upload's fields; registry-owned fields are ignored.
-fn parse_metadata(mut fields: Map<String, Value>) -> Result<UdfMetadata, ApiError> {
-    for owned in ["sha256", "size_bytes", "kind", "exports", "signed", "signed_by", "created_at", "effective_limits", "versions"] {
-        fields.remove(owned);
-    }
-    for required in ["name", "version"] {
-        if !matches!(fields.get(required), Some(Value::String(s)) if !s.is_empty()) {
-            return Err(ApiError::bad_request(
-                "udf_invalid_metadata_exception",
-                format!("[{required}] is required and must be a non-empty string"),
-            ));
-        }
-    }
-    if let Some(Value::String(l)) = fields.get("language") {
-        let parsed = Language::parse(l).ok_or_else(|| {
-            ApiError::bad_request(
-                "udf_invalid_metadata_exception",
-                format!("[language] must be one of rust, c, wat, python, other; got [{l}]"),
-            )
-        })?;
-        fields.insert("language".into(), serde_json::to_value(parsed).unwrap_or(Value::Null));
-    }
-    serde_json::from_value(Value::Object(fields))
-        .map_err(|e| ApiError::bad_request("udf_invalid_metadata_exception", format!("invalid UDF metadata: {e}")))
-}
-
-/// The binary: uploaded as is, or compiled from source (`wat`; `python` via quidditch-python).
-fn binary_of(
-    metadata: &UdfMetadata,
-    binary: Option<Vec<u8>>,
-    wat_source: Option<String>,
-    source: Option<String>,
-) -> Result<Vec<u8>, ApiError> {
-    if let Some(b) = binary {
-        return Ok(b);
-    }
-    let wat = wat_source.or_else(|| source.clone().filter(|_| metadata.language == Language::Wat));
-    if let Some(text) = wat {
-        return quidditch_udf::compile_wat(&text)
-            .map_err(|e| ApiError::bad_request("udf_invalid_binary_exception", format!("invalid WAT: {e}")));
-    }
-    if metadata.language == Language::Python && source.is_some() {
-        return compile_python_source(metadata, source.as_deref().unwrap_or_default());
-    }
-    Err(ApiError::bad_request(
-        "udf_invalid_metadata_exception",
-        "the upload has no binary: send wasm_base64 (or a raw application/wasm body, or a `wasm` multipart part), \
-         or wat_source for a WAT module",
-    ))
-}
-
-/// Hook for Python source uploads (`language: "python"`, `source`): the quidditch-python
-/// compiler turns the source into a component that is then registered like any other.
-fn compile_python_source(_metadata: &UdfMetadata, _source: &str) -> Result<Vec<u8>, ApiError> {
-    Err(ApiError::bad_request(
-        "udf_invalid_metadata_exception",
-        "Python source uploads are not enabled in this build; upload the compiled component as wasm_base64",
-    ))
+/// Metadata from the upload's fields (shape errors name the field).
+fn parse_metadata(fields: Map<String, Value>) -> Result<UdfMetadata, ApiError> {
+    UdfMetadata::from_fields(fields).map_err(|m| ApiError::bad_request("udf_invalid_metadata_exception", m))
 }
