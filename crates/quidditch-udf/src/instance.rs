@@ -479,7 +479,11 @@ impl UdfInstance {
     pub fn has_batch(&self) -> bool {
         match &self.inner {
             Inner::Core(c) => {
-                c.driver.is_some() || (c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some()))
+                let native = c.udf_buffer.is_some() && (c.filter_batch.is_some() || c.score_batch.is_some());
+                // Under the search request's own deadline, per-document UDFs keep one call per
+                // document: the engine serves the documents decided before the deadline as
+                // partial results, which a block interrupted mid-way would not give it.
+                native || (c.driver.is_some() && !self.search_deadline)
             }
             Inner::Component(_) => self.udf.metadata.exports.iter().any(|e| e.ends_with("_batch")),
             Inner::Python(p) => p.exports.iter().any(|e| e.ends_with("_batch")),
