@@ -555,7 +555,7 @@ impl UdfRegistry {
         started: Instant,
     ) -> Result<Arc<LoadedUdf>, UdfError> {
         let op = "register";
-        let _write = self.write_lock.lock();
+        // The caller (`register_as`) holds `write_lock`.
         if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
             let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
             return Err(self.reject(req, op, UdfErrorKind::AlreadyExists, m, started));
