@@ -44,7 +44,18 @@ pub(crate) async fn upload(state: &AppState, req: UploadRequest) -> Result<Uploa
     let UploadRequest { mut fields, source, signature, actor, version } = req;
     if let UploadSource::Python(text) = &source {
         // Reading the source's metadata parses it without running it (no process, no files).
-        let declared = quidditch_python::extract_metadata(text).map_err(python::api_error)?;
+        let declared = match quidditch_python::extract_metadata(text) {
+            Ok(declared) => declared,
+            // Users see CPython's own syntax error (line, column, message): the compiler asks
+            // the shared runtime; the Rust parser's error stands only when CPython accepts it.
+            Err(rust @ quidditch_python::PythonUdfError::Syntax { .. }) => {
+                return Err(match python::compile(text).await {
+                    Err(cpython) => cpython,
+                    Ok(_) => python::api_error(rust),
+                });
+            }
+            Err(e) => return Err(python::api_error(e)),
+        };
         python::complete_fields(state, &mut fields, &declared)?;
     }
     let metadata = parse_metadata(fields)?;
