@@ -181,7 +181,8 @@ fn batch_and_single_agree_and_ctx_is_position_and_doc() {
         inst.set_documents(Box::new(JsonDocument::many(docs.clone())));
         let mut out = Vec::new();
         inst.filter_batch(&ids, &scores, &mut out).unwrap();
-        assert_eq!(inst.has_batch(), udf.metadata.name == "even_batch");
+        // The per-document module runs batched too, through the batch driver.
+        assert!(inst.has_batch(), "{}", udf.metadata.name);
         results.push(out);
     }
     assert_eq!(results[0], results[1]);

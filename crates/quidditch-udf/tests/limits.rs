@@ -283,7 +283,8 @@ fn concurrent_calls_respect_the_instance_cap() {
 #[test]
 fn exhausted_instance_pool_is_an_instance_limit_error() {
     let dir = TempDir::new().unwrap();
-    let reg = open(dir.path(), UdfConfig { pool_instances: 2, ..Default::default() });
+    // A per-document module's instance takes two pool slots: the module and its batch driver.
+    let reg = open(dir.path(), UdfConfig { pool_instances: 4, ..Default::default() });
     let udf = register(&reg, meta("pooled", "1.0.0", json!([])), fixture("trivial_filter.wat")).unwrap();
     let p = udf.bind_params(&Default::default()).unwrap();
     let _a = udf.instantiate(p.clone(), deadline()).unwrap();
