@@ -527,18 +527,7 @@ impl UdfRegistry {
             .map_err(|e| self.reject(&req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
         // Cache the compiled artifact so a restart does not recompile.
         self.engine.cache_artifact(&udf.metadata.sha256, &compiled);
-        let udf = Arc::new(udf);
-        self.udfs.write().entry(udf.metadata.name.clone()).or_default().insert(version, udf.clone());
-        self.audit.record(AuditEntry {
-            time: now_rfc3339(),
-            actor: req.actor.clone(),
-            operation: op.into(),
-            udf: udf.metadata.name.clone(),
-            version: Some(udf.metadata.version.clone()),
-            outcome: "success".into(),
-            error: None,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        });
+        let udf = self.publish(udf, version, &req.actor, op, started);
         info!(udf = %udf.metadata.name, version = %udf.metadata.version, kind = ?udf.metadata.kind, "registered UDF");
         Ok(udf)
     }
@@ -580,11 +569,18 @@ impl UdfRegistry {
         udf.metadata.exports = exports;
         self.store(&udf.metadata, &req.binary)
             .map_err(|e| self.reject(req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
+        let udf = self.publish(udf, version, &req.actor, op, started);
+        info!(udf = %udf.metadata.name, version = %udf.metadata.version, "registered Python UDF on the shared runtime");
+        Ok(udf)
+    }
+
+    /// Makes a stored, trial-loaded version visible to lookups and audits its registration.
+    fn publish(&self, udf: LoadedUdf, version: semver::Version, actor: &str, op: &str, started: Instant) -> Arc<LoadedUdf> {
         let udf = Arc::new(udf);
         self.udfs.write().entry(udf.metadata.name.clone()).or_default().insert(version, udf.clone());
         self.audit.record(AuditEntry {
             time: now_rfc3339(),
-            actor: req.actor.clone(),
+            actor: actor.to_string(),
             operation: op.into(),
             udf: udf.metadata.name.clone(),
             version: Some(udf.metadata.version.clone()),
@@ -592,8 +588,7 @@ impl UdfRegistry {
             error: None,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
-        info!(udf = %udf.metadata.name, version = %udf.metadata.version, "registered Python UDF on the shared runtime");
-        Ok(udf)
+        udf
     }
 
     fn check_signature(&self, req: &RegisterRequest, digest: &[u8; 32], started: Instant) -> Result<Option<String>, UdfError> {
