@@ -9,10 +9,14 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use serde_json::Value;
 
 use crate::EngineConfig;
+use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
 use crate::index::{Index, IndexSettings};
 use crate::mapping::Mapping;
-use crate::names;
+use crate::names::{self, Reached};
+use crate::query_ast::{BoolQuery, QueryAst};
+use crate::query_dsl;
+use crate::search::SearchTarget;
 
 /// All indices of one node.
 pub struct Engine {
@@ -24,7 +28,9 @@ pub struct Engine {
     /// names stay reserved (nothing overwrites their files); the API reports them `red`
     /// with the reason, and deleting them is allowed.
     broken: RwLock<BTreeMap<String, String>>,
-    /// Serialises create/delete so a name is never half-created.
+    /// Every alias (`aliases.json`); changed only under `admin`.
+    aliases: RwLock<AliasTable>,
+    /// Serialises create/delete and alias changes so a name is never half-created.
     admin: Mutex<()>,
     stop: Arc<(Mutex<bool>, Condvar)>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -71,6 +77,7 @@ impl Engine {
                 }
             }
         }
+        let aliases = AliasTable::load(dir, |index| indices.contains_key(index) || broken.contains_key(index))?;
         tracing::info!(indices = indices.len(), "engine opened");
         let engine = Arc::new(Engine {
             dir: dir.to_path_buf(),
@@ -78,6 +85,7 @@ impl Engine {
             udfs,
             indices: RwLock::new(indices),
             broken: RwLock::new(broken),
+            aliases: RwLock::new(aliases),
             admin: Mutex::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
@@ -179,13 +187,135 @@ impl Engine {
     /// every index, `-name` exclusions after a wildcard. A missing concrete name is a 404; a
     /// wildcard that matches nothing contributes nothing. Sorted by name for `_all`/wildcards,
     /// request order otherwise.
+    /// Alias names stand for their indices.
     pub fn resolve_indices(&self, expr: &str) -> Result<Vec<Arc<Index>>, EngineError> {
+        Ok(self.resolve_reached(expr)?.into_iter().map(|(index, _)| index).collect())
+    }
+
+    /// [`Engine::resolve_indices`] with how each index was reached (directly or through
+    /// which aliases).
+    fn resolve_reached(&self, expr: &str) -> Result<Vec<(Arc<Index>, Reached)>, EngineError> {
+        let map = self.indices.read();
+        let existing: Vec<&str> = map.keys().map(String::as_str).collect();
+        let targets = self.aliases.read().targets();
+        let reached = names::resolve_with_aliases(expr, &existing, &targets).map_err(|e| match e {
+            EngineError::IndexNotFound { index } => self.missing(&index),
+            other => other,
+        })?;
+        Ok(reached.into_iter().filter_map(|(n, how)| map.get(&n).map(|i| (i.clone(), how))).collect())
+    }
+
+    /// Concrete indices only (no aliases): what index deletion and alias actions act on.
+    fn resolve_concrete(&self, expr: &str) -> Result<Vec<Arc<Index>>, EngineError> {
         let map = self.indices.read();
         let names = names::resolve(expr, map.keys().map(String::as_str)).map_err(|e| match e {
+            EngineError::IndexNotFound { index } if self.aliases.read().is_alias(&index) => EngineError::IllegalArgument(format!(
+                "The provided expression [{index}] matches an alias, specify the corresponding concrete indices instead."
+            )),
             EngineError::IndexNotFound { index } => self.missing(&index),
             other => other,
         })?;
         Ok(names.iter().filter_map(|n| map.get(n).cloned()).collect())
+    }
+
+    /// What a search over `expr` reads: each index with the filter and routing of the
+    /// aliases it was reached through. An index named directly (or reached through any
+    /// alias without a filter) is searched unfiltered, as in OpenSearch; several filtered
+    /// aliases to one index combine with OR.
+    pub fn resolve_search(&self, expr: &str) -> EngineResult<Vec<SearchTarget>> {
+        let reached = self.resolve_reached(expr)?;
+        let aliases = self.aliases.read();
+        let mut out = Vec::with_capacity(reached.len());
+        for (index, how) in reached {
+            let Reached::ThroughAliases(through) = how else {
+                out.push(SearchTarget { index, filter: None, routing: None });
+                continue;
+            };
+            let metas: Vec<&AliasMetadata> = through.iter().filter_map(|a| aliases.get(index.name(), a)).collect();
+            let filter = if metas.iter().all(|m| m.filter.is_some()) {
+                let filters = metas
+                    .iter()
+                    .filter_map(|m| m.filter.as_ref())
+                    .map(query_dsl::parse_query)
+                    .collect::<Result<Vec<QueryAst>, _>>()?;
+                Some(match <[QueryAst; 1]>::try_from(filters) {
+                    Ok([one]) => one,
+                    Err(filters) => QueryAst::Bool(BoolQuery { should: filters, ..BoolQuery::default() }),
+                })
+            } else {
+                None
+            };
+            let routing = if metas.iter().all(|m| m.search_routing.is_some()) {
+                let mut values: Vec<String> = Vec::new();
+                for r in metas.iter().filter_map(|m| m.search_routing.as_deref()) {
+                    for v in r.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+                        if !values.iter().any(|x| x == v) {
+                            values.push(v.to_string());
+                        }
+                    }
+                }
+                Some(values)
+            } else {
+                None
+            };
+            out.push(SearchTarget { index, filter, routing });
+        }
+        Ok(out)
+    }
+
+    /// A snapshot of the alias table.
+    pub fn aliases(&self) -> AliasTable {
+        self.aliases.read().clone()
+    }
+
+    /// Applies `POST /_aliases` actions atomically (all or none, durably); indices named by
+    /// `remove_index` are deleted in the same step.
+    pub fn update_aliases(&self, actions: &[AliasAction]) -> EngineResult<()> {
+        let _admin = self.admin.lock();
+        let current = self.aliases.read().clone();
+        let (next, removed) = current.apply(actions, &EngineIndices(self))?;
+        next.store(&self.dir)?;
+        *self.aliases.write() = next;
+        for name in removed {
+            if let Some(index) = self.indices.write().remove(&name) {
+                self.remove_index_files(&index);
+            }
+        }
+        Ok(())
+    }
+
+    /// The index single-document operations on `name` use: the index itself, or the only
+    /// index of an alias (reads and deletes through an alias need exactly one).
+    pub fn single_index(&self, name: &str) -> EngineResult<Arc<Index>> {
+        if let Some(index) = self.indices.read().get(name) {
+            return Ok(index.clone());
+        }
+        let targets = self.aliases.read().targets();
+        match targets.get(name).map(Vec::as_slice) {
+            Some([one]) => self.index(one),
+            Some(many) => Err(EngineError::IllegalArgument(format!(
+                "alias [{name}] has more than one index associated with it [{}], can't execute a single index op",
+                many.join(", ")
+            ))),
+            None => Err(self.missing(name)),
+        }
+    }
+
+    /// Where a write to `name` goes: an alias's write index (with the alias's index routing,
+    /// used when the write has none), else the index of that name, created on first write.
+    /// `require_alias`: `name` must be an alias.
+    pub fn write_target(&self, name: &str, require_alias: bool) -> EngineResult<(Arc<Index>, Option<String>)> {
+        let aliases = self.aliases.read();
+        if aliases.is_alias(name) {
+            let (index, routing) = aliases.write_index(name)?;
+            drop(aliases);
+            return Ok((self.index(&index)?, routing));
+        }
+        drop(aliases);
+        if require_alias {
+            return Err(EngineError::AliasRequired { index: name.to_string() });
+        }
+        Ok((self.index_or_create(name)?, None))
     }
 
     /// Like [`Engine::resolve_indices`], but a missing concrete name is skipped instead of
@@ -217,6 +347,7 @@ impl Engine {
     /// `PUT /{index}` with an optional body `{"settings": …, "mappings": …, "aliases": …}`.
     pub fn create_index(&self, name: &str, body: Option<&Value>) -> EngineResult<Arc<Index>> {
         names::validate_index_name(name)?;
+        let mut aliases: Vec<(String, AliasMetadata)> = Vec::new();
         let (settings, mapping) = match body {
             None | Some(Value::Null) => (IndexSettings::default(), Mapping::default()),
             Some(Value::Object(obj)) => {
@@ -230,15 +361,35 @@ impl Engine {
                 let settings = IndexSettings::parse(obj.get("settings").unwrap_or(&Value::Null))?;
                 let mapping = Mapping::parse(obj.get("mappings").unwrap_or(&Value::Null))?;
                 settings.mapping_limits().check(&mapping)?;
+                match obj.get("aliases") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Object(defs)) => {
+                        for (alias, def) in defs {
+                            crate::alias::validate_alias_name(alias, |n| n == name || self.indices.read().contains_key(n))?;
+                            aliases.push((alias.clone(), AliasMetadata::parse(def)?));
+                        }
+                    }
+                    Some(other) => return Err(EngineError::Parse(format!("[aliases] must be an object, found [{other}]"))),
+                }
                 (settings, mapping)
             }
             Some(_) => return Err(EngineError::Parse("request body must be a JSON object".into())),
         };
-        self.create_with(name, settings, mapping)
+        self.create_with(name, settings, mapping, aliases)
     }
 
-    fn create_with(&self, name: &str, settings: IndexSettings, mapping: Mapping) -> EngineResult<Arc<Index>> {
+    /// Creates the index, then (still under the admin lock) points its aliases at it.
+    fn create_with(
+        &self,
+        name: &str,
+        settings: IndexSettings,
+        mapping: Mapping,
+        aliases: Vec<(String, AliasMetadata)>,
+    ) -> EngineResult<Arc<Index>> {
         let _admin = self.admin.lock();
+        if self.aliases.read().is_alias(name) {
+            return Err(EngineError::InvalidIndexName { index: name.to_string(), reason: "already exists as alias".into() });
+        }
         if let Some(existing) = self.indices.read().get(name) {
             return Err(EngineError::IndexAlreadyExists {
                 index: name.to_string(),
@@ -258,6 +409,27 @@ impl Engine {
         })?;
         let index = Arc::new(index);
         self.indices.write().insert(name.to_string(), index.clone());
+        if !aliases.is_empty() {
+            let actions: Vec<AliasAction> = aliases
+                .into_iter()
+                .map(|(alias, meta)| AliasAction::Add { indices: vec![name.to_string()], aliases: vec![alias], meta })
+                .collect();
+            let current = self.aliases.read().clone();
+            let applied = current.apply(&actions, &EngineIndices(self)).and_then(|(next, _)| {
+                next.store(&self.dir)?;
+                Ok(next)
+            });
+            match applied {
+                Ok(next) => *self.aliases.write() = next,
+                Err(e) => {
+                    // The aliases were checked before; if they still fail, no half-made index.
+                    if let Some(index) = self.indices.write().remove(name) {
+                        self.remove_index_files(&index);
+                    }
+                    return Err(e);
+                }
+            }
+        }
         tracing::info!(index = name, "created index");
         Ok(index)
     }
@@ -278,7 +450,7 @@ impl Engine {
 
     fn create_with_checked(&self, name: &str) -> EngineResult<Arc<Index>> {
         names::validate_index_name(name)?;
-        self.create_with(name, IndexSettings::default(), Mapping::default())
+        self.create_with(name, IndexSettings::default(), Mapping::default(), Vec::new())
     }
 
     /// `DELETE /{expr}`: deletes every index the expression resolves to; returns their names.
@@ -303,23 +475,35 @@ impl Engine {
             .map(str::trim)
             .filter(|p| !p.is_empty() && !unavailable.iter().any(|(n, _)| n == p))
             .collect();
-        let targets = if rest.is_empty() && !deleted.is_empty() { Vec::new() } else { self.resolve_indices(&rest.join(","))? };
+        let targets = if rest.is_empty() && !deleted.is_empty() { Vec::new() } else { self.resolve_concrete(&rest.join(","))? };
         if targets.is_empty() && deleted.is_empty() && !names::is_pattern(expr) && expr != "_all" {
             return Err(EngineError::IndexNotFound { index: expr.to_string() });
         }
         for index in targets {
             self.indices.write().remove(index.name());
-            index.close_for_delete();
-            // meta.json first: a crash mid-delete then looks like an aborted creation and is
-            // cleaned up at start-up, instead of a half-deleted index that fails to open.
-            let _ = std::fs::remove_file(index.dir().join("meta.json"));
-            if let Err(e) = std::fs::remove_dir_all(index.dir()) {
-                tracing::warn!(index = index.name(), "removing index directory: {e}");
-            }
-            tracing::info!(index = index.name(), "deleted index");
+            self.remove_index_files(&index);
             deleted.push(index.name().to_string());
         }
+        // After the files: a crash in between leaves entries of a missing index, which the
+        // next start drops; the other order could lose the aliases of an index that stays.
+        let mut aliases = self.aliases.read().clone();
+        if deleted.iter().fold(false, |changed, name| aliases.remove_index(name) | changed) {
+            aliases.store(&self.dir)?;
+            *self.aliases.write() = aliases;
+        }
         Ok(deleted)
+    }
+
+    /// Closes a deleted index (already out of `indices`) and removes its directory.
+    fn remove_index_files(&self, index: &Index) {
+        index.close_for_delete();
+        // meta.json first: a crash mid-delete then looks like an aborted creation and is
+        // cleaned up at start-up, instead of a half-deleted index that fails to open.
+        let _ = std::fs::remove_file(index.dir().join("meta.json"));
+        if let Err(e) = std::fs::remove_dir_all(index.dir()) {
+            tracing::warn!(index = index.name(), "removing index directory: {e}");
+        }
+        tracing::info!(index = index.name(), "deleted index");
     }
 
     /// Commits every dirty index (background committer tick).
@@ -329,6 +513,19 @@ impl Engine {
                 tracing::error!(index = index.name(), "background commit failed: {e}");
             }
         }
+    }
+}
+
+/// The engine's indices as alias actions see them.
+struct EngineIndices<'a>(&'a Engine);
+
+impl IndexLookup for EngineIndices<'_> {
+    fn concrete(&self, expr: &str) -> EngineResult<Vec<String>> {
+        Ok(self.0.resolve_concrete(expr)?.iter().map(|i| i.name().to_string()).collect())
+    }
+
+    fn is_index(&self, name: &str) -> bool {
+        self.0.indices.read().contains_key(name) || self.0.broken.read().contains_key(name)
     }
 }
 

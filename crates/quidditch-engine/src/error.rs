@@ -17,6 +17,17 @@ pub enum EngineError {
     /// 400 `invalid_index_name_exception`.
     #[error("Invalid index name [{index}], {reason}")]
     InvalidIndexName { index: String, reason: String },
+    /// 404 `index_not_found_exception`: a write with `require_alias=true` to a name that is
+    /// not an alias.
+    #[error("no such index [{index}] and [require_alias] request flag is [true] and [{index}] is not an alias")]
+    AliasRequired { index: String },
+    /// 400 `invalid_alias_name_exception`: a bad alias name, or one an index already has.
+    #[error("Invalid alias name [{alias}]: {reason}")]
+    InvalidAliasName { alias: String, reason: String },
+    /// 404 `aliases_not_found_exception`: none (or, with `must_exist`, not all) of the named
+    /// aliases exist.
+    #[error("aliases [{}] missing", aliases.join(","))]
+    AliasesNotFound { aliases: Vec<String> },
     /// 400 `mapper_parsing_exception`: a bad mapping definition or a value that does not fit
     /// its field's type.
     #[error("{0}")]
@@ -68,7 +79,10 @@ impl EngineError {
     /// HTTP status code OpenSearch uses for this error.
     pub fn status(&self) -> u16 {
         match self {
-            EngineError::IndexNotFound { .. } | EngineError::DocumentMissing { .. } => 404,
+            EngineError::IndexNotFound { .. }
+            | EngineError::DocumentMissing { .. }
+            | EngineError::AliasesNotFound { .. }
+            | EngineError::AliasRequired { .. } => 404,
             EngineError::VersionConflict { .. } => 409,
             EngineError::IndexUnavailable { .. } => 503,
             EngineError::Internal(_) => 500,
@@ -80,10 +94,12 @@ impl EngineError {
     /// The OpenSearch `error.type` string.
     pub fn error_type(&self) -> &'static str {
         match self {
-            EngineError::IndexNotFound { .. } => "index_not_found_exception",
+            EngineError::IndexNotFound { .. } | EngineError::AliasRequired { .. } => "index_not_found_exception",
             EngineError::IndexAlreadyExists { .. } => "resource_already_exists_exception",
             EngineError::RoutingMissing { .. } => "routing_missing_exception",
             EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
+            EngineError::InvalidAliasName { .. } => "invalid_alias_name_exception",
+            EngineError::AliasesNotFound { .. } => "aliases_not_found_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
             EngineError::IllegalArgument(_) => "illegal_argument_exception",
@@ -102,6 +118,7 @@ impl EngineError {
     pub fn index(&self) -> Option<&str> {
         match self {
             EngineError::IndexNotFound { index }
+            | EngineError::AliasRequired { index }
             | EngineError::IndexAlreadyExists { index, .. }
             | EngineError::InvalidIndexName { index, .. }
             | EngineError::VersionConflict { index, .. }

@@ -5,6 +5,7 @@
 //! (status + OpenSearch error type). The tantivy layout is described in
 //! `docs/architecture.md`.
 
+pub mod alias;
 pub mod date;
 pub mod document;
 mod engine;

@@ -43,36 +43,81 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     glob::Pattern::new(pattern).map(|p| p.matches(name)).unwrap_or(false)
 }
 
+/// How an expression reached an index: by the index's own name (or a wildcard matching it),
+/// or only through these aliases (whose filters and routing then apply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    Directly,
+    ThroughAliases(Vec<String>),
+}
+
+/// Alias name → the indices it points to (the resolver's view of the alias table).
+pub type AliasTargets = std::collections::BTreeMap<String, Vec<String>>;
+
 /// Resolves an index expression against the existing names (sorted). Comma lists,
 /// wildcards, `_all`/`*`/empty for everything, and `-pattern` exclusions after a wildcard.
 /// A concrete name that does not exist is a 404.
 pub fn resolve<'a>(expr: &str, existing: impl Iterator<Item = &'a str> + Clone) -> EngineResult<Vec<String>> {
+    let indices: Vec<&str> = existing.collect();
+    Ok(resolve_with_aliases(expr, &indices, &AliasTargets::new())?.into_iter().map(|(n, _)| n).collect())
+}
+
+/// [`resolve`] over indices and aliases: a concrete alias name (or a wildcard matching one)
+/// stands for the indices it points to. Each index comes once, with how it was reached.
+pub fn resolve_with_aliases(expr: &str, indices: &[&str], aliases: &AliasTargets) -> EngineResult<Vec<(String, Reached)>> {
     let expr = expr.trim();
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<(String, Reached)> = Vec::new();
+    fn add(out: &mut Vec<(String, Reached)>, index: &str, via: Option<&str>) {
+        match out.iter_mut().find(|(n, _)| n == index) {
+            None => out.push((
+                index.to_string(),
+                via.map_or(Reached::Directly, |a| Reached::ThroughAliases(vec![a.to_string()])),
+            )),
+            Some((_, reached)) => match (reached, via) {
+                (r @ Reached::ThroughAliases(_), None) => *r = Reached::Directly,
+                (Reached::ThroughAliases(list), Some(a)) if !list.iter().any(|x| x == a) => list.push(a.to_string()),
+                _ => {}
+            },
+        }
+    }
     if expr.is_empty() || expr == "_all" {
-        return Ok(existing.map(str::to_string).collect());
+        return Ok(indices.iter().map(|n| (n.to_string(), Reached::Directly)).collect());
     }
     let mut saw_wildcard = false;
     for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part == "_all" {
-            for n in existing.clone() {
-                if !out.iter().any(|o| o == n) {
-                    out.push(n.to_string());
-                }
+            for n in indices {
+                add(&mut out, n, None);
             }
             saw_wildcard = true;
         } else if let Some(excl) = part.strip_prefix('-').filter(|_| saw_wildcard) {
-            out.retain(|n| !(n == excl || (is_pattern(excl) && matches(excl, n))));
+            let hit = |name: &str| name == excl || (is_pattern(excl) && matches(excl, name));
+            out.retain_mut(|(n, reached)| match reached {
+                Reached::Directly => !hit(n),
+                Reached::ThroughAliases(list) => {
+                    list.retain(|a| !hit(a));
+                    !list.is_empty() && !hit(n)
+                }
+            });
         } else if is_pattern(part) {
             saw_wildcard = true;
-            for n in existing.clone() {
-                if matches(part, n) && !out.iter().any(|o| o == n) {
-                    out.push(n.to_string());
+            for n in indices {
+                if matches(part, n) {
+                    add(&mut out, n, None);
                 }
             }
-        } else if existing.clone().any(|n| n == part) {
-            if !out.iter().any(|o| o == part) {
-                out.push(part.to_string());
+            for (alias, targets) in aliases {
+                if matches(part, alias) {
+                    for n in targets {
+                        add(&mut out, n, Some(alias));
+                    }
+                }
+            }
+        } else if indices.contains(&part) {
+            add(&mut out, part, None);
+        } else if let Some(targets) = aliases.get(part) {
+            for n in targets {
+                add(&mut out, n, Some(part));
             }
         } else {
             return Err(EngineError::IndexNotFound { index: part.to_string() });
@@ -106,5 +151,23 @@ mod tests {
         assert_eq!(r("*,-logs-1").unwrap(), vec!["a", "b", "logs-2"]);
         assert!(r("nope*").unwrap().is_empty());
         assert!(matches!(r("a,nope"), Err(EngineError::IndexNotFound { .. })));
+    }
+
+    #[test]
+    fn expressions_with_aliases() {
+        let names = ["a", "b", "logs-1"];
+        let aliases: AliasTargets =
+            [("both".to_string(), vec!["a".to_string(), "b".to_string()]), ("only-b".to_string(), vec!["b".to_string()])]
+                .into_iter()
+                .collect();
+        let r = |e| resolve_with_aliases(e, &names, &aliases).unwrap();
+        let via = |a: &[&str]| Reached::ThroughAliases(a.iter().map(|s| s.to_string()).collect());
+        assert_eq!(r("both"), vec![("a".into(), via(&["both"])), ("b".into(), via(&["both"]))]);
+        assert_eq!(r("both,only-b"), vec![("a".into(), via(&["both"])), ("b".into(), via(&["both", "only-b"]))]);
+        // The index's own name wins over any alias (no alias filter applies then).
+        assert_eq!(r("only-b,b"), vec![("b".into(), Reached::Directly)]);
+        assert_eq!(r("only*"), vec![("b".into(), via(&["only-b"]))]);
+        assert_eq!(r("*,-both"), vec![("a".into(), Reached::Directly), ("b".into(), Reached::Directly), ("logs-1".into(), Reached::Directly)]);
+        assert!(resolve_with_aliases("nope", &names, &aliases).is_err());
     }
 }

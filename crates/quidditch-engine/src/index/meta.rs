@@ -71,18 +71,24 @@ impl IndexMeta {
             mapping_root: Some(root),
             mapping_fields: Some(fields),
         };
-        let tmp = path.with_extension("json.tmp");
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        write_durably(path, &serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?)
     }
+}
+
+/// Replaces `path` with `bytes` atomically and durably: a tmp file beside it, fsync, rename,
+/// fsync of the directory. A crash leaves the old file or the new one, never a mix.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 type FlatFields = Vec<(Vec<String>, Map<String, Value>)>;

@@ -17,6 +17,7 @@ use super::response::{Rendered, ShardsSummary};
 use crate::error::{EngineError, EngineResult};
 use crate::index::Index;
 use crate::mapping::Mapping;
+use crate::query_ast::QueryAst;
 use crate::udf_exec::UdfRun;
 
 /// The node's shard-search pool: one thread per core, shared by all searches, so a
@@ -33,20 +34,42 @@ fn search_pool() -> &'static rayon::ThreadPool {
     })
 }
 
+/// One index a search reads, as its index expression resolved it: through an alias it
+/// carries the alias's filter (applied to every query of the search on this index) and
+/// search routing.
+#[derive(Debug, Clone)]
+pub struct SearchTarget {
+    pub index: Arc<Index>,
+    pub filter: Option<QueryAst>,
+    /// The alias's routing values; intersected with the request's `routing`.
+    pub routing: Option<Vec<String>>,
+}
+
+impl SearchTarget {
+    /// The index itself, unfiltered.
+    pub fn whole(index: &Arc<Index>) -> SearchTarget {
+        SearchTarget { index: index.clone(), filter: None, routing: None }
+    }
+}
+
 /// The shards a request targets: every shard of each index, or those its `routing` values
-/// point to.
-fn target_shards(indices: &[Arc<Index>], req: &SearchRequest, run: Option<&Arc<UdfRun>>) -> Vec<ShardSnapshot> {
+/// (and the alias's) point to.
+fn target_shards(targets: &[SearchTarget], req: &SearchRequest, run: Option<&Arc<UdfRun>>) -> Vec<ShardSnapshot> {
     let mut shards = Vec::new();
-    for index in indices {
+    for target in targets {
+        let index = &target.index;
         let searchers = index.shard_searchers();
-        let wanted: Option<Vec<u32>> =
-            req.routing.as_ref().map(|values| values.iter().map(|r| index.shard_for(r)).collect());
+        let shards_of = |values: &Vec<String>| values.iter().map(|r| index.shard_for(r)).collect::<Vec<u32>>();
+        let wanted: Option<Vec<u32>> = match (req.routing.as_ref().map(shards_of), target.routing.as_ref().map(shards_of)) {
+            (Some(a), Some(b)) => Some(a.into_iter().filter(|s| b.contains(s)).collect()),
+            (a, b) => a.or(b),
+        };
         for (number, searcher) in searchers.into_iter().enumerate() {
             let number = number as u32;
             if wanted.as_ref().is_some_and(|w| !w.contains(&number)) {
                 continue;
             }
-            shards.push(ShardSnapshot::new(index, number, searcher, run));
+            shards.push(ShardSnapshot::new(index, number, searcher, run, target.filter.clone()));
         }
     }
     shards
@@ -61,11 +84,22 @@ pub fn search(
     req: &SearchRequest,
     udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
 ) -> EngineResult<Value> {
+    let targets: Vec<SearchTarget> = indices.iter().map(SearchTarget::whole).collect();
+    search_targets(&targets, req, udfs)
+}
+
+/// [`search`] over resolved targets (indices reached through aliases carry their filter and
+/// routing).
+pub fn search_targets(
+    targets: &[SearchTarget],
+    req: &SearchRequest,
+    udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
+) -> EngineResult<Value> {
     let start = Instant::now();
     let deadline = req.timeout.map(|t| start + t);
     let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
-    let shards = target_shards(indices, req, udf_run.as_ref());
-    let mappings: Vec<Arc<Mapping>> = indices.iter().map(|i| i.mapping()).collect();
+    let shards = target_shards(targets, req, udf_run.as_ref());
+    let mappings: Vec<Arc<Mapping>> = targets.iter().map(|t| t.index.mapping()).collect();
     let mut plan = SearchPlan::new(req, &mappings, start)?;
 
     let outcomes: Vec<EngineResult<ShardQueryResult>> = if shards.len() > 1 {

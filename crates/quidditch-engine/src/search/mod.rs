@@ -17,7 +17,7 @@ mod response;
 pub mod sort;
 pub mod source_filter;
 
-pub use execute::search;
+pub use execute::{SearchTarget, search, search_targets};
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};
 pub use request::{SearchRequest, TrackTotalHits};
 

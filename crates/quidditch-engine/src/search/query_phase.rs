@@ -20,7 +20,7 @@ use super::sort::SortValue;
 use crate::error::{EngineError, EngineResult};
 use crate::index::Index;
 use crate::mapping::Mapping;
-use crate::query_ast::{LoweringContext, QueryAst, QueryError, QueryExtensions};
+use crate::query_ast::{BoolQuery, LoweringContext, QueryAst, QueryError, QueryExtensions};
 use crate::udf_exec::{UdfLowering, UdfRun};
 
 /// One shard of one index, pinned to a searcher and mapping snapshot for the whole request
@@ -33,17 +33,37 @@ pub(crate) struct ShardSnapshot {
     pub mapping: Arc<Mapping>,
     /// UDF clauses' view of this index (`None` when the caller gave no UDF registry).
     udf: Option<UdfLowering>,
+    /// The filter of the alias the search reached this index through.
+    alias_filter: Option<QueryAst>,
 }
 
 impl ShardSnapshot {
-    pub fn new(index: &Arc<Index>, shard: u32, searcher: Searcher, run: Option<&Arc<UdfRun>>) -> ShardSnapshot {
+    pub fn new(
+        index: &Arc<Index>,
+        shard: u32,
+        searcher: Searcher,
+        run: Option<&Arc<UdfRun>>,
+        alias_filter: Option<QueryAst>,
+    ) -> ShardSnapshot {
         let mapping = index.mapping();
         let udf = run.map(|run| UdfLowering {
             run: run.clone(),
             fields: mapping.clone(),
             index: index.name().to_string(),
         });
-        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf }
+        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf, alias_filter }
+    }
+
+    /// The search's query on this shard: with the alias filter as a non-scoring clause.
+    fn matching(&self, query: &QueryAst) -> QueryAst {
+        match &self.alias_filter {
+            None => query.clone(),
+            Some(filter) => QueryAst::Bool(BoolQuery {
+                must: vec![query.clone()],
+                filter: vec![filter.clone()],
+                ..BoolQuery::default()
+            }),
+        }
     }
 
     fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
@@ -183,7 +203,7 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         return Ok(ShardQueryResult { timed_out: true, ..Default::default() });
     }
     let timed_out = Arc::new(AtomicBool::new(false));
-    let query = snap.lower(&plan.query)?;
+    let query = snap.lower(&snap.matching(&plan.query))?;
     let hits_query: Box<dyn Query> = match &plan.post_filter {
         Some(pf) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, query.box_clone()),
@@ -239,7 +259,7 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         for filter_plan in &aggs.filters {
             let mut buckets = Vec::with_capacity(filter_plan.filters.len());
             for (_, filter) in &filter_plan.filters {
-                let q = snap.lower(&super::filter_aggs::filtered(&plan.query, filter))?;
+                let q = snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?;
                 let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
                 let (doc_count, sub) =
                     run(&snap.searcher, q.as_ref(), (Count, sub), deadline, &timed_out).map_err(tantivy_error)?;

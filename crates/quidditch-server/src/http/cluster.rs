@@ -28,6 +28,8 @@ pub fn routes() -> Router<AppState> {
         .route("/_cat/health", get(cat_health))
         .route("/_cat/shards", get(cat_shards))
         .route("/_cat/shards/{index}", get(cat_shards_for))
+        .route("/_cat/aliases", get(cat_aliases))
+        .route("/_cat/aliases/{name}", get(cat_aliases_for))
 }
 
 async fn info() -> Response {
@@ -190,6 +192,9 @@ struct CatTable {
 
 impl CatTable {
     fn render(&self, params: &HashMap<String, String>) -> Result<Response, ApiError> {
+        if flag(params, "help")?.unwrap_or(false) {
+            return Ok(self.help());
+        }
         let wanted: Vec<&'static str> = match params.get("h") {
             Some(h) => h
                 .split(',')
@@ -273,6 +278,18 @@ impl CatTable {
             out.push('\n');
         }
         Ok(([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], out).into_response())
+    }
+}
+
+impl CatTable {
+    /// `?help`: one line per column, its name and short names.
+    fn help(&self) -> Response {
+        let width = self.columns.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for (name, aliases, _) in self.columns {
+            out.push_str(&format!("{name:<width$} | {} |\n", aliases.join(",")));
+        }
+        ([(header::CONTENT_TYPE, "text/plain; charset=UTF-8")], out).into_response()
     }
 }
 
@@ -508,4 +525,54 @@ async fn cat_health(State(state): State<AppState>, axum::extract::Query(params):
         "shards", "pri", "relo", "init", "unassign", "pending_tasks", "max_task_wait_time", "active_shards_percent",
     ], rows: vec![r] }
     .render(&params)
+}
+
+const ALIAS_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("alias", &["a"], false),
+    ("index", &["i", "idx"], false),
+    ("filter", &["f", "fi"], false),
+    ("routing.index", &["ri", "routingIndex"], false),
+    ("routing.search", &["rs", "routingSearch"], false),
+    ("is_write_index", &["w", "isWriteIndex"], false),
+];
+
+/// `_cat/aliases[/{names}]`: one row per (alias, index), `-` for what is not set and `*` for
+/// a filter (as OpenSearch shows it).
+fn cat_aliases_table(state: &AppState, names: Option<&str>) -> CatTable {
+    let patterns: Vec<&str> = names.map(|n| n.split(',').map(str::trim).filter(|p| !p.is_empty()).collect()).unwrap_or_default();
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    let rows = state
+        .engine
+        .aliases()
+        .entries()
+        .into_iter()
+        .filter(|(alias, _, _)| patterns.is_empty() || patterns.iter().any(|p| quidditch_engine::alias::alias_matches(p, alias)))
+        .map(|(alias, index, meta)| {
+            let mut r = HashMap::new();
+            r.insert("alias", alias);
+            r.insert("index", index);
+            r.insert("filter", dash(meta.filter.map(|_| "*".to_string())));
+            r.insert("routing.index", dash(meta.index_routing));
+            r.insert("routing.search", dash(meta.search_routing));
+            r.insert("is_write_index", dash(meta.is_write_index.map(|w| w.to_string())));
+            r
+        })
+        .collect();
+    CatTable {
+        columns: ALIAS_COLUMNS,
+        default: &["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"],
+        rows,
+    }
+}
+
+async fn cat_aliases(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    cat_aliases_table(&state, None).render(&params)
+}
+
+async fn cat_aliases_for(
+    State(state): State<AppState>,
+    Path(names): Path<String>,
+    axum::extract::Query(params): Params,
+) -> Result<Response, ApiError> {
+    cat_aliases_table(&state, Some(&names)).render(&params)
 }

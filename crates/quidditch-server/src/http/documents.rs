@@ -72,13 +72,20 @@ pub(super) fn write_result_json(index: &Index, r: &WriteResult) -> Value {
     body
 }
 
-/// Runs one write op against `index_name` (auto-creating it for index/create/update).
-async fn write_one(state: &AppState, index_name: String, op: WriteOp, routing: Option<String>, refresh: Refresh) -> Result<(Arc<Index>, WriteResult), ApiError> {
+/// Runs one write op against `index_name`: an index (auto-created for index/create/update)
+/// or an alias (its write index, with its index routing when the request has none).
+/// `?require_alias=true` makes a name that is not an alias an error.
+async fn write_one(state: &AppState, index_name: String, op: WriteOp, params: &HashMap<String, String>, refresh: Refresh) -> Result<(Arc<Index>, WriteResult), ApiError> {
     let engine = state.engine.clone();
+    let require_alias = flag(params, "require_alias")?.unwrap_or(false);
+    let routing = routing_param(params);
     blocking(move || {
-        let index = match op {
-            WriteOp::Delete { .. } => engine.index(&index_name)?,
-            _ => engine.index_or_create(&index_name)?,
+        let (index, routing) = match op {
+            WriteOp::Delete { .. } => (engine.single_index(&index_name)?, routing),
+            _ => {
+                let (index, alias_routing) = engine.write_target(&index_name, require_alias)?;
+                (index, routing.or(alias_routing))
+            }
         };
         let mut results = index.write_routed(vec![(op, routing)], refresh)?;
         let result = results.pop().ok_or_else(|| ApiError::internal("write returned no result"))??;
@@ -107,7 +114,7 @@ async fn index_op(state: AppState, index: String, id: Option<String>, params: Ha
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
     let refresh = refresh_param(&params)?;
     let op = WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term };
-    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
+    let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
 
@@ -127,7 +134,7 @@ async fn delete_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
     let refresh = refresh_param(&params)?;
     let op = WriteOp::Delete { id, if_seq_no, if_primary_term };
-    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
+    let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
 
@@ -208,7 +215,7 @@ pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc
 }
 
 async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<String, String>) -> Result<(Arc<Index>, Option<StoredDoc>), ApiError> {
-    let index = state.engine.index(index)?;
+    let index = state.engine.single_index(index)?;
     let refresh = flag(params, "refresh")?.unwrap_or(false);
     let routing = routing_param(params);
     blocking(move || {
@@ -350,7 +357,7 @@ async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
     let refresh = refresh_param(&params)?;
     let source_filter = body.get("_source").cloned().or_else(|| params.get("_source").map(|s| json!(s)));
     let op = WriteOp::Update { id, request, if_seq_no, if_primary_term };
-    let (index, r) = write_one(&state, index, op, routing_param(&params), refresh).await?;
+    let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     let mut out = write_result_json(&index, &r);
     if let (Some(f), Some(src)) = (source_filter, &r.source) {
         let filter = match &f {
@@ -406,7 +413,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
     let docs = blocking(move || {
         let mut out = Vec::with_capacity(requests.len());
         for (index_name, id, routing, filter) in requests {
-            let item = match engine.index(&index_name) {
+            let item = match engine.single_index(&index_name) {
                 Err(e) => {
                     let err: ApiError = e.into();
                     json!({ "_index": index_name, "_id": id, "found": false, "error": err.error_object() })
@@ -416,7 +423,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
                         index.refresh()?;
                     }
                     match index.get_routed(&id, routing.as_deref()) {
-                        Ok(doc) => get_result_json(&index_name, &id, doc.as_ref(), &filter),
+                        Ok(doc) => get_result_json(index.name(), &id, doc.as_ref(), &filter),
                         Err(e) => {
                             let err: ApiError = e.into();
                             json!({ "_index": index_name, "_id": id, "error": err.error_object() })

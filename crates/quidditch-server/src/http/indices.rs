@@ -111,10 +111,13 @@ fn settings_json(index: &Index) -> Value {
 
 async fn get_index(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let mut out = Map::new();
+    let aliases = state.engine.aliases();
     for index in resolve_with(&state, &expr, &params)? {
+        let index_aliases: Map<String, Value> =
+            aliases.of_index(index.name()).into_iter().map(|(name, meta)| (name, meta.to_json())).collect();
         out.insert(
             index.name().to_string(),
-            json!({ "aliases": {}, "mappings": index.mapping().to_json(), "settings": settings_json(&index) }),
+            json!({ "aliases": index_aliases, "mappings": index.mapping().to_json(), "settings": settings_json(&index) }),
         );
     }
     Ok(json_response(200, Value::Object(out)))

@@ -3,6 +3,7 @@
 
 pub mod error;
 
+mod aliases;
 mod cluster;
 mod documents;
 mod indices;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(cluster::routes())
         .merge(indices::routes())
+        .merge(aliases::routes())
         .merge(documents::routes())
         .merge(search::routes())
         .merge(udfs::routes())

@@ -67,8 +67,8 @@ async fn blocking<T: Send + 'static>(
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
     let request = SearchRequest::parse(body, params).map_err(|e| engine_error(e.into()))?;
-    let indices = engine.resolve_indices(expr).map_err(engine_error)?;
-    search::search(&indices, &request, Some(engine.udfs())).map_err(engine_error)
+    let targets = engine.resolve_search(expr).map_err(engine_error)?;
+    search::search_targets(&targets, &request, Some(engine.udfs())).map_err(engine_error)
 }
 
 async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -118,8 +118,8 @@ async fn do_count(state: AppState, expr: String, params: HashMap<String, String>
     let engine = state.engine.clone();
     let count = blocking(move || {
         let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?.into_count();
-        let indices = engine.resolve_indices(&expr).map_err(engine_error)?;
-        search::search(&indices, &request, Some(engine.udfs())).map_err(engine_error)
+        let targets = engine.resolve_search(&expr).map_err(engine_error)?;
+        search::search_targets(&targets, &request, Some(engine.udfs())).map_err(engine_error)
     })
     .await?;
     Ok(json_response(200, count))

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use quidditch_engine::{OpType, WriteOp, WriteResult};
 use serde_json::{Map, Value};
 
-use super::super::indices::{Params, blocking};
+use super::super::indices::{Params, blocking, flag};
 use super::super::{ApiError, AppState};
 use super::{item_error, parse_update, refresh_param};
 
@@ -53,6 +53,8 @@ struct Item {
     action: Action,
     index: Option<String>,
     id: Option<String>,
+    /// The target must be an alias (`require_alias`, per item or for the whole request).
+    require_alias: bool,
     /// The op and its routing value (`None`: the id routes).
     op: Result<(WriteOp, Option<String>), ApiError>,
 }
@@ -90,7 +92,12 @@ fn id_of(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option<&str>) -> Result<Vec<Item>, ApiError> {
+fn parse_items(
+    body: &[u8],
+    default_index: Option<&str>,
+    default_routing: Option<&str>,
+    default_require_alias: bool,
+) -> Result<Vec<Item>, ApiError> {
     let lines: Vec<(usize, &[u8])> = body
         .split(|b| *b == b'\n')
         .enumerate()
@@ -114,6 +121,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option
                     action: Action::Index,
                     index: default_index.map(str::to_string),
                     id: None,
+                    require_alias: default_require_alias,
                     op: Err(ApiError::bad_request(
                         "json_parse_exception",
                         format!("Malformed action/metadata line [{line_no}]: {e}"),
@@ -140,6 +148,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option
         let mut if_primary_term = None;
         let mut op_type = if action == Action::Create { OpType::Create } else { OpType::Index };
         let mut routing = default_routing.map(str::to_string);
+        let mut require_alias = default_require_alias;
         for (k, v) in meta {
             match k.as_str() {
                 "_index" => index = v.as_str().map(str::to_string),
@@ -152,7 +161,8 @@ fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option
                     }
                 }
                 "routing" | "_routing" => routing = id_of(v),
-                "retry_on_conflict" | "require_alias" | "pipeline" | "version"
+                "require_alias" => require_alias = v.as_bool().unwrap_or(v.as_str() == Some("true")),
+                "retry_on_conflict" | "pipeline" | "version"
                 | "version_type" | "_source" | "op_type" => {}
                 other => {
                     return Err(ApiError::illegal_argument(format!(
@@ -187,7 +197,7 @@ fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option
             }
         };
         let action = if action == Action::Index && op_type == OpType::Create { Action::Create } else { action };
-        items.push(Item { action, index, id, op: op.map(|op| (op, routing)) });
+        items.push(Item { action, index, id, require_alias, op: op.map(|op| (op, routing)) });
     }
     Ok(items)
 }
@@ -195,7 +205,8 @@ fn parse_items(body: &[u8], default_index: Option<&str>, default_routing: Option
 async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let started = Instant::now();
     let refresh = refresh_param(&params)?;
-    let items = parse_items(&body, default_index.as_deref(), params.get("routing").map(String::as_str))?;
+    let require_alias = flag(&params, "require_alias")?.unwrap_or(false);
+    let items = parse_items(&body, default_index.as_deref(), params.get("routing").map(String::as_str), require_alias)?;
     if items.is_empty() {
         return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no requests added;"));
     }
@@ -210,8 +221,9 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
             errors = true;
             out[pos] = Some(item_json(action, Value::Object(item_error(index, id, err))).to_string());
         };
-        // Group by index, keeping first-appearance order.
-        let mut groups: Vec<(String, Vec<(usize, Action, (WriteOp, Option<String>))>)> = Vec::new();
+        // Group by target name (and `require_alias`), keeping first-appearance order.
+        type Group = ((String, bool), Vec<(usize, Action, (WriteOp, Option<String>))>);
+        let mut groups: Vec<Group> = Vec::new();
         let mut ids: Vec<Option<String>> = Vec::with_capacity(n);
         for (pos, item) in items.into_iter().enumerate() {
             ids.push(item.id);
@@ -227,14 +239,27 @@ async fn bulk(state: AppState, default_index: Option<String>, params: HashMap<St
                 fail(&mut out, pos, item.action, "", ids[pos].as_deref(), &err);
                 continue;
             };
-            match groups.iter_mut().find(|(name, _)| *name == index) {
+            let key = (index, item.require_alias);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, ops)) => ops.push((pos, item.action, op)),
-                None => groups.push((index, vec![(pos, item.action, op)])),
+                None => groups.push((key, vec![(pos, item.action, op)])),
             }
         }
-        for (name, ops) in groups {
+        for ((name, require_alias), mut ops) in groups {
             let only_deletes = ops.iter().all(|(_, a, _)| *a == Action::Delete);
-            let index = if only_deletes { engine.index(&name) } else { engine.index_or_create(&name) };
+            // An alias stands for its write index; its index routing applies to ops without one.
+            let index = if only_deletes {
+                engine.single_index(&name)
+            } else {
+                engine.write_target(&name, require_alias).map(|(index, alias_routing)| {
+                    if let Some(r) = alias_routing {
+                        for (_, _, (_, routing)) in ops.iter_mut() {
+                            routing.get_or_insert_with(|| r.clone());
+                        }
+                    }
+                    index
+                })
+            };
             let index = match index {
                 Ok(i) => i,
                 Err(e) => {
