@@ -2,31 +2,39 @@
 //! spellings), `GET|HEAD /_alias[/{name}]`, `GET|HEAD /{index}/_alias[/{name}]`, and the
 //! atomic `POST /_aliases`. Thin: the rules live in `quidditch_engine::alias`.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use quidditch_engine::alias::AliasAction;
 use serde_json::{Map, Value, json};
 
 use super::indices::blocking;
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/_aliases", get(get_all).post(update_aliases))
-        .route("/_alias", get(get_all).put(put_body_only))
-        .route("/_alias/{name}", get(get_by_name).head(exists_by_name).put(put_name_only).post(put_name_only))
-        .route("/_aliases/{name}", put(put_name_only).post(put_name_only))
-        .route("/{index}/_alias", get(get_of_index).put(put_index_only))
-        .route("/{index}/_aliases", get(get_of_index).put(put_index_only))
-        .route(
-            "/{index}/_alias/{name}",
-            put(put_alias).post(put_alias).delete(delete_alias).get(get_of_index_by_name).head(exists_of_index_by_name),
-        )
-        .route("/{index}/_aliases/{name}", put(put_alias).post(put_alias).delete(delete_alias).get(get_of_index_by_name))
+/// Alias changes apply at once on one node: the timeouts never wait.
+const WRITE: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout"]);
+const READ: ApiParams = ApiParams::new(&["local"]).not_implemented(&["allow_no_indices", "expand_wildcards", "ignore_unavailable"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/_aliases", get(get_all), &READ)
+        .route("/_aliases", post(update_aliases), &WRITE)
+        .route("/_alias", get(get_all), &READ)
+        .route("/_alias", put(put_body_only), &WRITE)
+        .route("/_alias/{name}", get(get_by_name).head(exists_by_name), &READ)
+        .route("/_alias/{name}", put(put_name_only).post(put_name_only), &WRITE)
+        .route("/_aliases/{name}", put(put_name_only).post(put_name_only), &WRITE)
+        .route("/{index}/_alias", get(get_of_index), &READ)
+        .route("/{index}/_alias", put(put_index_only), &WRITE)
+        .route("/{index}/_aliases", get(get_of_index), &READ)
+        .route("/{index}/_aliases", put(put_index_only), &WRITE)
+        .route("/{index}/_alias/{name}", get(get_of_index_by_name).head(exists_of_index_by_name), &READ)
+        .route("/{index}/_alias/{name}", put(put_alias).post(put_alias).delete(delete_alias), &WRITE)
+        .route("/{index}/_aliases/{name}", get(get_of_index_by_name), &READ)
+        .route("/{index}/_aliases/{name}", put(put_alias).post(put_alias).delete(delete_alias), &WRITE)
 }
 
 fn acknowledged() -> Response {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,24 +11,40 @@ use quidditch_engine::Index;
 use serde_json::{Map, Value, json};
 
 use super::indices::{Params, flag};
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response};
 
 /// The OpenSearch version we answer as (opensearch-py and friends check `version.number`).
 pub const OPENSEARCH_VERSION: &str = "2.11.0";
 const CLUSTER_NAME: &str = "quidditch";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(info).head(|| async { StatusCode::OK }))
-        .route("/_cluster/health", get(health))
-        .route("/_cluster/health/{index}", get(health_for))
-        .route("/_cat/indices", get(cat_indices))
-        .route("/_cat/indices/{index}", get(cat_indices_for))
-        .route("/_cat/health", get(cat_health))
-        .route("/_cat/shards", get(cat_shards))
-        .route("/_cat/shards/{index}", get(cat_shards_for))
-        .route("/_cat/aliases", get(cat_aliases))
-        .route("/_cat/aliases/{name}", get(cat_aliases_for))
+/// One node never relocates or initializes shards: those waits are met at once.
+const HEALTH: ApiParams = ApiParams::new(&[
+    "level", "wait_for_status", "wait_for_active_shards", "timeout", "master_timeout",
+    "cluster_manager_timeout", "local", "wait_for_no_initializing_shards", "wait_for_no_relocating_shards",
+])
+.not_implemented(&["expand_wildcards", "wait_for_events", "wait_for_nodes"]);
+const CAT_INDICES: ApiParams =
+    ApiParams::new(&["h", "s", "v", "help", "bytes", "health", "local", "master_timeout", "cluster_manager_timeout"])
+        .not_implemented(&["expand_wildcards", "include_unloaded_segments", "pri", "time"]);
+const CAT_HEALTH: ApiParams = ApiParams::new(&["h", "s", "v", "help"]).not_implemented(&["time", "ts"]);
+const CAT_SHARDS: ApiParams =
+    ApiParams::new(&["h", "s", "v", "help", "bytes", "local", "master_timeout", "cluster_manager_timeout"])
+        .not_implemented(&["time"]);
+const CAT_ALIASES: ApiParams = ApiParams::new(&["h", "s", "v", "help", "local"]).not_implemented(&["expand_wildcards"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/", get(info).head(|| async { StatusCode::OK }), &ApiParams::NONE)
+        .route("/_cluster/health", get(health), &HEALTH)
+        .route("/_cluster/health/{index}", get(health_for), &HEALTH)
+        .route("/_cat/indices", get(cat_indices), &CAT_INDICES)
+        .route("/_cat/indices/{index}", get(cat_indices_for), &CAT_INDICES)
+        .route("/_cat/health", get(cat_health), &CAT_HEALTH)
+        .route("/_cat/shards", get(cat_shards), &CAT_SHARDS)
+        .route("/_cat/shards/{index}", get(cat_shards_for), &CAT_SHARDS)
+        .route("/_cat/aliases", get(cat_aliases), &CAT_ALIASES)
+        .route("/_cat/aliases/{name}", get(cat_aliases_for), &CAT_ALIASES)
 }
 
 async fn info() -> Response {
@@ -133,13 +148,25 @@ fn health_body(
     let total = primaries + unassigned;
     let percent = if total == 0 { 100.0 } else { primaries as f64 * 100.0 / total as f64 };
     // A single node never changes shard allocation: an unmet wait_for_status would time out.
-    let timed_out = match params.get("wait_for_status").map(String::as_str) {
+    let status_unmet = match params.get("wait_for_status").map(String::as_str) {
         None => false,
         Some(want @ ("green" | "yellow" | "red")) => rank(status) > rank(want),
         Some(other) => {
             return Err(ApiError::illegal_argument(format!("unknown cluster health status [{other}]")));
         }
     };
+    // Only primaries are ever active here.
+    let active_shards_unmet = match params.get("wait_for_active_shards").map(String::as_str) {
+        None => false,
+        Some("all") => unassigned > 0,
+        Some(n) => {
+            let wanted: u64 = n.parse().map_err(|_| {
+                ApiError::illegal_argument(format!("failed to parse [wait_for_active_shards] value [{n}]"))
+            })?;
+            wanted > primaries
+        }
+    };
+    let timed_out = status_unmet || active_shards_unmet;
     let mut body = json!({
         "cluster_name": CLUSTER_NAME,
         "status": status,

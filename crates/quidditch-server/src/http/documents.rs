@@ -6,30 +6,73 @@ mod bulk;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use quidditch_engine::source_filter::filter_source;
 use quidditch_engine::{Index, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteResult};
 use serde_json::{Map, Value, json};
 
 use super::indices::{Params, blocking, flag, shards_json};
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/{index}/_doc", post(index_auto_id))
-        .route("/{index}/_doc/{id}", put(index_with_id).post(index_with_id).get(get_doc).head(head_doc).delete(delete_doc))
-        .route("/{index}/_create/{id}", put(create_doc).post(create_doc))
-        .route("/{index}/_source/{id}", get(get_source).head(head_source))
-        .route("/{index}/_update/{id}", post(update_doc))
-        .route("/_mget", get(mget_all).post(mget_all))
-        .route("/{index}/_mget", get(mget_index).post(mget_index))
-        .route("/_bulk", post(bulk::bulk_all).put(bulk::bulk_all))
-        .route("/{index}/_bulk", post(bulk::bulk_index).put(bulk::bulk_index))
+/// Writes on one node: `timeout` and `wait_for_active_shards` never wait (primaries are always
+/// active, replicas never allocated).
+const INDEX: ApiParams = ApiParams::new(&[
+    "require_alias", "op_type", "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
+])
+.not_implemented(&["pipeline", "version", "version_type"]);
+
+const CREATE: ApiParams = ApiParams::new(&["refresh", "routing", "timeout", "wait_for_active_shards"])
+    .not_implemented(&["pipeline", "version", "version_type"]);
+
+const DELETE: ApiParams = ApiParams::new(&[
+    "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
+])
+.not_implemented(&["version", "version_type"]);
+
+const GET: ApiParams = ApiParams::new(&[
+    "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
+    "refresh", "routing", "stored_fields", "version", "version_type",
+])
+.not_implemented(&["preference", "realtime"]);
+
+const GET_SOURCE: ApiParams = ApiParams::new(&[
+    "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
+    "refresh", "routing",
+])
+.not_implemented(&["preference", "realtime", "version", "version_type"]);
+
+const UPDATE: ApiParams = ApiParams::new(&[
+    "require_alias", "_source", "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
+])
+.not_implemented(&["_source_excludes", "_source_includes", "lang", "retry_on_conflict"]);
+
+const MGET: ApiParams = ApiParams::new(&[
+    "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
+    "refresh", "routing", "stored_fields",
+])
+.not_implemented(&["preference", "realtime"]);
+
+const BULK: ApiParams = ApiParams::new(&["require_alias", "refresh", "routing", "timeout", "wait_for_active_shards"])
+    .not_implemented(&["_source", "_source_excludes", "_source_includes", "pipeline", "type"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/{index}/_doc", post(index_auto_id), &INDEX)
+        .route("/{index}/_doc/{id}", put(index_with_id).post(index_with_id), &INDEX)
+        .route("/{index}/_doc/{id}", get(get_doc).head(head_doc), &GET)
+        .route("/{index}/_doc/{id}", delete(delete_doc), &DELETE)
+        .route("/{index}/_create/{id}", put(create_doc).post(create_doc), &CREATE)
+        .route("/{index}/_source/{id}", get(get_source).head(head_source), &GET_SOURCE)
+        .route("/{index}/_update/{id}", post(update_doc), &UPDATE)
+        .route("/_mget", get(mget_all).post(mget_all), &MGET)
+        .route("/{index}/_mget", get(mget_index).post(mget_index), &MGET)
+        .route("/_bulk", post(bulk::bulk_all).put(bulk::bulk_all), &BULK)
+        .route("/{index}/_bulk", post(bulk::bulk_index).put(bulk::bulk_index), &BULK)
 }
 
 /// Parses `if_seq_no` / `if_primary_term`.
@@ -164,6 +207,16 @@ impl SourceFilter {
         f
     }
 
+    /// `from_params`, with `stored_fields`: a list without `_source` replaces the source
+    /// unless `_source` is asked for explicitly (get and mget).
+    pub fn from_get_params(params: &HashMap<String, String>) -> SourceFilter {
+        let mut filter = SourceFilter::from_params(params);
+        if let Some(names) = params.get("stored_fields") {
+            filter.enabled = names.split(',').any(|n| n.trim() == "_source") || params.contains_key("_source");
+        }
+        filter
+    }
+
     /// From an `_mget` doc's `_source` (bool, string, list or `{includes, excludes}`).
     pub fn from_json(v: Option<&Value>, default: &SourceFilter) -> SourceFilter {
         let strings = |v: Option<&Value>| -> Vec<String> {
@@ -230,13 +283,15 @@ async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<Strin
 
 async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
-    let mut filter = SourceFilter::from_params(&params);
+    let filter = SourceFilter::from_get_params(&params);
     let stored: Option<Vec<String>> = params
         .get("stored_fields")
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
-    if let Some(names) = &stored {
-        // `stored_fields` replaces `_source` unless `_source` is asked for explicitly.
-        filter.enabled = names.iter().any(|n| n == "_source") || params.contains_key("_source");
+    // Reads compare versions for equality whatever the version type.
+    if let Some(t) = params.get("version_type")
+        && !matches!(t.as_str(), "internal" | "external" | "external_gte")
+    {
+        return Err(ApiError::illegal_argument(format!("No version type match [{t}]")));
     }
     if let (Some(want), Some(d)) = (params.get("version"), &doc) {
         let want: i64 = want
@@ -379,7 +434,7 @@ fn validation(reason: &str) -> ApiError {
 
 async fn mget(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
-    let default_filter = SourceFilter::from_params(&params);
+    let default_filter = SourceFilter::from_get_params(&params);
     // (index, id, routing, filter)
     let mut requests: Vec<(String, String, Option<String>, SourceFilter)> = Vec::new();
     let default_routing = routing_param(&params);

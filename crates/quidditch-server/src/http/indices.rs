@@ -3,31 +3,65 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, head, post, put};
 use quidditch_engine::index::IndexSettings;
 use quidditch_engine::{EngineError, Index, Mapping};
 use serde_json::{Map, Value, json};
 
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/{index}", get(get_index).put(create_index).delete(delete_index).head(index_exists))
-        .route("/{index}/_mapping", get(get_mapping).put(put_mapping).post(put_mapping))
-        .route("/_mapping", get(get_all_mappings))
-        .route("/{index}/_settings", get(get_settings).put(put_settings))
-        .route("/_settings", get(get_all_settings))
-        .route("/{index}/_refresh", post(refresh).get(refresh))
-        .route("/_refresh", post(refresh_all).get(refresh_all))
-        .route("/{index}/_flush", post(refresh).get(refresh))
-        .route("/_flush", post(refresh_all).get(refresh_all))
-        .route("/{index}/_stats", get(stats))
-        .route("/_stats", get(stats_all))
+/// Cluster-manager timeouts are no-ops on one node: metadata changes apply at once.
+const CREATE_INDEX: ApiParams =
+    ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout", "wait_for_active_shards"]);
+const GET_INDEX: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "local", "master_timeout", "cluster_manager_timeout"])
+    .not_implemented(&["expand_wildcards", "flat_settings", "include_defaults"]);
+const INDEX_EXISTS: ApiParams = ApiParams::new(&["local"])
+    .not_implemented(&["allow_no_indices", "expand_wildcards", "flat_settings", "ignore_unavailable", "include_defaults"]);
+const DELETE_INDEX: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout"])
+    .not_implemented(&["allow_no_indices", "expand_wildcards", "ignore_unavailable"]);
+const GET_MAPPING: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "local", "master_timeout", "cluster_manager_timeout"])
+    .not_implemented(&["expand_wildcards", "include_type_name"]);
+const PUT_MAPPING: ApiParams = ApiParams::new(&[
+    "ignore_unavailable", "allow_no_indices", "timeout", "master_timeout", "cluster_manager_timeout",
+])
+.not_implemented(&["expand_wildcards", "write_index_only"]);
+const GET_SETTINGS: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "local", "master_timeout", "cluster_manager_timeout"])
+    .not_implemented(&["expand_wildcards", "flat_settings", "include_defaults"]);
+const PUT_SETTINGS: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout"])
+    .not_implemented(&["allow_no_indices", "expand_wildcards", "flat_settings", "ignore_unavailable", "preserve_existing"]);
+const REFRESH: ApiParams =
+    ApiParams::new(&["ignore_unavailable", "allow_no_indices"]).not_implemented(&["expand_wildcards"]);
+/// A flush is a refresh-with-commit here; there is never an ongoing flush to wait for.
+const FLUSH: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "force", "wait_if_ongoing"])
+    .not_implemented(&["expand_wildcards"]);
+const STATS: ApiParams = ApiParams::new(&["level", "ignore_unavailable", "allow_no_indices"]).not_implemented(&[
+    "completion_fields", "expand_wildcards", "fielddata_fields", "fields", "forbid_closed_indices", "groups",
+    "include_field_level_segment_file_sizes", "include_segment_file_sizes", "include_unloaded_segments",
+]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/{index}", get(get_index), &GET_INDEX)
+        .route("/{index}", put(create_index), &CREATE_INDEX)
+        .route("/{index}", delete(delete_index), &DELETE_INDEX)
+        .route("/{index}", head(index_exists), &INDEX_EXISTS)
+        .route("/{index}/_mapping", get(get_mapping), &GET_MAPPING)
+        .route("/{index}/_mapping", put(put_mapping).post(put_mapping), &PUT_MAPPING)
+        .route("/_mapping", get(get_all_mappings), &GET_MAPPING)
+        .route("/{index}/_settings", get(get_settings), &GET_SETTINGS)
+        .route("/{index}/_settings", put(put_settings), &PUT_SETTINGS)
+        .route("/_settings", get(get_all_settings), &GET_SETTINGS)
+        .route("/{index}/_refresh", post(refresh).get(refresh), &REFRESH)
+        .route("/_refresh", post(refresh_all).get(refresh_all), &REFRESH)
+        .route("/{index}/_flush", post(refresh).get(refresh), &FLUSH)
+        .route("/_flush", post(refresh_all).get(refresh_all), &FLUSH)
+        .route("/{index}/_stats", get(stats), &STATS)
+        .route("/_stats", get(stats_all), &STATS)
 }
 
 impl From<EngineError> for ApiError {

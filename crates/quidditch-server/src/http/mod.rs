@@ -4,6 +4,8 @@
 pub mod error;
 
 mod aliases;
+pub mod params;
+
 mod cluster;
 mod documents;
 mod indices;
@@ -35,14 +37,15 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    // Every module's routes declare their URL parameters (`params::ApiRoutes`).
     Router::new()
-        .merge(cluster::routes())
-        .merge(indices::routes())
-        .merge(aliases::routes())
-        .merge(documents::routes())
-        .merge(search::routes())
-        .merge(udfs::routes())
-        .merge(scripts::routes())
+        .merge(cluster::routes().into_router())
+        .merge(indices::routes().into_router())
+        .merge(aliases::routes().into_router())
+        .merge(documents::routes().into_router())
+        .merge(search::routes().into_router())
+        .merge(udfs::routes().into_router())
+        .merge(scripts::routes().into_router())
         .fallback(no_handler)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))

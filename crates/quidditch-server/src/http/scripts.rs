@@ -12,7 +12,6 @@
 //! `parameters` declares them the way the UDF API does. A script that declares none takes
 //! any query-time `params`.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -25,14 +24,20 @@ use serde_json::{Map, Value, json};
 
 use super::udfs::{authorize, run_failure, run_on_document};
 use super::udfs::upload::{UploadRequest, upload};
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/_scripts/{id}", put(store).post(store).get(get_script).delete(delete_script))
-        .route("/_scripts/{id}/{context}", put(store_in_context).post(store_in_context))
-        .route("/_script_language", get(script_languages))
-        .route("/_script_context", get(script_contexts))
+/// Stored scripts apply at once on one node: the timeouts never wait.
+const STORE: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout"]).not_implemented(&["context"]);
+const GET_SCRIPT: ApiParams = ApiParams::new(&["master_timeout", "cluster_manager_timeout"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/_scripts/{id}", put(store).post(store).delete(delete_script), &STORE)
+        .route("/_scripts/{id}", get(get_script), &GET_SCRIPT)
+        .route("/_scripts/{id}/{context}", put(store_in_context).post(store_in_context), &STORE)
+        .route("/_script_language", get(script_languages), &ApiParams::NONE)
+        .route("/_script_context", get(script_contexts), &ApiParams::NONE)
 }
 
 /// The contexts a UDF runs in, with what `execute` returns there.

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -14,16 +13,46 @@ use quidditch_engine::search::{self, SearchRequest};
 use quidditch_engine::{Engine, EngineError};
 use serde_json::{Value, json};
 
+use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/_search", get(search_all).post(search_all))
-        .route("/{index}/_search", get(search_index).post(search_index))
-        .route("/_count", get(count_all).post(count_all))
-        .route("/{index}/_count", get(count_index).post(count_index))
-        .route("/_msearch", get(msearch_all).post(msearch_all))
-        .route("/{index}/_msearch", get(msearch_index).post(msearch_index))
+/// What `SearchRequest::parse` reads, and the shard-level knobs that are no-ops on one node
+/// with one copy of each shard (no remote clusters, no request cache).
+const SEARCH: ApiParams = ApiParams::new(&[
+    "q", "df", "default_operator", "from", "size", "sort", "_source", "_source_includes",
+    "_source_include", "_source_excludes", "_source_exclude", "track_total_hits", "timeout",
+    "track_scores", "version", "seq_no_primary_term", "typed_keys", "routing",
+    "allow_partial_search_results", "rest_total_hits_as_int", "request_cache",
+    "batched_reduce_size", "max_concurrent_shard_requests", "pre_filter_shard_size",
+    "ccs_minimize_roundtrips",
+])
+.not_implemented(&[
+    "allow_no_indices", "analyze_wildcard", "analyzer", "docvalue_fields", "expand_wildcards",
+    "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score", "lenient",
+    "preference", "scroll", "search_pipeline", "search_type", "shard_info", "stats",
+    "stored_fields", "suggest_field", "suggest_mode", "suggest_size", "suggest_text",
+    "terminate_after",
+]);
+
+const COUNT: ApiParams = ApiParams::new(&["q", "df", "default_operator", "routing"]).not_implemented(&[
+    "allow_no_indices", "analyze_wildcard", "analyzer", "expand_wildcards", "ignore_throttled",
+    "ignore_unavailable", "lenient", "min_score", "preference", "terminate_after",
+]);
+
+const MSEARCH: ApiParams = ApiParams::new(&[
+    "rest_total_hits_as_int", "typed_keys", "ccs_minimize_roundtrips", "max_concurrent_searches",
+    "max_concurrent_shard_requests", "pre_filter_shard_size",
+])
+.not_implemented(&["search_type"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/_search", get(search_all).post(search_all), &SEARCH)
+        .route("/{index}/_search", get(search_index).post(search_index), &SEARCH)
+        .route("/_count", get(count_all).post(count_all), &COUNT)
+        .route("/{index}/_count", get(count_index).post(count_index), &COUNT)
+        .route("/_msearch", get(msearch_all).post(msearch_all), &MSEARCH)
+        .route("/{index}/_msearch", get(msearch_index).post(msearch_index), &MSEARCH)
 }
 
 type Params = Query<HashMap<String, String>>;

@@ -7,7 +7,6 @@ pub(super) mod upload;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,22 +17,29 @@ use quidditch_udf::{AuditQuery, JsonDocument, LoadedUdf, UdfError, UdfMetadata};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::params::{ApiParams, ApiRoutes};
 use super::{AppState, ApiError, json_response, parse_json_body};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/udfs", get(list).post(upload::register))
-        .route("/api/v1/udfs/_audit", get(audit))
-        .route("/api/v1/udfs/_runtime", get(runtime))
-        .route("/api/v1/udfs/{name}", get(get_udf))
-        .route("/api/v1/udfs/{name}/versions", get(versions))
-        .route("/api/v1/udfs/{name}/stats", get(stats))
-        .route("/api/v1/udfs/{name}/test", axum::routing::post(test))
-        .route("/api/v1/udfs/{name}/_default", axum::routing::post(set_default))
-        .route("/api/v1/udfs/{name}/_rollback", axum::routing::post(roll_back_default))
-        .route("/api/v1/udfs/{name}/{version}", get(get_version).delete(delete))
-        .route("/_prometheus/metrics", get(metrics))
-        .route("/metrics", get(metrics))
+/// The fields of `ListQuery`, `VersionQuery` and `AuditParams`.
+const LIST: ApiParams = ApiParams::new(&["category", "author", "tag", "language"]);
+const VERSION: ApiParams = ApiParams::new(&["version"]);
+const AUDIT: ApiParams = ApiParams::new(&["udf", "operation", "outcome", "since", "size"]);
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .route("/api/v1/udfs", get(list), &LIST)
+        .route("/api/v1/udfs", axum::routing::post(upload::register), &ApiParams::HANDLER_VALIDATES)
+        .route("/api/v1/udfs/_audit", get(audit), &AUDIT)
+        .route("/api/v1/udfs/_runtime", get(runtime), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}", get(get_udf), &VERSION)
+        .route("/api/v1/udfs/{name}/versions", get(versions), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/stats", get(stats), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/test", axum::routing::post(test), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/_default", axum::routing::post(set_default), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/_rollback", axum::routing::post(roll_back_default), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/{version}", get(get_version).delete(delete), &ApiParams::NONE)
+        .route("/_prometheus/metrics", get(metrics), &ApiParams::NONE)
+        .route("/metrics", get(metrics), &ApiParams::NONE)
 }
 
 impl From<UdfError> for ApiError {
