@@ -18,12 +18,14 @@ use super::{ApiError, AppState, json_response};
 pub const OPENSEARCH_VERSION: &str = "2.11.0";
 const CLUSTER_NAME: &str = "quidditch";
 
-/// One node never relocates or initializes shards: those waits are met at once.
+/// One node never relocates or initializes shards and has no queue of cluster-state tasks:
+/// those waits are met at once.
 const HEALTH: ApiParams = ApiParams::new(&[
-    "level", "wait_for_status", "wait_for_active_shards", "timeout", "master_timeout",
-    "cluster_manager_timeout", "local", "wait_for_no_initializing_shards", "wait_for_no_relocating_shards",
+    "level", "wait_for_status", "wait_for_active_shards", "wait_for_nodes", "wait_for_events", "timeout",
+    "master_timeout", "cluster_manager_timeout", "local", "wait_for_no_initializing_shards",
+    "wait_for_no_relocating_shards",
 ])
-.not_implemented(&["expand_wildcards", "wait_for_events", "wait_for_nodes"]);
+.not_implemented(&["expand_wildcards"]);
 const CAT_INDICES: ApiParams =
     ApiParams::new(&["h", "s", "v", "help", "bytes", "health", "local", "master_timeout", "cluster_manager_timeout"])
         .not_implemented(&["expand_wildcards", "include_unloaded_segments", "pri", "time"]);
@@ -86,6 +88,29 @@ fn index_health(index: &Index) -> (&'static str, u64, u64) {
     let shards = settings.number_of_shards();
     let unassigned = shards * settings.number_of_replicas();
     (if unassigned > 0 { "yellow" } else { "green" }, shards, unassigned)
+}
+
+/// `wait_for_nodes`: `N`, `>=N`, `<=N`, `>N`, `<N`, `ge(N)`, `le(N)`, `gt(N)`, `lt(N)`, held
+/// against this cluster's one node.
+fn node_count_matches(spec: &str) -> Result<bool, ApiError> {
+    let spec = spec.trim();
+    let bad = || ApiError::illegal_argument(format!("failed to parse [wait_for_nodes] value [{spec}]"));
+    let (op, n) = if let Some(inner) = spec.strip_suffix(')') {
+        let (op, n) = inner.split_once('(').ok_or_else(bad)?;
+        (op, n)
+    } else {
+        let at = spec.find(|c: char| c.is_ascii_digit()).ok_or_else(bad)?;
+        spec.split_at(at)
+    };
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    Ok(match op {
+        "" => n == 1,
+        ">=" | "ge" => 1 >= n,
+        "<=" | "le" => 1 <= n,
+        ">" | "gt" => 1 > n,
+        "<" | "lt" => 1 < n,
+        _ => return Err(bad()),
+    })
 }
 
 fn rank(status: &str) -> u8 {
@@ -166,7 +191,11 @@ fn health_body(
             wanted > primaries
         }
     };
-    let timed_out = status_unmet || active_shards_unmet;
+    let nodes_unmet = match params.get("wait_for_nodes") {
+        None => false,
+        Some(spec) => !node_count_matches(spec)?,
+    };
+    let timed_out = status_unmet || active_shards_unmet || nodes_unmet;
     let mut body = json!({
         "cluster_name": CLUSTER_NAME,
         "status": status,

@@ -11,6 +11,7 @@ mod documents;
 mod indices;
 mod scripts;
 mod search;
+mod transport;
 mod udfs;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))
         .layer(middleware::from_fn(opensearch_errors))
+        // Outermost: handlers and the error shaping above see inflated bodies and plain JSON.
+        .layer(middleware::from_fn(move |req, next| transport::transport(max_body, req, next)))
 }
 
 /// A declared `Content-Length` over the limit is refused before the body is read: with
