@@ -17,6 +17,7 @@ use crate::names::{self, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
 use crate::query_dsl;
 use crate::search::SearchTarget;
+use crate::template::{ResolvedTemplate, TemplateStore};
 
 /// All indices of one node.
 pub struct Engine {
@@ -30,6 +31,8 @@ pub struct Engine {
     broken: RwLock<BTreeMap<String, String>>,
     /// Every alias (`aliases.json`); changed only under `admin`.
     aliases: RwLock<AliasTable>,
+    /// Every index template (`templates.json`); changed only under `admin`.
+    templates: RwLock<TemplateStore>,
     /// Serialises create/delete and alias changes so a name is never half-created.
     admin: Mutex<()>,
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -78,6 +81,7 @@ impl Engine {
             }
         }
         let aliases = AliasTable::load(dir, |index| indices.contains_key(index) || broken.contains_key(index))?;
+        let templates = TemplateStore::load(dir)?;
         tracing::info!(indices = indices.len(), "engine opened");
         let engine = Arc::new(Engine {
             dir: dir.to_path_buf(),
@@ -86,6 +90,7 @@ impl Engine {
             indices: RwLock::new(indices),
             broken: RwLock::new(broken),
             aliases: RwLock::new(aliases),
+            templates: RwLock::new(templates),
             admin: Mutex::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
@@ -344,12 +349,12 @@ impl Engine {
         self.indices.read().values().cloned().collect()
     }
 
-    /// `PUT /{index}` with an optional body `{"settings": …, "mappings": …, "aliases": …}`.
+    /// `PUT /{index}` with an optional body `{"settings": …, "mappings": …, "aliases": …}`,
+    /// on top of what the matching templates give.
     pub fn create_index(&self, name: &str, body: Option<&Value>) -> EngineResult<Arc<Index>> {
         names::validate_index_name(name)?;
-        let mut aliases: Vec<(String, AliasMetadata)> = Vec::new();
-        let (settings, mapping) = match body {
-            None | Some(Value::Null) => (IndexSettings::default(), Mapping::default()),
+        let requested = match body {
+            None | Some(Value::Null) => ResolvedTemplate::default(),
             Some(Value::Object(obj)) => {
                 for key in obj.keys() {
                     if !matches!(key.as_str(), "settings" | "mappings" | "aliases") {
@@ -358,24 +363,70 @@ impl Engine {
                         )));
                     }
                 }
-                let settings = IndexSettings::parse(obj.get("settings").unwrap_or(&Value::Null))?;
-                let mapping = Mapping::parse(obj.get("mappings").unwrap_or(&Value::Null))?;
-                settings.mapping_limits().check(&mapping)?;
+                let mut aliases = Vec::new();
                 match obj.get("aliases") {
                     None | Some(Value::Null) => {}
                     Some(Value::Object(defs)) => {
                         for (alias, def) in defs {
-                            crate::alias::validate_alias_name(alias, |n| n == name || self.indices.read().contains_key(n))?;
                             aliases.push((alias.clone(), AliasMetadata::parse(def)?));
                         }
                     }
                     Some(other) => return Err(EngineError::Parse(format!("[aliases] must be an object, found [{other}]"))),
                 }
-                (settings, mapping)
+                ResolvedTemplate {
+                    settings: IndexSettings::parse(obj.get("settings").unwrap_or(&Value::Null))?,
+                    mapping: Mapping::parse(obj.get("mappings").unwrap_or(&Value::Null))?,
+                    aliases,
+                    applied: Vec::new(),
+                }
             }
             Some(_) => return Err(EngineError::Parse("request body must be a JSON object".into())),
         };
+        let (settings, mapping, aliases) = self.with_templates(name, requested)?;
         self.create_with(name, settings, mapping, aliases)
+    }
+
+    /// The request's settings, mappings and aliases over the templates matching `name`,
+    /// checked (mapping limits, alias names) before anything is created.
+    fn with_templates(
+        &self,
+        name: &str,
+        requested: ResolvedTemplate,
+    ) -> EngineResult<(IndexSettings, Mapping, Vec<(String, AliasMetadata)>)> {
+        let base = self.templates.read().resolve(name)?;
+        let settings = base.settings.overlaid(&requested.settings);
+        let mapping = base.mapping.merged(&requested.mapping)?;
+        let mut aliases = base.aliases;
+        for (alias, meta) in requested.aliases {
+            aliases.retain(|(a, _)| *a != alias);
+            aliases.push((alias, meta));
+        }
+        settings.mapping_limits().check(&mapping)?;
+        for (alias, _) in &aliases {
+            crate::alias::validate_alias_name(alias, |n| n == name || self.indices.read().contains_key(n))?;
+        }
+        Ok((settings, mapping, aliases))
+    }
+
+    /// A snapshot of the templates.
+    pub fn templates(&self) -> TemplateStore {
+        self.templates.read().clone()
+    }
+
+    /// Replaces the templates with what `change` makes of them (checked there), durably.
+    pub fn update_templates(&self, change: impl FnOnce(&TemplateStore) -> EngineResult<TemplateStore>) -> EngineResult<()> {
+        let _admin = self.admin.lock();
+        let current = self.templates.read().clone();
+        let next = change(&current)?;
+        next.store(&self.dir)?;
+        *self.templates.write() = next;
+        Ok(())
+    }
+
+    /// What an index of this name would get (`_simulate_index`): templates only.
+    pub fn simulate_index(&self, name: &str) -> EngineResult<(ResolvedTemplate, Vec<Value>)> {
+        let templates = self.templates.read();
+        Ok((templates.resolve(name)?, templates.overlapping(name)))
     }
 
     /// Creates the index, then (still under the admin lock) points its aliases at it.
@@ -450,7 +501,8 @@ impl Engine {
 
     fn create_with_checked(&self, name: &str) -> EngineResult<Arc<Index>> {
         names::validate_index_name(name)?;
-        self.create_with(name, IndexSettings::default(), Mapping::default(), Vec::new())
+        let (settings, mapping, aliases) = self.with_templates(name, ResolvedTemplate::default())?;
+        self.create_with(name, settings, mapping, aliases)
     }
 
     /// `DELETE /{expr}`: deletes every index the expression resolves to; returns their names.

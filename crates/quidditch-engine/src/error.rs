@@ -21,6 +21,9 @@ pub enum EngineError {
     /// not an alias.
     #[error("no such index [{index}] and [require_alias] request flag is [true] and [{index}] is not an alias")]
     AliasRequired { index: String },
+    /// 404 `resource_not_found_exception` (a template that does not exist).
+    #[error("{0}")]
+    ResourceNotFound(String),
     /// 400 `invalid_alias_name_exception`: a bad alias name, or one an index already has.
     #[error("Invalid alias name [{alias}]: {reason}")]
     InvalidAliasName { alias: String, reason: String },
@@ -82,7 +85,8 @@ impl EngineError {
             EngineError::IndexNotFound { .. }
             | EngineError::DocumentMissing { .. }
             | EngineError::AliasesNotFound { .. }
-            | EngineError::AliasRequired { .. } => 404,
+            | EngineError::AliasRequired { .. }
+            | EngineError::ResourceNotFound(_) => 404,
             EngineError::VersionConflict { .. } => 409,
             EngineError::IndexUnavailable { .. } => 503,
             EngineError::Internal(_) => 500,
@@ -100,6 +104,7 @@ impl EngineError {
             EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
             EngineError::InvalidAliasName { .. } => "invalid_alias_name_exception",
             EngineError::AliasesNotFound { .. } => "aliases_not_found_exception",
+            EngineError::ResourceNotFound(_) => "resource_not_found_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
             EngineError::IllegalArgument(_) => "illegal_argument_exception",

@@ -15,6 +15,7 @@ pub mod ip;
 pub mod mapping;
 pub mod names;
 pub mod source_filter;
+pub mod template;
 pub mod query_ast;
 pub mod query_dsl;
 pub mod search;

@@ -237,6 +237,19 @@ impl IndexSettings {
         let mut index = Map::new();
         index.insert("number_of_shards".into(), json!(self.number_of_shards().to_string()));
         index.insert("number_of_replicas".into(), json!(self.number_of_replicas().to_string()));
+        let Value::Object(given) = self.given_json() else { unreachable!("given_json is an object") };
+        index.extend(given.get("index").and_then(Value::as_object).cloned().unwrap_or_default());
+        index.insert("uuid".into(), json!(uuid));
+        index.insert("creation_date".into(), json!(creation_date.to_string()));
+        index.insert("provided_name".into(), json!(name));
+        index.insert("version".into(), json!({"created": "136327827"}));
+        json!({ "index": index })
+    }
+
+    /// Only the settings that were given, as `{"index": {…}}` with string values (how
+    /// templates show their settings).
+    pub fn given_json(&self) -> Value {
+        let mut index = Map::new();
         for (k, v) in &self.values {
             let s = match v {
                 Value::String(s) => json!(s),
@@ -245,11 +258,14 @@ impl IndexSettings {
             };
             insert_dotted(&mut index, k, s);
         }
-        index.insert("uuid".into(), json!(uuid));
-        index.insert("creation_date".into(), json!(creation_date.to_string()));
-        index.insert("provided_name".into(), json!(name));
-        index.insert("version".into(), json!({"created": "136327827"}));
-        json!({ "index": index })
+        if index.is_empty() { json!({}) } else { json!({ "index": index }) }
+    }
+
+    /// These settings with `over`'s values replacing theirs (a template under the request).
+    pub fn overlaid(&self, over: &IndexSettings) -> IndexSettings {
+        let mut values = self.values.clone();
+        values.extend(over.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        IndexSettings { values }
     }
 }
 

@@ -34,6 +34,8 @@ const CAT_SHARDS: ApiParams =
     ApiParams::new(&["h", "s", "v", "help", "bytes", "local", "master_timeout", "cluster_manager_timeout"])
         .not_implemented(&["time"]);
 const CAT_ALIASES: ApiParams = ApiParams::new(&["h", "s", "v", "help", "local"]).not_implemented(&["expand_wildcards"]);
+const CAT_TEMPLATES: ApiParams =
+    ApiParams::new(&["h", "s", "v", "help", "local", "master_timeout", "cluster_manager_timeout"]);
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
@@ -47,6 +49,8 @@ pub fn routes() -> ApiRoutes {
         .route("/_cat/shards/{index}", get(cat_shards_for), &CAT_SHARDS)
         .route("/_cat/aliases", get(cat_aliases), &CAT_ALIASES)
         .route("/_cat/aliases/{name}", get(cat_aliases_for), &CAT_ALIASES)
+        .route("/_cat/templates", get(cat_templates), &CAT_TEMPLATES)
+        .route("/_cat/templates/{name}", get(cat_templates_for), &CAT_TEMPLATES)
 }
 
 async fn info() -> Response {
@@ -631,4 +635,54 @@ async fn cat_aliases_for(
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
     cat_aliases_table(&state, Some(&names)).render(&params)
+}
+
+const TEMPLATE_COLUMNS: &[(&str, &[&str], bool)] = &[
+    ("name", &["n"], false),
+    ("index_patterns", &["t"], false),
+    ("order", &["o", "p"], true),
+    ("version", &["v"], true),
+    ("composed_of", &["c"], false),
+];
+
+/// `_cat/templates[/{name}]`: composable templates (their priority as `order`) and legacy
+/// ones, by name.
+fn cat_templates_table(state: &AppState, name: Option<&str>) -> CatTable {
+    use quidditch_engine::template::select;
+    let store = state.engine.templates();
+    let list = |v: &[String]| format!("[{}]", v.join(", "));
+    let row = |name: &str, patterns: &[String], order: i64, version: Option<i64>, composed_of: String| {
+        let mut r = HashMap::new();
+        r.insert("name", name.to_string());
+        r.insert("index_patterns", list(patterns));
+        r.insert("order", order.to_string());
+        r.insert("version", version.map(|v| v.to_string()).unwrap_or_default());
+        r.insert("composed_of", composed_of);
+        r
+    };
+    let mut rows: Vec<HashMap<&'static str, String>> = select(&store.index_templates, name)
+        .0
+        .into_iter()
+        .map(|(n, t)| row(n, &t.index_patterns, t.priority.unwrap_or(0), t.version, list(&t.composed_of)))
+        .collect();
+    rows.extend(
+        select(&store.legacy_templates, name)
+            .0
+            .into_iter()
+            .map(|(n, t)| row(n, &t.index_patterns, t.order, t.version, String::new())),
+    );
+    rows.sort_by(|a, b| a.get("name").cmp(&b.get("name")));
+    CatTable { columns: TEMPLATE_COLUMNS, default: &["name", "index_patterns", "order", "version", "composed_of"], rows }
+}
+
+async fn cat_templates(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
+    cat_templates_table(&state, None).render(&params)
+}
+
+async fn cat_templates_for(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    axum::extract::Query(params): Params,
+) -> Result<Response, ApiError> {
+    cat_templates_table(&state, Some(&name)).render(&params)
 }

@@ -11,6 +11,7 @@ mod documents;
 mod indices;
 mod scripts;
 mod search;
+mod templates;
 mod transport;
 mod udfs;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cluster::routes().into_router())
         .merge(indices::routes().into_router())
         .merge(aliases::routes().into_router())
+        .merge(templates::routes().into_router())
         .merge(documents::routes().into_router())
         .merge(search::routes().into_router())
         .merge(udfs::routes().into_router())
