@@ -227,11 +227,24 @@ impl Engine {
     /// aliases it was reached through. An index named directly (or reached through any
     /// alias without a filter) is searched unfiltered, as in OpenSearch; several filtered
     /// aliases to one index combine with OR.
+    /// A closed index is an error when named (or aliased) by name, skipped when a wildcard
+    /// reached it.
     pub fn resolve_search(&self, expr: &str) -> EngineResult<Vec<SearchTarget>> {
         let reached = self.resolve_reached(expr)?;
         let aliases = self.aliases.read();
+        let named: Vec<&str> = expr.split(',').map(str::trim).collect();
         let mut out = Vec::with_capacity(reached.len());
         for (index, how) in reached {
+            if index.is_closed() {
+                let by_name = match &how {
+                    Reached::Directly => named.contains(&index.name()),
+                    Reached::ThroughAliases(through) => through.iter().any(|a| named.contains(&a.as_str())),
+                };
+                if by_name {
+                    return Err(EngineError::IndexClosed { index: index.name().to_string() });
+                }
+                continue;
+            }
             let Reached::ThroughAliases(through) = how else {
                 out.push(SearchTarget { index, filter: None, routing: None });
                 continue;
@@ -266,6 +279,18 @@ impl Engine {
             out.push(SearchTarget { index, filter, routing });
         }
         Ok(out)
+    }
+
+    /// `POST /{expr}/_close` and `_open`: closes or reopens the concrete indices the
+    /// expression names; returns their names.
+    pub fn set_closed(&self, expr: &str, closed: bool) -> EngineResult<Vec<String>> {
+        let _admin = self.admin.lock();
+        let targets = self.resolve_concrete(expr)?;
+        for index in &targets {
+            index.set_closed(closed)?;
+            tracing::info!(index = index.name(), closed, "index state changed");
+        }
+        Ok(targets.iter().map(|i| i.name().to_string()).collect())
     }
 
     /// A snapshot of the alias table.

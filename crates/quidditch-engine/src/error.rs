@@ -24,6 +24,9 @@ pub enum EngineError {
     /// 404 `resource_not_found_exception` (a template that does not exist).
     #[error("{0}")]
     ResourceNotFound(String),
+    /// 400 `index_closed_exception`: a read or write of a closed index.
+    #[error("closed")]
+    IndexClosed { index: String },
     /// 400 `invalid_alias_name_exception`: a bad alias name, or one an index already has.
     #[error("Invalid alias name [{alias}]: {reason}")]
     InvalidAliasName { alias: String, reason: String },
@@ -104,6 +107,7 @@ impl EngineError {
             EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
             EngineError::InvalidAliasName { .. } => "invalid_alias_name_exception",
             EngineError::AliasesNotFound { .. } => "aliases_not_found_exception",
+            EngineError::IndexClosed { .. } => "index_closed_exception",
             EngineError::ResourceNotFound(_) => "resource_not_found_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
@@ -128,7 +132,8 @@ impl EngineError {
             | EngineError::InvalidIndexName { index, .. }
             | EngineError::VersionConflict { index, .. }
             | EngineError::IndexUnavailable { index, .. }
-            | EngineError::DocumentMissing { index, .. } => Some(index),
+            | EngineError::DocumentMissing { index, .. }
+            | EngineError::IndexClosed { index } => Some(index),
             _ => None,
         }
     }

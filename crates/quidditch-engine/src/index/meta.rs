@@ -20,6 +20,8 @@ pub struct IndexMeta {
     pub settings: IndexSettings,
     /// The mapping in OpenSearch's (nested) JSON form.
     pub mappings: Value,
+    /// Closed (`POST /{index}/_close`): kept on disk, no reads or writes until reopened.
+    pub closed: bool,
 }
 
 /// The `meta.json` document. The mapping is stored *flat* — one `[path, definition]` entry
@@ -35,6 +37,8 @@ struct StoredMeta {
     uuid: String,
     creation_date: i64,
     settings: IndexSettings,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    closed: bool,
     /// Legacy nested mapping (read only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mappings: Option<Value>,
@@ -58,7 +62,13 @@ impl IndexMeta {
             (Some(nested), _, _) => nested,
             _ => Value::Object(Map::new()),
         };
-        Ok(IndexMeta { uuid: stored.uuid, creation_date: stored.creation_date, settings: stored.settings, mappings })
+        Ok(IndexMeta {
+            uuid: stored.uuid,
+            creation_date: stored.creation_date,
+            settings: stored.settings,
+            mappings,
+            closed: stored.closed,
+        })
     }
 
     pub fn store(&self, path: &Path) -> std::io::Result<()> {
@@ -67,6 +77,7 @@ impl IndexMeta {
             uuid: self.uuid.clone(),
             creation_date: self.creation_date,
             settings: self.settings.clone(),
+            closed: self.closed,
             mappings: None,
             mapping_root: Some(root),
             mapping_fields: Some(fields),

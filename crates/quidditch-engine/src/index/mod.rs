@@ -89,6 +89,9 @@ pub struct Index {
     shards: Vec<Shard>,
     fields: IndexFields,
     deleted: AtomicBool,
+    /// Closed by `POST /{index}/_close` (persisted in `meta.json`): reads and writes fail
+    /// with `index_closed_exception` until `_open`.
+    closed: AtomicBool,
     /// Last `searcher()` call, epoch millis (`i64::MIN` = never): search-idle detection.
     last_search_ms: AtomicI64,
     search_idle_after_ms: i64,
@@ -121,6 +124,7 @@ impl Index {
             creation_date: now_millis(),
             settings,
             mappings: mapping.to_json(),
+            closed: false,
         };
         // meta.json last: an index directory without it is an aborted creation.
         meta.store(&dir.join("meta.json"))?;
@@ -162,6 +166,7 @@ impl Index {
             shards,
             fields,
             deleted: AtomicBool::new(false),
+            closed: AtomicBool::new(meta.closed),
             last_search_ms: AtomicI64::new(i64::MIN),
             search_idle_after_ms: config.search_idle_after_ms as i64,
             flush_threshold_bytes: config.flush_threshold_mb * 1_000_000,
@@ -282,6 +287,7 @@ impl Index {
     /// Realtime GET on the shard `routing` (or the id) points to: a document indexed with
     /// another routing is not found, as in OpenSearch.
     pub fn get_routed(&self, id: &str, routing: Option<&str>) -> EngineResult<Option<StoredDoc>> {
+        self.ensure_not_closed()?;
         if routing.is_none() && self.mapping().routing_required() {
             return Err(EngineError::RoutingMissing { index: self.name.clone(), id: id.to_string() });
         }
@@ -407,8 +413,38 @@ impl Index {
             creation_date: self.creation_date,
             settings: settings.cloned().unwrap_or_else(|| self.settings()),
             mappings: mapping.map(|m| m.to_json()).unwrap_or_else(|| self.mapping().to_json()),
+            closed: self.is_closed(),
         };
         meta.store(&self.dir.join("meta.json"))?;
+        Ok(())
+    }
+
+    /// Whether the index is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The error for a read or write of a closed index.
+    pub(crate) fn ensure_not_closed(&self) -> EngineResult<()> {
+        if self.is_closed() {
+            return Err(EngineError::IndexClosed { index: self.name.clone() });
+        }
+        Ok(())
+    }
+
+    /// Closes or reopens the index, durably. Closing commits outstanding writes first, so a
+    /// closed index has nothing left in its write-ahead logs.
+    pub(crate) fn set_closed(&self, closed: bool) -> EngineResult<()> {
+        if closed && !self.is_closed() {
+            self.refresh()?;
+        }
+        let _meta = self.meta_lock.lock();
+        self.ensure_open()?;
+        let was = self.closed.swap(closed, Ordering::AcqRel);
+        if let Err(e) = self.persist_meta(None, None) {
+            self.closed.store(was, Ordering::Release);
+            return Err(e);
+        }
         Ok(())
     }
 

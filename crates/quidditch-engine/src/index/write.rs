@@ -310,6 +310,7 @@ impl Index {
         refresh: Refresh,
     ) -> EngineResult<Vec<EngineResult<WriteResult>>> {
         self.ensure_open()?;
+        self.ensure_not_closed()?;
         let n = ops.len();
         let mut results: Vec<Option<EngineResult<WriteResult>>> = (0..n).map(|_| None).collect();
         // `_routing.required`: an op without routing fails alone (a `_bulk` item, or the request).

@@ -414,6 +414,13 @@ fn cat_indices_table(
             let size = human_size(index.store_size_bytes(), unit);
             let mut r = HashMap::new();
             r.insert("health", health.to_string());
+            if index.is_closed() {
+                // OpenSearch shows a closed index's name and uuid only.
+                r.insert("status", "close".to_string());
+                r.insert("index", index.name().to_string());
+                r.insert("uuid", index.uuid().to_string());
+                return r;
+            }
             r.insert("status", "open".to_string());
             r.insert("index", index.name().to_string());
             r.insert("uuid", index.uuid().to_string());

@@ -39,6 +39,9 @@ const REFRESH: ApiParams =
 /// A flush is a refresh-with-commit here; there is never an ongoing flush to wait for.
 const FLUSH: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "force", "wait_if_ongoing"])
     .not_implemented(&["expand_wildcards"]);
+/// Closing and opening apply at once on one node: the waits are met when the call returns.
+const CLOSE_OPEN: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout", "wait_for_active_shards"])
+    .not_implemented(&["allow_no_indices", "expand_wildcards", "ignore_unavailable"]);
 const STATS: ApiParams = ApiParams::new(&["level", "ignore_unavailable", "allow_no_indices"]).not_implemented(&[
     "completion_fields", "expand_wildcards", "fielddata_fields", "fields", "forbid_closed_indices", "groups",
     "include_field_level_segment_file_sizes", "include_segment_file_sizes", "include_unloaded_segments",
@@ -60,6 +63,8 @@ pub fn routes() -> ApiRoutes {
         .route("/_refresh", post(refresh_all).get(refresh_all), &REFRESH)
         .route("/{index}/_flush", post(refresh).get(refresh), &FLUSH)
         .route("/_flush", post(refresh_all).get(refresh_all), &FLUSH)
+        .route("/{index}/_close", post(close_index), &CLOSE_OPEN)
+        .route("/{index}/_open", post(open_index), &CLOSE_OPEN)
         .route("/{index}/_stats", get(stats), &STATS)
         .route("/_stats", get(stats_all), &STATS)
 }
@@ -168,6 +173,19 @@ async fn delete_index(State(state): State<AppState>, Path(expr): Path<String>) -
     let engine = state.engine.clone();
     blocking(move || Ok(engine.delete_indices(&expr)?)).await?;
     Ok(json_response(200, json!({ "acknowledged": true })))
+}
+
+async fn close_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    let closed = blocking(move || Ok(engine.set_closed(&expr, true)?)).await?;
+    let indices: Map<String, Value> = closed.into_iter().map(|n| (n, json!({ "closed": true }))).collect();
+    Ok(json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true, "indices": indices })))
+}
+
+async fn open_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    blocking(move || Ok(engine.set_closed(&expr, false)?)).await?;
+    Ok(json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true })))
 }
 
 fn mappings_of(indices: &[std::sync::Arc<Index>]) -> Value {
