@@ -587,6 +587,29 @@ impl Mapping {
         self.flat.values()
     }
 
+    /// `GET /{index}/_mapping/field/{fields}`: every field (objects, leaves, multi-fields)
+    /// whose full path matches one of the patterns (names or `*` wildcards), in path order,
+    /// as `(full path, {leaf name: definition})`. `include_defaults` adds the defaults
+    /// OpenSearch reports for unset parameters (a text field's `analyzer`).
+    pub fn field_mappings(&self, patterns: &[&str], include_defaults: bool) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(String, &str, &FieldMapping)> =
+            self.properties.iter().rev().map(|(n, f)| (n.clone(), n.as_str(), f)).collect();
+        while let Some((path, leaf, field)) = stack.pop() {
+            if patterns.iter().any(|p| *p == path || (crate::names::is_pattern(p) && crate::names::matches(p, &path))) {
+                let mut def = field.to_json();
+                if include_defaults && field.ty == FieldType::Text {
+                    def.as_object_mut().map(|d| d.entry("analyzer").or_insert_with(|| json!("default")));
+                }
+                out.push((path.clone(), json!({ leaf: def })));
+            }
+            for (name, child) in field.properties.iter().chain(field.fields.iter()).collect::<Vec<_>>().into_iter().rev() {
+                stack.push((format!("{path}.{name}"), name, child));
+            }
+        }
+        out
+    }
+
     /// The field definition at a path of the object tree (not multi-fields).
     pub fn field(&self, path: &str) -> Option<&FieldMapping> {
         let mut props = &self.properties;

@@ -39,6 +39,8 @@ const REFRESH: ApiParams =
 /// A flush is a refresh-with-commit here; there is never an ongoing flush to wait for.
 const FLUSH: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "force", "wait_if_ongoing"])
     .not_implemented(&["expand_wildcards"]);
+const GET_FIELD_MAPPING: ApiParams = ApiParams::new(&["include_defaults", "ignore_unavailable", "allow_no_indices", "local"])
+    .not_implemented(&["expand_wildcards"]);
 /// Closing and opening apply at once on one node: the waits are met when the call returns.
 const CLOSE_OPEN: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout", "wait_for_active_shards"])
     .not_implemented(&["allow_no_indices", "expand_wildcards", "ignore_unavailable"]);
@@ -56,6 +58,8 @@ pub fn routes() -> ApiRoutes {
         .route("/{index}/_mapping", get(get_mapping), &GET_MAPPING)
         .route("/{index}/_mapping", put(put_mapping).post(put_mapping), &PUT_MAPPING)
         .route("/_mapping", get(get_all_mappings), &GET_MAPPING)
+        .route("/_mapping/field/{fields}", get(get_all_field_mappings), &GET_FIELD_MAPPING)
+        .route("/{index}/_mapping/field/{fields}", get(get_field_mapping), &GET_FIELD_MAPPING)
         .route("/{index}/_settings", get(get_settings), &GET_SETTINGS)
         .route("/{index}/_settings", put(put_settings), &PUT_SETTINGS)
         .route("/_settings", get(get_all_settings), &GET_SETTINGS)
@@ -202,6 +206,36 @@ async fn get_mapping(State(state): State<AppState>, Path(expr): Path<String>, Qu
 
 async fn get_all_mappings(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(json_response(200, mappings_of(&state.engine.list())))
+}
+
+/// `{index: {"mappings": {path: {"full_name": path, "mapping": {leaf: definition}}}}}`; an
+/// index without a matching field is listed with empty `mappings`.
+fn field_mappings_of(indices: &[std::sync::Arc<Index>], fields: &str, params: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let patterns: Vec<&str> = fields.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+    let include_defaults = flag(params, "include_defaults")?.unwrap_or(false);
+    let mut out = Map::new();
+    for index in indices {
+        let found: Map<String, Value> = index
+            .mapping()
+            .field_mappings(&patterns, include_defaults)
+            .into_iter()
+            .map(|(path, mapping)| (path.clone(), json!({ "full_name": path, "mapping": mapping })))
+            .collect();
+        out.insert(index.name().to_string(), json!({ "mappings": found }));
+    }
+    Ok(Value::Object(out))
+}
+
+async fn get_field_mapping(
+    State(state): State<AppState>,
+    Path((expr, fields)): Path<(String, String)>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    Ok(json_response(200, field_mappings_of(&resolve_with(&state, &expr, &params)?, &fields, &params)?))
+}
+
+async fn get_all_field_mappings(State(state): State<AppState>, Path(fields): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    Ok(json_response(200, field_mappings_of(&state.engine.list(), &fields, &params)?))
 }
 
 async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
