@@ -138,17 +138,25 @@ def test_push_test_list_versions_stats_rm_round_trip(server, wat_file):
     assert human.splitlines()[0].split()[:2] == ["NAME", "VERSION"] and name in human
 
     versions = json.loads(udf(server, "--json", "versions", name).stdout)
-    text = json.dumps(versions)
-    assert "1.0.0" in text and "1.1.0" in text
+    assert versions["name"] == name
+    # Newest first; both versions are the same module, so the same hash and declared parameter.
+    assert [v["version"] for v in versions["versions"]] == ["1.1.0", "1.0.0"]
+    assert {v["sha256"] for v in versions["versions"]} == {meta["sha256"]}
+    assert all({q["name"]: q for q in v["parameters"]}["min"]["default"] == 10 for v in versions["versions"])
 
+    # Tests run above: four on 1.1.0 (three --json, one human), one on 1.0.0; none failed. The
+    # module exports both `filter` and `score`, and a test runs every export: two calls each.
     stats = udf(server, "--json", "stats", name)
-    assert stats.returncode == 0
-    json.loads(stats.stdout)
+    assert stats.returncode == 0, stats.stderr
+    per_version = json.loads(stats.stdout)["versions"]
+    exports = 2
+    assert {v: (s["calls"], s["errors"]) for v, s in per_version.items()} == {"1.1.0": (4 * exports, 0), "1.0.0": (1 * exports, 0)}
 
     assert udf(server, "rm", name, "1.0.0").returncode == 0
     p = udf(server, "--json", "rm", name, "1.0.0")
     assert p.returncode == 1 and json.loads(p.stdout)["status"] == 404
-    assert "1.0.0" not in json.dumps(json.loads(udf(server, "--json", "versions", name).stdout)).replace("1.1.0", "")
+    left = json.loads(udf(server, "--json", "versions", name).stdout)
+    assert [v["version"] for v in left["versions"]] == ["1.1.0"]
 
 
 def test_unknown_udf_exits_1(server):

@@ -104,11 +104,23 @@ def test_mget(client):
 
 
 def test_refresh_param_makes_doc_searchable(client, http):
-    client.index(INDEX, id="r1", body={"title": "searchable now"}, refresh=True)
-    stats = client.indices.stats(index=INDEX)["indices"][INDEX]["primaries"]["docs"]["count"]
-    assert stats >= 1
-    r = client.index(INDEX, id="r2", body={"title": "wait"}, refresh="wait_for")
+    def found(index, text):
+        return client.search(index=index, body={"query": {"match": {"title": text}}})["hits"]["total"]["value"]
+
+    # No scheduled refreshes: only the request's refresh can make a document searchable.
+    client.indices.create(index="refresh-param", body={"settings": {"refresh_interval": "-1"}})
+    client.index("refresh-param", id="r0", body={"title": "invisible"})
+    assert found("refresh-param", "invisible") == 0
+    client.index("refresh-param", id="r1", body={"title": "searchable"}, refresh=True)
+    assert found("refresh-param", "searchable") == 1
+    # The refresh made the earlier write visible too (it commits everything before it).
+    assert found("refresh-param", "invisible") == 1
+    # wait_for returns only once a refresh made the write visible.
+    client.indices.create(index="refresh-wait", body={"settings": {"refresh_interval": "100ms"}})
+    r = client.index("refresh-wait", id="r2", body={"title": "waited"}, refresh="wait_for")
     assert r["result"] == "created"
+    assert found("refresh-wait", "waited") == 1
+    client.indices.delete(index="refresh-param,refresh-wait")
 
 
 def test_auto_create_index_on_first_write(client):
@@ -160,9 +172,25 @@ def test_oversized_body_is_413(server_factory):
     assert requests.get(srv.url + "/").status_code == 200
 
 
+def json_values(text):
+    """The JSON values a block of curl calls printed (lines starting with `{` or `[`), skipping
+    header dumps (`-I`) and `_cat` tables."""
+    import json as _json
+    decoder, values, i, prev_end = _json.JSONDecoder(), [], 0, 0
+    while i < len(text):
+        # A value starts a line, or directly follows the previous one (`curl -s` prints no newline).
+        if text[i] in "{[" and (i == 0 or text[i - 1] == "\n" or i == prev_end):
+            value, i = decoder.raw_decode(text, i)
+            values.append(value)
+            prev_end = i
+        else:
+            i += 1
+    return values
+
+
 def test_rest_api_doc_examples(server_factory):
     """Runs every curl example of docs/rest-api.md's documents section, in order, against a
-    fresh server; each must succeed (HTTP < 400)."""
+    fresh server, and checks each prints what the text around it says."""
     import re
     import subprocess
     from pathlib import Path
@@ -170,14 +198,60 @@ def test_rest_api_doc_examples(server_factory):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
     section = doc.split("<!-- rest-api:documents:begin -->")[1].split("<!-- rest-api:documents:end -->")[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
-    assert len(blocks) >= 14
+    assert len(blocks) == 15
     srv = server_factory()
     hostport = srv.url.removeprefix("http://")
     prelude = 'curl() { command curl --fail-with-body "$@"; }\nset -e\n'
+    out = []
     for block in blocks:
         script = prelude + block.replace("localhost:9200", hostport)
         r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, f"example failed:\n{block}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        out.append((r.stdout, json_values(r.stdout)))
+    (info,), (health,) = out[0][1], out[1][1]
+    assert info["version"]["distribution"] == "opensearch"
+    assert health["status"] in ("green", "yellow") and health["number_of_nodes"] == 1
+    (created,) = out[2][1]
+    assert created["acknowledged"] is True and created["index"] == "books"
+    hosts_created, host_doc, host_search = out[3][1]
+    assert host_doc["result"] == "created"
+    # `::ffff:10.0.0.2` is normalised to `10.0.0.2`, so the term query finds it.
+    assert [h["_id"] for h in host_search["hits"]["hits"]] == ["1"]
+    assert out[4][1] == [{"acknowledged": True}]
+    text, (index, mapping, settings) = out[5]
+    assert index["books"]["mappings"]["properties"]["isbn"] == {"type": "keyword"}
+    assert mapping["books"]["mappings"]["properties"]["publisher"]["properties"]["name"]["type"] == "keyword"
+    assert settings["books"]["settings"]["index"]["number_of_replicas"] == "0"
+    assert re.search(r"HTTP/1\.1 200", text)  # `curl -I`: the index exists
+    put1, auto, create2 = out[6][1]
+    assert put1["result"] == auto["result"] == create2["result"] == "created"
+    assert put1["_id"] == "1" and create2["_id"] == "2" and auto["_id"] not in ("1", "2")
+    text, (got, source, filtered) = out[7]
+    assert got["found"] is True and got["_source"]["title"] == "Dune"
+    assert source["title"] == "Dune" and source["pages"] == 412
+    assert filtered["_source"] == {"title": "Dune", "publisher": {"name": "Chilton"}}
+    assert re.search(r"HTTP/1\.1 200", text)
+    upd1, upsert3, upsert4 = out[8][1]
+    assert upd1["result"] == "updated" and upsert3["result"] == "created" and upsert4["result"] == "created"
+    (cas,) = out[9][1]
+    assert cas["result"] == "updated" and cas["_version"] == 2
+    (deleted,) = out[10][1]
+    assert deleted["result"] == "deleted"
+    by_docs, by_ids = out[11][1]
+    assert [d["found"] for d in by_docs["docs"]] == [True, True]
+    assert by_docs["docs"][0]["_source"]["price"] == 7.99  # the partial update merged
+    assert [(d["_id"], d["found"]) for d in by_ids["docs"]] == [("1", True), ("3", True)]
+    bulk, bulk_index = out[12][1]
+    assert bulk["errors"] is False
+    assert [list(i)[0] for i in bulk["items"]] == ["index", "create", "update", "delete"]
+    assert bulk_index["items"][0]["index"]["status"] == 201
+    stats_out = out[13][1]
+    cat_json = next(v for v in stats_out if isinstance(v, list))
+    rows = {row["index"]: row for row in cat_json}
+    assert set(rows) == {"books", "hosts"} and all(set(r) == {"index", "docs.count", "store.size"} for r in cat_json)
+    # books: 1, the generated id, 2, 10, 11, 12 (3 and 4 were deleted); hosts: its one document.
+    assert (rows["books"]["docs.count"], rows["hosts"]["docs.count"]) == ("6", "1")
+    assert out[14][1] == [{"acknowledged": True}]
     import requests
     # The examples left the state they describe.
     assert requests.get(f"{srv.url}/books").status_code == 404
@@ -222,11 +296,23 @@ def test_hostile_input_gets_4xx_never_a_crash(server_factory):
              ("put", "/hostile/_settings"), ("put", "/hostile-new"), ("get", "/hostile/_doc/%00"),
              ("get", "/hostile/_doc/1?version=abc"), ("put", "/hostile/_doc/1?if_seq_no=x&if_primary_term=1"),
              ("get", "/_cat/indices?h=nope"), ("get", "/_cluster/health?wait_for_status=purple")]
+    # Bodies no endpoint accepts (not a JSON object), and paths whose parameters are invalid
+    # whatever the body: those must never get a 2xx.
+    not_an_object = {"{", "}", "[]", "null", "1", '"s"', "\x00\x01\x02"}
+    bad_params = {"/hostile/_doc/1?version=abc", "/hostile/_doc/1?if_seq_no=x&if_primary_term=1",
+                  "/_cat/indices?h=nope", "/_cluster/health?wait_for_status=purple"}
+    needs_body = {p for m, p in paths if m in ("put", "post")} - {"/hostile-new"}
     for _ in range(300):
         method, path = rng.choice(paths)
         body = rng.choice(bodies)
         r = getattr(requests, method)(u + path, data=body.encode(), headers={"content-type": "application/json"})
         assert r.status_code < 500, (method, path, body[:80], r.status_code, r.text[:300])
+        invalid = path in bad_params or (path in needs_body and (body in not_an_object or body == ""))
+        if invalid and path.endswith("_bulk") and r.status_code == 200:
+            # Documented: a bulk line that is not JSON fails only its item.
+            assert r.json()["errors"] is True, ("accepted invalid input", path, body[:80], r.text[:300])
+        elif invalid:
+            assert r.status_code >= 400, ("accepted invalid input", method, path, body[:80], r.text[:300])
         if r.status_code >= 400 and r.text:
             err = r.json()
             if r.status_code == 404 and err.get("found") is False:

@@ -297,7 +297,7 @@ def test_missing_compiler_is_a_503_naming_it(server_factory, monkeypatch, tmp_pa
     assert error_of(r, 400)["type"] == "python_syntax_exception"
 
 
-# ---------------------------------------------------------------- inside search (issue 4)
+# ---------------------------------------------------------------- inside search
 
 DOCS = [
     {"title": "red apple", "price": 5},

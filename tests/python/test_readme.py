@@ -2,8 +2,13 @@
 import json
 import os
 import re
+import socket
 import subprocess
+import urllib.parse
 from pathlib import Path
+
+import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
@@ -69,10 +74,28 @@ def test_quick_start_runs_as_written(server_factory):
     assert hit_ids(py_search) == {"1", "3"}
 
 
-def test_configuration_example_is_accepted(server_factory):
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_configuration_example_is_accepted_and_flags_override_it(server_factory, tmp_path):
     cfg_text = re.search(r"```json\n(.*?)```", section("Configuration"), re.S).group(1)
     config = json.loads(cfg_text)
-    # The test's own --listen/--data-dir flags override the file's, as documented.
+    assert set(config) >= {"listen", "data_dir"}
+    # The file names a port and a data dir; the test's --listen 127.0.0.1:0 and --data-dir
+    # flags must win, as documented ("flags override it").
+    config_port = free_port()
+    config_data = tmp_path / "data-from-config"
+    config["listen"] = f"127.0.0.1:{config_port}"
+    config["data_dir"] = str(config_data)
     server = server_factory(config=config)
     client = server.client()
     assert client.info()["version"]["distribution"] == "opensearch"
+    assert urllib.parse.urlparse(server.url).port != config_port
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{config_port}/", timeout=5)
+    client.indices.create(index="flags-win")
+    assert not config_data.exists(), "the config file's data_dir was used despite --data-dir"
+    assert any(server.data_dir.iterdir())

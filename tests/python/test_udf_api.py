@@ -1,4 +1,4 @@
-"""The UDF management API (issue 3) against the real server: upload in every format,
+"""The UDF management API against the real server: upload in every format,
 list/get/versions/delete, the test endpoint with every host function, parameter validation,
 stats, Prometheus metrics, the audit log, API-key auth, and restart without recompilation."""
 import base64
@@ -6,6 +6,7 @@ import concurrent.futures
 import hashlib
 import json
 import re
+import time
 
 import requests
 
@@ -243,8 +244,9 @@ def test_restart_keeps_udfs_and_audit_without_recompiling(server_factory):
 
 
 def test_concurrent_test_calls_respect_instance_cap(http):
+    # 1.0.0: one instance, no waiting; its calls spin until the 5 s call limit stops them.
     upload(http, "api_slow", wat_name="slow_filter.wat",
-           parameters=[{"name": "iterations", "type": "i64", "default": 30_000_000}],
+           parameters=[{"name": "iterations", "type": "i64", "default": 10**15}],
            limits={"max_instances": 1, "instance_wait_ms": 1, "call_timeout_ms": 5000})
     upload(http, "api_slow", "2.0.0", wat_name="slow_filter.wat",
            parameters=[{"name": "iterations", "type": "i64", "default": 3_000_000}],
@@ -253,19 +255,27 @@ def test_concurrent_test_calls_respect_instance_cap(http):
     def call(version):
         return run_test(http, "api_slow", {}, version=version)
 
+    def live(version):
+        return http.get("/api/v1/udfs/api_slow/stats").json()["versions"][version]["live_instances"]
+
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        capped = list(pool.map(call, ["1.0.0"] * 8))
+        holder = pool.submit(call, "1.0.0")
+        # Once the holder's instance is live the cap is reached: every other call is refused.
+        for _ in range(3000):
+            if live("1.0.0") == 1 or holder.done():
+                break
+            time.sleep(0.01)
+        assert not holder.done(), holder.result().text
+        capped = list(pool.map(call, ["1.0.0"] * 4))
+        held = holder.result()
         waited = list(pool.map(call, ["2.0.0"] * 8))
-    statuses = sorted(r.status_code for r in capped)
-    assert set(statuses) <= {200, 429}, [r.text for r in capped]
-    assert 200 in statuses
     for r in capped:
-        if r.status_code == 429:
-            assert_error(r, 429, "udf_instance_limit_exception", "max_instances", "api_slow@1.0.0")
+        assert_error(r, 429, "udf_instance_limit_exception", "max_instances", "api_slow@1.0.0")
+    assert_error(held, 422, "udf_timeout_exception", "call_timeout_ms")
     assert all(r.status_code == 200 for r in waited), [r.text for r in waited if r.status_code != 200]
     stats = http.get("/api/v1/udfs/api_slow/stats").json()["versions"]
     assert stats["2.0.0"]["calls"] == 8 and stats["2.0.0"]["live_instances"] == 0
-    assert stats["1.0.0"]["instance_limit_hits"] == statuses.count(429)
+    assert stats["1.0.0"]["instance_limit_hits"] == len(capped)
 
 
 def test_rust_component_upload_and_test(http):

@@ -1,4 +1,4 @@
-"""UDFs inside search (issue 4): `wasm_udf` filters, `script_score`, `function_score` with a
+"""UDFs inside search: `wasm_udf` filters, `script_score`, `function_score` with a
 `script_score` function, stored scripts — end to end against the real server.
 
 Every UDF result is checked against the same predicate written as a native query (range,
@@ -8,6 +8,7 @@ compiled by the server's `wat_source` upload.
 """
 import base64
 import concurrent.futures
+import json
 import os
 import re
 import subprocess
@@ -467,21 +468,62 @@ def test_hostile_udf_does_not_disturb_concurrent_queries(client, data):
 # ------------------------------------------------------------------------------- docs
 
 def test_docs_examples_run(server_factory):
-    """Runs every ```sh block of docs/udf-search.md, in order, against a fresh server."""
+    """Runs every ```sh block of docs/udf-search.md, in order, against a fresh server, and checks
+    each answer against the four documents the first block indexes."""
     server = server_factory()
     text = (REPO / "docs" / "udf-search.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    assert len(blocks) >= 5
+    assert len(blocks) == 7
     env = {**os.environ, "QUIDDITCH": server.url}
     outputs = []
     for block in blocks:
         p = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, (block, p.stdout, p.stderr)
-        outputs.append(p.stdout)
-    joined = "\n".join(outputs)
-    assert '"acknowledged":true' in joined.replace(" ", "")
-    assert '"timed_out":false' in joined.replace(" ", "")
+        outputs.append(json_values(p.stdout))
+    docs = {"1": (12.5, 3, "books"), "2": (25.0, 10, "books"), "3": (18.0, 7, "games"), "4": (99.0, 1, "books")}
+    created, bulk = outputs[0]
+    assert created["acknowledged"] is True and bulk["errors"] is False and len(bulk["items"]) == 4
+    (uploaded,) = outputs[1]
+    assert uploaded["name"] == "price_between" and uploaded["version"] == "1.0.0"
+    (filtered,) = outputs[2]
+    kept = sorted(i for i, (price, _, cat) in docs.items() if cat == "books" and 10 <= price <= 30)
+    assert sorted(ids(filtered)) == kept and filtered["timed_out"] is False
+    assert filtered["aggregations"]["avg_price"]["value"] == pytest.approx(sum(docs[i][0] for i in kept) / len(kept))
+    # script_score adds price * 0.1 to the term query's score; min_score 2 drops the rest.
+    client = server.client()
+    base = {h["_id"]: h["_score"] for h in client.search(
+        index="products", body={"query": {"term": {"category": "books"}}})["hits"]["hits"]}
+    uploaded_score, scored = outputs[3]
+    assert uploaded_score["name"] == "score_price"
+    want = {i: base[i] + docs[i][0] * 0.1 for i in base if base[i] + docs[i][0] * 0.1 >= 2}
+    assert {h["_id"]: h["_score"] for h in scored["hits"]["hits"]} == pytest.approx(want)
+    # function_score, sum of (score + price * 0.5) and 10 for games, replacing the range score.
+    (fs,) = outputs[4]
+    range_score = {h["_id"]: h["_score"] for h in client.search(
+        index="products", body={"query": {"range": {"qty": {"gte": 2}}}})["hits"]["hits"]}
+    want = {i: range_score[i] + docs[i][0] * 0.5 + (10 if docs[i][2] == "games" else 0) for i in range_score}
+    assert {h["_id"]: h["_score"] for h in fs["hits"]["hits"]} == pytest.approx(want)
+    assert ids(fs) == sorted(want, key=want.get, reverse=True)
+    put_script, got_script, doubled, deleted = outputs[5]
+    assert put_script == {"acknowledged": True} and deleted == {"acknowledged": True}
+    assert got_script["_id"] == "double_score" and got_script["found"] is True
+    assert sorted(ids(doubled)) == sorted(docs)
+    assert all(h["_score"] == pytest.approx(2.0) for h in doubled["hits"]["hits"])
+    (excluded,) = outputs[6]
+    assert sorted(ids(excluded)) == sorted(i for i, (price, _, _) in docs.items() if price <= 50)
+
+
+def json_values(text):
+    """The JSON values printed one after another by a block of curl calls."""
+    decoder, values, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return values
+        value, i = decoder.raw_decode(text, i)
+        values.append(value)
 
 
 def test_relevance_scores_pass_through_udf_filters(client, data):

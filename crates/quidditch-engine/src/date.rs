@@ -1,10 +1,13 @@
-//! Date parsing for `date` fields and date detection, with OpenSearch's format names.
+//! Date formats — the one parser for both sides: `date` field values and date detection
+//! (mapping side) and dates in queries, sorts and aggregations (query side, which adds date
+//! math on top in `query_ast::date`).
 //!
 //! Supported formats (combine with `||`): `strict_date_optional_time` / `date_optional_time`
 //! (ISO-8601: `2024-01-31`, `2024-01-31T10:00:00`, `…T10:00:00.123Z`, `…+02:00`),
-//! `strict_date` / `date`, `epoch_millis`, `epoch_second`, and simple Joda-style patterns
-//! built from `yyyy MM dd HH mm ss SSS Z` and literal characters (e.g. `yyyy/MM/dd HH:mm:ss`).
-//! All dates are UTC epoch milliseconds internally.
+//! `strict_date` / `date`, `epoch_millis`, `epoch_second`, and Java-style patterns built from
+//! `yyyy`/`uuuu`, `M`/`MM`, `d`/`dd`, `H`/`HH`, `m`/`mm`, `s`/`ss`, `S…` (fraction digits), `Z`/`X`
+//! (zone), `'quoted'` literals and other literal characters (e.g. `yyyy/MM/dd HH:mm:ss`). Any
+//! other pattern letter is an error, never a literal. All dates are UTC epoch milliseconds.
 
 use serde_json::Value;
 
@@ -20,27 +23,33 @@ enum Alt {
     Pattern(Vec<Token>),
 }
 
+/// One element of a pattern; a number token carries its minimum and maximum digit count.
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
     Year,
-    Month,
-    Day,
-    Hour,
-    Minute,
-    Second,
-    Millis,
+    Month(usize),
+    Day(usize),
+    Hour(usize),
+    Minute(usize),
+    Second(usize),
+    /// Fraction of a second with this many digits (`SSS` = millis, `SSSSSS` = micros).
+    Fraction(usize),
     Zone,
     Literal(char),
 }
 
-/// A parsed `format` string.
+/// A parsed `format` string: alternatives tried in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DateFormat {
+    source: String,
     alts: Vec<Alt>,
 }
 
 impl DateFormat {
-    /// Parses `a||b||c`. Unknown named formats are an error.
+    /// The format of a `date` field without one.
+    pub const DEFAULT: &'static str = DEFAULT_DATE_FORMAT;
+
+    /// Parses `a||b||c`. Unknown pattern letters are an error.
     pub fn parse(spec: &str) -> Result<DateFormat, String> {
         let mut alts = Vec::new();
         for part in spec.split("||") {
@@ -48,7 +57,7 @@ impl DateFormat {
             let alt = match part {
                 "strict_date_optional_time" | "date_optional_time" | "strict_date_optional_time_nanos"
                 | "date_time" | "strict_date_time" | "date_time_no_millis"
-                | "strict_date_time_no_millis" | "basic_date_time" => Alt::Iso,
+                | "strict_date_time_no_millis" | "basic_date_time" | "iso8601" => Alt::Iso,
                 "strict_date" | "date" | "yyyy-MM-dd" => Alt::IsoDateOnly,
                 "epoch_millis" => Alt::EpochMillis,
                 "epoch_second" => Alt::EpochSecond,
@@ -57,12 +66,17 @@ impl DateFormat {
             };
             alts.push(alt);
         }
-        Ok(DateFormat { alts })
+        Ok(DateFormat { source: spec.to_string(), alts })
     }
 
     /// The default `strict_date_optional_time||epoch_millis`.
     pub fn default_format() -> DateFormat {
-        DateFormat { alts: vec![Alt::Iso, Alt::EpochMillis] }
+        DateFormat { source: DEFAULT_DATE_FORMAT.to_string(), alts: vec![Alt::Iso, Alt::EpochMillis] }
+    }
+
+    /// The format string as given.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Parses a JSON value (string or number) to epoch milliseconds.
@@ -218,7 +232,7 @@ impl Parts {
     }
 }
 
-/// A tiny cursor over ASCII date text, shared by the mapping-side and query-side parsers.
+/// A tiny cursor over ASCII date text.
 pub(crate) struct Cursor<'a> {
     b: &'a [u8],
     i: usize,
@@ -227,14 +241,6 @@ pub(crate) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub(crate) fn new(s: &'a str) -> Cursor<'a> {
         Cursor { b: s.as_bytes(), i: 0 }
-    }
-    /// The byte position of the cursor.
-    pub(crate) fn pos(&self) -> usize {
-        self.i
-    }
-    /// The next byte, not consumed.
-    pub(crate) fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
     }
     /// Reads `min..=max` ASCII digits as a number.
     pub(crate) fn digits(&mut self, min: usize, max: usize) -> Option<i64> {
@@ -326,30 +332,31 @@ fn parse_pattern(p: &str) -> Result<Vec<Token>, String> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let mut run = 1;
-        while i + run < chars.len() && chars[i + run] == c {
-            run += 1;
-        }
-        let tok = match (c, run) {
-            ('y', 4) | ('u', 4) => Token::Year,
-            ('M', 2) => Token::Month,
-            ('d', 2) => Token::Day,
-            ('H', 2) => Token::Hour,
-            ('m', 2) => Token::Minute,
-            ('s', 2) => Token::Second,
-            ('S', 3) => Token::Millis,
-            ('Z', _) | ('X', _) => Token::Zone,
-            ('\'', _) => {
-                i += run;
-                continue;
+        if c == '\'' {
+            // `'T'` is a literal T; `''` a literal quote.
+            let end = chars[i + 1..].iter().position(|x| *x == '\'').map(|e| e + i + 1).unwrap_or(chars.len());
+            if end == i + 1 {
+                out.push(Token::Literal('\''));
             }
+            out.extend(chars[i + 1..end].iter().map(|c| Token::Literal(*c)));
+            i = end + 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|x| **x == c).count();
+        let tok = match (c, run) {
+            ('y' | 'u', 4) => Token::Year,
+            ('M', 1 | 2) => Token::Month(run),
+            ('d', 1 | 2) => Token::Day(run),
+            ('H', 1 | 2) => Token::Hour(run),
+            ('m', 1 | 2) => Token::Minute(run),
+            ('s', 1 | 2) => Token::Second(run),
+            ('S', 1..=9) => Token::Fraction(run),
+            ('Z' | 'X', _) => Token::Zone,
             (c, _) if c.is_ascii_alphabetic() => {
                 return Err(format!("unsupported date pattern element [{}]", c.to_string().repeat(run)));
             }
             (c, _) => {
-                for _ in 0..run {
-                    out.push(Token::Literal(c));
-                }
+                out.extend(std::iter::repeat_n(Token::Literal(c), run));
                 i += run;
                 continue;
             }
@@ -363,15 +370,21 @@ fn parse_pattern(p: &str) -> Result<Vec<Token>, String> {
 fn parse_with_pattern(s: &str, tokens: &[Token]) -> Option<i64> {
     let mut c = Cursor::new(s);
     let mut p = Parts { month: 1, day: 1, ..Default::default() };
+    // A one-letter field (`M`) takes one or two digits, a two-letter one (`MM`) exactly two.
+    let num = |c: &mut Cursor, run: usize| c.digits(run, 2);
     for t in tokens {
         match t {
             Token::Year => p.year = c.digits(4, 4)?,
-            Token::Month => p.month = c.digits(2, 2)?,
-            Token::Day => p.day = c.digits(2, 2)?,
-            Token::Hour => p.hour = c.digits(2, 2)?,
-            Token::Minute => p.minute = c.digits(2, 2)?,
-            Token::Second => p.second = c.digits(2, 2)?,
-            Token::Millis => p.millis = c.digits(3, 3)?,
+            Token::Month(run) => p.month = num(&mut c, *run)?,
+            Token::Day(run) => p.day = num(&mut c, *run)?,
+            Token::Hour(run) => p.hour = num(&mut c, *run)?,
+            Token::Minute(run) => p.minute = num(&mut c, *run)?,
+            Token::Second(run) => p.second = num(&mut c, *run)?,
+            Token::Fraction(digits) => {
+                let frac = c.digits(*digits, *digits)?;
+                let n = *digits as u32;
+                p.millis = if n >= 3 { frac / 10i64.pow(n - 3) } else { frac * 10i64.pow(3 - n) };
+            }
             Token::Zone => p.offset_secs = c.zone()?,
             Token::Literal(ch) => {
                 if !c.eat_char(*ch) {
@@ -425,6 +438,21 @@ mod tests {
         assert_eq!(parse_date(&json!(2), Some("epoch_second")), Ok(2000));
         assert_eq!(parse_date(&json!("1970/01/01 00:00:02"), Some("yyyy/MM/dd HH:mm:ss")), Ok(2000));
         assert!(DateFormat::parse("qqq").is_err());
+    }
+
+    #[test]
+    fn pattern_letters_quotes_fractions_and_zones() {
+        let f = DateFormat::parse("uuuu-MM-dd'T'HH:mm:ss.SSSSSSSSSX").unwrap();
+        assert_eq!(f.parse_str("1970-01-01T00:00:01.250000000Z"), Ok(1250));
+        assert_eq!(f.parse_str("1970-01-01T01:00:01.250000000+01:00"), Ok(1250));
+        let f = DateFormat::parse("yyyy-MM-dd HH:mm:ss.SSSSSS").unwrap();
+        assert_eq!(f.parse_str("1970-01-01 00:00:00.123456"), Ok(123));
+        let f = DateFormat::parse("d/M/yyyy").unwrap();
+        assert_eq!(f.parse_str("2/1/1970"), Ok(86_400_000));
+        assert!(f.parse_str("02/01/1970").is_ok());
+        // Letters outside the supported set are errors, not literals (OpenSearch rejects them).
+        assert!(DateFormat::parse("yyyy-MM-dd EEE").is_err());
+        assert!(DateFormat::parse("yyyy'T'").is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The engine's error type. Each variant knows its HTTP status and its OpenSearch error
-//! `type`, so the HTTP layer converts errors mechanically (`impl From<EngineError> for ApiError`
-//! lives in the server crate).
+//! The engine's error type: what went wrong, in domain terms (a missing index, a version
+//! conflict, a mapping a value does not fit, a UDF that failed with a kind of failure), named by
+//! its OpenSearch exception type. The HTTP status of each is decided in one place, by the server
+//! (`impl From<EngineError> for ApiError` in `quidditch-server`'s `http/error.rs`).
 
 /// An error from the engine, carrying enough to build an OpenSearch error body.
 #[derive(Debug, thiserror::Error)]
@@ -65,12 +66,11 @@ pub enum EngineError {
     /// `query_shard_exception` from the search side). Always status 400.
     #[error("{reason}")]
     BadRequest { error_type: &'static str, reason: String },
-    /// A UDF failed during a search (trap, limit): 500 (429 for the instance limit) with
-    /// the UDF's error type (`udf_trap_exception`, …). See `udf_exec`.
+    /// A UDF failed during a search (trap, limit, …): which kind of failure, and where.
+    /// See `udf_exec`.
     #[error("{reason}")]
     UdfFailed {
-        status: u16,
-        error_type: &'static str,
+        kind: quidditch_udf::UdfErrorKind,
         reason: String,
         udf: String,
         version: Option<String>,
@@ -82,23 +82,8 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// HTTP status code OpenSearch uses for this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            EngineError::IndexNotFound { .. }
-            | EngineError::DocumentMissing { .. }
-            | EngineError::AliasesNotFound { .. }
-            | EngineError::AliasRequired { .. }
-            | EngineError::ResourceNotFound(_) => 404,
-            EngineError::VersionConflict { .. } => 409,
-            EngineError::IndexUnavailable { .. } => 503,
-            EngineError::Internal(_) => 500,
-            EngineError::UdfFailed { status, .. } => *status,
-            _ => 400,
-        }
-    }
-
-    /// The OpenSearch `error.type` string.
+    /// The OpenSearch exception name of this error (its identity in the protocol: shard
+    /// failures inside a search response carry it too). The HTTP status is the server's.
     pub fn error_type(&self) -> &'static str {
         match self {
             EngineError::IndexNotFound { .. } | EngineError::AliasRequired { .. } => "index_not_found_exception",
@@ -118,7 +103,7 @@ impl EngineError {
             EngineError::DocumentMissing { .. } => "document_missing_exception",
             EngineError::IndexUnavailable { .. } => "no_shard_available_action_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
-            EngineError::UdfFailed { error_type, .. } => error_type,
+            EngineError::UdfFailed { kind, .. } => kind.error_type(),
             EngineError::Internal(_) => "exception",
         }
     }

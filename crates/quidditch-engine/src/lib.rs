@@ -14,7 +14,6 @@ pub mod index;
 pub mod ip;
 pub mod mapping;
 pub mod names;
-pub mod source_filter;
 pub mod template;
 pub mod query_ast;
 pub mod query_dsl;

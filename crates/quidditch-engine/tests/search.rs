@@ -150,5 +150,5 @@ fn queries_sorting_paging_aggs() {
     assert_eq!(search(std::slice::from_ref(&index), &count, None).unwrap()["count"], 16);
     let bad = SearchRequest::parse(Some(&json!({"query": {"term": {"qty": "abc"}}})), &HashMap::new()).unwrap();
     let err = search(std::slice::from_ref(&index), &bad, None).unwrap_err();
-    assert_eq!(err.status(), 400);
+    assert_eq!(err.error_type(), "query_shard_exception", "{err}");
 }

@@ -79,10 +79,11 @@ fn versions_conflicts_and_updates() {
     // create on an existing id → 409
     let create = WriteOp::Index { id: Some("x".into()), source: b"{}".to_vec(), op_type: OpType::Create, if_seq_no: None, if_primary_term: None };
     let err = index.write(vec![create], Refresh::False).unwrap().pop().unwrap().unwrap_err();
-    assert_eq!(err.status(), 409);
+    assert!(matches!(err, EngineError::VersionConflict { .. }), "{err:?}");
     // stale if_seq_no → 409; current one succeeds
     let stale = WriteOp::Index { id: Some("x".into()), source: b"{\"n\":2}".to_vec(), op_type: OpType::Index, if_seq_no: Some(99), if_primary_term: Some(1) };
-    assert_eq!(index.write(vec![stale], Refresh::False).unwrap().pop().unwrap().unwrap_err().error_type(), "version_conflict_engine_exception");
+    let err = index.write(vec![stale], Refresh::False).unwrap().pop().unwrap().unwrap_err();
+    assert!(matches!(err, EngineError::VersionConflict { .. }), "{err:?}");
     // partial update merges objects; unchanged update is a noop
     let upd = |doc| WriteOp::Update {
         id: "x".into(),
@@ -100,7 +101,7 @@ fn versions_conflicts_and_updates() {
         .write(vec![put("ok1", json!({"n": 1})), put("bad", json!({"n": "zz"})), put("ok2", json!({"n": 2}))], Refresh::True)
         .unwrap();
     assert!(results[0].is_ok() && results[2].is_ok());
-    assert_eq!(results[1].as_ref().unwrap_err().error_type(), "mapper_parsing_exception");
+    assert!(matches!(results[1], Err(EngineError::MapperParsing(_))), "{:?}", results[1]);
     assert!(index.get("bad").unwrap().is_none());
     assert_eq!(index.searcher().num_docs(), 3);
 }

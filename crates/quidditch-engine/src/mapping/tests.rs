@@ -29,11 +29,11 @@ fn parses_types_multi_fields_and_dotted_names() {
 #[test]
 fn rejects_unknown_types_and_conflicts() {
     let err = Mapping::parse(&json!({"properties": {"a": {"type": "geo_shape_x"}}})).unwrap_err();
-    assert_eq!(err.error_type(), "mapper_parsing_exception");
+    assert!(matches!(err, EngineError::MapperParsing(_)), "{err:?}");
     let m = Mapping::parse(&json!({"properties": {"a": {"type": "long"}}})).unwrap();
     let update = Mapping::parse(&json!({"properties": {"a": {"type": "text"}}})).unwrap();
     let err = m.merged(&update).unwrap_err();
-    assert_eq!(err.error_type(), "illegal_argument_exception");
+    assert!(matches!(err, EngineError::IllegalArgument(_)), "{err:?}");
     let ok = Mapping::parse(&json!({"properties": {"b": {"type": "keyword"}}})).unwrap();
     assert!(m.merged(&ok).unwrap().resolve("b").is_some());
 }
@@ -79,7 +79,7 @@ fn coercion_and_type_errors() {
     assert!(parsed.kw.is_empty());
     for bad in [json!({"n": "abc"}), json!({"n": 1e12}), json!({"b": "maybe"}), json!({"o": 5}), json!({"d": "yesterday"}), json!({"n": {"x": 1}})] {
         let err = parse_document(&m, &bad, "1").unwrap_err();
-        assert_eq!(err.error_type(), "mapper_parsing_exception", "{bad}");
+        assert!(matches!(err, EngineError::MapperParsing(_)), "{bad}: {err:?}");
     }
     // Dotted keys are objects.
     let (parsed, updated) = parse_document(&m, &json!({"o.inner": "v"}), "1").unwrap();
@@ -91,7 +91,7 @@ fn coercion_and_type_errors() {
 fn strict_and_false_dynamic() {
     let strict = Mapping::parse(&json!({"dynamic": "strict", "properties": {"a": {"type": "keyword"}}})).unwrap();
     let err = parse_document(&strict, &json!({"b": 1}), "1").unwrap_err();
-    assert_eq!(err.error_type(), "strict_dynamic_mapping_exception");
+    assert!(matches!(err, EngineError::StrictDynamicMapping(_)), "{err:?}");
     let off = Mapping::parse(&json!({"dynamic": false})).unwrap();
     let (parsed, updated) = parse_document(&off, &json!({"b": 1}), "1").unwrap();
     assert!(updated.is_none() && parsed.kw.is_empty());

@@ -1,94 +1,19 @@
-//! Dates in queries: OpenSearch formats (`strict_date_optional_time`, `epoch_millis`,
-//! `epoch_second`, Java-style patterns like `yyyy-MM-dd HH:mm:ss`, alternatives joined by
-//! `||`) and simple date math (`now-1d/d`, `2024-01-01||+1M`). Results are epoch millis, UTC.
+//! Dates in queries: date math (`now-1d/d`, `2024-01-01||+1M`) over a date parsed with the
+//! field's or the query's format (the one format parser is [`crate::date`]), and calendar
+//! bucket starts. Results are epoch millis, UTC.
 
 use serde_json::Value;
 
-use crate::date::{Cursor, civil_from_days, days_from_civil, days_in_month};
-
-/// A parsed `format` string: alternatives tried in order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DateFormat {
-    source: String,
-    alternatives: Vec<DateFormatKind>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum DateFormatKind {
-    Iso,
-    EpochMillis,
-    EpochSecond,
-    Pattern(Vec<PatternItem>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum PatternItem {
-    Year,
-    Month,
-    Day,
-    Hour,
-    Minute,
-    Second,
-    Millis,
-    Literal(char),
-}
-
-impl DateFormat {
-    pub const DEFAULT: &'static str = "strict_date_optional_time||epoch_millis";
-
-    pub fn parse(source: &str) -> DateFormat {
-        let alternatives = source
-            .split("||")
-            .map(|alt| match alt.trim() {
-                "epoch_millis" => DateFormatKind::EpochMillis,
-                "epoch_second" => DateFormatKind::EpochSecond,
-                "strict_date_optional_time" | "date_optional_time" | "strict_date_time"
-                | "date_time" | "strict_date" | "date" | "basic_date_time" | "iso8601"
-                | "strict_date_optional_time_nanos" | "date_time_no_millis"
-                | "strict_date_time_no_millis" => DateFormatKind::Iso,
-                pattern => DateFormatKind::Pattern(compile_pattern(pattern)),
-            })
-            .collect();
-        DateFormat { source: source.to_string(), alternatives }
-    }
-
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Parses a date string (no math) with the first matching alternative.
-    pub fn parse_str(&self, s: &str) -> Option<i64> {
-        self.alternatives.iter().find_map(|alt| match alt {
-            DateFormatKind::Iso => parse_iso(s),
-            DateFormatKind::EpochMillis => parse_epoch(s, 1),
-            DateFormatKind::EpochSecond => parse_epoch(s, 1000),
-            DateFormatKind::Pattern(items) => parse_pattern(items, s),
-        })
-    }
-
-    fn has_epoch(&self) -> Option<i64> {
-        self.alternatives.iter().find_map(|a| match a {
-            DateFormatKind::EpochMillis => Some(1),
-            DateFormatKind::EpochSecond => Some(1000),
-            _ => None,
-        })
-    }
-}
+pub use crate::date::DateFormat;
+use crate::date::{civil_from_days, days_from_civil, days_in_month};
 
 /// Parses a query-side date value (string with optional date math, or a number as epoch
-/// millis / seconds depending on the format) to epoch millis.
+/// millis / seconds depending on the format) to epoch millis. The format itself is the
+/// mapping side's parser ([`crate::date`]): one set of rules for both sides.
 pub fn parse_date_millis(value: &Value, format: &DateFormat) -> Result<i64, String> {
     match value {
-        Value::Number(n) => {
-            let scale = format.has_epoch().unwrap_or(1);
-            if let Some(i) = n.as_i64() {
-                i.checked_mul(scale).ok_or_else(|| "date out of range".to_string())
-            } else {
-                n.as_f64().map(|f| (f * scale as f64) as i64).ok_or_else(|| "not a number".into())
-            }
-        }
         Value::String(s) => parse_with_math(s.trim(), format),
-        other => Err(format!("expected a date string or number, got {other}")),
+        other => format.parse_value(other),
     }
 }
 
@@ -96,9 +21,9 @@ fn parse_with_math(s: &str, format: &DateFormat) -> Result<i64, String> {
     let (base, math) = if let Some(rest) = s.strip_prefix("now") {
         (now_millis(), rest)
     } else if let Some((date, math)) = s.split_once("||") {
-        (format.parse_str(date).ok_or_else(|| format!("failed to parse date [{date}]"))?, math)
+        (format.parse_str(date).map_err(|_| format!("failed to parse date [{date}]"))?, math)
     } else {
-        return format.parse_str(s).ok_or_else(|| format!("failed to parse date [{s}]"));
+        return format.parse_str(s).map_err(|_| format!("failed to parse date [{s}]"));
     };
     apply_date_math(base, math)
 }
@@ -199,122 +124,6 @@ pub fn format_millis_iso(millis: i64) -> String {
     crate::date::format_millis(millis)
 }
 
-fn parse_epoch(s: &str, scale: i64) -> Option<i64> {
-    if let Ok(i) = s.parse::<i64>() {
-        return i.checked_mul(scale);
-    }
-    s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| (f * scale as f64) as i64)
-}
-
-fn to_millis(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, ms: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * DAY + h * HOUR + mi * MINUTE + s * SECOND + ms)
-}
-
-/// `yyyy[-MM[-dd[(T| )HH[:mm[:ss[.SSS…]]]]]][Z|±HH[:]mm]`.
-fn parse_iso(s: &str) -> Option<i64> {
-    let mut c = Cursor::new(s);
-    let neg = c.eat(b'-');
-    let mut y = c.digits(4, 9)?;
-    if neg {
-        y = -y;
-    }
-    let (mut mo, mut d, mut h, mut mi, mut sec, mut ms) = (1, 1, 0, 0, 0, 0);
-    if c.eat(b'-') {
-        mo = c.digits(2, 2)?;
-        if c.eat(b'-') {
-            d = c.digits(2, 2)?;
-            if c.eat(b'T') || c.eat(b' ') {
-                h = c.digits(2, 2)?;
-                if c.eat(b':') {
-                    mi = c.digits(2, 2)?;
-                    if c.eat(b':') {
-                        sec = c.digits(2, 2)?;
-                        if c.eat(b'.') || c.eat(b',') {
-                            let start = c.pos();
-                            let frac = c.digits(1, 9)?;
-                            let len = (c.pos() - start) as u32;
-                            ms = if len >= 3 { frac / 10i64.pow(len - 3) } else { frac * 10i64.pow(3 - len) };
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let mut offset = 0;
-    if c.eat(b'Z') || c.eat(b'z') {
-    } else if let Some(sign_byte @ (b'+' | b'-')) = c.peek() {
-        let sign = if sign_byte == b'-' { -1 } else { 1 };
-        c.eat(sign_byte);
-        let oh = c.digits(2, 2)?;
-        c.eat(b':');
-        let om = c.digits(0, 2).unwrap_or(0);
-        offset = sign * (oh * HOUR + om * MINUTE);
-    }
-    if !c.done() {
-        return None;
-    }
-    Some(to_millis(y, mo, d, h, mi, sec, ms)? - offset)
-}
-
-fn compile_pattern(p: &str) -> Vec<PatternItem> {
-    let mut items = Vec::new();
-    let chars: Vec<char> = p.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let run = chars[i..].iter().take_while(|x| **x == c).count();
-        match c {
-            'y' | 'u' => items.push(PatternItem::Year),
-            'M' => items.push(PatternItem::Month),
-            'd' => items.push(PatternItem::Day),
-            'H' => items.push(PatternItem::Hour),
-            'm' => items.push(PatternItem::Minute),
-            's' => items.push(PatternItem::Second),
-            'S' => items.push(PatternItem::Millis),
-            '\'' => {
-                let end = chars[i + 1..].iter().position(|x| *x == '\'').map(|e| e + i + 1);
-                let end = end.unwrap_or(chars.len());
-                items.extend(chars[i + 1..end].iter().map(|c| PatternItem::Literal(*c)));
-                i = end + 1;
-                continue;
-            }
-            other => {
-                items.extend(std::iter::repeat_n(PatternItem::Literal(other), run));
-            }
-        }
-        i += run;
-    }
-    items
-}
-
-fn parse_pattern(items: &[PatternItem], s: &str) -> Option<i64> {
-    let mut c = Cursor::new(s);
-    let (mut y, mut mo, mut d, mut h, mut mi, mut sec, mut ms) = (1970, 1, 1, 0, 0, 0, 0);
-    for item in items {
-        match item {
-            PatternItem::Year => y = c.digits(4, 4)?,
-            PatternItem::Month => mo = c.digits(1, 2)?,
-            PatternItem::Day => d = c.digits(1, 2)?,
-            PatternItem::Hour => h = c.digits(1, 2)?,
-            PatternItem::Minute => mi = c.digits(1, 2)?,
-            PatternItem::Second => sec = c.digits(1, 2)?,
-            PatternItem::Millis => ms = c.digits(1, 3)?,
-            PatternItem::Literal(ch) => {
-                if !c.eat_char(*ch) {
-                    return None;
-                }
-            }
-        }
-    }
-    if !c.done() {
-        return None;
-    }
-    to_millis(y, mo, d, h, mi, sec, ms)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -322,7 +131,7 @@ mod tests {
     use super::*;
 
     fn default_fmt() -> DateFormat {
-        DateFormat::parse(DateFormat::DEFAULT)
+        DateFormat::default_format()
     }
 
     #[test]
@@ -340,7 +149,7 @@ mod tests {
 
     #[test]
     fn patterns_and_math() {
-        let f = DateFormat::parse("yyyy/MM/dd HH:mm:ss||epoch_second");
+        let f = DateFormat::parse("yyyy/MM/dd HH:mm:ss||epoch_second").unwrap();
         assert_eq!(parse_date_millis(&json!("2024/01/15 10:00:00"), &f), Ok(1705312800000));
         assert_eq!(parse_date_millis(&json!(1705312800), &f), Ok(1705312800000));
         let f = default_fmt();

@@ -197,9 +197,10 @@ impl<'a> FieldTarget<'a> {
     }
 
     pub fn date_millis(&self, value: &Value, format: Option<&str>) -> Result<i64, QueryError> {
-        let format = DateFormat::parse(
-            format.or(self.resolved.date_format.as_deref()).unwrap_or(DateFormat::DEFAULT),
-        );
+        let source = format.or(self.resolved.date_format.as_deref()).unwrap_or(DateFormat::DEFAULT);
+        let format = DateFormat::parse(source).map_err(|reason| {
+            QueryError::query_shard(format!("failed to parse date format [{source}]: {reason}"))
+        })?;
         parse_date_millis(value, &format).map_err(|reason| {
             QueryError::query_shard(format!(
                 "failed to parse date field [{}] with format [{}]: [{reason}]",

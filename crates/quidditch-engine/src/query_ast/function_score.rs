@@ -77,7 +77,7 @@ pub struct ScoreFunction {
     pub filter: Option<QueryAst>,
     pub weight: Option<f32>,
     pub field_value_factor: Option<FieldValueFactor>,
-    /// A UDF `script_score` function (`udf_exec`).
+    /// A UDF `script_score` function.
     pub script_score: Option<super::ScriptRef>,
 }
 
@@ -157,7 +157,7 @@ struct LoweredFunction {
     filter: Option<Box<dyn Query>>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
-    script: Option<crate::udf_exec::UdfBinding>,
+    script: Option<std::sync::Arc<dyn super::udf::BoundUdfScore>>,
 }
 
 #[derive(Debug)]
@@ -221,7 +221,7 @@ struct FunctionWeight {
     filter: Option<Box<dyn Weight>>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
-    script: Option<crate::udf_exec::UdfBinding>,
+    script: Option<std::sync::Arc<dyn super::udf::BoundUdfScore>>,
 }
 
 struct FunctionScoreWeight {
@@ -246,7 +246,7 @@ impl Weight for FunctionScoreWeight {
                 Some(name) => NumericColumn::open(reader, name)?,
                 None => None,
             };
-            let script = f.script.as_ref().map(|b| crate::udf_exec::SegmentScoreScript::new(b, reader));
+            let script = f.script.as_ref().map(|b| b.for_segment(reader));
             functions.push(SegmentFunction { filter, column, weight: f.weight, fvf: f.fvf.clone(), script });
         }
         let mut scorer = FunctionScorer {
@@ -277,7 +277,7 @@ struct SegmentFunction {
     column: Option<NumericColumn>,
     weight: Option<f32>,
     fvf: Option<LoweredFvf>,
-    script: Option<crate::udf_exec::SegmentScoreScript>,
+    script: Option<Box<dyn super::udf::SegmentUdfScore>>,
 }
 
 impl SegmentFunction {

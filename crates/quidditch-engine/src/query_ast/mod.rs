@@ -3,8 +3,8 @@
 //! `query_dsl` parses OpenSearch JSON into a [`QueryAst`]; [`QueryAst::lower`] turns it into a
 //! `Box<dyn tantivy::query::Query>` against one index's mapping. Adding a query type is one
 //! more file here (the node and its lowering), one enum variant, and one parser file in
-//! `query_dsl`. Nodes whose lowering needs something besides the mapping (UDF clauses in
-//! issue 4) get it through [`LoweringContext::extensions`].
+//! `query_dsl`. Nodes whose lowering needs something besides the mapping (the UDF clauses
+//! `wasm_udf` and `script_score`) get it through [`LoweringContext::extensions`].
 
 mod automaton;
 mod bool_query;
@@ -25,6 +25,7 @@ mod range;
 mod script_score;
 mod term;
 mod terms;
+mod udf;
 mod wasm_udf;
 mod wildcard;
 
@@ -52,8 +53,8 @@ pub use range::{RangeBound, RangeQuery};
 pub use term::TermQuery;
 pub use terms::TermsQuery;
 pub use script_score::{ScriptRef, ScriptScoreQuery};
-pub use wasm_udf::WasmUdfQuery;
-pub use crate::udf_exec::OnError;
+pub use udf::{BoundUdfFilter, BoundUdfScore, SegmentUdfScore, UdfResolver};
+pub use wasm_udf::{OnError, WasmUdfQuery};
 pub use wildcard::{WildcardQuery, glob_match as wildcard_glob_match};
 
 /// A parsed query, independent of any index.
@@ -107,11 +108,12 @@ impl QueryAst {
     }
 }
 
-/// Hook for AST nodes whose lowering needs more than the mapping (the UDF registry for
-/// `wasm_udf`/`script_score` in issue 4). The engine passes `None` until such nodes exist.
+/// Hook for AST nodes whose lowering needs more than the mapping: the UDF registry for
+/// `wasm_udf`/`script_score`. Search paths without a registry pass `None`, and those clauses
+/// are then a 400.
 pub trait QueryExtensions: Send + Sync {
     /// The UDF registry and per-request UDF state (`wasm_udf`, `script_score`).
-    fn udf(&self) -> Option<&crate::udf_exec::UdfLowering> {
+    fn udf(&self) -> Option<&dyn UdfResolver> {
         None
     }
 }

@@ -8,8 +8,18 @@
 use serde_json::{Map, Value};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query};
 
+use super::udf::UdfResolver;
 use super::{BoolQuery, LoweringContext, MinimumShouldMatch, QueryAst, QueryError, boosted};
-use crate::udf_exec::{OnError, UdfBinding, UdfFilterQuery, UdfLowering};
+
+/// What to do when a UDF fails on a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// The search fails (500) naming the UDF, version, document and cause.
+    #[default]
+    Fail,
+    /// The document is dropped; the response counts the failures in `udf_failures`.
+    Exclude,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WasmUdfQuery {
@@ -21,57 +31,27 @@ pub struct WasmUdfQuery {
 }
 
 impl WasmUdfQuery {
-    fn label(&self) -> String {
+    /// `name` or `name@version`, as errors name the clause's UDF.
+    pub fn label(&self) -> String {
         match &self.version {
             Some(v) => format!("{}@{v}", self.name),
             None => self.name.clone(),
         }
     }
 
-    /// Resolves the UDF and binds the parameters (400 naming the clause on failure).
-    pub(crate) fn bind(&self, ctx: &LoweringContext<'_>) -> Result<UdfBinding, QueryError> {
-        let clause = "wasm_udf";
-        let label = self.label();
-        let lowering = udf_lowering(ctx, clause)?;
-        let udf = lowering
-            .run
-            .registry
-            .resolve(&self.name, self.version.as_deref())
-            .map_err(|e| clause_error(clause, &label, e.error_type(), &e.message))?;
-        if !udf.metadata.exports.iter().any(|e| e == "filter" || e == "filter_batch") {
-            return Err(clause_error(
-                clause,
-                &label,
-                "illegal_argument_exception",
-                &format!(
-                    "UDF [{}@{}] does not export `filter` (exports: {:?}); a score-only UDF belongs in `script_score`",
-                    udf.name(),
-                    udf.version_str(),
-                    udf.metadata.exports
-                ),
-            ));
-        }
-        let params = udf.bind_params(&self.params).map_err(|e| clause_error(clause, &label, e.error_type(), &e.message))?;
-        Ok(UdfBinding::new(udf, params, self.on_error, lowering))
-    }
-
     /// On its own (top level, `constant_score.filter`, `function_score.query`): every
     /// document is a candidate, each kept one scores 1.
     pub fn lower(&self, ctx: &LoweringContext<'_>) -> Result<Box<dyn Query>, QueryError> {
-        let binding = self.bind(ctx)?;
-        Ok(Box::new(UdfFilterQuery::new(Box::new(tantivy::query::AllQuery), binding, false)))
+        let bound = udf_resolver(ctx, "wasm_udf")?.bind_filter(self)?;
+        Ok(bound.filter(Box::new(tantivy::query::AllQuery), false))
     }
 }
 
 /// The UDF side of the lowering context, or a 400 when this search path has no registry.
-pub(crate) fn udf_lowering<'a>(ctx: &LoweringContext<'a>, clause: &str) -> Result<&'a UdfLowering, QueryError> {
+pub(crate) fn udf_resolver<'a>(ctx: &LoweringContext<'a>, clause: &str) -> Result<&'a dyn UdfResolver, QueryError> {
     ctx.extensions.and_then(|e| e.udf()).ok_or_else(|| {
         QueryError::illegal_argument(format!("[{clause}] is not available here: this search has no UDF registry"))
     })
-}
-
-pub(crate) fn clause_error(clause: &str, label: &str, error_type: &'static str, message: &str) -> QueryError {
-    QueryError::new(400, error_type, format!("[{clause}] clause for UDF [{label}]: {message}"))
 }
 
 impl BoolQuery {
@@ -127,7 +107,8 @@ pub(crate) fn lower_bool_with_udfs(q: &BoolQuery, ctx: &LoweringContext<'_>) -> 
     }
 
     // Bind every UDF before building anything: all 400s come out of lowering.
-    let bind_all = |list: &[&WasmUdfQuery]| list.iter().map(|u| u.bind(ctx)).collect::<Result<Vec<_>, _>>();
+    let resolver = udf_resolver(ctx, "wasm_udf")?;
+    let bind_all = |list: &[&WasmUdfQuery]| list.iter().map(|u| resolver.bind_filter(u)).collect::<Result<Vec<_>, _>>();
     let required = bind_all(&must_u.iter().chain(&filter_u).copied().collect::<Vec<_>>())?;
     let negated = bind_all(&must_not_u)?;
     let optional = bind_all(&should_u)?;
@@ -150,16 +131,16 @@ pub(crate) fn lower_bool_with_udfs(q: &BoolQuery, ctx: &LoweringContext<'_>) -> 
             clauses.push((Occur::Should, s.lower(ctx)?));
         }
         for binding in optional {
-            let udf = UdfFilterQuery::new(required_native.box_clone(), binding, false);
-            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(udf), 0.0))));
+            let udf = binding.filter(required_native.box_clone(), false);
+            clauses.push((Occur::Should, Box::new(ConstScoreQuery::new(udf, 0.0))));
         }
         Box::new(BooleanQuery::with_minimum_required_clauses(clauses, should_required))
     };
     for binding in required {
-        core = Box::new(UdfFilterQuery::new(core, binding, false));
+        core = binding.filter(core, false);
     }
     for binding in negated {
-        core = Box::new(UdfFilterQuery::new(core, binding, true));
+        core = binding.filter(core, true);
     }
     Ok(boosted(core, q.boost))
 }

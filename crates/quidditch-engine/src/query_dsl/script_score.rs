@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::wasm_udf::parse_on_error;
 use super::{expect_object, parse_f32, parse_query, parse_string, unknown_param};
 use crate::query_ast::{QueryAst, QueryError, ScriptRef, ScriptScoreQuery};
-use crate::udf_exec::OnError;
+use crate::query_ast::OnError;
 
 const NAME: &str = "script_score";
 

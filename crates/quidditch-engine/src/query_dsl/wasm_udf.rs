@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{expect_object, parse_string, unknown_param};
 use crate::query_ast::{QueryAst, QueryError, WasmUdfQuery};
-use crate::udf_exec::OnError;
+use crate::query_ast::OnError;
 
 const NAME: &str = "wasm_udf";
 
@@ -45,7 +45,7 @@ mod tests {
 
     use crate::query_ast::{QueryAst, ScriptRef};
     use crate::query_dsl::parse_query;
-    use crate::udf_exec::OnError;
+    use crate::query_ast::OnError;
 
     #[test]
     fn parses_wasm_udf() {

@@ -227,7 +227,7 @@ fn date_value_to_millis(v: &Value, format: Option<&str>) -> Result<Value, QueryE
     if v.is_null() {
         return Ok(Value::Null);
     }
-    let fmt = DateFormat::parse(format.unwrap_or(DateFormat::DEFAULT));
+    let fmt = DateFormat::parse(format.unwrap_or(DateFormat::DEFAULT)).map_err(|e| bad(format!("failed to parse date format: {e}")))?;
     parse_date_millis(v, &fmt).map(|m| json!(m as f64)).map_err(|e| bad(format!("failed to parse date [{v}]: {e}")))
 }
 

@@ -262,7 +262,7 @@ impl ResolvedSort {
                 _ => Err(bad()),
             },
             (SortTarget::Field(_), Some(FieldKind::Date)) => {
-                parse_date_millis(v, &DateFormat::parse(DateFormat::DEFAULT))
+                parse_date_millis(v, &DateFormat::default_format())
                     .map(SortValue::Int)
                     .map_err(|_| bad())
             }

@@ -1,5 +1,8 @@
-//! `_source` filtering: `true`/`false`, a pattern or list of patterns, or
-//! `{"includes": […], "excludes": […]}`; patterns are dotted paths with `*` wildcards.
+//! `_source` filtering — the one implementation, used by `_search` and by the document APIs
+//! (GET, `_source`, `_mget`, update's `get`): `true`/`false`, a pattern or list of patterns, or
+//! `{"includes": […], "excludes": […]}`; patterns are dotted paths with `*` (any run, dots
+//! included), `?` (one character) and `\` (escape). A pattern matching an object keeps or
+//! drops everything below it.
 
 use serde_json::{Map, Value};
 
@@ -166,5 +169,20 @@ mod tests {
         assert_eq!(f.apply(doc()), Some(json!({"include": {"field1": "v1", "field2": "v2"}})));
         let f = SourceFilter::parse(&json!(false)).unwrap();
         assert_eq!(f.apply(doc()), None);
+    }
+
+    #[test]
+    fn wildcards_cross_dots_and_single_characters() {
+        let f = SourceFilter::parse(&json!(["*1"])).unwrap();
+        assert_eq!(f.apply(doc()), Some(json!({"include": {"field1": "v1"}})));
+        let f = SourceFilter::parse(&json!(["include.field?"])).unwrap();
+        assert_eq!(f.apply(doc()), Some(json!({"include": {"field1": "v1", "field2": "v2"}})));
+        let f = SourceFilter::parse(&json!({"includes": "include", "excludes": "*.field2"})).unwrap();
+        assert_eq!(f.apply(doc()), Some(json!({"include": {"field1": "v1"}})));
+        let f = SourceFilter::parse_param("count");
+        assert_eq!(f.apply(doc()), Some(json!({"count": 1})));
+        let escaped = json!({"a*b": 1, "axb": 2});
+        let f = SourceFilter::parse(&json!(["a\\*b"])).unwrap();
+        assert_eq!(f.apply(escaped), Some(json!({"a*b": 1})));
     }
 }

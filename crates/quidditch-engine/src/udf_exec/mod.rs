@@ -20,6 +20,7 @@
 pub mod documents;
 mod evaluator;
 mod filter;
+mod lowering;
 mod run;
 mod scorer;
 mod score;
@@ -33,20 +34,11 @@ pub use filter::UdfFilterQuery;
 pub use run::{UdfFailure, UdfRun};
 pub use score::{SegmentScoreScript, UdfScoreQuery};
 
-use crate::query_ast::{FieldResolver, QueryExtensions};
+pub use crate::query_ast::OnError;
+use crate::query_ast::{FieldResolver, QueryExtensions, UdfResolver};
 
 /// Candidates per batched guest call.
 pub const BLOCK: usize = 512;
-
-/// What to do when a UDF fails on a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnError {
-    /// The search fails (500) naming the UDF, version, document and cause.
-    #[default]
-    Fail,
-    /// The document is dropped; the response counts the failures in `udf_failures`.
-    Exclude,
-}
 
 /// What lowering needs for UDF clauses on one index of a search request.
 pub struct UdfLowering {
@@ -56,7 +48,7 @@ pub struct UdfLowering {
 }
 
 impl QueryExtensions for UdfLowering {
-    fn udf(&self) -> Option<&UdfLowering> {
+    fn udf(&self) -> Option<&dyn UdfResolver> {
         Some(self)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use quidditch_udf::{UdfError, UdfErrorKind, UdfRegistry};
+use quidditch_udf::{UdfError, UdfRegistry};
 use serde_json::{Value, json};
 
 use crate::error::EngineError;
@@ -99,7 +99,7 @@ impl UdfRun {
     }
 
     /// The fatal failure as the search's error: OpenSearch-style, naming the UDF, its
-    /// version, the document and the cause. 500, or 429 when the instance limit was hit.
+    /// version, the document and the cause.
     pub fn check(&self) -> Result<(), EngineError> {
         let Some(f) = self.failure.lock().clone() else { return Ok(()) };
         let doc = f.doc_id.as_deref().map(|d| format!(" on document [{d}]")).unwrap_or_default();
@@ -110,10 +110,8 @@ impl UdfRun {
             f.index,
             f.error.message
         );
-        let status = if f.error.kind == UdfErrorKind::InstanceLimit { 429 } else { 500 };
         Err(EngineError::UdfFailed {
-            status,
-            error_type: f.error.error_type(),
+            kind: f.error.kind,
             reason,
             udf: f.error.udf.clone(),
             version: f.error.version.clone(),

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use quidditch_engine::source_filter::filter_source;
+use quidditch_engine::search::source_filter::SourceFilter;
 use quidditch_engine::{Index, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteResult};
 use serde_json::{Map, Value, json};
 
@@ -181,66 +181,49 @@ async fn delete_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
 
-/// `_source` / `_source_includes` / `_source_excludes` of a GET.
-pub(super) struct SourceFilter {
-    pub enabled: bool,
-    pub includes: Vec<String>,
-    pub excludes: Vec<String>,
+/// The `_source` filter of a GET / `_mget` / `_source` request from its URL parameters
+/// (`_source`, `_source_includes`, `_source_excludes` and their singular aliases). Filtering
+/// itself is the engine's, shared with `_search`.
+fn source_filter_from_params(params: &HashMap<String, String>) -> SourceFilter {
+    let list = |k: &str| -> Vec<String> {
+        params
+            .get(k)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let mut f = match params.get("_source").map(String::as_str) {
+        None | Some("") => SourceFilter::default(),
+        Some(value) => SourceFilter::parse_param(value),
+    };
+    f.includes.extend(list("_source_includes"));
+    f.includes.extend(list("_source_include"));
+    f.excludes.extend(list("_source_excludes"));
+    f.excludes.extend(list("_source_exclude"));
+    f
 }
 
-impl SourceFilter {
-    pub fn from_params(params: &HashMap<String, String>) -> SourceFilter {
-        let list = |k: &str| -> Vec<String> {
-            params
-                .get(k)
-                .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
-                .unwrap_or_default()
-        };
-        let mut f = SourceFilter { enabled: true, includes: list("_source_includes"), excludes: list("_source_excludes") };
-        f.includes.extend(list("_source_include"));
-        f.excludes.extend(list("_source_exclude"));
-        match params.get("_source").map(String::as_str) {
-            Some("false") => f.enabled = false,
-            Some("true") | Some("") | None => {}
-            Some(_) => f.includes.extend(list("_source")),
-        }
-        f
+/// The filter of an `_mget` doc's or an update's `_source` (bool, `"true"`/`"false"`, a pattern
+/// string or list, `{includes, excludes}`); `default` when absent.
+fn source_filter_from_json(value: Option<&Value>, default: &SourceFilter) -> Result<SourceFilter, ApiError> {
+    match value {
+        None => Ok(default.clone()),
+        Some(Value::String(s)) => Ok(SourceFilter::parse_param(s)),
+        Some(v) => SourceFilter::parse(v).map_err(ApiError::from),
     }
+}
 
-    /// `from_params`, with `stored_fields`: a list without `_source` replaces the source
-    /// unless `_source` is asked for explicitly (get and mget).
-    pub fn from_get_params(params: &HashMap<String, String>) -> SourceFilter {
-        let mut filter = SourceFilter::from_params(params);
-        if let Some(names) = params.get("stored_fields") {
-            filter.enabled = names.split(',').any(|n| n.trim() == "_source") || params.contains_key("_source");
-        }
-        filter
+/// `source_filter_from_params`, with `stored_fields`: a list without `_source` replaces the
+/// source unless `_source` is asked for explicitly (get and mget).
+fn source_filter_from_get_params(params: &HashMap<String, String>) -> SourceFilter {
+    let mut filter = source_filter_from_params(params);
+    if let Some(names) = params.get("stored_fields") {
+        filter.enabled = names.split(',').any(|n| n.trim() == "_source") || params.contains_key("_source");
     }
+    filter
+}
 
-    /// From an `_mget` doc's `_source` (bool, string, list or `{includes, excludes}`).
-    pub fn from_json(v: Option<&Value>, default: &SourceFilter) -> SourceFilter {
-        let strings = |v: Option<&Value>| -> Vec<String> {
-            match v {
-                Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_string()).collect(),
-                Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
-                _ => Vec::new(),
-            }
-        };
-        match v {
-            None => SourceFilter { enabled: default.enabled, includes: default.includes.clone(), excludes: default.excludes.clone() },
-            Some(Value::Bool(b)) => SourceFilter { enabled: *b, includes: vec![], excludes: vec![] },
-            Some(Value::Object(o)) => SourceFilter {
-                enabled: true,
-                includes: strings(o.get("includes").or_else(|| o.get("include"))),
-                excludes: strings(o.get("excludes").or_else(|| o.get("exclude"))),
-            },
-            other => SourceFilter { enabled: true, includes: strings(other), excludes: vec![] },
-        }
-    }
-
-    pub fn apply(&self, doc: &StoredDoc) -> Option<Value> {
-        self.enabled.then(|| filter_source(&doc.source_json(), &self.includes, &self.excludes))
-    }
+fn filtered_source(filter: &SourceFilter, doc: &StoredDoc) -> Option<Value> {
+    filter.apply(doc.source_json())
 }
 
 /// The GET response for a document (found or not).
@@ -259,7 +242,7 @@ pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc
                 body["_routing"] = json!(routing);
             }
             body["found"] = json!(true);
-            if let Some(src) = filter.apply(d) {
+            if let Some(src) = filtered_source(filter, d) {
                 body["_source"] = src;
             }
             body
@@ -283,7 +266,7 @@ async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<Strin
 
 async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
-    let filter = SourceFilter::from_get_params(&params);
+    let filter = source_filter_from_get_params(&params);
     let stored: Option<Vec<String>> = params
         .get("stored_fields")
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
@@ -356,9 +339,10 @@ async fn head_doc(State(state): State<AppState>, Path((index, id)): Path<(String
 
 async fn get_source(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (index, doc) = fetch(&state, &index, id.clone(), &params).await?;
-    let filter = SourceFilter::from_params(&params);
+    // `_source=false` cannot hide the body of a `_source` request: only includes/excludes apply.
+    let filter = SourceFilter { enabled: true, ..source_filter_from_params(&params) };
     match doc {
-        Some(d) => Ok(json_response(200, filter_source(&d.source_json(), &filter.includes, &filter.excludes))),
+        Some(d) => Ok(json_response(200, filtered_source(&filter, &d).unwrap_or_default())),
         None => Err(ApiError::not_found(
             "resource_not_found_exception",
             format!("Document not found [{}]/[_doc]/[{id}]", index.name()),
@@ -415,13 +399,9 @@ async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
     let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     let mut out = write_result_json(&index, &r);
     if let (Some(f), Some(src)) = (source_filter, &r.source) {
-        let filter = match &f {
-            Value::String(s) if s == "true" => SourceFilter::from_json(Some(&json!(true)), &SourceFilter::from_params(&HashMap::new())),
-            Value::String(s) if s == "false" => SourceFilter::from_json(Some(&json!(false)), &SourceFilter::from_params(&HashMap::new())),
-            other => SourceFilter::from_json(Some(other), &SourceFilter::from_params(&HashMap::new())),
-        };
+        let filter = source_filter_from_json(Some(&f), &SourceFilter::default())?;
         let doc = StoredDoc { id: r.id.clone(), meta: r.meta, source: src.clone(), routing: None };
-        if let Some(v) = filter.apply(&doc) {
+        if let Some(v) = filtered_source(&filter, &doc) {
             out["get"] = json!({ "_seq_no": r.meta.seq_no, "_primary_term": r.meta.primary_term, "found": true, "_source": v });
         }
     }
@@ -434,7 +414,7 @@ fn validation(reason: &str) -> ApiError {
 
 async fn mget(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
-    let default_filter = SourceFilter::from_get_params(&params);
+    let default_filter = source_filter_from_get_params(&params);
     // (index, id, routing, filter)
     let mut requests: Vec<(String, String, Option<String>, SourceFilter)> = Vec::new();
     let default_routing = routing_param(&params);
@@ -450,14 +430,14 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
             let Some(index) = index else { return Err(validation("index is missing for doc 0")) };
             let Some(id) = d.get("_id").and_then(id_str) else { return Err(validation("id is missing for doc 0")) };
             let routing = d.get("routing").or_else(|| d.get("_routing")).and_then(id_str).or_else(|| default_routing.clone());
-            requests.push((index, id, routing, SourceFilter::from_json(d.get("_source"), &default_filter)));
+            requests.push((index, id, routing, source_filter_from_json(d.get("_source"), &default_filter)?));
         }
     } else if let Some(ids) = body.get("ids") {
         let ids = ids.as_array().ok_or_else(|| ApiError::bad_request("parsing_exception", "[ids] must be an array"))?;
         let Some(index) = default_index.clone() else { return Err(validation("index is missing for doc 0")) };
         for id in ids {
             let Some(id) = id_str(id) else { return Err(validation("id is missing for doc 0")) };
-            requests.push((index.clone(), id, default_routing.clone(), SourceFilter::from_json(None, &default_filter)));
+            requests.push((index.clone(), id, default_routing.clone(), default_filter.clone()));
         }
     }
     if requests.is_empty() {

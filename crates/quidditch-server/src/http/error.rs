@@ -1,7 +1,10 @@
-//! OpenSearch-style error bodies: `{"error":{"root_cause":[…],"type":…,"reason":…},"status":N}`.
+//! OpenSearch-style error bodies: `{"error":{"root_cause":[…],"type":…,"reason":…},"status":N}`,
+//! and the one place where an engine error gets its HTTP status and OpenSearch `type`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use quidditch_engine::EngineError;
+use quidditch_udf::UdfErrorKind;
 use serde_json::{Map, Value, json};
 
 /// Every handler returns `Result<_, ApiError>`; crate errors convert into it with `From`
@@ -79,5 +82,72 @@ impl IntoResponse for ApiError {
 impl From<serde_json::Error> for ApiError {
     fn from(e: serde_json::Error) -> Self {
         ApiError::bad_request("parse_exception", format!("failed to parse request body: {e}"))
+    }
+}
+
+/// Every engine error becomes an HTTP error here, whichever route it comes from: the status of
+/// each domain error (exhaustive, so a new variant must be given one), its OpenSearch `type`, the fields OpenSearch adds (`index`, `index_uuid`,
+/// `resource.*`, `shard`; for a failed UDF which one, its version and the document), and a log
+/// line for internal errors (their cause is a bug or the machine, never the request).
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::IndexNotFound { .. }
+            | EngineError::DocumentMissing { .. }
+            | EngineError::AliasesNotFound { .. }
+            | EngineError::AliasRequired { .. }
+            | EngineError::ResourceNotFound(_) => 404,
+            EngineError::VersionConflict { .. } => 409,
+            // The index exists but failed to open (e.g. a corrupted write-ahead log): no shard
+            // can serve it.
+            EngineError::IndexUnavailable { .. } => 503,
+            // A UDF that failed inside a search fails the search (500); a full instance pool
+            // is back-pressure (429), as for the UDF API.
+            EngineError::UdfFailed { kind: UdfErrorKind::InstanceLimit, .. } => 429,
+            EngineError::UdfFailed { .. } => 500,
+            EngineError::Internal(inner) => {
+                tracing::error!("internal engine error: {inner:#}");
+                500
+            }
+            EngineError::IndexAlreadyExists { .. }
+            | EngineError::RoutingMissing { .. }
+            | EngineError::InvalidIndexName { .. }
+            | EngineError::InvalidAliasName { .. }
+            | EngineError::IndexClosed { .. }
+            | EngineError::MapperParsing(_)
+            | EngineError::StrictDynamicMapping(_)
+            | EngineError::IllegalArgument(_)
+            | EngineError::Parse(_)
+            | EngineError::Validation(_)
+            | EngineError::BadRequest { .. } => 400,
+        };
+        let mut api = ApiError::new(status, e.error_type(), e.to_string());
+        if let Some(index) = e.index() {
+            api = api.with("index", index);
+        }
+        match &e {
+            EngineError::IndexNotFound { index } => {
+                api = api.with("resource.type", "index_or_alias").with("resource.id", index.clone()).with("index_uuid", "_na_");
+            }
+            EngineError::UdfFailed { udf, version, doc_id, .. } => {
+                api = api.with("udf", udf.clone());
+                if let Some(v) = version {
+                    api = api.with("version", v.clone());
+                }
+                if let Some(d) = doc_id {
+                    api = api.with("document_id", d.clone());
+                }
+            }
+            _ if e.index().is_some() => api = api.with("shard", "0"),
+            _ => {}
+        }
+        api
+    }
+}
+
+/// Query parse errors are engine errors (`parsing_exception`, `query_shard_exception`, …).
+impl From<quidditch_engine::query_ast::QueryError> for ApiError {
+    fn from(e: quidditch_engine::query_ast::QueryError) -> Self {
+        EngineError::from(e).into()
     }
 }

@@ -1,5 +1,5 @@
 //! HTTP routes: index APIs (create, get, exists, delete, mappings, settings, refresh, flush,
-//! stats). Also the engine-error conversion and small helpers the other engine routes share.
+//! stats), and small helpers the other engine routes share.
 
 use std::collections::HashMap;
 
@@ -73,27 +73,6 @@ pub fn routes() -> ApiRoutes {
         .route("/_stats", get(stats_all), &STATS)
 }
 
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        if let EngineError::Internal(inner) = &e {
-            tracing::error!("internal engine error: {inner:#}");
-        }
-        let mut api = ApiError::new(e.status(), e.error_type(), e.to_string());
-        if let Some(index) = e.index() {
-            api = api.with("index", index);
-            if let EngineError::IndexNotFound { index } = &e {
-                api = api
-                    .with("resource.type", "index_or_alias")
-                    .with("resource.id", index.clone())
-                    .with("index_uuid", "_na_");
-            } else {
-                api = api.with("shard", "0");
-            }
-        }
-        api
-    }
-}
-
 /// Runs blocking engine work (fsync, commits, tantivy reads) off the async runtime.
 pub(super) async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
@@ -127,9 +106,44 @@ pub(super) fn flag(params: &HashMap<String, String>, key: &str) -> Result<Option
 
 async fn create_index(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?;
+    let warning = soft_deletes_disabled(body.as_ref()).then(|| {
+        format!(
+            "Creating indices with soft-deletes disabled is deprecated and will be removed in future OpenSearch \
+             versions. Please do not specify value for setting [index.soft_deletes.enabled] of index [{name}]."
+        )
+    });
     let engine = state.engine.clone();
     let index = blocking(move || Ok(engine.create_index(&name, body.as_ref())?)).await?;
-    Ok(json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true, "index": index.name() })))
+    let mut resp = json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true, "index": index.name() }));
+    if let Some(text) = warning {
+        super::add_deprecation_warning(&mut resp, &text);
+    }
+    Ok(resp)
+}
+
+/// Whether a create-index body sets `index.soft_deletes.enabled` to false (nested or dotted,
+/// with or without the `index.` prefix): accepted, with OpenSearch's deprecation warning.
+fn soft_deletes_disabled(body: Option<&Value>) -> bool {
+    fn find(v: &Value, path: &str) -> Option<Value> {
+        let obj = v.as_object()?;
+        for (k, child) in obj {
+            let key = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            let key = key.strip_prefix("index.").unwrap_or(&key).to_string();
+            if key == "soft_deletes.enabled" {
+                return Some(child.clone());
+            }
+            if let Some(found) = find(child, &key) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let Some(settings) = body.and_then(|b| b.get("settings")) else { return false };
+    match find(settings, "") {
+        Some(Value::Bool(enabled)) => !enabled,
+        Some(Value::String(s)) => s == "false",
+        _ => false,
+    }
 }
 
 fn resolve(state: &AppState, expr: &str) -> Result<Vec<std::sync::Arc<Index>>, ApiError> {
@@ -141,7 +155,7 @@ fn resolve_with(state: &AppState, expr: &str, params: &HashMap<String, String>) 
     if flag(params, "ignore_unavailable")?.unwrap_or(false) {
         let found = state.engine.resolve_indices_lenient(expr);
         if found.is_empty() && flag(params, "allow_no_indices")? == Some(false) {
-            return Err(quidditch_engine::EngineError::IndexNotFound { index: expr.to_string() }.into());
+            return Err(EngineError::IndexNotFound { index: expr.to_string() }.into());
         }
         return Ok(found);
     }
@@ -241,6 +255,10 @@ async fn get_all_field_mappings(State(state): State<AppState>, Path(fields): Pat
 async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: mapping source is empty;"))?;
+    // OpenSearch reads the body as a map (`null`, arrays and scalars fail there).
+    if !body.is_object() {
+        return Err(ApiError::bad_request("parse_exception", "Failed to parse content to map"));
+    }
     if body.get("_doc").is_some() {
         return Err(ApiError::illegal_argument("Types cannot be provided in put mapping requests"));
     }
@@ -274,6 +292,7 @@ async fn get_all_settings(State(state): State<AppState>) -> Result<Response, Api
 
 async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?
+        .filter(|b| b.as_object().is_some_and(|o| !o.is_empty()))
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no settings to update;"))?;
     // Both `{"index": {...}}` and `{"settings": {"index": {...}}}` are accepted.
     let body = body.get("settings").cloned().unwrap_or(body);

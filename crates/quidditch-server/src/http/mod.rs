@@ -15,6 +15,9 @@ mod templates;
 mod transport;
 mod udfs;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -133,6 +136,18 @@ pub fn parse_json_body(body: &Bytes) -> Result<Option<Value>, ApiError> {
     serde_json::from_slice(body).map(Some).map_err(|e| {
         ApiError::bad_request("parse_exception", format!("failed to parse request body: {e}"))
     })
+}
+
+/// Adds an OpenSearch deprecation warning to a response: a `Warning` header
+/// `299 OpenSearch-<version>-unknown "<text>"`, in the form OpenSearch's `HeaderWarning` writes
+/// and parses (the build part is a git hash or `unknown`), which clients and the YAML REST tests'
+/// `warnings` read.
+pub fn add_deprecation_warning(resp: &mut Response, text: &str) {
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    let value = format!("299 OpenSearch-{}-unknown \"{escaped}\"", cluster::OPENSEARCH_VERSION);
+    if let Ok(v) = header::HeaderValue::from_str(&value) {
+        resp.headers_mut().append(header::WARNING, v);
+    }
 }
 
 /// A JSON response with a status code.

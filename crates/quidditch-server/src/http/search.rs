@@ -1,5 +1,5 @@
 //! HTTP routes: `_search`, `_count`, `_msearch`. Thin: parse the request, run the engine's
-//! search on a blocking thread (searches run concurrently with indexing), shape errors.
+//! search on a blocking thread (searches run concurrently with indexing), errors map through `ApiError: From<EngineError>`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use quidditch_engine::search::{self, SearchRequest};
-use quidditch_engine::{Engine, EngineError};
+use quidditch_engine::Engine;
 use serde_json::{Value, json};
 
 use super::params::{ApiParams, ApiRoutes};
@@ -57,25 +57,6 @@ pub fn routes() -> ApiRoutes {
 
 type Params = Query<HashMap<String, String>>;
 
-/// Engine errors as OpenSearch error bodies (`index` added for index-level errors).
-fn engine_error(e: EngineError) -> ApiError {
-    let mut err = ApiError::new(e.status(), e.error_type(), e.to_string());
-    if let Some(index) = e.index() {
-        err = err.with("index", index.to_string());
-    }
-    // A UDF that failed during the search: which one, and on which document.
-    if let EngineError::UdfFailed { udf, version, doc_id, .. } = &e {
-        err = err.with("udf", udf.clone());
-        if let Some(v) = version {
-            err = err.with("version", v.clone());
-        }
-        if let Some(d) = doc_id {
-            err = err.with("document_id", d.clone());
-        }
-    }
-    err
-}
-
 /// Runs engine work as blocking code: `block_in_place` turns this worker into a blocking
 /// thread and hands its other tasks to a replacement worker, so searches never stall the
 /// runtime (or indexing) yet skip the thread hand-off of `spawn_blocking` (measured ~0.08 ms
@@ -95,9 +76,9 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let request = SearchRequest::parse(body, params).map_err(|e| engine_error(e.into()))?;
-    let targets = engine.resolve_search(expr).map_err(engine_error)?;
-    search::search_targets(&targets, &request, Some(engine.udfs())).map_err(engine_error)
+    let request = SearchRequest::parse(body, params).map_err(ApiError::from)?;
+    let targets = engine.resolve_search(expr).map_err(ApiError::from)?;
+    search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
 }
 
 async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -146,9 +127,9 @@ async fn do_count(state: AppState, expr: String, params: HashMap<String, String>
     }
     let engine = state.engine.clone();
     let count = blocking(move || {
-        let request = SearchRequest::parse(body.as_ref(), &params).map_err(|e| engine_error(e.into()))?.into_count();
-        let targets = engine.resolve_search(&expr).map_err(engine_error)?;
-        search::search_targets(&targets, &request, Some(engine.udfs())).map_err(engine_error)
+        let request = SearchRequest::parse(body.as_ref(), &params).map_err(ApiError::from)?.into_count();
+        let targets = engine.resolve_search(&expr).map_err(ApiError::from)?;
+        search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
     })
     .await?;
     Ok(json_response(200, count))
