@@ -37,6 +37,8 @@ pub struct Engine {
     admin: Mutex<()>,
     stop: Arc<(Mutex<bool>, Condvar)>,
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Open scroll contexts (each pins its shards' searchers).
+    scrolls: crate::search::ScrollRegistry,
 }
 
 impl std::fmt::Debug for Engine {
@@ -94,6 +96,7 @@ impl Engine {
             admin: Mutex::new(()),
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
+            scrolls: crate::search::ScrollRegistry::default(),
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -140,6 +143,11 @@ impl Engine {
             index.shutdown().map_err(|e| anyhow::anyhow!("commit of [{}] failed: {e}", index.name()))?;
         }
         Ok(())
+    }
+
+    /// Open scroll contexts.
+    pub fn scrolls(&self) -> &crate::search::ScrollRegistry {
+        &self.scrolls
     }
 
     /// The UDF registry, for UDF query clauses.

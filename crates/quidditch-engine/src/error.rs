@@ -62,6 +62,12 @@ pub enum EngineError {
     /// 404 `document_missing_exception` (update of a missing document).
     #[error("[{id}]: document missing")]
     DocumentMissing { index: String, id: String },
+    /// 404 `search_context_missing_exception`: an unknown, expired or cleared scroll id.
+    #[error("No search context found for id [{id}]")]
+    ScrollMissing { id: String },
+    /// 429 `rejected_execution_exception`: `search.max_open_scroll_context` contexts are open.
+    #[error("Trying to create too many scroll contexts. Must be less than or equal to: [{max}]. This limit can be set by changing the [search.max_open_scroll_context] setting.")]
+    TooManyScrollContexts { max: usize },
     /// Any other client error with its own OpenSearch type (e.g. `parsing_exception`,
     /// `query_shard_exception` from the search side). Always status 400.
     #[error("{reason}")]
@@ -102,6 +108,8 @@ impl EngineError {
             EngineError::VersionConflict { .. } => "version_conflict_engine_exception",
             EngineError::DocumentMissing { .. } => "document_missing_exception",
             EngineError::IndexUnavailable { .. } => "no_shard_available_action_exception",
+            EngineError::ScrollMissing { .. } => "search_context_missing_exception",
+            EngineError::TooManyScrollContexts { .. } => "rejected_execution_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
             EngineError::UdfFailed { kind, .. } => kind.error_type(),
             EngineError::Internal(_) => "exception",

@@ -22,7 +22,7 @@ use crate::udf_exec::UdfRun;
 
 /// The node's shard-search pool: one thread per core, shared by all searches, so a
 /// multi-shard search uses every core and many concurrent searches cannot multiply threads.
-fn search_pool() -> &'static rayon::ThreadPool {
+pub(super) fn search_pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -54,7 +54,7 @@ impl SearchTarget {
 
 /// The shards a request targets: every shard of each index, or those its `routing` values
 /// (and the alias's) point to.
-fn target_shards(targets: &[SearchTarget], req: &SearchRequest, run: Option<&Arc<UdfRun>>) -> Vec<ShardSnapshot> {
+pub(super) fn target_shards(targets: &[SearchTarget], req: &SearchRequest, run: Option<&Arc<UdfRun>>) -> Vec<ShardSnapshot> {
     let mut shards = Vec::new();
     for target in targets {
         let index = &target.index;
@@ -133,7 +133,7 @@ pub fn search_targets(
 /// Splits shard outcomes into results (a failed shard contributes an empty one, so shard
 /// positions stay aligned) and the `_shards` summary. Every shard failing, or any failing
 /// with `allow_partial_search_results=false`, fails the search with the first error.
-fn collect_outcomes(
+pub(super) fn collect_outcomes(
     shards: &[ShardSnapshot],
     outcomes: Vec<EngineResult<ShardQueryResult>>,
     req: &SearchRequest,

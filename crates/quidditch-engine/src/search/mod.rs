@@ -1,7 +1,8 @@
 //! Search execution: request parsing ([`request`]), the plan resolved against the mappings
 //! (`plan`), the per-shard query phase ([`query_phase`]), the coordinator's reduce (`reduce`),
 //! the fetch of the page's documents (`fetch`) and the one OpenSearch response renderer
-//! (`response`); [`search`] runs them in that order for `_search`, `_count` and `_msearch`.
+//! (`response`); [`search`] runs them in that order for `_search`, `_count` and `_msearch`;
+//! [`scroll`] keeps a search's snapshot and ranking open across pages.
 //! Everything here is synchronous: the HTTP layer calls it on a blocking thread.
 
 pub mod aggregations;
@@ -14,12 +15,14 @@ pub mod query_phase;
 mod reduce;
 pub mod request;
 mod response;
+pub mod scroll;
 pub mod sort;
 pub mod source_filter;
 
 pub use execute::{SearchTarget, search, search_targets};
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};
-pub use request::{SearchRequest, TrackTotalHits};
+pub use request::{SearchRequest, Slice, TrackTotalHits};
+pub use scroll::{DocCursor, ScrollRegistry};
 
 use crate::error::EngineError;
 use crate::mapping::{FieldType, JsonTarget, Mapping};

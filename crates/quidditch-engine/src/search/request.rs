@@ -53,6 +53,43 @@ pub struct SearchRequest {
     /// `allow_partial_search_results` (default true, as OpenSearch): a failed shard is
     /// reported in `_shards.failures` instead of failing the whole search.
     pub allow_partial_search_results: bool,
+    /// `?scroll=1m`: open a scroll context kept alive this long (see `search::scroll`).
+    pub scroll: Option<Duration>,
+    /// `slice: {id, max}` of a sliced scroll: this request sees one of `max` disjoint parts.
+    pub slice: Option<Slice>,
+}
+
+/// One part of a sliced scroll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    pub id: u32,
+    pub max: u32,
+}
+
+impl Slice {
+    fn parse(v: &Value) -> Result<Slice, QueryError> {
+        let obj = v.as_object().ok_or_else(|| QueryError::parsing("[slice] must be an object"))?;
+        let mut id = None;
+        let mut max = None;
+        for (k, v) in obj {
+            let n = v.as_u64().ok_or_else(|| QueryError::parsing(format!("[slice] [{k}] must be a non-negative integer")))?;
+            match k.as_str() {
+                "id" => id = Some(n),
+                "max" => max = Some(n),
+                other => return Err(QueryError::parsing(format!("[slice] unknown field [{other}]"))),
+            }
+        }
+        let (Some(id), Some(max)) = (id, max) else {
+            return Err(QueryError::parsing("[slice] needs both [id] and [max]"));
+        };
+        if max <= 1 {
+            return Err(QueryError::illegal_argument("max must be greater than 1"));
+        }
+        if id >= max {
+            return Err(QueryError::illegal_argument("max must be greater than id"));
+        }
+        Ok(Slice { id: id as u32, max: max as u32 })
+    }
 }
 
 impl Default for SearchRequest {
@@ -77,6 +114,8 @@ impl Default for SearchRequest {
             count_only: false,
             routing: None,
             allow_partial_search_results: true,
+            scroll: None,
+            slice: None,
         }
     }
 }
@@ -219,6 +258,7 @@ impl SearchRequest {
                             req.source.enabled = false;
                         }
                     }
+                    "slice" => req.slice = Some(Slice::parse(v)?),
                     // Accepted and ignored: they do not change which documents match.
                     "explain" | "profile" | "terminate_after" | "docvalue_fields" | "fields"
                     | "highlight" | "stats" | "indices_boost" | "ext" => {}
@@ -290,6 +330,16 @@ impl SearchRequest {
                 _ => {}
             }
         }
+        if let Some(v) = param("scroll") {
+            req.scroll = Some(parse_time_value(v)?.ok_or_else(|| {
+                QueryError::illegal_argument(format!("[scroll] must be a positive time value, got [{v}]"))
+            })?);
+        }
+        if req.scroll.is_some() {
+            check_scroll_request(&req, from, size, param("request_cache"))?;
+        } else if req.slice.is_some() {
+            return Err(QueryError::illegal_argument("[slice] can only be used with [scroll]"));
+        }
         if from < 0 {
             return Err(QueryError::illegal_argument("[from] parameter cannot be negative"));
         }
@@ -299,7 +349,7 @@ impl SearchRequest {
             )));
         }
         let (from, size) = (from as usize, size as usize);
-        if from + size > MAX_RESULT_WINDOW {
+        if req.scroll.is_none() && from + size > MAX_RESULT_WINDOW {
             return Err(QueryError::illegal_argument(format!(
                 "Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{}]. See the scroll api for a more efficient way to request large data sets. This limit can be set by changing the [index.max_result_window] index level setting.",
                 from + size
@@ -323,6 +373,28 @@ impl SearchRequest {
         req.size = size;
         Ok(req)
     }
+}
+
+/// What OpenSearch refuses in a scroll request.
+fn check_scroll_request(req: &SearchRequest, from: i64, size: i64, request_cache: Option<&str>) -> Result<(), QueryError> {
+    if size == 0 {
+        return Err(QueryError::illegal_argument("[size] cannot be [0] in a scroll context"));
+    }
+    if size > MAX_RESULT_WINDOW as i64 {
+        return Err(QueryError::illegal_argument(format!(
+            "Batch size is too large, size must be less than or equal to: [{MAX_RESULT_WINDOW}] but was [{size}]. Scroll batch sizes cost as much memory as result windows so they are controlled by the [index.max_result_window] index level setting."
+        )));
+    }
+    if from > 0 {
+        return Err(QueryError::illegal_argument("using [from] is not allowed in a scroll context"));
+    }
+    if request_cache.is_some_and(|v| v != "false") {
+        return Err(QueryError::illegal_argument("[request_cache] cannot be used in a scroll context"));
+    }
+    if req.search_after.is_some() {
+        return Err(QueryError::illegal_argument("`search_after` cannot be used in a scroll context."));
+    }
+    Ok(())
 }
 
 fn body_sets_tth(body: Option<&Value>) -> bool {

@@ -96,7 +96,9 @@ impl From<EngineError> for ApiError {
             | EngineError::DocumentMissing { .. }
             | EngineError::AliasesNotFound { .. }
             | EngineError::AliasRequired { .. }
-            | EngineError::ResourceNotFound(_) => 404,
+            | EngineError::ResourceNotFound(_)
+            | EngineError::ScrollMissing { .. } => 404,
+            EngineError::TooManyScrollContexts { .. } => 429,
             EngineError::VersionConflict { .. } => 409,
             // The index exists but failed to open (e.g. a corrupted write-ahead log): no shard
             // can serve it.

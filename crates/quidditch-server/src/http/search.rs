@@ -24,12 +24,12 @@ const SEARCH: ApiParams = ApiParams::new(&[
     "track_scores", "version", "seq_no_primary_term", "typed_keys", "routing",
     "allow_partial_search_results", "rest_total_hits_as_int", "request_cache",
     "batched_reduce_size", "max_concurrent_shard_requests", "pre_filter_shard_size",
-    "ccs_minimize_roundtrips",
+    "ccs_minimize_roundtrips", "scroll",
 ])
 .not_implemented(&[
     "allow_no_indices", "analyze_wildcard", "analyzer", "docvalue_fields", "expand_wildcards",
     "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score", "lenient",
-    "preference", "scroll", "search_pipeline", "search_type", "shard_info", "stats",
+    "preference", "search_pipeline", "search_type", "shard_info", "stats",
     "stored_fields", "suggest_field", "suggest_mode", "suggest_size", "suggest_text",
     "terminate_after",
 ]);
@@ -45,8 +45,12 @@ const MSEARCH: ApiParams = ApiParams::new(&[
 ])
 .not_implemented(&["search_type"]);
 
+const SCROLL: ApiParams = ApiParams::new(&["scroll", "scroll_id", "rest_total_hits_as_int"]);
+
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
+        .route("/_search/scroll", get(scroll_next).post(scroll_next).delete(scroll_clear), &SCROLL)
+        .route("/_search/scroll/{scroll_id}", get(scroll_next).post(scroll_next).delete(scroll_clear), &SCROLL)
         .route("/_search", get(search_all).post(search_all), &SEARCH)
         .route("/{index}/_search", get(search_index).post(search_index), &SEARCH)
         .route("/_count", get(count_all).post(count_all), &COUNT)
@@ -76,9 +80,84 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let request = SearchRequest::parse(body, params).map_err(ApiError::from)?;
+    let request = SearchRequest::parse(body, params).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?;
     let targets = engine.resolve_search(expr).map_err(ApiError::from)?;
+    if request.scroll.is_some() {
+        return engine.scrolls().open(&targets, &request, Some(engine.udfs())).map_err(ApiError::from);
+    }
     search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
+}
+
+/// `GET|POST /_search/scroll[/{id}]`: the id and keep-alive from the body or the URL.
+async fn scroll_next(
+    State(state): State<AppState>,
+    path_id: Option<Path<String>>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?;
+    let mut scroll_id = path_id.map(|Path(id)| id).or_else(|| params.get("scroll_id").cloned());
+    let mut keep_alive = params.get("scroll").cloned();
+    if let Some(body) = &body {
+        let obj = body.as_object().ok_or_else(|| ApiError::bad_request("parse_exception", "request body must be an object"))?;
+        for (k, v) in obj {
+            match (k.as_str(), v) {
+                ("scroll_id", Value::String(s)) => scroll_id = Some(s.clone()),
+                ("scroll", Value::String(s)) => keep_alive = Some(s.clone()),
+                (other, _) => {
+                    return Err(ApiError::illegal_argument(format!("Unknown parameter [{other}] in request body or parameter is of the wrong type[{}] ", json_kind(v))));
+                }
+            }
+        }
+    }
+    let scroll_id = scroll_id
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: scrollId is missing;"))?;
+    let keep_alive = match keep_alive {
+        Some(v) => search::request::parse_time_value(&v).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?,
+        None => None,
+    };
+    let as_int = params.get("rest_total_hits_as_int").is_some_and(|v| v != "false");
+    let engine = state.engine.clone();
+    let page = blocking(move || engine.scrolls().next(&scroll_id, keep_alive, as_int).map_err(ApiError::from)).await?;
+    Ok(json_response(200, page))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "VALUE_STRING",
+        Value::Number(_) => "VALUE_NUMBER",
+        Value::Bool(_) => "VALUE_BOOLEAN",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+        Value::Null => "VALUE_NULL",
+    }
+}
+
+/// `DELETE /_search/scroll[/{ids}]`: ids from the URL (comma-separated) or the body's
+/// `scroll_id` (string or list); `_all` frees every context. Unknown ids: 404, as OpenSearch.
+async fn scroll_clear(State(state): State<AppState>, path_ids: Option<Path<String>>, body: Bytes) -> Result<Response, ApiError> {
+    let body = parse_json_body(&body)?;
+    let mut ids: Vec<String> = path_ids.map(|Path(ids)| ids.split(',').map(str::to_string).collect()).unwrap_or_default();
+    if let Some(body) = &body {
+        match body.get("scroll_id") {
+            Some(Value::String(s)) => ids.push(s.clone()),
+            Some(Value::Array(list)) => ids.extend(list.iter().filter_map(Value::as_str).map(str::to_string)),
+            Some(_) => return Err(ApiError::illegal_argument("[scroll_id] must be a string or an array of strings")),
+            None => {}
+        }
+    }
+    if ids.is_empty() {
+        return Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;"));
+    }
+    let scrolls = state.engine.scrolls();
+    let (freed, asked) = if ids.iter().any(|id| id == "_all") {
+        (scrolls.clear_all(), None)
+    } else {
+        (scrolls.clear(&ids).map_err(ApiError::from)?, Some(ids.len()))
+    };
+    let status = if asked.is_some_and(|n| freed < n) && freed == 0 { 404 } else { 200 };
+    Ok(json_response(status, json!({"succeeded": true, "num_freed": freed})))
 }
 
 async fn search_all(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
