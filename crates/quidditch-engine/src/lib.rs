@@ -6,6 +6,7 @@
 //! `docs/architecture.md`.
 
 pub mod alias;
+pub mod by_query;
 pub mod date;
 pub mod document;
 mod engine;

@@ -6,6 +6,7 @@ pub mod error;
 mod aliases;
 pub mod params;
 
+mod by_query;
 mod cluster;
 mod documents;
 mod indices;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::routes().into_router())
         .merge(documents::routes().into_router())
         .merge(search::routes().into_router())
+        .merge(by_query::routes().into_router())
         .merge(udfs::routes().into_router())
         .merge(scripts::routes().into_router())
         .fallback(no_handler)
