@@ -49,7 +49,7 @@ impl Default for ByQueryOptions {
     }
 }
 
-/// The counts OpenSearch reports (`BulkByScrollResponse`).
+/// The counts OpenSearch reports (a failure's HTTP `status` is added by the server) (`BulkByScrollResponse`).
 #[derive(Debug, Default, Clone)]
 pub struct ByQueryOutcome {
     pub took_ms: u64,
@@ -172,7 +172,6 @@ fn op_for(action: &ByQueryAction, index: Arc<Index>, doc: StoredDoc) -> (Arc<Ind
 fn failure_json(index: &Index, e: &EngineError) -> Value {
     json!({
         "index": index.name(),
-        "status": e.status(),
         "cause": {"type": e.error_type(), "reason": e.to_string(), "index": index.name()},
     })
 }

@@ -140,9 +140,19 @@ async fn by_query(state: AppState, expr: String, params: HashMap<String, String>
     Ok(render(&outcome))
 }
 
+/// The response status is the worst failure's: 409 for a version conflict that aborted.
 fn render(outcome: &by_query::ByQueryOutcome) -> Response {
-    let status = outcome.failures.iter().filter_map(|f| f["status"].as_u64()).max().unwrap_or(200) as u16;
-    json_response(status, outcome.to_json())
+    let mut body = outcome.to_json();
+    let mut status = 200;
+    if let Some(failures) = body["failures"].as_array_mut() {
+        for failure in failures {
+            let conflict = failure["cause"]["type"] == "version_conflict_engine_exception";
+            let failure_status = if conflict { 409 } else { 500 };
+            failure["status"] = failure_status.into();
+            status = status.max(failure_status);
+        }
+    }
+    json_response(status, body)
 }
 
 async fn reindex(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
