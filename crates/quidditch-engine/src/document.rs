@@ -5,11 +5,13 @@
 //! anything else that does not fit is a 400 `mapper_parsing_exception`.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tantivy::schema::OwnedValue;
 use tantivy::{DateTime, TantivyDocument};
 
+use crate::analysis::Analyzer;
 use crate::date::DateFormat;
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
@@ -26,8 +28,11 @@ pub struct DocMeta {
 /// The indexable form of one document.
 #[derive(Debug, Default)]
 pub struct ParsedDocument {
-    /// `_text` entries: path → values.
+    /// Text entries: path → values.
     pub text: Vec<(String, Vec<OwnedValue>)>,
+    /// For each entry of `text` (same order): its typed text field slot and analyzer, when
+    /// the mapping gave the path a slot (used if the index's schema has the pool).
+    pub text_analysis: Vec<Option<(u32, Arc<Analyzer>)>>,
     /// `_kw` entries: path → values.
     pub kw: Vec<(String, Vec<OwnedValue>)>,
     /// Every mapped path present (leaves, their parents, multi-fields).
@@ -50,11 +55,26 @@ pub fn parse_document(
     for (key, value) in obj {
         parser.field("", key, value, mapping.dynamic)?;
     }
-    let Parser { mapping: updated, doc, .. } = parser;
-    Ok((doc, updated.map(|mut m| {
+    let Parser { mapping: updated, mut doc, .. } = parser;
+    let updated = updated.map(|mut m| {
         m.rebuild();
         m
-    })))
+    });
+    let fin = updated.as_ref().unwrap_or(mapping);
+    doc.text_analysis = doc
+        .text
+        .iter()
+        .map(|(path, _)| {
+            let resolved = fin.resolve(path)?;
+            let slot = resolved.text_slot?;
+            let analyzer = match &resolved.analyzer {
+                Some(name) => fin.analysis().analyzer(name)?,
+                None => fin.analysis().default_analyzer(),
+            };
+            Some((slot, analyzer))
+        })
+        .collect();
+    Ok((doc, updated))
 }
 
 struct Parser<'a> {
@@ -219,6 +239,15 @@ impl Parser<'_> {
         else {
             return Ok(());
         };
+        let v = match (v, field.params.get("normalizer").and_then(Value::as_str)) {
+            (OwnedValue::Str(s), Some(name)) if field.ty == FieldType::Keyword => {
+                match self.current().analysis().normalizer(name) {
+                    Some(n) => OwnedValue::Str(n.terms(&s).concat()),
+                    None => OwnedValue::Str(s),
+                }
+            }
+            (v, _) => v,
+        };
         self.record_field_name(path);
         let bucket = if field.ty.is_text() { &mut self.doc.text } else { &mut self.doc.kw };
         match bucket.iter_mut().find(|(p, _)| p == path) {
@@ -338,8 +367,24 @@ pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], parsed: ParsedD
     for name in &parsed.field_names {
         doc.add_text(fields.field_names, name);
     }
-    if !parsed.text.is_empty() {
-        doc.add_field_value(fields.text, &object(parsed.text));
+    // Text paths with a slot go, analysed, to their typed field (real field norms); the
+    // rest (indices without the pool, paths beyond it) to the `_text` JSON field.
+    let mut json_text = Vec::new();
+    let mut analysis = parsed.text_analysis.into_iter();
+    for (path, values) in parsed.text {
+        match analysis.next().flatten().and_then(|(slot, a)| Some((fields.text_slot(slot)?, a))) {
+            Some((field, analyzer)) => {
+                for v in values {
+                    if let OwnedValue::Str(s) = v {
+                        doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(&s));
+                    }
+                }
+            }
+            None => json_text.push((path, values)),
+        }
+    }
+    if !json_text.is_empty() {
+        doc.add_field_value(fields.text, &object(json_text));
     }
     if !parsed.kw.is_empty() {
         doc.add_field_value(fields.kw, &object(parsed.kw));

@@ -435,6 +435,8 @@ impl Engine {
             aliases.push((alias, meta));
         }
         settings.mapping_limits().check(&mapping)?;
+        let analysis = crate::analysis::AnalysisRegistry::from_settings(settings.analysis().as_ref(), settings.similarity().as_ref())?;
+        mapping.check_analyzers(&analysis)?;
         for (alias, _) in &aliases {
             crate::alias::validate_alias_name(alias, |n| n == name || self.indices.read().contains_key(n))?;
         }

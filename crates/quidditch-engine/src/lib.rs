@@ -7,6 +7,7 @@
 
 pub mod alias;
 pub mod by_query;
+pub mod analysis;
 pub mod date;
 pub mod document;
 mod engine;

@@ -22,6 +22,9 @@ pub struct IndexMeta {
     pub mappings: Value,
     /// Closed (`POST /{index}/_close`): kept on disk, no reads or writes until reopened.
     pub closed: bool,
+    /// Text path → typed text field slot (`Mapping::text_slots`); empty in indices created
+    /// before the pool existed.
+    pub text_slots: BTreeMap<String, u32>,
 }
 
 /// The `meta.json` document. The mapping is stored *flat* — one `[path, definition]` entry
@@ -48,6 +51,9 @@ struct StoredMeta {
     /// `[path segments, definition without properties]`, parents before children.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mapping_fields: Option<Vec<(Vec<String>, Map<String, Value>)>>,
+    /// Text path → typed text field slot; absent in indices created before the pool existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    text_slots: BTreeMap<String, u32>,
 }
 
 impl IndexMeta {
@@ -68,6 +74,7 @@ impl IndexMeta {
             settings: stored.settings,
             mappings,
             closed: stored.closed,
+            text_slots: stored.text_slots,
         })
     }
 
@@ -81,6 +88,7 @@ impl IndexMeta {
             mappings: None,
             mapping_root: Some(root),
             mapping_fields: Some(fields),
+            text_slots: self.text_slots.clone(),
         };
         write_durably(path, &serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?)
     }
@@ -228,6 +236,35 @@ impl IndexSettings {
     /// Default 1, like OpenSearch — which makes a single node `yellow` unless set to 0.
     pub fn number_of_replicas(&self) -> u64 {
         self.values.get("number_of_replicas").and_then(as_u64).unwrap_or(1)
+    }
+
+    /// The `analysis` settings tree (given nested or as dotted `analysis.*` keys).
+    pub fn analysis(&self) -> Option<Value> {
+        self.tree("analysis")
+    }
+
+    /// The `similarity` settings tree (`index.similarity.<name>.type` …).
+    pub fn similarity(&self) -> Option<Value> {
+        self.tree("similarity")
+    }
+
+    fn tree(&self, section: &str) -> Option<Value> {
+        let mut tree = match self.values.get(section) {
+            Some(Value::Object(o)) => o.clone(),
+            _ => Map::new(),
+        };
+        let prefix = format!("{section}.");
+        for (k, v) in &self.values {
+            if let Some(rest) = k.strip_prefix(&prefix) {
+                insert_dotted(&mut tree, rest, v.clone());
+            }
+        }
+        (!tree.is_empty()).then_some(Value::Object(tree))
+    }
+
+    /// `index.analyze.max_token_count` (OpenSearch's default 10,000).
+    pub fn analyze_max_token_count(&self) -> usize {
+        self.values.get("analyze.max_token_count").and_then(as_u64).map(|n| n as usize).unwrap_or(10_000)
     }
 
     /// Updates dynamic settings (`PUT /{index}/_settings`).

@@ -31,6 +31,7 @@ use self::shard::Shard;
 use crate::EngineConfig;
 use crate::document::DocMeta;
 use crate::error::{EngineError, EngineResult};
+use crate::analysis::AnalysisRegistry;
 use crate::mapping::Mapping;
 use crate::wal::Wal;
 
@@ -125,6 +126,7 @@ impl Index {
             settings,
             mappings: mapping.to_json(),
             closed: false,
+            text_slots: mapping.text_slots().clone(),
         };
         // meta.json last: an index directory without it is an aborted creation.
         meta.store(&dir.join("meta.json"))?;
@@ -134,8 +136,14 @@ impl Index {
     /// Opens an existing index and replays the write-ahead log of each shard.
     pub(crate) fn open(dir: &Path, name: &str, config: &EngineConfig) -> anyhow::Result<Index> {
         let meta = IndexMeta::load(&dir.join("meta.json"))?;
+        let analysis = Arc::new(
+            AnalysisRegistry::from_settings(meta.settings.analysis().as_ref(), meta.settings.similarity().as_ref())
+                .map_err(|e| anyhow::anyhow!("invalid analysis settings in meta.json: {e}"))?,
+        );
         let mapping = Mapping::parse(&meta.mappings)
-            .map_err(|e| anyhow::anyhow!("invalid mappings in meta.json: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("invalid mappings in meta.json: {e}"))?
+            .with_analysis(analysis.clone())
+            .with_text_slots(meta.text_slots.clone());
         let legacy = shard::is_legacy_layout(dir);
         let routing = if legacy {
             ShardRouting { number_of_shards: 1, routing_num_shards: routing::default_routing_num_shards(1) }
@@ -150,6 +158,12 @@ impl Index {
             let (shard, shard_fields, ops) = Shard::open(&shard_dir, n, config)
                 .map_err(|e| anyhow::anyhow!("shard [{n}]: {e:#}"))?;
             fields.get_or_insert(shard_fields);
+            // `_text` of indices created since the engine analyses text itself declares this
+            // tokenizer: the index's default analyzer (paths beyond the typed field pool).
+            shard.tantivy_index().tokenizers().register(
+                schema::ENGINE_ANALYZED,
+                crate::analysis::tantivy_analyzer(analysis.default_analyzer()),
+            );
             shards.push(shard);
             replays.push(ops);
         }
@@ -379,6 +393,7 @@ impl Index {
         self.ensure_open()?;
         let merged = self.mapping().merged(update)?;
         self.settings.read().mapping_limits().check(&merged)?;
+        merged.check_analyzers(merged.analysis())?;
         self.persist_meta(Some(&merged), None)?;
         *self.mapping.write() = Arc::new(merged);
         Ok(())
@@ -414,6 +429,7 @@ impl Index {
             settings: settings.cloned().unwrap_or_else(|| self.settings()),
             mappings: mapping.map(|m| m.to_json()).unwrap_or_else(|| self.mapping().to_json()),
             closed: self.is_closed(),
+            text_slots: mapping.map(|m| m.text_slots().clone()).unwrap_or_else(|| self.mapping().text_slots().clone()),
         };
         meta.store(&self.dir.join("meta.json"))?;
         Ok(())

@@ -1,10 +1,12 @@
 //! The fixed tantivy schema every index shares (see docs/architecture.md, "How a document is
-//! laid out in tantivy"). Mapped fields are paths inside the `_text` and `_kw` JSON fields, so
-//! mapping changes never change the tantivy schema.
+//! laid out in tantivy"). Mapped fields are paths inside the `_kw` JSON field; `text` fields
+//! take a slot in a fixed pool of typed text fields (`_t0` … `_t31`, with field norms, for
+//! per-field BM25), and the `_text` JSON field holds those beyond the pool. Mapping changes
+//! never change the tantivy schema.
 
 use tantivy::schema::{
     FAST, IndexRecordOption, JsonObjectOptions, NumericOptions, STORED, STRING, Schema,
-    TextFieldIndexing, BytesOptions, Field,
+    TextFieldIndexing, TextOptions, BytesOptions, Field,
 };
 
 pub const ID: &str = "_id";
@@ -16,6 +18,19 @@ pub const FIELD_NAMES: &str = "_field_names";
 pub const TEXT: &str = "_text";
 pub const KW: &str = "_kw";
 pub const ROUTING: &str = "_routing";
+
+/// Typed text fields allocated per index (`_t0` … `_t31`); a mapped text path takes the next
+/// free slot (kept in `meta.json`), later ones live in `_text`.
+pub const TEXT_FIELD_POOL: u32 = 32;
+
+/// The tokenizer name `_text` declares in indices whose text the engine analyses itself
+/// (registered on open; indices created before that declare tantivy's `default`).
+pub const ENGINE_ANALYZED: &str = "quidditch_standard";
+
+/// The tantivy field name of a pool slot.
+pub fn text_pool_name(slot: u32) -> String {
+    format!("_t{slot}")
+}
 
 /// Handles of the fixed schema's fields (`Index::fields()`).
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +55,19 @@ pub struct IndexFields {
     /// `_routing`: STRING, STORED; the custom routing a document was written with. `None` on
     /// indices created before routing existed (they have one shard, so nothing to route).
     pub routing: Option<Field>,
+    /// `_t0`: the first typed text field of the pool (`None` in indices created before the
+    /// pool existed); slot `n` is field id `_t0 + n`.
+    pub text_pool: Option<Field>,
+    /// Number of pool fields in this index's schema.
+    pub text_pool_size: u32,
+}
+
+impl IndexFields {
+    /// The typed text field of a pool slot, if the schema has it.
+    pub fn text_slot(&self, slot: u32) -> Option<Field> {
+        let first = self.text_pool?;
+        (slot < self.text_pool_size).then(|| Field::from_field_id(first.field_id() + slot))
+    }
 }
 
 /// Builds the schema and returns it with the field handles.
@@ -57,7 +85,7 @@ pub fn build_schema() -> (Schema, IndexFields) {
         JsonObjectOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer("default")
+                    .set_tokenizer(ENGINE_ANALYZED)
                     .set_index_option(IndexRecordOption::WithFreqsAndPositions),
             )
             .set_expand_dots_enabled(),
@@ -75,7 +103,31 @@ pub fn build_schema() -> (Schema, IndexFields) {
             .set_expand_dots_enabled(),
     );
     let routing = Some(b.add_text_field(ROUTING, STRING | STORED));
-    let fields = IndexFields { id, source, seq_no, version, primary_term, field_names, text, kw, routing };
+    // Values arrive pre-tokenized (the engine runs the field's analyzer), so the tokenizer
+    // name is never used; norms are on (BM25 length normalisation per field).
+    let pool_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+            .set_fieldnorms(true),
+    );
+    let pool: Vec<Field> = (0..TEXT_FIELD_POOL)
+        .map(|slot| b.add_text_field(&text_pool_name(slot), pool_options.clone()))
+        .collect();
+    let text_pool = pool.first().copied();
+    let fields = IndexFields {
+        id,
+        source,
+        seq_no,
+        version,
+        primary_term,
+        field_names,
+        text,
+        kw,
+        text_pool,
+        text_pool_size: TEXT_FIELD_POOL,
+        routing,
+    };
     (b.build(), fields)
 }
 
@@ -97,5 +149,7 @@ pub fn fields_of(schema: &Schema) -> anyhow::Result<IndexFields> {
         text: get(TEXT)?,
         kw: get(KW)?,
         routing: schema.get_field(ROUTING).ok(),
+        text_pool: schema.get_field(&text_pool_name(0)).ok(),
+        text_pool_size: (0..).take_while(|slot| schema.get_field(&text_pool_name(*slot)).is_ok()).count() as u32,
     })
 }

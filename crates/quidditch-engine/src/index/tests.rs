@@ -5,6 +5,8 @@ use serde_json::json;
 
 use super::*;
 use crate::index::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome};
+use std::collections::HashMap;
+
 use tantivy::{TantivyDocument, Term};
 
 fn config() -> EngineConfig {
@@ -130,10 +132,12 @@ fn layout_is_queryable_by_json_path() {
     let mut t = Term::from_field_json_path(f.kw, "user.name.keyword", true);
     t.append_type_and_str("bob");
     assert_eq!(count(t), 1);
-    // analysed text in `_text`
+    // analysed text in the typed text field of the path's pool slot, not in `_text`
+    let slot = index.mapping().text_slots()["title"];
+    assert_eq!(count(Term::from_field_text(f.text_slot(slot).unwrap(), "quick")), 1);
     let mut t = Term::from_field_json_path(f.text, "title", true);
     t.append_type_and_str("quick");
-    assert_eq!(count(t), 1);
+    assert_eq!(count(t), 0);
     // numbers are i64 in `_kw`
     let mut t = Term::from_field_json_path(f.kw, "n", true);
     t.append_type_and_fast_value(7i64);
@@ -338,4 +342,88 @@ fn document_growing_the_mapping_past_the_depth_limit_is_refused() {
     let key = vec!["a"; 100_000].join(".");
     let r = index.write(vec![put("dotted", json!({ key: 1 }))], Refresh::False).unwrap().pop().unwrap();
     assert_eq!(r.unwrap_err().error_type(), "mapper_parsing_exception");
+}
+
+/// The schema indices had before the typed text field pool: every text field in the `_text`
+/// JSON field, tokenized by tantivy's `default` tokenizer.
+fn legacy_schema() -> tantivy::schema::Schema {
+    use tantivy::schema::{BytesOptions, FAST, IndexRecordOption, JsonObjectOptions, NumericOptions, STRING, TextFieldIndexing};
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field(schema::ID, STRING | tantivy::schema::STORED | FAST);
+    b.add_bytes_field(schema::SOURCE, BytesOptions::default().set_stored());
+    let num = NumericOptions::default().set_fast().set_stored();
+    b.add_i64_field(schema::SEQ_NO, num.clone());
+    b.add_i64_field(schema::VERSION, num.clone());
+    b.add_i64_field(schema::PRIMARY_TERM, num);
+    b.add_text_field(schema::FIELD_NAMES, STRING);
+    b.add_json_field(
+        schema::TEXT,
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer("default").set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            )
+            .set_expand_dots_enabled(),
+    );
+    b.add_json_field(
+        schema::KW,
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic).set_fieldnorms(false),
+            )
+            .set_fast("raw")
+            .set_expand_dots_enabled(),
+    );
+    b.build()
+}
+
+#[test]
+fn index_created_before_the_text_pool_keeps_answering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("old");
+    std::fs::create_dir_all(dir.join("tantivy")).unwrap();
+    tantivy::Index::create_in_dir(dir.join("tantivy"), legacy_schema()).unwrap();
+    let meta = IndexMeta {
+        uuid: "old-uuid".into(),
+        creation_date: 0,
+        settings: IndexSettings::default(),
+        mappings: json!({"properties": {"title": {"type": "text"}}}),
+        closed: false,
+        text_slots: Default::default(),
+    };
+    meta.store(&dir.join("meta.json")).unwrap();
+    {
+        let index = Arc::new(Index::open(&dir, "old", &config()).unwrap());
+        assert!(index.fields().text_pool.is_none());
+        let r = index.write(vec![put("1", json!({"title": "Python's x86_64 packages"}))], Refresh::True).unwrap();
+        assert!(r[0].is_ok());
+    }
+    let index = Arc::new(Index::open(&dir, "old", &config()).unwrap());
+    let hits = |q: serde_json::Value| {
+        let req = crate::search::SearchRequest::parse(Some(&json!({"query": q})), &HashMap::new()).unwrap();
+        let out = crate::search::search(std::slice::from_ref(&index), &req, None).unwrap();
+        out["hits"]["total"]["value"].as_u64().unwrap()
+    };
+    // tantivy's `default` tokenizer split "python's" at the apostrophe; queries still do.
+    assert_eq!(hits(json!({"match": {"title": "python"}})), 1);
+    assert_eq!(hits(json!({"match": {"title": "x86_64"}})), 1);
+    assert_eq!(hits(json!({"match_phrase": {"title": "x86 64"}})), 1);
+    assert_eq!(hits(json!({"match": {"title": "missing"}})), 0);
+}
+
+#[test]
+fn text_slots_survive_reopen_and_mapping_growth() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("t");
+    let mapping = Mapping::parse(&json!({"properties": {"b": {"type": "text"}, "d": {"type": "text"}}})).unwrap();
+    let slots_before = {
+        let index = Index::create(&dir, "t", IndexSettings::default(), mapping, &config()).unwrap();
+        // A dynamic text field sorting before the mapped ones takes the next free slot.
+        index.write(vec![put("1", json!({"a": "dynamic text", "b": "x", "d": "y"}))], Refresh::True).unwrap();
+        index.mapping().text_slots().clone()
+    };
+    assert_eq!(slots_before.get("b"), Some(&0));
+    assert_eq!(slots_before.get("d"), Some(&1));
+    assert_eq!(slots_before.get("a"), Some(&2));
+    let index = Index::open(&dir, "t", &config()).unwrap();
+    assert_eq!(index.mapping().text_slots(), &slots_before);
 }

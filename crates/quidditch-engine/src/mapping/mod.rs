@@ -16,6 +16,7 @@ pub use dynamic::infer_field;
 pub use field_type::{FieldType, JsonTarget, ValueKind};
 pub use limits::{MAX_DEPTH_LIMIT, MappingLimits};
 
+use crate::analysis::AnalysisRegistry;
 use crate::error::{EngineError, EngineResult};
 
 /// What happens to fields that are not in the mapping (`dynamic`).
@@ -365,6 +366,34 @@ pub struct ResolvedField {
     pub ignore_above: Option<usize>,
     /// For a `text` field: the path of a `keyword` sub-field (for sorting/aggs), if any.
     pub keyword_subfield: Option<String>,
+    /// text: `analyzer` / `search_analyzer`; keyword: `normalizer` (names, resolved through
+    /// the index's analysis registry).
+    pub analyzer: Option<String>,
+    pub search_analyzer: Option<String>,
+    pub normalizer: Option<String>,
+    pub similarity: Option<String>,
+    /// text: the slot in the index's pool of typed text fields (see `Mapping::text_slots`).
+    pub text_slot: Option<u32>,
+}
+
+impl ResolvedField {
+    fn new(path: String, f: &FieldMapping, keyword_subfield: Option<String>) -> ResolvedField {
+        let param = |k: &str| f.params.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+        ResolvedField {
+            json_path: path.clone(),
+            path,
+            ty: f.ty,
+            target: f.ty.target(),
+            format: f.format.clone(),
+            ignore_above: f.ignore_above,
+            keyword_subfield,
+            analyzer: param("analyzer"),
+            search_analyzer: param("search_analyzer"),
+            normalizer: param("normalizer"),
+            similarity: param("similarity"),
+            text_slot: None,
+        }
+    }
 }
 
 /// The mapping of one index. Immutable once built: updates make a new `Mapping` that the
@@ -382,6 +411,12 @@ pub struct Mapping {
     flat: HashMap<String, ResolvedField>,
     /// Field definitions by path (object tree only), for the document parser's hot path.
     by_path: HashMap<String, Arc<FieldMapping>>,
+    /// Text path → slot in the index's typed text field pool. Assigned once, in the order
+    /// fields appear (new paths take the lowest free slot), persisted in `meta.json` beside
+    /// the mapping, and never reassigned: a slot's tantivy field holds that path's postings.
+    text_slots: BTreeMap<String, u32>,
+    /// The index's analyzers and normalizers (built-ins plus its `analysis` settings).
+    analysis: Arc<AnalysisRegistry>,
 }
 
 impl Default for Mapping {
@@ -394,6 +429,8 @@ impl Default for Mapping {
             extra: Map::new(),
             flat: HashMap::new(),
             by_path: HashMap::new(),
+            text_slots: BTreeMap::new(),
+            analysis: AnalysisRegistry::builtin(),
         }
     }
 }
@@ -512,7 +549,7 @@ impl Mapping {
         Ok(())
     }
 
-    /// Recomputes the flat path index after a change.
+    /// Recomputes the flat path index after a change (and gives new text paths a slot).
     pub(crate) fn rebuild(&mut self) {
         let mut flat = HashMap::new();
         fn walk(prefix: &str, props: &BTreeMap<String, FieldMapping>, flat: &mut HashMap<String, ResolvedField>) {
@@ -523,32 +560,10 @@ impl Mapping {
                     .iter()
                     .find(|(_, sub)| sub.ty == FieldType::Keyword)
                     .map(|(n, _)| format!("{path}.{n}"));
-                flat.insert(
-                    path.clone(),
-                    ResolvedField {
-                        path: path.clone(),
-                        ty: f.ty,
-                        target: f.ty.target(),
-                        json_path: path.clone(),
-                        format: f.format.clone(),
-                        ignore_above: f.ignore_above,
-                        keyword_subfield,
-                    },
-                );
+                flat.insert(path.clone(), ResolvedField::new(path.clone(), f, keyword_subfield));
                 for (sub_name, sub) in &f.fields {
                     let sub_path = format!("{path}.{sub_name}");
-                    flat.insert(
-                        sub_path.clone(),
-                        ResolvedField {
-                            path: sub_path.clone(),
-                            ty: sub.ty,
-                            target: sub.ty.target(),
-                            json_path: sub_path,
-                            format: sub.format.clone(),
-                            ignore_above: sub.ignore_above,
-                            keyword_subfield: None,
-                        },
-                    );
+                    flat.insert(sub_path.clone(), ResolvedField::new(sub_path, sub, None));
                 }
                 if f.ty == FieldType::Object {
                     walk(&path, &f.properties, flat);
@@ -556,6 +571,24 @@ impl Mapping {
             }
         }
         walk("", &self.properties, &mut flat);
+        let mut new_text: Vec<&String> =
+            flat.values().filter(|f| f.ty.is_text() && !self.text_slots.contains_key(&f.path)).map(|f| &f.path).collect();
+        new_text.sort();
+        let mut used: std::collections::BTreeSet<u32> = self.text_slots.values().copied().collect();
+        let mut next = 0u32;
+        for path in new_text {
+            while used.contains(&next) {
+                next += 1;
+            }
+            if next >= crate::index::schema::TEXT_FIELD_POOL {
+                break;
+            }
+            self.text_slots.insert(path.clone(), next);
+            used.insert(next);
+        }
+        for f in flat.values_mut() {
+            f.text_slot = self.text_slots.get(&f.path).copied();
+        }
         self.flat = flat;
         let mut by_path = HashMap::new();
         fn index_tree(prefix: &str, props: &BTreeMap<String, FieldMapping>, out: &mut HashMap<String, Arc<FieldMapping>>) {
@@ -569,6 +602,62 @@ impl Mapping {
         }
         index_tree("", &self.properties, &mut by_path);
         self.by_path = by_path;
+    }
+
+    /// The index's analysis registry.
+    pub fn analysis(&self) -> &Arc<AnalysisRegistry> {
+        &self.analysis
+    }
+
+    /// The mapping bound to an index's analysis registry.
+    pub fn with_analysis(mut self, analysis: Arc<AnalysisRegistry>) -> Mapping {
+        self.analysis = analysis;
+        self
+    }
+
+    /// Names of analyzers and normalizers the fields use that `analysis` does not define
+    /// (the first one, as OpenSearch reports it).
+    pub fn check_analyzers(&self, analysis: &AnalysisRegistry) -> EngineResult<()> {
+        let mut paths: Vec<&ResolvedField> = self.flat.values().collect();
+        paths.sort_by(|a, b| a.path.cmp(&b.path));
+        for f in paths {
+            for name in [&f.analyzer, &f.search_analyzer].into_iter().flatten() {
+                if analysis.analyzer(name).is_none() {
+                    return Err(EngineError::MapperParsing(format!(
+                        "Failed to parse mapping [_doc]: analyzer [{name}] has not been configured in mappings"
+                    )));
+                }
+            }
+            if let Some(name) = &f.similarity {
+                if analysis.similarity(name).is_none() {
+                    return Err(EngineError::MapperParsing(format!(
+                        "Failed to parse mapping [_doc]: Unknown Similarity type [{name}] for field [{}]",
+                        f.path
+                    )));
+                }
+            }
+            if let Some(name) = &f.normalizer {
+                if analysis.normalizer(name).is_none() {
+                    return Err(EngineError::MapperParsing(format!(
+                        "Failed to parse mapping [_doc]: normalizer [{name}] not found for field [{}]",
+                        f.path
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Text path → typed text field slot (persisted with the mapping).
+    pub fn text_slots(&self) -> &BTreeMap<String, u32> {
+        &self.text_slots
+    }
+
+    /// The mapping with the slots persisted earlier (new text paths then get free ones).
+    pub fn with_text_slots(mut self, slots: BTreeMap<String, u32>) -> Mapping {
+        self.text_slots = slots;
+        self.rebuild();
+        self
     }
 
     /// The field definition at `path` from the prebuilt index (only valid on a mapping that

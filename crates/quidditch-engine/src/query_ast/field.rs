@@ -7,8 +7,11 @@
 use serde_json::Value;
 use tantivy::Term;
 use tantivy::columnar::NumericalValue;
+use tantivy::query::Query;
 use tantivy::schema::{Field, FieldType, Schema};
-use tantivy::tokenizer::TokenizerManager;
+
+use crate::analysis::AnalysisRegistry;
+use super::scoring::{FieldScoring, Similarity};
 
 use super::QueryError;
 use super::date::{DateFormat, parse_date_millis};
@@ -73,8 +76,18 @@ pub struct ResolvedField {
     pub target: TargetField,
     /// Path inside the JSON field (usually equal to `name`).
     pub path: String,
-    /// Analyzer (tantivy tokenizer name) for text fields; `default` when unset.
+    /// Analyzer name for text fields (the mapping's `analyzer`); the index default when unset.
     pub analyzer: Option<String>,
+    /// The mapping's `search_analyzer` (query text is analysed with it when set).
+    pub search_analyzer: Option<String>,
+    /// keyword fields: the mapping's `normalizer`.
+    pub normalizer: Option<String>,
+    /// text fields: the mapping's `similarity` name (`BM25`, `boolean`, or one defined in the
+    /// index's `similarity` settings).
+    pub similarity: Option<String>,
+    /// text fields: the slot in the index's pool of typed text fields (`_t0`, `_t1`, …),
+    /// when the index has that pool and the field got one (see docs/architecture.md).
+    pub text_slot: Option<u32>,
     /// Mapped date format (`strict_date_optional_time||epoch_millis` when unset).
     pub date_format: Option<String>,
 }
@@ -92,7 +105,11 @@ pub(crate) struct FieldTarget<'a> {
     pub resolved: ResolvedField,
     pub field: Field,
     expand_dots: bool,
-    pub(crate) tokenizers: &'a TokenizerManager,
+    /// A typed text field of the pool (terms without a JSON path, real field norms).
+    typed_text: bool,
+    analysis: &'a AnalysisRegistry,
+    tokenizers: &'a tantivy::tokenizer::TokenizerManager,
+    schema: &'a Schema,
 }
 
 impl<'a> FieldTarget<'a> {
@@ -103,8 +120,23 @@ impl<'a> FieldTarget<'a> {
         let Some(resolved) = ctx.fields.resolve(name) else {
             return Ok(None);
         };
+        let typed = match (resolved.kind, resolved.text_slot) {
+            (FieldKind::Text, Some(slot)) => ctx.schema.get_field(&crate::index::schema::text_pool_name(slot)).ok(),
+            _ => None,
+        };
+        if let Some(field) = typed {
+            return Ok(Some(FieldTarget {
+                resolved,
+                field,
+                expand_dots: false,
+                typed_text: true,
+                analysis: ctx.analysis,
+                tokenizers: ctx.tokenizers,
+                schema: ctx.schema,
+            }));
+        }
         let (field, expand_dots) = json_field(ctx.schema, resolved.target.tantivy_name())?;
-        Ok(Some(FieldTarget { resolved, field, expand_dots, tokenizers: ctx.tokenizers }))
+        Ok(Some(FieldTarget { resolved, field, expand_dots, typed_text: false, analysis: ctx.analysis, tokenizers: ctx.tokenizers, schema: ctx.schema }))
     }
 
     pub fn kind(&self) -> FieldKind {
@@ -120,23 +152,59 @@ impl<'a> FieldTarget<'a> {
         format!("{}.{}", self.resolved.target.tantivy_name(), self.resolved.path)
     }
 
-    /// A term holding only the JSON path; callers append a typed value.
+    /// A term holding only the JSON path; callers append a typed value. (For a typed text
+    /// field there is no path: use [`FieldTarget::str_term`].)
     pub fn path_term(&self) -> Term {
         Term::from_field_json_path(self.field, &self.resolved.path, self.expand_dots)
     }
 
     pub fn str_term(&self, s: &str) -> Term {
+        if self.typed_text {
+            return Term::from_field_text(self.field, s);
+        }
         let mut term = self.path_term();
         term.append_type_and_str(s);
         term
     }
 
+    /// The field's similarity (default BM25 unless the mapping names another).
+    pub fn similarity(&self) -> Similarity {
+        if !self.typed_text {
+            return Similarity::default();
+        }
+        self.resolved.similarity.as_deref().and_then(|n| self.analysis.similarity(n)).unwrap_or_default()
+    }
+
+    /// The query for one analysed token of a text field, under the field's similarity.
+    pub fn text_term_query(&self, token: &str) -> Box<dyn Query> {
+        self.similarity().term_query(self.str_term(token))
+    }
+
+    /// Wraps the query built for this field so it scores like Lucene's BM25 with the
+    /// field's own statistics (typed text fields; other fields are returned unchanged).
+    pub fn scored(&self, query: Box<dyn Query>) -> Box<dyn Query> {
+        if !self.typed_text {
+            return query;
+        }
+        match self.schema.get_field(crate::index::schema::FIELD_NAMES) {
+            Ok(field_names) => Box::new(FieldScoring::new(query, field_names, &self.resolved.path, self.similarity())),
+            Err(_) => query,
+        }
+    }
+
     /// The term for an exact value (`term`, `terms`, range bounds), coerced to the mapped type.
     pub fn value_term(&self, value: &Value) -> Result<Term, QueryError> {
+        if self.typed_text {
+            return Ok(Term::from_field_text(self.field, &scalar_to_string(value, self.name())?));
+        }
         let mut term = self.path_term();
         match self.kind() {
-            FieldKind::Text | FieldKind::Keyword => {
+            FieldKind::Text => {
                 term.append_type_and_str(&scalar_to_string(value, self.name())?);
+            }
+            FieldKind::Keyword => {
+                let s = scalar_to_string(value, self.name())?;
+                term.append_type_and_str(&self.normalize(&s));
             }
             FieldKind::Ip => {
                 let s = scalar_to_string(value, self.name())?;
@@ -218,19 +286,50 @@ impl<'a> FieldTarget<'a> {
         ))
     }
 
-    /// Splits query text into tokens with the field's analyzer.
-    pub fn analyze(&self, text: &str) -> Result<Vec<(usize, String)>, QueryError> {
-        let name = self.resolved.analyzer.as_deref().unwrap_or("default");
-        let mut analyzer = self.tokenizers.get(name).ok_or_else(|| {
-            QueryError::illegal_argument(format!("analyzer [{name}] has not been configured"))
-        })?;
-        let mut stream = analyzer.token_stream(text);
-        let mut tokens = Vec::new();
-        while stream.advance() {
-            let t = stream.token();
-            tokens.push((t.position, t.text.clone()));
+    /// The tantivy tokenizer of the JSON `_text` field when it is not the engine's own
+    /// analysis (indices created before the engine analysed text itself).
+    fn legacy_tokenizer(&self) -> Option<String> {
+        if self.typed_text || self.kind() != FieldKind::Text {
+            return None;
         }
-        Ok(tokens)
+        let FieldType::JsonObject(opts) = self.schema.get_field_entry(self.field).field_type() else { return None };
+        let name = opts.get_text_indexing_options()?.tokenizer();
+        (name != crate::index::schema::ENGINE_ANALYZED).then(|| name.to_string())
+    }
+
+    /// A keyword value through the field's `normalizer` (unchanged without one).
+    pub fn normalize(&self, s: &str) -> String {
+        match self.resolved.normalizer.as_deref().and_then(|n| self.analysis.normalizer(n)) {
+            Some(n) => n.terms(s).concat(),
+            None => s.to_string(),
+        }
+    }
+
+    /// Splits query text into tokens (position, text) with the field's search analyzer
+    /// (`search_analyzer`, else `analyzer`, else the index default).
+    pub fn analyze(&self, text: &str) -> Result<Vec<(usize, String)>, QueryError> {
+        if let Some(tokenizer) = self.legacy_tokenizer() {
+            let mut analyzer = self.tokenizers.get(&tokenizer).ok_or_else(|| {
+                QueryError::internal(format!("tokenizer [{tokenizer}] is not registered"))
+            })?;
+            let mut stream = analyzer.token_stream(text);
+            let mut tokens = Vec::new();
+            while stream.advance() {
+                let t = stream.token();
+                tokens.push((t.position, t.text.clone()));
+            }
+            return Ok(tokens);
+        }
+        // Paths beyond the typed field pool were indexed with the index default analyzer.
+        let index_analyzer = if self.typed_text { self.resolved.analyzer.as_deref() } else { None };
+        let name = self.resolved.search_analyzer.as_deref().or(index_analyzer);
+        let analyzer = match name {
+            None => self.analysis.default_analyzer(),
+            Some(name) => self.analysis.analyzer(name).ok_or_else(|| {
+                QueryError::illegal_argument(format!("analyzer [{name}] has not been configured in mappings"))
+            })?,
+        };
+        Ok(analyzer.analyze(text).into_iter().map(|t| (t.position as usize, t.text)).collect())
     }
 }
 

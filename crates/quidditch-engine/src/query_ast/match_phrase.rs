@@ -1,8 +1,7 @@
 //! `match_phrase`: analyzed tokens in order (with `slop`).
 
 use serde_json::Value;
-use tantivy::query::{EmptyQuery, PhraseQuery, Query, TermQuery as TantivyTermQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::{EmptyQuery, PhraseQuery, Query};
 
 use super::match_query::{AnalyzedText, analyze_text};
 use super::{LoweringContext, QueryError, boosted};
@@ -25,10 +24,7 @@ impl MatchPhraseQuery {
             };
         let query: Box<dyn Query> = match tokens.len() {
             0 => Box::new(EmptyQuery),
-            1 => Box::new(TantivyTermQuery::new(
-                target.str_term(&tokens[0].1),
-                IndexRecordOption::WithFreqs,
-            )),
+            1 => target.text_term_query(&tokens[0].1),
             _ => {
                 let terms =
                     tokens.iter().map(|(pos, t)| (*pos, target.str_term(t))).collect::<Vec<_>>();
@@ -37,6 +33,6 @@ impl MatchPhraseQuery {
                 Box::new(phrase)
             }
         };
-        Ok(boosted(query, self.boost))
+        Ok(boosted(target.scored(query), self.boost))
     }
 }

@@ -2,8 +2,7 @@
 //! boolean and date fields it is an exact-value query, like in OpenSearch.
 
 use serde_json::Value;
-use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, TermQuery as TantivyTermQuery};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query};
 
 use super::field::{FieldTarget, scalar_to_string};
 use super::{FieldKind, LoweringContext, QueryError, TermQuery, boosted};
@@ -93,7 +92,8 @@ pub(super) fn analyze_text<'a>(
         return Ok(AnalyzedText::Lowered(term.lower(ctx)?));
     }
     if let Some(analyzer) = analyzer {
-        target.resolved.analyzer = Some(analyzer.to_string());
+        // The query's `analyzer` wins over the mapping's `search_analyzer` and `analyzer`.
+        target.resolved.search_analyzer = Some(analyzer.to_string());
     }
     let text = scalar_to_string(query, field)?;
     let tokens = target.analyze(&text)?;
@@ -118,10 +118,7 @@ impl MatchQuery {
         }
         let mut clauses: Vec<Box<dyn Query>> = tokens
             .iter()
-            .map(|t| {
-                Box::new(TantivyTermQuery::new(target.str_term(t), IndexRecordOption::WithFreqs))
-                    as Box<dyn Query>
-            })
+            .map(|t| target.text_term_query(t))
             .collect();
         let query: Box<dyn Query> = if clauses.len() == 1 {
             clauses.pop().expect("one clause")
@@ -138,7 +135,7 @@ impl MatchQuery {
                 Box::new(BooleanQuery::union_with_minimum_required_clauses(clauses, required))
             }
         };
-        Ok(boosted(query, self.boost))
+        Ok(boosted(target.scored(query), self.boost))
     }
 }
 

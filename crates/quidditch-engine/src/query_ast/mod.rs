@@ -23,6 +23,7 @@ mod multi_match;
 mod prefix;
 mod range;
 mod script_score;
+pub mod scoring;
 mod term;
 mod terms;
 mod udf;
@@ -31,7 +32,6 @@ mod wildcard;
 
 use tantivy::query::Query;
 use tantivy::schema::Schema;
-use tantivy::tokenizer::TokenizerManager;
 
 pub use bool_query::BoolQuery;
 pub use constant_score::ConstantScoreQuery;
@@ -124,8 +124,11 @@ pub struct LoweringContext<'a> {
     pub schema: &'a Schema,
     /// User field name → where it lives in tantivy and its mapped type.
     pub fields: &'a dyn FieldResolver,
-    /// Used to analyze `match` query text with the field's analyzer.
-    pub tokenizers: &'a TokenizerManager,
+    /// The index's analyzers: `match` query text is analysed with the field's analyzer.
+    pub analysis: &'a crate::analysis::AnalysisRegistry,
+    /// tantivy's tokenizers: query text on the JSON `_text` field of an index created before
+    /// the engine analysed text itself is tokenized with the tokenizer that field declares.
+    pub tokenizers: &'a tantivy::tokenizer::TokenizerManager,
     /// Resolvers for extension nodes (UDFs); `None` when unavailable.
     pub extensions: Option<&'a dyn QueryExtensions>,
 }

@@ -37,7 +37,11 @@ impl TermQuery {
             return range.lower(ctx);
         }
         let term = target.value_term(&self.value)?;
-        let query = TantivyTermQuery::new(term, IndexRecordOption::WithFreqs);
-        Ok(boosted(Box::new(query), self.boost))
+        let query: Box<dyn Query> = if target.kind() == FieldKind::Text {
+            target.similarity().term_query(term)
+        } else {
+            Box::new(TantivyTermQuery::new(term, IndexRecordOption::WithFreqs))
+        };
+        Ok(boosted(target.scored(query), self.boost))
     }
 }

@@ -1,25 +1,50 @@
 //! The fetch phase: loads stored documents for the page's hits only, from the searcher each
-//! shard was ranked with.
+//! shard was ranked with, and — for `"explain": true` — each hit's score explanation from
+//! that same searcher (so the explanation's statistics are the ones the hit was scored with).
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+use tantivy::query::Query;
+
+use super::explain::explain_doc;
 use super::query_phase::ShardSnapshot;
 use super::reduce::PageHit;
 use crate::error::EngineResult;
 use crate::index::StoredDoc;
+use crate::query_ast::QueryAst;
 
 /// A page hit with its stored document.
 pub(crate) struct FetchedHit<'a> {
     pub shard: &'a ShardSnapshot,
     pub hit: PageHit,
     pub doc: StoredDoc,
+    /// `_explanation` (only with `explain: true`).
+    pub explanation: Option<Value>,
 }
 
-/// Loads the documents of `page` (hits refer to `shards` by position).
-pub(crate) fn fetch(shards: &[ShardSnapshot], page: Vec<PageHit>) -> EngineResult<Vec<FetchedHit<'_>>> {
+/// Loads the documents of `page` (hits refer to `shards` by position); with `explain`, explains
+/// each hit's score under the plan's query, lowered once per shard.
+pub(crate) fn fetch<'a>(
+    shards: &'a [ShardSnapshot],
+    page: Vec<PageHit>,
+    explain: Option<&QueryAst>,
+) -> EngineResult<Vec<FetchedHit<'a>>> {
+    let mut lowered: HashMap<usize, Box<dyn Query>> = HashMap::new();
     page.into_iter()
         .map(|hit| {
             let shard = &shards[hit.shard_pos];
             let doc = shard.index.read_stored(&shard.searcher, hit.hit.address())?;
-            Ok(FetchedHit { shard, hit, doc })
+            let explanation = if let Some(explained) = explain {
+                let query = match lowered.entry(hit.shard_pos) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => e.insert(shard.lower(explained)?),
+                };
+                explain_doc(&shard.searcher, query.as_ref(), hit.hit.address())?
+            } else {
+                None
+            };
+            Ok(FetchedHit { shard, hit, doc, explanation })
         })
         .collect()
 }

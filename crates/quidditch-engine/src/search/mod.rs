@@ -9,6 +9,7 @@ pub mod aggregations;
 mod collector;
 mod execute;
 mod fetch;
+pub mod explain;
 mod filter_aggs;
 mod plan;
 pub mod query_phase;
@@ -58,7 +59,11 @@ impl FieldResolver for Mapping {
             kind,
             target,
             path: f.json_path.clone(),
-            analyzer: None,
+            analyzer: f.analyzer.clone(),
+            search_analyzer: f.search_analyzer.clone(),
+            normalizer: f.normalizer.clone(),
+            similarity: f.similarity.clone(),
+            text_slot: f.text_slot,
             date_format: f.format.clone(),
         })
     }

@@ -66,10 +66,11 @@ impl ShardSnapshot {
         }
     }
 
-    fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
+    pub(crate) fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
         let ctx = LoweringContext {
             schema: self.searcher.schema(),
             fields: self.mapping.as_ref(),
+            analysis: self.mapping.analysis(),
             tokenizers: self.index.tantivy_index().tokenizers(),
             extensions: self.udf.as_ref().map(|u| u as &dyn QueryExtensions),
         };

@@ -53,6 +53,8 @@ pub struct SearchRequest {
     /// `allow_partial_search_results` (default true, as OpenSearch): a failed shard is
     /// reported in `_shards.failures` instead of failing the whole search.
     pub allow_partial_search_results: bool,
+    /// `explain`: each hit carries its score explanation (`_explanation`).
+    pub explain: bool,
     /// `?scroll=1m`: open a scroll context kept alive this long (see `search::scroll`).
     pub scroll: Option<Duration>,
     /// `slice: {id, max}` of a sliced scroll: this request sees one of `max` disjoint parts.
@@ -116,6 +118,7 @@ impl Default for SearchRequest {
             allow_partial_search_results: true,
             scroll: None,
             slice: None,
+            explain: false,
         }
     }
 }
@@ -260,7 +263,8 @@ impl SearchRequest {
                     }
                     "slice" => req.slice = Some(Slice::parse(v)?),
                     // Accepted and ignored: they do not change which documents match.
-                    "explain" | "profile" | "terminate_after" | "docvalue_fields" | "fields"
+                    "explain" => req.explain = v.as_bool().unwrap_or(false),
+                    "profile" | "terminate_after" | "docvalue_fields" | "fields"
                     | "highlight" | "stats" | "indices_boost" | "ext" => {}
                     other => {
                         return Err(QueryError::parsing(format!(

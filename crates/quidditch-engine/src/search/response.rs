@@ -103,5 +103,13 @@ fn hit_json(fetched: &FetchedHit<'_>, req: &SearchRequest, plan: &SearchPlan) ->
         let values: Vec<Value> = plan.sorts.iter().zip(&hit.key).map(|(s, v)| s.to_json(v)).collect();
         h.insert("sort".into(), Value::Array(values));
     }
+    if req.explain {
+        // OpenSearch names the shard of explained hits (the statistics are that shard's).
+        h.insert("_shard".into(), json!(format!("[{}][{}]", fetched.shard.index.name(), fetched.shard.shard)));
+        h.insert(
+            "_explanation".into(),
+            fetched.explanation.clone().unwrap_or_else(|| json!({"value": hit.score, "description": "no explanation", "details": []})),
+        );
+    }
     Value::Object(h)
 }

@@ -4,11 +4,13 @@
 pub mod error;
 
 mod aliases;
+mod analysis;
 pub mod params;
 
 mod by_query;
 mod cluster;
 mod documents;
+mod explain;
 mod indices;
 mod scripts;
 mod search;
@@ -47,11 +49,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(cluster::routes().into_router())
         .merge(indices::routes().into_router())
+        .merge(analysis::routes().into_router())
         .merge(aliases::routes().into_router())
         .merge(templates::routes().into_router())
         .merge(documents::routes().into_router())
         .merge(search::routes().into_router())
         .merge(by_query::routes().into_router())
+        .merge(explain::routes().into_router())
         .merge(udfs::routes().into_router())
         .merge(scripts::routes().into_router())
         .fallback(no_handler)
