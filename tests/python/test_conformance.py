@@ -28,8 +28,8 @@ def rest_tests_dir() -> Path:
     return next((c for c in candidates if c.is_dir()), candidates[0])
 
 # Ratchet: raise this when more of the suite passes; never lower it to make CI green.
-# 267 pass on main with the Java runner's rules over both parts of the suite (BENCHMARKS.md).
-MIN_PASSED = 265
+# 345 pass on main with the Java runner's rules over both parts of the suite (BENCHMARKS.md).
+MIN_PASSED = 343
 
 
 def test_opensearch_yaml_rest_suite(server_factory, tmp_path):
