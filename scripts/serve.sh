@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/env.sh
-cargo build --release -p quidditch-server --bin quidditch
+cargo build --release --workspace --bin quidditch
 exec "$QUIDDITCH_TARGET_DIR/release/quidditch" serve "$@"
