@@ -212,3 +212,63 @@ def test_aliases_survive_restart(server_factory):
     requests.delete(f"{srv.url}/keep").raise_for_status()
     srv.restart()
     assert srv.client().indices.get_alias() == {}
+
+
+def test_rest_api_doc_examples_aliases_to_reindex(server_factory):
+    """Runs the curl examples of docs/rest-api.md from "Aliases" to "Scroll, by-query and
+    reindex", in order, against a fresh server holding books whose page counts the test
+    chooses, and checks each prints what the text around it says."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from test_documents import json_values
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
+    section = doc.split("<!-- rest-api:aliases:begin -->")[1].split("<!-- rest-api:aliases:end -->")[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
+    assert len(blocks) == 4
+    srv = server_factory()
+    pages = {str(i): 50 + 75 * i for i in range(8)}  # 50 … 575 pages
+    requests.put(f"{srv.url}/books", json={"mappings": {"properties": {
+        "title": {"type": "text"}, "pages": {"type": "integer"}}}}).raise_for_status()
+    for i, n in pages.items():
+        requests.put(f"{srv.url}/books/_doc/{i}", json={"title": f"book {i}", "pages": n}).raise_for_status()
+    requests.post(f"{srv.url}/books/_refresh").raise_for_status()
+    hostport = srv.url.removeprefix("http://")
+    prelude = 'curl() { command curl --fail-with-body "$@"; }\nset -e\n'
+    out = []
+    for block in blocks:
+        script = prelude + block.replace("localhost:9200", hostport)
+        r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"example failed:\n{block}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        out.append((r.stdout, json_values(r.stdout)))
+
+    long_books = sum(1 for n in pages.values() if n >= 400)
+    text, values = out[0]
+    put, actions, count, got, deleted = values
+    assert put == actions == deleted == {"acknowledged": True}
+    assert count["count"] == long_books
+    assert got == {"books": {"aliases": {"library": {}}}}
+    assert re.search(r"^long-books\s+books\b", text, re.M) and re.search(r"^library\s+books\b", text, re.M)
+
+    text, values = out[1]
+    component, template, simulated = values
+    assert component == template == {"acknowledged": True}
+    assert simulated["template"]["settings"]["index"]["number_of_shards"] == "2"
+    assert simulated["template"]["mappings"]["properties"]["level"] == {"type": "keyword"}
+    assert re.search(r"^logs\s+\[logs-\*\]", text, re.M)
+
+    text, values = out[2]
+    closed, opened, field = values[0], values[-2], values[-1]
+    assert closed["acknowledged"] is True and opened["acknowledged"] is True
+    assert re.search(r"(^|})books\s+close$", text, re.M)
+    assert field["books"]["mappings"]["title"]["mapping"]["title"]["type"] == "text"
+
+    page2, cleared, reindexed, deleted_by_query = out[3][1]
+    assert len(page2["hits"]["hits"]) == 2  # the second page of two, from the same snapshot
+    assert cleared["succeeded"] is True
+    assert reindexed["created"] == long_books and reindexed["failures"] == []
+    assert deleted_by_query["deleted"] == sum(1 for n in pages.values() if n < 100)
+    assert requests.get(f"{srv.url}/long-books-copy/_count").json()["count"] == long_books
+    assert requests.get(f"{srv.url}/books/_count").json()["count"] == len(pages) - deleted_by_query["deleted"]
