@@ -47,9 +47,10 @@ const GET_SOURCE: ApiParams = ApiParams::new(&[
 .not_implemented(&["preference", "realtime", "version", "version_type"]);
 
 const UPDATE: ApiParams = ApiParams::new(&[
-    "require_alias", "_source", "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
+    "require_alias", "_source", "if_seq_no", "if_primary_term", "refresh", "retry_on_conflict", "routing", "timeout",
+    "wait_for_active_shards",
 ])
-.not_implemented(&["_source_excludes", "_source_includes", "lang", "retry_on_conflict"]);
+.not_implemented(&["_source_excludes", "_source_includes", "lang"]);
 
 const MGET: ApiParams = ApiParams::new(&[
     "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
@@ -87,6 +88,23 @@ fn cas_params(params: &HashMap<String, String>) -> Result<(Option<i64>, Option<i
             .transpose()
     };
     Ok((num("if_seq_no")?, num("if_primary_term")?))
+}
+
+/// `?retry_on_conflict=N` is validated as OpenSearch does, and needs no retry loop here: an
+/// update reads and writes its document under the shard's write lock, so no concurrent write
+/// can slip between the two and cause the conflict the retries exist for.
+fn check_retry_on_conflict(params: &HashMap<String, String>, if_seq_no: Option<i64>) -> Result<(), ApiError> {
+    let Some(v) = params.get("retry_on_conflict") else { return Ok(()) };
+    let retries = v
+        .parse::<i32>()
+        .map_err(|_| ApiError::illegal_argument(format!("Failed to parse [retry_on_conflict] with value [{v}] as a number")))?;
+    if retries < 0 {
+        return Err(validation("retry_on_conflict must be >= 0"));
+    }
+    if retries > 0 && if_seq_no.is_some() {
+        return Err(validation("compare and write operations can not be retried"));
+    }
+    Ok(())
 }
 
 /// `?routing=`: the value that picks the document's shard instead of its id.
@@ -393,6 +411,7 @@ async fn update_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: script or doc is missing;"))?;
     let request = parse_update(&body)?;
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    check_retry_on_conflict(&params, if_seq_no)?;
     let refresh = refresh_param(&params)?;
     let source_filter = body.get("_source").cloned().or_else(|| params.get("_source").map(|s| json!(s)));
     let op = WriteOp::Update { id, request, if_seq_no, if_primary_term };
