@@ -5,6 +5,7 @@ use serde_json::Value;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query};
 
 use super::field::{FieldTarget, scalar_to_string};
+use super::fuzzy::{FuzzyOptions, fuzzy_term_query};
 use super::{FieldKind, LoweringContext, QueryError, TermQuery, boosted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +64,8 @@ pub struct MatchQuery {
     pub analyzer: Option<String>,
     /// `zero_terms_query: all` matches everything when analysis removes every token.
     pub zero_terms_all: bool,
+    /// `fuzziness`: each token matches terms within that many edits.
+    pub fuzzy: Option<FuzzyOptions>,
     pub boost: Option<f32>,
 }
 
@@ -118,7 +121,10 @@ impl MatchQuery {
         }
         let mut clauses: Vec<Box<dyn Query>> = tokens
             .iter()
-            .map(|t| target.text_term_query(t))
+            .map(|t| match self.fuzzy {
+                Some(f) => fuzzy_term_query(&target, t, f.fuzziness, f.prefix_length, f.transpositions, None),
+                None => target.text_term_query(t),
+            })
             .collect();
         let query: Box<dyn Query> = if clauses.len() == 1 {
             clauses.pop().expect("one clause")

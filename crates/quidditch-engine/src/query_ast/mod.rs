@@ -8,24 +8,32 @@
 
 mod automaton;
 mod bool_query;
+mod boosting;
 mod constant_score;
 mod date;
+mod dis_max;
 mod error;
 mod exists;
 mod fast_value;
 mod field;
 mod function_score;
+mod fuzzy;
 mod ids;
 mod match_all;
+mod match_bool_prefix;
 mod match_phrase;
+mod match_phrase_prefix;
 mod match_query;
 mod multi_match;
 mod prefix;
+mod query_string;
 mod range;
+mod regexp;
 mod script_score;
 pub mod scoring;
 mod term;
 mod terms;
+mod terms_set;
 mod udf;
 mod wasm_udf;
 mod wildcard;
@@ -34,24 +42,37 @@ use tantivy::query::Query;
 use tantivy::schema::Schema;
 
 pub use bool_query::BoolQuery;
+pub use boosting::BoostingQuery;
 pub use constant_score::ConstantScoreQuery;
 pub use date::{DateFormat, calendar_bucket_start, format_millis_iso, parse_date_millis};
+pub use dis_max::DisMaxQuery;
 pub use error::QueryError;
 pub use exists::ExistsQuery;
 pub use fast_value::NumericColumn;
 pub use field::{FieldKind, FieldResolver, ResolvedField, TargetField};
+pub(crate) use field::FieldTarget;
+pub(crate) use fuzzy::within_distance;
+pub(crate) use regexp::translate as regexp_translate;
 pub use function_score::{
     BoostMode, FieldValueFactor, FieldValueModifier, FunctionScoreQuery, ScoreFunction, ScoreMode,
 };
+pub use fuzzy::{Fuzziness, FuzzyOptions, FuzzyQuery};
 pub use ids::IdsQuery;
 pub use match_all::{MatchAllQuery, MatchNoneQuery};
+pub use match_bool_prefix::MatchBoolPrefixQuery;
 pub use match_phrase::MatchPhraseQuery;
+pub use match_phrase_prefix::MatchPhrasePrefixQuery;
 pub use match_query::{MatchQuery, MinimumShouldMatch, Operator};
 pub use multi_match::{MultiMatchQuery, MultiMatchType};
 pub use prefix::PrefixQuery;
+pub use query_string::{
+    FieldCombination, QsNode, QsOccur, QsValue, QueryStringQuery, unescape as unescape_query_text,
+};
 pub use range::{RangeBound, RangeQuery};
+pub use regexp::{RegexpFlags, RegexpQuery};
 pub use term::TermQuery;
 pub use terms::TermsQuery;
+pub use terms_set::TermsSetQuery;
 pub use script_score::{ScriptRef, ScriptScoreQuery};
 pub use udf::{BoundUdfFilter, BoundUdfScore, SegmentUdfScore, UdfResolver};
 pub use wasm_udf::{OnError, WasmUdfQuery};
@@ -77,6 +98,15 @@ pub enum QueryAst {
     FunctionScore(FunctionScoreQuery),
     WasmUdf(WasmUdfQuery),
     ScriptScore(ScriptScoreQuery),
+    DisMax(DisMaxQuery),
+    Fuzzy(FuzzyQuery),
+    Regexp(RegexpQuery),
+    /// `query_string`, `simple_query_string` and `?q=`.
+    QueryString(QueryStringQuery),
+    MatchPhrasePrefix(MatchPhrasePrefixQuery),
+    MatchBoolPrefix(MatchBoolPrefixQuery),
+    Boosting(BoostingQuery),
+    TermsSet(TermsSetQuery),
 }
 
 impl QueryAst {
@@ -104,6 +134,14 @@ impl QueryAst {
             QueryAst::FunctionScore(q) => q.lower(ctx),
             QueryAst::WasmUdf(q) => q.lower(ctx),
             QueryAst::ScriptScore(q) => q.lower(ctx),
+            QueryAst::DisMax(q) => q.lower(ctx),
+            QueryAst::Fuzzy(q) => q.lower(ctx),
+            QueryAst::Regexp(q) => q.lower(ctx),
+            QueryAst::QueryString(q) => q.lower(ctx),
+            QueryAst::MatchPhrasePrefix(q) => q.lower(ctx),
+            QueryAst::MatchBoolPrefix(q) => q.lower(ctx),
+            QueryAst::Boosting(q) => q.lower(ctx),
+            QueryAst::TermsSet(q) => q.lower(ctx),
         }
     }
 }

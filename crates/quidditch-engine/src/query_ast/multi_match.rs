@@ -35,6 +35,8 @@ pub struct MultiMatchQuery {
     pub analyzer: Option<String>,
     pub slop: u32,
     pub lenient: bool,
+    /// `fuzziness` for the per-field `match` queries.
+    pub fuzzy: Option<super::FuzzyOptions>,
     pub boost: Option<f32>,
 }
 
@@ -73,7 +75,26 @@ impl MultiMatchQuery {
         operator: Operator,
     ) -> Result<Box<dyn Query>, QueryError> {
         match self.match_type {
-            MultiMatchType::Phrase | MultiMatchType::PhrasePrefix => MatchPhraseQuery {
+            MultiMatchType::PhrasePrefix => super::MatchPhrasePrefixQuery {
+                field: field.to_string(),
+                query,
+                analyzer: self.analyzer.clone(),
+                max_expansions: 50,
+                zero_terms_all: false,
+                boost,
+            }
+            .lower(ctx),
+            MultiMatchType::BoolPrefix => super::MatchBoolPrefixQuery {
+                field: field.to_string(),
+                query,
+                operator,
+                minimum_should_match: if operator == Operator::Or { self.minimum_should_match } else { None },
+                analyzer: self.analyzer.clone(),
+                fuzzy: self.fuzzy,
+                boost,
+            }
+            .lower(ctx),
+            MultiMatchType::Phrase => MatchPhraseQuery {
                 field: field.to_string(),
                 query,
                 slop: self.slop,
@@ -92,6 +113,7 @@ impl MultiMatchQuery {
                 },
                 analyzer: self.analyzer.clone(),
                 zero_terms_all: false,
+                fuzzy: self.fuzzy,
                 boost,
             }
             .lower(ctx),

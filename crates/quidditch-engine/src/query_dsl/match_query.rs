@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{expect_scalar, parse_f32, parse_string, single_field, unknown_param};
-use crate::query_ast::{MatchQuery, MinimumShouldMatch, Operator, QueryAst, QueryError};
+use super::{expect_scalar, parse_bool, parse_f32, parse_string, parse_u32, single_field, unknown_param};
+use crate::query_ast::{Fuzziness, FuzzyOptions, MatchQuery, MinimumShouldMatch, Operator, QueryAst, QueryError};
 
 pub(crate) fn parse_operator(query: &str, value: &Value) -> Result<Operator, QueryError> {
     match value.as_str().map(str::to_ascii_lowercase).as_deref() {
@@ -25,8 +25,10 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
         minimum_should_match: None,
         analyzer: None,
         zero_terms_all: false,
+        fuzzy: None,
         boost: outer_boost,
     };
+    let mut fuzzy = FuzzyParams::default();
     match body {
         Value::Object(opts) => {
             for (k, v) in opts {
@@ -41,9 +43,10 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
                     "zero_terms_query" => {
                         q.zero_terms_all = parse_string("match", k, v)?.eq_ignore_ascii_case("all")
                     }
+                    "fuzziness" | "prefix_length" | "fuzzy_transpositions" => fuzzy.read("match", k, v)?,
                     // Accepted for compatibility; they do not change results here.
-                    "fuzziness" | "prefix_length" | "max_expansions" | "fuzzy_transpositions"
-                    | "lenient" | "auto_generate_synonyms_phrase_query" | "_name" => {}
+                    "max_expansions" | "fuzzy_rewrite" | "lenient" | "auto_generate_synonyms_phrase_query"
+                    | "_name" => {}
                     _ => return Err(unknown_param("match", k)),
                 }
             }
@@ -53,5 +56,31 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
         }
         other => q.query = expect_scalar("match", other)?,
     }
+    q.fuzzy = fuzzy.options();
     Ok(QueryAst::Match(q))
+}
+
+/// `fuzziness`, `prefix_length` and `fuzzy_transpositions` of the full-text queries.
+#[derive(Default)]
+pub(crate) struct FuzzyParams {
+    fuzziness: Option<Fuzziness>,
+    prefix_length: usize,
+    transpositions: Option<bool>,
+}
+
+impl FuzzyParams {
+    pub fn read(&mut self, query: &str, key: &str, v: &Value) -> Result<(), QueryError> {
+        match key {
+            "fuzziness" => self.fuzziness = Some(Fuzziness::parse(v)?),
+            "prefix_length" => self.prefix_length = parse_u32(query, key, v)? as usize,
+            _ => self.transpositions = Some(parse_bool(query, key, v)?),
+        }
+        Ok(())
+    }
+
+    /// `None` without `fuzziness` (or with 0 edits): plain term matching.
+    pub fn options(&self) -> Option<FuzzyOptions> {
+        let fuzziness = self.fuzziness.filter(|f| *f != Fuzziness::Edits(0))?;
+        Some(FuzzyOptions { fuzziness, prefix_length: self.prefix_length, transpositions: self.transpositions.unwrap_or(true) })
+    }
 }

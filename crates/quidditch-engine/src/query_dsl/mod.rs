@@ -5,16 +5,20 @@
 mod bool_query;
 mod constant_score;
 mod exists;
+mod extra_queries;
 mod function_score;
 mod ids;
+mod lucene_syntax;
 mod match_all;
 mod match_phrase;
 mod match_query;
 mod multi_match;
 mod pattern_term;
 mod prefix;
+mod query_string;
 mod range;
 mod script_score;
+mod simple_syntax;
 mod term;
 mod terms;
 mod uri_query;
@@ -23,7 +27,8 @@ mod wildcard;
 
 use serde_json::{Map, Value};
 
-pub use uri_query::parse_uri_query;
+pub use lucene_syntax::parse_classic;
+pub use uri_query::{URI_QUERY_PARAMS, parse_uri_query};
 
 use crate::query_ast::{QueryAst, QueryError};
 
@@ -62,6 +67,15 @@ pub fn parse_query(value: &Value) -> Result<QueryAst, QueryError> {
         "function_score" => function_score::parse(body),
         "wasm_udf" => wasm_udf::parse(body),
         "script_score" => script_score::parse(body),
+        "query_string" => query_string::parse(body),
+        "fuzzy" => extra_queries::parse_fuzzy(body),
+        "regexp" => extra_queries::parse_regexp(body),
+        "dis_max" => extra_queries::parse_dis_max(body),
+        "boosting" => extra_queries::parse_boosting(body),
+        "terms_set" => extra_queries::parse_terms_set(body),
+        "match_phrase_prefix" => extra_queries::parse_match_phrase_prefix(body),
+        "match_bool_prefix" => extra_queries::parse_match_bool_prefix(body),
+        "simple_query_string" => query_string::parse_simple_query_string(body),
         other => Err(QueryError::unknown_query(other)),
     }
 }

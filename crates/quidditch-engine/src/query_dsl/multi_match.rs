@@ -11,7 +11,7 @@ use crate::query_ast::{
 };
 
 /// `title^2` → (`title`, Some(2.0)).
-fn parse_field_spec(spec: &str) -> Result<(String, Option<f32>), QueryError> {
+pub(crate) fn parse_field_spec(spec: &str) -> Result<(String, Option<f32>), QueryError> {
     match spec.rsplit_once('^') {
         Some((name, boost)) => {
             let b = boost.parse::<f32>().map_err(|_| {
@@ -34,8 +34,10 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
         analyzer: None,
         slop: 0,
         lenient: false,
+        fuzzy: None,
         boost: None,
     };
+    let mut fuzzy = super::match_query::FuzzyParams::default();
     for (k, v) in expect_object("multi_match", value)? {
         match k.as_str() {
             "query" => q.query = expect_scalar("multi_match", v)?,
@@ -76,13 +78,22 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
             "slop" => q.slop = parse_u32("multi_match", k, v)?,
             "lenient" => q.lenient = parse_bool("multi_match", k, v)?,
             "boost" => q.boost = Some(parse_f32("multi_match", k, v)?),
-            "fuzziness" | "prefix_length" | "max_expansions" | "zero_terms_query"
-            | "auto_generate_synonyms_phrase_query" | "fuzzy_transpositions" | "_name" => {}
+            "fuzziness" | "prefix_length" | "fuzzy_transpositions" => fuzzy.read("multi_match", k, v)?,
+            "max_expansions" | "zero_terms_query" | "cutoff_frequency"
+            | "auto_generate_synonyms_phrase_query" | "fuzzy_rewrite" | "_name" => {}
             _ => return Err(unknown_param("multi_match", k)),
         }
     }
     if q.query.is_null() {
         return Err(QueryError::parsing("No text specified for multi_match query"));
     }
+    if q.match_type == MultiMatchType::BoolPrefix {
+        for refused in ["slop", "cutoff_frequency"] {
+            if value.get(refused).is_some() {
+                return Err(QueryError::parsing(format!("[{refused}] not allowed for type [bool_prefix]")));
+            }
+        }
+    }
+    q.fuzzy = fuzzy.options();
     Ok(QueryAst::MultiMatch(q))
 }

@@ -89,14 +89,55 @@ fn malformed_shapes() {
     assert!(parse_query(&json!({"exists": {}})).is_err());
 }
 
+fn params(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 #[test]
 fn uri_query() {
-    let q = super::parse_uri_query("title:rust +status:active -draft", None, false).unwrap();
-    let QueryAst::Bool(b) = q else { panic!() };
-    assert_eq!(b.should.len(), 1);
-    assert_eq!(b.must.len(), 1);
-    assert_eq!(b.must_not.len(), 1);
-    assert!(matches!(super::parse_uri_query("*", None, false).unwrap(), QueryAst::MatchAll(_)));
+    let q = super::parse_uri_query(&params(&[("q", "title:rust +status:active -draft")])).unwrap().unwrap();
+    let QueryAst::QueryString(qs) = q else { panic!("{q:?}") };
+    let QsNode::Bool(clauses) = &qs.parsed else { panic!("{qs:?}") };
+    let occurs: Vec<QsOccur> = clauses.iter().map(|(o, _)| *o).collect();
+    assert_eq!(occurs, vec![QsOccur::Should, QsOccur::Must, QsOccur::MustNot]);
+    assert!(super::parse_uri_query(&params(&[("size", "1")])).unwrap().is_none());
+
+    let q = super::parse_uri_query(&params(&[("q", "a b"), ("df", "title"), ("default_operator", "AND"), ("lenient", "true")]))
+        .unwrap()
+        .unwrap();
+    let QueryAst::QueryString(qs) = q else { panic!() };
+    assert_eq!((qs.fields.clone(), qs.default_operator, qs.lenient), (vec![("title".to_string(), None)], Operator::And, true));
+    assert!(matches!(&qs.parsed, QsNode::Bool(c) if c.iter().all(|(o, _)| *o == QsOccur::Must)));
+
+    let err = super::parse_uri_query(&params(&[("q", "a"), ("default_operator", "XOR")])).unwrap_err();
+    assert_eq!(err.error_type, "illegal_argument_exception");
+    let err = super::parse_uri_query(&params(&[("q", "a AND")])).unwrap_err();
+    assert_eq!(err.error_type, "query_shard_exception");
+}
+
+#[test]
+fn query_string_options() {
+    let q = parse_query(&json!({"query_string": {"query": "quick brown", "fields": ["title^2", "body"],
+        "default_operator": "and", "analyze_wildcard": true, "fuzziness": "AUTO:2,5"}}))
+    .unwrap();
+    let QueryAst::QueryString(qs) = q else { panic!() };
+    assert_eq!(qs.fields, vec![("title".to_string(), Some(2.0)), ("body".to_string(), None)]);
+    assert_eq!(qs.default_operator, Operator::And);
+    assert!(qs.analyze_wildcard);
+    assert_eq!(qs.fuzziness, Fuzziness::Auto { low: 2, high: 5 });
+
+    let err = parse_query(&json!({"query_string": {"query": "x", "bogus": 1}})).unwrap_err();
+    assert_eq!(err.reason, "[query_string] query does not support [bogus]");
+    let err = parse_query(&json!({"query_string": {"fields": ["a"]}})).unwrap_err();
+    assert_eq!(err.error_type, "parsing_exception");
+    let err = parse_query(&json!({"query_string": {"query": "x", "fields": ["a"], "default_field": "b"}})).unwrap_err();
+    assert_eq!(err.error_type, "parsing_exception");
+
+    let q = parse_query(&json!({"simple_query_string": {"query": "a -b", "flags": "OR|PREFIX"}})).unwrap();
+    let QueryAst::QueryString(qs) = q else { panic!() };
+    assert_eq!(qs.tie_breaker, 1.0);
+    let err = parse_query(&json!({"simple_query_string": {"query": "a", "flags": "NOPE"}})).unwrap_err();
+    assert_eq!(err.error_type, "illegal_argument_exception");
 }
 
 #[test]

@@ -1,109 +1,50 @@
-//! The `q=` URI parameter: a small subset of the Lucene query syntax: `*` / `*:*`, bare words
-//! (searched in every field), `field:value`, `field:"a phrase"`, and `+`/`-` prefixes.
+//! The URL form of a query: `?q=` with `df`, `default_operator`, `analyzer`,
+//! `analyze_wildcard` and `lenient`, as `_search`, `_count`, `_explain`, `_validate/query`
+//! and the by-query APIs take them. It is a `query_string` query (same parser, same
+//! expansion) built from URL parameters.
 
-use serde_json::Value;
+use std::collections::HashMap;
 
-use crate::query_ast::{
-    BoolQuery, MatchPhraseQuery, MatchQuery, MultiMatchQuery, MultiMatchType, Operator, QueryAst,
-    QueryError,
-};
+use super::lucene_syntax::parse_classic;
+use crate::query_ast::{Operator, QueryAst, QueryError, QueryStringQuery};
 
-/// `default_field` is `df` (all fields when `None`); `default_and` is `default_operator=AND`.
-pub fn parse_uri_query(
-    q: &str,
-    default_field: Option<&str>,
-    default_and: bool,
-) -> Result<QueryAst, QueryError> {
-    let q = q.trim();
-    if q.is_empty() || q == "*" || q == "*:*" {
-        return Ok(QueryAst::match_all());
+/// The URL parameters that make up a URI query.
+pub const URI_QUERY_PARAMS: &[&str] = &["q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient"];
+
+/// The query of `?q=…` (with its companion parameters), or `None` without `q`.
+pub fn parse_uri_query(params: &HashMap<String, String>) -> Result<Option<QueryAst>, QueryError> {
+    let Some(text) = params.get("q") else { return Ok(None) };
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Some(QueryAst::match_all()));
     }
-    let mut bool_q = BoolQuery::default();
-    for token in tokenize(q)? {
-        let (occur, rest) = match token.as_bytes()[0] {
-            b'+' => (Some(true), &token[1..]),
-            b'-' => (Some(false), &token[1..]),
-            _ => (None, token.as_str()),
-        };
-        let (field, value) = match rest.split_once(':') {
-            Some((f, v)) if !f.is_empty() && !f.starts_with('"') => (Some(f), v),
-            _ => (default_field, rest),
-        };
-        let clause = clause_for(field, value);
-        match occur {
-            Some(true) => bool_q.must.push(clause),
-            Some(false) => bool_q.must_not.push(clause),
-            None if default_and => bool_q.must.push(clause),
-            None => bool_q.should.push(clause),
+    let default_operator = match params.get("default_operator").map(|s| s.to_ascii_uppercase()).as_deref() {
+        None | Some("OR") => Operator::Or,
+        Some("AND") => Operator::And,
+        Some(_) => {
+            return Err(QueryError::illegal_argument(format!(
+                "operator needs to be either [and] or [or], but was [{}]",
+                params["default_operator"]
+            )));
         }
+    };
+    let mut q = QueryStringQuery::new(text, parse_classic(text, default_operator == Operator::And)?);
+    q.default_operator = default_operator;
+    if let Some(df) = params.get("df") {
+        q.fields = vec![(df.clone(), None)];
     }
-    Ok(QueryAst::Bool(bool_q))
+    q.analyzer = params.get("analyzer").cloned();
+    q.analyze_wildcard = bool_param(params, "analyze_wildcard")?;
+    q.lenient = bool_param(params, "lenient")?;
+    Ok(Some(QueryAst::QueryString(q)))
 }
 
-fn clause_for(field: Option<&str>, value: &str) -> QueryAst {
-    let phrase = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
-    let text = if phrase { &value[1..value.len() - 1] } else { value };
-    match field {
-        Some(f) if phrase => QueryAst::MatchPhrase(MatchPhraseQuery {
-            field: f.to_string(),
-            query: Value::String(text.to_string()),
-            slop: 0,
-            analyzer: None,
-            boost: None,
-        }),
-        Some(f) => QueryAst::Match(MatchQuery {
-            field: f.to_string(),
-            query: Value::String(text.to_string()),
-            operator: Operator::Or,
-            minimum_should_match: None,
-            analyzer: None,
-            zero_terms_all: false,
-            boost: None,
-        }),
-        None => QueryAst::MultiMatch(MultiMatchQuery {
-            fields: vec![("*".to_string(), None)],
-            query: Value::String(text.to_string()),
-            match_type: if phrase { MultiMatchType::Phrase } else { MultiMatchType::BestFields },
-            operator: Operator::Or,
-            minimum_should_match: None,
-            tie_breaker: None,
-            analyzer: None,
-            slop: 0,
-            lenient: true,
-            boost: None,
-        }),
+fn bool_param(params: &HashMap<String, String>, name: &str) -> Result<bool, QueryError> {
+    match params.get(name).map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") | Some("") => Ok(true),
+        Some(other) => Err(QueryError::illegal_argument(format!(
+            "Failed to parse value [{other}] as only [true] or [false] are allowed."
+        ))),
     }
-}
-
-/// Splits on whitespace outside double quotes.
-fn tokenize(q: &str) -> Result<Vec<String>, QueryError> {
-    let mut tokens = Vec::new();
-    let mut current = String::new();
-    let mut in_quotes = false;
-    for c in q.chars() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                current.push(c);
-            }
-            c if c.is_whitespace() && !in_quotes => {
-                if !current.is_empty() {
-                    tokens.push(std::mem::take(&mut current));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if in_quotes {
-        return Err(QueryError::new(
-            400,
-            "query_shard_exception",
-            format!("Failed to parse query [{q}]: unbalanced quotes"),
-        ));
-    }
-    if !current.is_empty() {
-        tokens.push(current);
-    }
-    tokens.retain(|t| t != "+" && t != "-");
-    Ok(tokens)
 }

@@ -117,7 +117,7 @@ pub fn search_targets(
     let mut reduced = reduce(&mut plan, req, results)?;
     reduced.timed_out |= udf_timed_out;
     let page = std::mem::take(&mut reduced.page);
-    let hits = fetch(&shards, page, req.explain.then_some(&plan.query))?;
+    let hits = fetch(&shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)))?;
     Ok(Rendered {
         req,
         plan: &plan,

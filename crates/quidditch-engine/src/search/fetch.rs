@@ -1,6 +1,7 @@
 //! The fetch phase: loads stored documents for the page's hits only, from the searcher each
 //! shard was ranked with, and — for `"explain": true` — each hit's score explanation from
-//! that same searcher (so the explanation's statistics are the ones the hit was scored with).
+//! that same searcher (so the explanation's statistics are the ones the hit was scored with),
+//! and the `highlight` fragments of each hit's `_source`.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use serde_json::Value;
 use tantivy::query::Query;
 
 use super::explain::explain_doc;
+use super::highlight::{HighlightSpec, highlight_hit};
 use super::query_phase::ShardSnapshot;
 use super::reduce::PageHit;
 use crate::error::EngineResult;
@@ -21,6 +23,8 @@ pub(crate) struct FetchedHit<'a> {
     pub doc: StoredDoc,
     /// `_explanation` (only with `explain: true`).
     pub explanation: Option<Value>,
+    /// `highlight` (only when requested and some field has fragments).
+    pub highlight: Option<Value>,
 }
 
 /// Loads the documents of `page` (hits refer to `shards` by position); with `explain`, explains
@@ -29,6 +33,7 @@ pub(crate) fn fetch<'a>(
     shards: &'a [ShardSnapshot],
     page: Vec<PageHit>,
     explain: Option<&QueryAst>,
+    highlight: Option<(&HighlightSpec, &QueryAst)>,
 ) -> EngineResult<Vec<FetchedHit<'a>>> {
     let mut lowered: HashMap<usize, Box<dyn Query>> = HashMap::new();
     page.into_iter()
@@ -44,7 +49,11 @@ pub(crate) fn fetch<'a>(
             } else {
                 None
             };
-            Ok(FetchedHit { shard, hit, doc, explanation })
+            let highlight = match highlight {
+                Some((spec, query)) => shard.with_lowering(|ctx| highlight_hit(spec, query, ctx, &shard.mapping, &doc.source_json())),
+                None => None,
+            };
+            Ok(FetchedHit { shard, hit, doc, explanation, highlight })
         })
         .collect()
 }

@@ -39,6 +39,9 @@ impl SearchPlan {
     /// Resolves `req` against the mappings of the targeted shards (one per index is enough:
     /// the shards of an index share its mapping).
     pub fn new(req: &SearchRequest, mappings: &[Arc<Mapping>], start: Instant) -> EngineResult<SearchPlan> {
+        for mapping in mappings {
+            super::fields::check_field_requests(&req.fields, mapping)?;
+        }
         let aggs = match &req.aggs {
             Some(a) => Some(PreparedAggs::prepare(a, mappings)?),
             None => None,

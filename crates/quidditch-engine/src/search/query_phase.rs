@@ -67,6 +67,11 @@ impl ShardSnapshot {
     }
 
     pub(crate) fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
+        self.with_lowering(|ctx| ast.lower(ctx))
+    }
+
+    /// Runs `f` with this shard's lowering context (mapping, analysis, schema, UDFs).
+    pub(crate) fn with_lowering<T>(&self, f: impl FnOnce(&LoweringContext<'_>) -> T) -> T {
         let ctx = LoweringContext {
             schema: self.searcher.schema(),
             fields: self.mapping.as_ref(),
@@ -74,7 +79,7 @@ impl ShardSnapshot {
             tokenizers: self.index.tantivy_index().tokenizers(),
             extensions: self.udf.as_ref().map(|u| u as &dyn QueryExtensions),
         };
-        ast.lower(&ctx)
+        f(&ctx)
     }
 
     /// Global doc number of each segment's first doc (for `_doc` sort values).

@@ -59,6 +59,10 @@ pub struct SearchRequest {
     pub scroll: Option<Duration>,
     /// `slice: {id, max}` of a sliced scroll: this request sees one of `max` disjoint parts.
     pub slice: Option<Slice>,
+    /// `highlight`: fragments of the hits' fields with the query terms tagged.
+    pub highlight: Option<super::highlight::HighlightSpec>,
+    /// `fields` and `docvalue_fields`: values shown under `hits.hits[].fields`.
+    pub fields: Vec<super::fields::FieldRequest>,
 }
 
 /// One part of a sliced scroll.
@@ -119,6 +123,8 @@ impl Default for SearchRequest {
             scroll: None,
             slice: None,
             explain: false,
+            highlight: None,
+            fields: Vec::new(),
         }
     }
 }
@@ -264,8 +270,10 @@ impl SearchRequest {
                     "slice" => req.slice = Some(Slice::parse(v)?),
                     // Accepted and ignored: they do not change which documents match.
                     "explain" => req.explain = v.as_bool().unwrap_or(false),
-                    "profile" | "terminate_after" | "docvalue_fields" | "fields"
-                    | "highlight" | "stats" | "indices_boost" | "ext" => {}
+                    "highlight" => req.highlight = Some(super::highlight::HighlightSpec::parse(v)?),
+                    "fields" => req.fields.extend(super::fields::parse_field_requests(k, v, false)?),
+                    "docvalue_fields" => req.fields.extend(super::fields::parse_field_requests(k, v, true)?),
+                    "profile" | "terminate_after" | "stats" | "indices_boost" | "ext" => {}
                     other => {
                         return Err(QueryError::parsing(format!(
                             "Unknown key for a START_OBJECT in [{other}]."
@@ -275,10 +283,13 @@ impl SearchRequest {
             }
         }
         let param = |name: &str| params.get(name).map(String::as_str);
-        if let Some(q) = param("q") {
-            let default_and =
-                param("default_operator").is_some_and(|o| o.eq_ignore_ascii_case("and"));
-            req.query = parse_uri_query(q, param("df"), default_and)?;
+        if let Some(query) = parse_uri_query(params)? {
+            req.query = query;
+        }
+        if let Some(v) = param("docvalue_fields") {
+            for name in split_list(v) {
+                req.fields.push(super::fields::FieldRequest { pattern: name, doc_values: true });
+            }
         }
         if let Some(v) = param("from") {
             from = parse_int_param("from", v)?;

@@ -99,6 +99,14 @@ fn hit_json(fetched: &FetchedHit<'_>, req: &SearchRequest, plan: &SearchPlan) ->
     if let Some(source) = req.source.apply(doc.source_json()) {
         h.insert("_source".into(), source);
     }
+    if !req.fields.is_empty() {
+        if let Some(fields) = super::fields::hit_fields(&req.fields, &fetched.shard.mapping, &doc.source_json()) {
+            h.insert("fields".into(), fields);
+        }
+    }
+    if let Some(highlight) = &fetched.highlight {
+        h.insert("highlight".into(), highlight.clone());
+    }
     if plan.shows_sort_values(req) {
         let values: Vec<Value> = plan.sorts.iter().zip(&hit.key).map(|(s, v)| s.to_json(v)).collect();
         h.insert("sort".into(), Value::Array(values));

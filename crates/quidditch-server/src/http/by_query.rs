@@ -21,12 +21,13 @@ use super::{ApiError, AppState, json_response, parse_json_body};
 /// `scroll` is the keep-alive of the internal snapshot (held for the run anyway); `slices`
 /// may be `1` or `auto` (one slice); the timeouts never wait on one node.
 const BY_QUERY: ApiParams = ApiParams::new(&[
-    "conflicts", "max_docs", "refresh", "wait_for_completion", "q", "df", "default_operator", "routing",
+    "conflicts", "max_docs", "refresh", "wait_for_completion", "q", "df", "default_operator", "analyzer",
+    "analyze_wildcard", "lenient", "routing",
     "scroll_size", "scroll", "slices", "timeout", "wait_for_active_shards", "_source", "_source_includes",
     "_source_excludes",
 ])
 .not_implemented(&[
-    "allow_no_indices", "analyze_wildcard", "analyzer", "expand_wildcards", "from", "ignore_unavailable", "lenient",
+    "allow_no_indices", "expand_wildcards", "from", "ignore_unavailable",
     "pipeline", "preference", "request_cache", "requests_per_second", "search_timeout", "search_type", "size", "sort",
     "stats", "terminate_after", "version", "version_type",
 ]);
@@ -116,7 +117,10 @@ fn refuse_script(body: &Map<String, Value>, api: &str) -> Result<(), ApiError> {
 fn search_request(body: Map<String, Value>, params: &HashMap<String, String>) -> Result<SearchRequest, ApiError> {
     let search_params: HashMap<String, String> = params
         .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "q" | "df" | "default_operator" | "routing" | "_source" | "_source_includes" | "_source_excludes"))
+        .filter(|(k, _)| {
+            quidditch_engine::query_dsl::URI_QUERY_PARAMS.contains(&k.as_str())
+                || matches!(k.as_str(), "routing" | "_source" | "_source_includes" | "_source_excludes")
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut req = SearchRequest::parse(Some(&Value::Object(body)), &search_params)

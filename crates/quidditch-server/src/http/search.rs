@@ -19,24 +19,27 @@ use super::{ApiError, AppState, json_response, parse_json_body};
 /// What `SearchRequest::parse` reads, and the shard-level knobs that are no-ops on one node
 /// with one copy of each shard (no remote clusters, no request cache).
 const SEARCH: ApiParams = ApiParams::new(&[
-    "q", "df", "default_operator", "from", "size", "sort", "_source", "_source_includes",
+    "q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient", "from", "size", "sort", "_source", "_source_includes",
     "_source_include", "_source_excludes", "_source_exclude", "track_total_hits", "timeout",
     "track_scores", "version", "seq_no_primary_term", "typed_keys", "routing",
     "allow_partial_search_results", "rest_total_hits_as_int", "request_cache",
     "batched_reduce_size", "max_concurrent_shard_requests", "pre_filter_shard_size",
-    "ccs_minimize_roundtrips", "scroll",
+    "ccs_minimize_roundtrips", "scroll", "docvalue_fields",
 ])
 .not_implemented(&[
-    "allow_no_indices", "analyze_wildcard", "analyzer", "docvalue_fields", "expand_wildcards",
-    "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score", "lenient",
+    "allow_no_indices", "expand_wildcards",
+    "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score",
     "preference", "search_pipeline", "search_type", "shard_info", "stats",
     "stored_fields", "suggest_field", "suggest_mode", "suggest_size", "suggest_text",
     "terminate_after",
 ]);
 
-const COUNT: ApiParams = ApiParams::new(&["q", "df", "default_operator", "routing"]).not_implemented(&[
-    "allow_no_indices", "analyze_wildcard", "analyzer", "expand_wildcards", "ignore_throttled",
-    "ignore_unavailable", "lenient", "min_score", "preference", "terminate_after",
+const COUNT: ApiParams = ApiParams::new(&[
+    "q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient", "routing",
+])
+.not_implemented(&[
+    "allow_no_indices", "expand_wildcards", "ignore_throttled",
+    "ignore_unavailable", "min_score", "preference", "terminate_after",
 ]);
 
 const MSEARCH: ApiParams = ApiParams::new(&[
