@@ -72,6 +72,11 @@ pub enum EngineError {
     /// `query_shard_exception` from the search side). Always status 400.
     #[error("{reason}")]
     BadRequest { error_type: &'static str, reason: String },
+    /// A UDF a query refers to was refused before anything ran: inline script code that the
+    /// upload checks reject for policy (403, unsigned code) or size (413). `kind` decides the
+    /// status, as for the UDF API.
+    #[error("{reason}")]
+    UdfRejected { kind: quidditch_udf::UdfErrorKind, reason: String },
     /// A UDF failed during a search (trap, limit, …): which kind of failure, and where.
     /// See `udf_exec`.
     #[error("{reason}")]
@@ -111,6 +116,7 @@ impl EngineError {
             EngineError::ScrollMissing { .. } => "search_context_missing_exception",
             EngineError::TooManyScrollContexts { .. } => "rejected_execution_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
+            EngineError::UdfRejected { kind, .. } => kind.error_type(),
             EngineError::UdfFailed { kind, .. } => kind.error_type(),
             EngineError::Internal(_) => "exception",
         }

@@ -21,6 +21,9 @@ pub enum UdfErrorKind {
     PermissionDenied,
     /// Unsigned / badly signed / untrusted key while signatures are required or checked (403).
     SignatureRejected,
+    /// The caller may not do this here, e.g. inline code in a search on a server whose UDF
+    /// uploads need an API key (403).
+    Forbidden,
     /// Call parameters do not match the declared parameters (400).
     BadParams,
     /// The guest trapped (unreachable, out-of-bounds, bad pointer to a host function, …) (422).
@@ -51,7 +54,7 @@ impl UdfErrorKind {
             | UdfErrorKind::BadParams
             | UdfErrorKind::InvalidRequest => 400,
             UdfErrorKind::TooLarge => 413,
-            UdfErrorKind::SignatureRejected => 403,
+            UdfErrorKind::SignatureRejected | UdfErrorKind::Forbidden => 403,
             UdfErrorKind::Trap
             | UdfErrorKind::Timeout
             | UdfErrorKind::MemoryLimit
@@ -71,6 +74,7 @@ impl UdfErrorKind {
             UdfErrorKind::TooLarge => "udf_too_large_exception",
             UdfErrorKind::PermissionDenied => "udf_permission_exception",
             UdfErrorKind::SignatureRejected => "udf_signature_exception",
+            UdfErrorKind::Forbidden => "security_exception",
             UdfErrorKind::BadParams => "udf_parameter_exception",
             UdfErrorKind::Trap => "udf_trap_exception",
             UdfErrorKind::Timeout => "udf_timeout_exception",

@@ -23,6 +23,7 @@ use crate::defaults::DefaultPins;
 use crate::engine::{Compiled, WasmEngine, detect_kind};
 use crate::error::{UdfError, UdfErrorKind};
 use crate::host::HostCtx;
+use crate::inline::{InlineCache, InlineCompiler, InlineScript};
 use crate::instance::{CoreUdf, DriverModule, LoadedUdf, Runtime};
 use crate::limits::InstanceGate;
 use crate::metadata::{BinaryKind, Language, UdfMetadata, echo, parse_version};
@@ -46,7 +47,7 @@ pub struct RegisterRequest {
 /// What an upload carries: a binary, or source the server compiles to one. The upload paths
 /// (`/api/v1/udfs` in JSON, raw and multipart form, and `/_scripts`) all build this, and
 /// [`UdfRegistry::precheck`] runs on it before anything is compiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum UploadSource {
     /// A core module or component, as uploaded.
     Binary(Vec<u8>),
@@ -99,6 +100,10 @@ pub struct UdfRegistry {
     write_lock: Mutex<()>,
     /// Pinned default versions (taken after `udfs` when both are held).
     pins: RwLock<DefaultPins>,
+    /// Compiles inline scripts (installed by the server: its upload path).
+    inline_compiler: RwLock<Option<Arc<dyn InlineCompiler>>>,
+    /// Compiled inline scripts by content key.
+    inline: Mutex<InlineCache>,
 }
 
 /// A default-version change (`_default`, `_rollback`), as the API reports it.
@@ -152,6 +157,8 @@ impl UdfRegistry {
             udfs: RwLock::new(BTreeMap::new()),
             write_lock: Mutex::new(()),
             pins: RwLock::new(DefaultPins::open(&dir.join("defaults.json"))),
+            inline_compiler: RwLock::new(None),
+            inline: Mutex::new(InlineCache::default()),
         });
         registry.load_all();
         Ok(registry)
@@ -271,7 +278,46 @@ impl UdfRegistry {
         }
     }
 
-    /// The pinned default version of `name`, if one is pinned.
+    /// Installs what compiles inline scripts (the server's upload path).
+    pub fn set_inline_compiler(&self, compiler: Arc<dyn InlineCompiler>) {
+        *self.inline_compiler.write() = Some(compiler);
+    }
+
+    /// The compiled UDF of an inline script: from the cache by content key, else compiled
+    /// through the installed [`InlineCompiler`] and cached. `actor` is who an authorized
+    /// endpoint authenticated (`None` for searches); the compiler decides who may.
+    pub fn inline(&self, script: &InlineScript, actor: Option<&str>) -> Result<Arc<LoadedUdf>, UdfError> {
+        let Some(compiler) = self.inline_compiler.read().clone() else {
+            return Err(UdfError::new(
+                script.name(),
+                None,
+                UdfErrorKind::InvalidRequest,
+                "inline scripts are not available here: store the UDF and reference it by name",
+            ));
+        };
+        compiler.admit(actor)?;
+        if let Some(udf) = self.inline.lock().get(script.key()) {
+            return Ok(udf);
+        }
+        // Concurrent first uses may both compile; the cache keeps one.
+        let udf = compiler.compile(script, actor.unwrap_or("search"))?;
+        self.inline.lock().insert(*script.key(), udf.clone());
+        Ok(udf)
+    }
+
+    /// Checks and compiles an inline script's upload like [`register`](Self::register) —
+    /// metadata, size, signature, binary, permissions, a trial instantiation — without storing
+    /// or listing it (the caller caches it). Audited as `compile_inline`.
+    pub fn register_inline(&self, req: RegisterRequest) -> Result<Arc<LoadedUdf>, UdfError> {
+        let started = Instant::now();
+        let op = "compile_inline";
+        let version = req.metadata.validate().map_err(|m| self.reject(&req, op, UdfErrorKind::InvalidMetadata, m, started))?;
+        let limits = self.limits_for(&req.metadata).map_err(|m| self.reject(&req, op, UdfErrorKind::InvalidMetadata, m, started))?;
+        let (udf, _compiled) = self.prepare(&req, op, version, limits, started)?;
+        self.audit_success(op, udf.name(), Some(udf.version_str()), &req.actor, started);
+        Ok(Arc::new(udf))
+    }
+
     pub fn pinned_version(&self, name: &str) -> Option<String> {
         self.pins.read().get(name).map(str::to_string)
     }
@@ -453,34 +499,57 @@ impl UdfRegistry {
         let limits = self
             .limits_for(&req.metadata)
             .map_err(|m| self.reject(&req, op, UdfErrorKind::InvalidMetadata, m, started))?;
+        if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
+            let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
+            return Err(self.reject(&req, op, UdfErrorKind::AlreadyExists, m, started));
+        }
+        let (udf, compiled) = self.prepare(&req, op, version.clone(), limits, started)?;
+        self.store(&udf.metadata, &req.binary)
+            .map_err(|e| self.reject(&req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
+        // Cache the compiled artifact so a restart does not recompile.
+        if let Some(compiled) = &compiled {
+            self.engine.cache_artifact(&udf.metadata.sha256, compiled);
+        }
+        let udf = self.publish(udf, version, &req.actor, op, started);
+        info!(udf = %udf.metadata.name, version = %udf.metadata.version, kind = ?udf.metadata.kind, "registered UDF");
+        Ok(udf)
+    }
+
+    /// Everything a registration checks and builds short of storing it: the size limit, the
+    /// signature, the binary and its permissions, the runtime and a trial instantiation. The
+    /// compiled module or component comes back for the artifact cache (`None` for Python
+    /// source on the shared runtime).
+    fn prepare(
+        &self,
+        req: &RegisterRequest,
+        op: &str,
+        version: semver::Version,
+        limits: UdfLimits,
+        started: Instant,
+    ) -> Result<(LoadedUdf, Option<Compiled>), UdfError> {
         if req.binary.len() > self.config.max_module_bytes {
             let m = format!(
                 "the binary is {} bytes, above the limit [max_module_bytes] = {} bytes",
                 req.binary.len(),
                 self.config.max_module_bytes
             );
-            return Err(self.reject(&req, op, UdfErrorKind::TooLarge, m, started));
+            return Err(self.reject(req, op, UdfErrorKind::TooLarge, m, started));
         }
         if let Some(source) = python_source(&req.metadata, &req.binary) {
-            let signed_by = self.check_signature(&req, &sha256_bytes(&req.binary), started)?;
-            return self.register_python_module(&req, source, version, limits, signed_by, started);
+            let signed_by = self.check_signature(req, &sha256_bytes(&req.binary), started)?;
+            return Ok((self.prepare_python_module(req, op, source, version, limits, signed_by, started)?, None));
         }
         let kind = detect_kind(&req.binary).ok_or_else(|| {
-            self.reject(&req, op, UdfErrorKind::InvalidBinary,
+            self.reject(req, op, UdfErrorKind::InvalidBinary,
                 "the binary is not a WebAssembly module or component (bad magic number or version)".into(), started)
         })?;
         let digest = sha256_bytes(&req.binary);
-        let signed_by = self.check_signature(&req, &digest, started)?;
-
-        if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
-            let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
-            return Err(self.reject(&req, op, UdfErrorKind::AlreadyExists, m, started));
-        }
+        let signed_by = self.check_signature(req, &digest, started)?;
 
         let compiled = self
             .engine
             .compile(kind, &req.binary)
-            .map_err(|e| self.reject(&req, op, UdfErrorKind::InvalidBinary, format!("invalid WebAssembly: {e:#}"), started))?;
+            .map_err(|e| self.reject(req, op, UdfErrorKind::InvalidBinary, format!("invalid WebAssembly: {e:#}"), started))?;
         let offending = match &compiled {
             Compiled::Core(m) => check_core_imports(m.imports().map(|i| (i.module(), i.name())), &req.metadata.permissions),
             Compiled::Component(c) => {
@@ -495,7 +564,7 @@ impl UdfRegistry {
                 req.metadata.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
                 offending.join(", ")
             );
-            return Err(self.reject(&req, "permission_denied", UdfErrorKind::PermissionDenied, m, started));
+            return Err(self.reject(req, "permission_denied", UdfErrorKind::PermissionDenied, m, started));
         }
 
         let mut metadata = req.metadata.clone();
@@ -507,48 +576,38 @@ impl UdfRegistry {
         metadata.created_at = now_rfc3339();
         metadata.exports = match &compiled {
             Compiled::Core(m) => core_exports(m, metadata.function_name.as_deref())
-                .map_err(|msg| self.reject(&req, op, UdfErrorKind::InvalidBinary, msg, started))?,
+                .map_err(|msg| self.reject(req, op, UdfErrorKind::InvalidBinary, msg, started))?,
             Compiled::Component(_) => Vec::new(), // filled by the trial instantiation below
         };
         let runtime = self
             .runtime_for(&metadata, &compiled)
-            .map_err(|e| self.reject(&req, op, e.kind, e.message, started))?;
-        let mut udf = self.make_loaded(metadata, version.clone(), limits, runtime, false);
+            .map_err(|e| self.reject(req, op, e.kind, e.message, started))?;
+        let mut udf = self.make_loaded(metadata, version, limits, runtime, false);
 
         // Trial instantiation: catches start functions that loop or trap, initial memory
         // above the limit, and asks components what they implement.
         let exports = self.trial(&udf).map_err(|e| {
-            self.reject(&req, op, UdfErrorKind::InvalidBinary, format!("the UDF fails to instantiate: {}", e.message), started)
+            self.reject(req, op, UdfErrorKind::InvalidBinary, format!("the UDF fails to instantiate: {}", e.message), started)
         })?;
         if let Some(exports) = exports {
             udf.metadata.exports = exports;
         }
-        self.store(&udf.metadata, &req.binary)
-            .map_err(|e| self.reject(&req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
-        // Cache the compiled artifact so a restart does not recompile.
-        self.engine.cache_artifact(&udf.metadata.sha256, &compiled);
-        let udf = self.publish(udf, version, &req.actor, op, started);
-        info!(udf = %udf.metadata.name, version = %udf.metadata.version, kind = ?udf.metadata.kind, "registered UDF");
-        Ok(udf)
+        Ok((udf, Some(compiled)))
     }
 
-    /// A Python UDF given as source: stored as is, run on the shared Python runtime; the trial
-    /// load runs the module's top-level code in a fresh runtime instance.
-    fn register_python_module(
+    /// A Python UDF given as source: run on the shared Python runtime; the trial load runs the
+    /// module's top-level code in a fresh runtime instance.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_python_module(
         &self,
         req: &RegisterRequest,
+        op: &str,
         source: &str,
         version: semver::Version,
         limits: UdfLimits,
         signed_by: Option<String>,
         started: Instant,
-    ) -> Result<Arc<LoadedUdf>, UdfError> {
-        let op = "register";
-        // The caller (`register_as`) holds `write_lock`.
-        if self.resolve(&req.metadata.name, Some(&req.metadata.version)).is_ok() {
-            let m = format!("UDF [{}] version [{}] already exists", req.metadata.name, req.metadata.version);
-            return Err(self.reject(req, op, UdfErrorKind::AlreadyExists, m, started));
-        }
+    ) -> Result<LoadedUdf, UdfError> {
         let mut metadata = req.metadata.clone();
         metadata.sha256 = hex::encode(sha256_bytes(&req.binary));
         metadata.size_bytes = req.binary.len() as u64;
@@ -557,7 +616,7 @@ impl UdfRegistry {
         metadata.signed_by = signed_by;
         metadata.created_at = now_rfc3339();
         let runtime = Runtime::PythonModule { source: source.into(), runtime: self.python.clone() };
-        let mut udf = self.make_loaded(metadata, version.clone(), limits, runtime, false);
+        let mut udf = self.make_loaded(metadata, version, limits, runtime, false);
         let exports = self.trial(&udf).map_err(|e| {
             self.reject(req, op, UdfErrorKind::InvalidBinary, format!("the UDF fails to instantiate: {}", e.message), started)
         })?;
@@ -567,10 +626,6 @@ impl UdfRegistry {
             return Err(self.reject(req, op, UdfErrorKind::InvalidBinary, m, started));
         }
         udf.metadata.exports = exports;
-        self.store(&udf.metadata, &req.binary)
-            .map_err(|e| self.reject(req, op, UdfErrorKind::Internal, format!("cannot store the UDF: {e:#}"), started))?;
-        let udf = self.publish(udf, version, &req.actor, op, started);
-        info!(udf = %udf.metadata.name, version = %udf.metadata.version, "registered Python UDF on the shared runtime");
         Ok(udf)
     }
 
@@ -755,7 +810,14 @@ impl UdfRegistry {
             "udfs": self.udfs.read().len(),
             "versions": self.udfs.read().values().map(|v| v.len()).sum::<usize>(),
             "python_runtime": self.python.stats_json(),
+            "inline_scripts": self.inline_json(),
         })
+    }
+
+    /// The inline-script cache: entries kept, compilations (cache misses), cache hits.
+    fn inline_json(&self) -> Value {
+        let cache = self.inline.lock();
+        json!({"cached": cache.len(), "compilations": cache.compilations, "hits": cache.hits})
     }
 
     /// Prometheus text exposition of every version's stats and the runtime counters.

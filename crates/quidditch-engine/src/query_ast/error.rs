@@ -9,11 +9,14 @@ pub struct QueryError {
     pub status: u16,
     pub error_type: &'static str,
     pub reason: String,
+    /// Set when a UDF the query refers to was refused by the upload checks (inline code):
+    /// the error keeps the UDF API's kind (403 unsigned, 413 too large).
+    pub udf_rejection: Option<quidditch_udf::UdfErrorKind>,
 }
 
 impl QueryError {
     pub fn new(status: u16, error_type: &'static str, reason: impl Into<String>) -> Self {
-        QueryError { status, error_type, reason: reason.into() }
+        QueryError { status, error_type, reason: reason.into(), udf_rejection: None }
     }
 
     /// Malformed query JSON (wrong shape, unknown parameter, unknown query type).

@@ -73,7 +73,7 @@ pub use regexp::{RegexpFlags, RegexpQuery};
 pub use term::TermQuery;
 pub use terms::TermsQuery;
 pub use terms_set::TermsSetQuery;
-pub use script_score::{ScriptRef, ScriptScoreQuery};
+pub use script_score::{ScriptRef, ScriptScoreQuery, ScriptSource};
 pub use udf::{BoundUdfFilter, BoundUdfScore, SegmentUdfScore, UdfResolver};
 pub use wasm_udf::{OnError, WasmUdfQuery};
 pub use wildcard::{WildcardQuery, glob_match as wildcard_glob_match};

@@ -1,9 +1,12 @@
 //! UDF scoring: the `script_score` query, and the `script` object shared with the
 //! `function_score` `script_score` function. `"lang": "wasm"`; the script's `source` (or a
-//! stored script's `id`) names the UDF, `name[@version]`.
+//! stored script's `id`) names the UDF, `name[@version]`, or is inline code: base64
+//! WebAssembly or WAT text (`"lang": "wasm"` or `"wat"`), Python source (`"lang": "python"`),
+//! compiled once per distinct code through the upload path (`quidditch_udf::inline`).
 
 use std::sync::Arc;
 
+pub use quidditch_udf::ScriptSource;
 use serde_json::{Map, Value};
 use tantivy::query::Query;
 
@@ -14,13 +17,22 @@ use super::{LoweringContext, OnError, QueryAst, QueryError};
 /// A `script` object: which UDF scores, with which parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScriptRef {
-    /// `name` or `name@version` (from `source`, or a stored script's `id`).
-    pub name: String,
+    /// A stored UDF (`name` or `name@version`, from `source` or a stored script's `id`) or
+    /// inline code (base64 WebAssembly, WAT or Python `source`).
+    pub source: ScriptSource,
     pub params: Map<String, Value>,
     pub on_error: OnError,
 }
 
 impl ScriptRef {
+    /// A stored UDF's name, or the inline script's `inline-<key>`, as errors name the script.
+    pub fn label(&self) -> String {
+        match &self.source {
+            ScriptSource::Named(name) => name.clone(),
+            ScriptSource::Inline(inline) => inline.name(),
+        }
+    }
+
     /// Resolves the UDF and binds the parameters (400 naming the clause on failure).
     pub(crate) fn bind(&self, ctx: &LoweringContext<'_>, clause: &str) -> Result<Arc<dyn BoundUdfScore>, QueryError> {
         udf_resolver(ctx, clause)?.bind_score(self, clause)

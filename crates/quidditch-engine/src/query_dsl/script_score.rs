@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::wasm_udf::parse_on_error;
 use super::{expect_object, parse_f32, parse_query, parse_string, unknown_param};
-use crate::query_ast::{QueryAst, QueryError, ScriptRef, ScriptScoreQuery};
+use crate::query_ast::{QueryAst, QueryError, ScriptRef, ScriptScoreQuery, ScriptSource};
 use crate::query_ast::OnError;
 
 const NAME: &str = "script_score";
@@ -43,7 +43,8 @@ pub(crate) fn parse_function(value: &Value) -> Result<ScriptRef, QueryError> {
     script.ok_or_else(|| QueryError::parsing("[script_score] function requires a [script]"))
 }
 
-/// `{"lang": "wasm", "source": "<udf>[@version]" | "id": "<stored script>", "params": {…}}`.
+/// `{"lang": "wasm", "source": "<udf>[@version]" | "id": "<stored script>", "params": {…}}`, or
+/// inline code as `source` (see [`quidditch_udf::inline::classify`]).
 pub(crate) fn parse_script(value: &Value) -> Result<ScriptRef, QueryError> {
     let obj = expect_object("script", value)?;
     let mut lang = None;
@@ -66,38 +67,21 @@ pub(crate) fn parse_script(value: &Value) -> Result<ScriptRef, QueryError> {
             _ => return Err(unknown_param("script", k)),
         }
     }
-    let name = match (source, id) {
+    let source = match (source, id) {
         (Some(_), Some(_)) => {
             return Err(QueryError::parsing("[script] must have only one of [source] or [id], not both"));
         }
         (None, None) => return Err(QueryError::parsing("[script] must have one of [source] or [id]")),
-        (Some(source), None) => {
-            // An inline script names a UDF; only the wasm language exists here.
-            match lang.as_deref() {
-                Some("wasm") => {}
-                Some(other) => {
-                    return Err(QueryError::illegal_argument(format!(
-                        "script lang [{other}] is not supported; use \"lang\": \"wasm\" with a UDF name as [source]"
-                    )));
-                }
-                None => {
-                    return Err(QueryError::illegal_argument(
-                        "script lang [painless] is not supported; use \"lang\": \"wasm\" with a UDF name as [source]",
-                    ));
-                }
-            }
-            source
-        }
+        (Some(source), None) => quidditch_udf::inline::classify(lang.as_deref(), &source).map_err(QueryError::illegal_argument)?,
         (None, Some(id)) => {
             if let Some(l) = lang.as_deref().filter(|l| !matches!(*l, "wasm" | "python")) {
                 return Err(QueryError::illegal_argument(format!("script lang [{l}] is not supported; use [wasm]")));
             }
-            id
+            ScriptSource::Named(id.trim().to_string())
         }
     };
-    let name = name.trim().to_string();
-    if name.is_empty() {
+    if matches!(&source, ScriptSource::Named(name) if name.is_empty()) {
         return Err(QueryError::parsing("[script] names no UDF"));
     }
-    Ok(ScriptRef { name, params, on_error })
+    Ok(ScriptRef { source, params, on_error })
 }

@@ -43,7 +43,7 @@ pub(crate) fn parse_on_error(query: &str, v: &Value) -> Result<OnError, QueryErr
 mod tests {
     use serde_json::json;
 
-    use crate::query_ast::{QueryAst, ScriptRef};
+    use crate::query_ast::{QueryAst, ScriptRef, ScriptSource};
     use crate::query_dsl::parse_query;
     use crate::query_ast::OnError;
 
@@ -81,14 +81,14 @@ mod tests {
             "script": {"lang": "wasm", "source": "s@1.0.0", "params": {"k": 2}}, "min_score": 1.5}}))
         .unwrap();
         let QueryAst::ScriptScore(s) = q else { panic!() };
-        assert_eq!(s.script.name, "s@1.0.0");
+        assert_eq!(s.script.source, ScriptSource::Named("s@1.0.0".into()));
         assert_eq!(s.min_score, Some(1.5));
         let q = parse_query(&json!({"function_score": {"functions": [{"script_score": {"script": {"id": "stored"}}}]}}))
             .unwrap();
         let QueryAst::FunctionScore(f) = q else { panic!() };
         assert_eq!(
             f.functions[0].script_score,
-            Some(ScriptRef { name: "stored".into(), params: Default::default(), on_error: OnError::Fail })
+            Some(ScriptRef { source: ScriptSource::Named("stored".into()), params: Default::default(), on_error: OnError::Fail })
         );
         for bad in [
             json!({"script_score": {"query": {"match_all": {}}, "script": {"source": "s"}}}),

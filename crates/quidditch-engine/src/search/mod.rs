@@ -85,6 +85,8 @@ impl From<QueryError> for EngineError {
     fn from(e: QueryError) -> Self {
         if e.status >= 500 {
             EngineError::Internal(anyhow::anyhow!(e.reason))
+        } else if let Some(kind) = e.udf_rejection {
+            EngineError::UdfRejected { kind, reason: e.reason }
         } else {
             EngineError::BadRequest { error_type: e.error_type, reason: e.reason }
         }

@@ -10,7 +10,7 @@ use tantivy::query::Query;
 
 use super::{SegmentScoreScript, UdfBinding, UdfFilterQuery, UdfLowering, UdfScoreQuery};
 use crate::query_ast::{
-    BoundUdfFilter, BoundUdfScore, QueryError, ScriptRef, SegmentUdfScore, UdfResolver, WasmUdfQuery,
+    BoundUdfFilter, BoundUdfScore, QueryError, ScriptRef, ScriptSource, SegmentUdfScore, UdfResolver, WasmUdfQuery,
 };
 
 /// A 400 naming the clause and its UDF.
@@ -49,16 +49,26 @@ impl UdfResolver for UdfLowering {
     }
 
     fn bind_score(&self, script: &ScriptRef, clause: &str) -> Result<Arc<dyn BoundUdfScore>, QueryError> {
-        let udf = self
-            .run
-            .registry
-            .resolve(&script.name, None)
-            .map_err(|e| clause_error(clause, &script.name, e.error_type(), &e.message))?;
+        let label = script.label();
+        let registry = &self.run.registry;
+        let udf = match &script.source {
+            ScriptSource::Named(name) => {
+                registry.resolve(name, None).map_err(|e| clause_error(clause, &label, e.error_type(), &e.message))?
+            }
+            // Refusals keep their status (403 unsigned code, 413 too large), as for an upload.
+            ScriptSource::Inline(inline) => registry.inline(inline, None).map_err(|e| {
+                let mut error = clause_error(clause, &label, e.error_type(), &e.message);
+                if matches!(e.status(), 403 | 413) {
+                    error.status = e.status();
+                    error.udf_rejection = Some(e.kind);
+                }
+                error
+            })?,
+        };
         if !udf.metadata.exports.iter().any(|e| e == "score" || e == "score_batch") {
-            return Err(missing_export(clause, &script.name, &udf, "score", "a filter UDF belongs in `wasm_udf`"));
+            return Err(missing_export(clause, &label, &udf, "score", "a filter UDF belongs in `wasm_udf`"));
         }
-        let params =
-            udf.bind_params(&script.params).map_err(|e| clause_error(clause, &script.name, e.error_type(), &e.message))?;
+        let params = udf.bind_params(&script.params).map_err(|e| clause_error(clause, &label, e.error_type(), &e.message))?;
         Ok(Arc::new(UdfBinding::new(udf, params, script.on_error, self)))
     }
 }

@@ -107,6 +107,7 @@ impl From<EngineError> for ApiError {
             // is back-pressure (429), as for the UDF API.
             EngineError::UdfFailed { kind: UdfErrorKind::InstanceLimit, .. } => 429,
             EngineError::UdfFailed { .. } => 500,
+            EngineError::UdfRejected { kind, .. } => kind.status(),
             EngineError::Internal(inner) => {
                 tracing::error!("internal engine error: {inner:#}");
                 500

@@ -45,6 +45,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
+    udfs::inline::InlineUploads::install(&state.udfs, state.config.clone());
     // Every module's routes declare their URL parameters (`params::ApiRoutes`).
     Router::new()
         .merge(cluster::routes().into_router())

@@ -19,11 +19,11 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use base64::Engine as _;
 use quidditch_udf::metadata::echo;
-use quidditch_udf::{Language, ParamDecl, ParamType, UdfErrorKind, UploadSource, VersionChoice};
+use quidditch_udf::{Language, ParamDecl, ParamType, ScriptSource, UdfErrorKind, UploadSource, VersionChoice};
 use serde_json::{Map, Value, json};
 
 use super::udfs::{authorize, run_failure, run_on_document};
-use super::udfs::upload::{UploadRequest, upload};
+use super::udfs::upload::{Destination, UploadRequest, upload};
 use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response, parse_json_body};
 
@@ -91,14 +91,16 @@ async fn script_contexts() -> Response {
 }
 
 /// `POST /_scripts/wasm/_execute`, Painless's `_execute` shape: runs a stored UDF (`script.id`,
-/// or `script.source` naming it, as queries do) on `context_setup.document` in the `filter`
-/// or `score` context and answers `{"result": …}`. Like `/test`, it needs the API key.
-async fn execute(State(state): State<AppState>, headers: HeaderMap, lang: &str, body: Bytes) -> Result<Response, ApiError> {
-    authorize(&state, &headers, true)?;
-    if lang != "wasm" {
+/// or `script.source` naming it, as queries do) or inline code (`script.source` as base64
+/// WebAssembly or WAT with `lang` `wasm`/`wat`, Python source with `lang` `python`) on
+/// `context_setup.document` in the `filter` or `score` context and answers `{"result": …}`.
+/// Like `/test`, it needs the API key.
+async fn execute(State(state): State<AppState>, headers: HeaderMap, path_lang: &str, body: Bytes) -> Result<Response, ApiError> {
+    let actor = authorize(&state, &headers, true)?;
+    if path_lang != "wasm" {
         return Err(ApiError::illegal_argument(format!(
             "script language [{}] is not supported by _execute; use [wasm]",
-            echo(lang)
+            echo(path_lang)
         )));
     }
     let Some(Value::Object(request)) = parse_json_body(&body)? else {
@@ -113,13 +115,23 @@ async fn execute(State(state): State<AppState>, headers: HeaderMap, lang: &str, 
     if let Some(k) = script.keys().find(|k| !["id", "source", "lang", "params"].contains(&k.as_str())) {
         return Err(ApiError::bad_request("parse_exception", format!("[script] unknown field [{}]", echo(k))));
     }
-    if let Some(l) = script.get("lang").filter(|l| l.as_str() != Some("wasm")) {
-        return Err(ApiError::illegal_argument(format!("[script.lang] must be \"wasm\"; got {l}")));
-    }
-    let name = match (script.get("id"), script.get("source")) {
-        (Some(Value::String(id)), None) | (None, Some(Value::String(id))) => id.clone(),
+    let lang = match script.get("lang") {
+        None | Some(Value::Null) => "wasm",
+        Some(Value::String(l)) => l.as_str(),
+        Some(l) => return Err(ApiError::illegal_argument(format!("[script.lang] must be a string; got {l}"))),
+    };
+    let source = match (script.get("id"), script.get("source")) {
+        (Some(Value::String(id)), None) if lang == "wasm" => ScriptSource::Named(id.trim().to_string()),
+        (Some(Value::String(_)), None) => {
+            return Err(ApiError::illegal_argument(format!("[script.lang] of a stored script [id] must be \"wasm\"; got [{}]", echo(lang))));
+        }
+        (None, Some(Value::String(text))) => quidditch_udf::inline::classify(Some(lang), text).map_err(ApiError::illegal_argument)?,
         (Some(_), Some(_)) => return Err(ApiError::illegal_argument("[script] takes [id] or [source], not both")),
-        _ => return Err(ApiError::illegal_argument("[script] needs [id] (or [source]) naming a stored UDF")),
+        _ => {
+            return Err(ApiError::illegal_argument(
+                "[script] needs [id] (or [source] naming a stored UDF), or [source] with inline code (base64 WebAssembly, WAT, or Python with \"lang\": \"python\")",
+            ));
+        }
     };
     let params = match script.get("params") {
         None | Some(Value::Null) => Map::new(),
@@ -148,7 +160,16 @@ async fn execute(State(state): State<AppState>, headers: HeaderMap, lang: &str, 
         None | Some(Value::Null) => 1.0,
         Some(v) => v.as_f64().ok_or_else(|| ApiError::illegal_argument("[context_setup.score] must be a number"))? as f32,
     };
-    let udf = state.udfs.resolve(&name, None)?;
+    let udf = match source {
+        ScriptSource::Named(name) => state.udfs.resolve(&name, None)?,
+        // Compiled through the upload path on first use (on a blocking thread), then cached.
+        ScriptSource::Inline(inline) => {
+            let udfs = state.udfs.clone();
+            tokio::task::spawn_blocking(move || udfs.inline(&inline, Some(&actor)))
+                .await
+                .map_err(|e| ApiError::internal(format!("inline compile task failed: {e}")))??
+        }
+    };
     let context = match request.get("context") {
         None | Some(Value::Null) if udf.has_filter() => "filter",
         None | Some(Value::Null) => "score",
@@ -196,7 +217,7 @@ fn parse_script(id: &str, actor: String, body: Option<Value>) -> Result<UploadRe
         _ => return Err(bad("must specify [source] for a stored script".into())),
     };
     let (language, source) = match lang {
-        "wasm" | "wat" if looks_like_wat(&text) => (Language::Wat, UploadSource::Wat(text.clone())),
+        "wasm" | "wat" if quidditch_udf::inline::looks_like_wat(&text) => (Language::Wat, UploadSource::Wat(text.clone())),
         "wasm" => {
             let binary = base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| {
                 bad(format!("[source] of a wasm script must be base64 WebAssembly (or WAT text): {e}"))
@@ -242,13 +263,7 @@ fn parse_script(id: &str, actor: String, body: Option<Value>) -> Result<UploadRe
         fields.insert("parameters".into(), Value::Array(parameters));
     }
     fields.insert("source".into(), json!(text));
-    Ok(UploadRequest { fields, source, signature: None, actor, version: VersionChoice::NextPatch })
-}
-
-/// WAT text starts with `(` once leading whitespace and comments are skipped; base64 never
-/// contains `(` or `;`.
-fn looks_like_wat(source: &str) -> bool {
-    source.contains('(') || source.trim_start().starts_with(";;")
+    Ok(UploadRequest { fields, source, signature: None, actor, destination: Destination::Registry(VersionChoice::NextPatch) })
 }
 
 fn param_type_of(name: &str, value: &Value) -> Result<ParamType, ApiError> {

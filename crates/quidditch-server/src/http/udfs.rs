@@ -1,6 +1,7 @@
 //! HTTP routes of the UDF management API (`/api/v1/udfs…`) and the Prometheus metrics.
 //! Thin: parsing and response shaping here, everything else in `quidditch-udf`.
 
+pub(super) mod inline;
 pub(super) mod python;
 pub(super) mod upload;
 

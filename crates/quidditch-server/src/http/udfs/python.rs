@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use quidditch_python::{PythonCompiler, PythonMetadata, PythonUdfError};
 use serde_json::{Map, Value, json};
 
-use crate::http::{AppState, ApiError};
+use quidditch_udf::UdfConfig;
+
+use crate::http::ApiError;
 
 /// Version used when neither the JSON nor a `# @udf: version=` directive gives one.
 const DEFAULT_VERSION: &str = "1.0.0";
@@ -45,9 +47,9 @@ pub static COMPILATIONS: AtomicU64 = AtomicU64::new(0);
 
 /// Completes an upload's `fields` from what the source declares (values present in the JSON
 /// win) and gives it the Python default limits; the name must then be known.
-pub fn complete_fields(state: &AppState, fields: &mut Map<String, Value>, declared: &PythonMetadata) -> Result<(), ApiError> {
+pub fn complete_fields(config: &UdfConfig, fields: &mut Map<String, Value>, declared: &PythonMetadata) -> Result<(), ApiError> {
     merge_metadata(fields, declared);
-    apply_python_limits(state, fields);
+    apply_python_limits(config, fields);
     if !matches!(fields.get("name"), Some(Value::String(s)) if !s.is_empty()) {
         return Err(ApiError::bad_request(
             "udf_invalid_metadata_exception",
@@ -58,15 +60,12 @@ pub fn complete_fields(state: &AppState, fields: &mut Map<String, Value>, declar
     Ok(())
 }
 
-/// Compiles `source` with componentize-py (on a blocking thread: seconds).
-pub async fn compile(source: &str) -> Result<PythonBuild, ApiError> {
-    let owned = source.to_string();
+/// Checks `source` with the Python compiler (the shared runtime loads it). Blocking:
+/// milliseconds, seconds when the runtime must be built first.
+pub fn compile(source: &str) -> Result<PythonBuild, ApiError> {
     let started = Instant::now();
     COMPILATIONS.fetch_add(1, Ordering::Relaxed);
-    let component = tokio::task::spawn_blocking(move || PythonCompiler::global().compile(&owned))
-        .await
-        .map_err(|e| ApiError::internal(format!("Python compile task failed: {e}")))?
-        .map_err(api_error)?;
+    let component = PythonCompiler::global().compile(source).map_err(api_error)?;
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "Python upload compiled");
     Ok(PythonBuild {
         component_bytes: component.wasm.len(),
@@ -124,8 +123,7 @@ struct PythonLimits {
 
 /// Python UDFs embed CPython (~12.5 MiB of linear memory) and interpret, so they default to
 /// quidditch-python's limits, clamped between the server's defaults and its ceiling.
-fn python_limits(state: &AppState) -> PythonLimits {
-    let udf = &state.config.udf;
+fn python_limits(udf: &UdfConfig) -> PythonLimits {
     PythonLimits {
         memory_bytes: quidditch_python::DEFAULT_MEMORY_BYTES
             .min(udf.max_limits.memory_bytes)
@@ -139,8 +137,8 @@ fn python_limits(state: &AppState) -> PythonLimits {
 /// Python defaults for memory and per-call time (CPython needs more than the server-wide
 /// defaults), unless the upload sets them; never above the server's ceiling, never below its
 /// defaults.
-fn apply_python_limits(state: &AppState, fields: &mut Map<String, Value>) {
-    let PythonLimits { memory_bytes: memory, call_timeout_ms: call } = python_limits(state);
+fn apply_python_limits(config: &UdfConfig, fields: &mut Map<String, Value>) {
+    let PythonLimits { memory_bytes: memory, call_timeout_ms: call } = python_limits(config);
     let limits = fields.entry("limits").or_insert(Value::Null);
     if limits.is_null() {
         *limits = Value::Object(Map::new());

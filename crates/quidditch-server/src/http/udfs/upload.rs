@@ -2,8 +2,10 @@
 //! `wat_source`/`source` compiled on the server), raw `application/wasm` with metadata as
 //! query parameters, or `multipart/form-data` (a `metadata` JSON part, a `wasm` file part,
 //! optional `signature`); `/_scripts` builds the same [`UploadRequest`] from a `script`
-//! object. [`upload`] then checks it before anything is compiled (signature policy, name,
-//! version and size limits), compiles source, and registers.
+//! object, and inline scripts (`script.source` as code) go through it as well, kept in the
+//! registry's inline cache instead of stored. [`upload_blocking`] checks it before anything
+//! is compiled (signature policy, name, version and size limits), compiles source, and
+//! registers.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,21 +15,31 @@ use axum::extract::{FromRequest, Multipart, State};
 use axum::http::{HeaderMap, Request, header};
 use axum::response::Response;
 use base64::Engine as _;
-use quidditch_udf::{Language, LoadedUdf, RegisterRequest, UdfMetadata, UploadSource, VersionChoice};
+use quidditch_udf::{Language, LoadedUdf, RegisterRequest, UdfMetadata, UdfRegistry, UploadSource, VersionChoice};
 use serde_json::{Map, Value};
 
 use super::{authorize, metadata_json, python};
+use crate::config::ServerConfig;
 use crate::http::{AppState, ApiError, json_response};
 
 /// An upload as every upload endpoint builds it: the declared metadata fields (JSON, typed
 /// once Python source has completed them), what to compile, the signature, who sent it and
-/// how its version is chosen.
+/// where it goes.
 pub(crate) struct UploadRequest {
     pub fields: Map<String, Value>,
     pub source: UploadSource,
     pub signature: Option<String>,
     pub actor: String,
-    pub version: VersionChoice,
+    pub destination: Destination,
+}
+
+/// Where a checked and compiled upload goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Stored and listed, its version picked by the choice.
+    Registry(VersionChoice),
+    /// An inline script: not stored nor listed (the registry's inline cache keeps it).
+    Inline,
 }
 
 /// A registered upload, with the compiler's report for Python source.
@@ -37,11 +49,19 @@ pub(crate) struct Uploaded {
     pub register_time: std::time::Duration,
 }
 
-/// Checks, compiles and registers an upload. Nothing is compiled (no componentize-py run, no
-/// wasmtime compilation) and nothing is written before the registry's
-/// [`precheck`](quidditch_udf::UdfRegistry::precheck) passed.
+/// Checks, compiles and registers an upload, on a blocking thread (see [`upload_blocking`]).
 pub(crate) async fn upload(state: &AppState, req: UploadRequest) -> Result<Uploaded, ApiError> {
-    let UploadRequest { mut fields, source, signature, actor, version } = req;
+    let (udfs, config) = (state.udfs.clone(), state.config.clone());
+    tokio::task::spawn_blocking(move || upload_blocking(&udfs, &config, req))
+        .await
+        .map_err(|e| ApiError::internal(format!("upload task failed: {e}")))?
+}
+
+/// The one upload path. Nothing is compiled (no Python check, no wasmtime compilation) and
+/// nothing is written before the registry's [`precheck`](UdfRegistry::precheck) passed.
+/// Blocking: a compilation takes milliseconds to seconds.
+pub(crate) fn upload_blocking(udfs: &UdfRegistry, config: &ServerConfig, req: UploadRequest) -> Result<Uploaded, ApiError> {
+    let UploadRequest { mut fields, source, signature, actor, destination } = req;
     if let UploadSource::Python(text) = &source {
         // Reading the source's metadata parses it without running it (no process, no files).
         let declared = match quidditch_python::extract_metadata(text) {
@@ -49,31 +69,35 @@ pub(crate) async fn upload(state: &AppState, req: UploadRequest) -> Result<Uploa
             // Users see CPython's own syntax error (line, column, message): the compiler asks
             // the shared runtime; the Rust parser's error stands only when CPython accepts it.
             Err(rust @ quidditch_python::PythonUdfError::Syntax { .. }) => {
-                return Err(match python::compile(text).await {
+                return Err(match python::compile(text) {
                     Err(cpython) => cpython,
                     Ok(_) => python::api_error(rust),
                 });
             }
             Err(e) => return Err(python::api_error(e)),
         };
-        python::complete_fields(state, &mut fields, &declared)?;
+        python::complete_fields(&config.udf, &mut fields, &declared)?;
     }
     let metadata = parse_metadata(fields)?;
-    let udfs = state.udfs.clone();
-    udfs.precheck(&metadata, &source, signature.as_deref(), &actor, version)?;
+    let choice = match destination {
+        Destination::Registry(choice) => choice,
+        Destination::Inline => VersionChoice::Declared,
+    };
+    udfs.precheck(&metadata, &source, signature.as_deref(), &actor, choice)?;
     let (binary, python) = match source {
         UploadSource::Binary(b) => (b, None),
         UploadSource::Wat(text) => (compile_wat(&text)?, None),
         UploadSource::Python(text) => {
-            let mut build = python::compile(&text).await?;
+            let mut build = python::compile(&text)?;
             (std::mem::take(&mut build.binary), Some(build))
         }
     };
     let request = RegisterRequest { metadata, binary, signature, actor };
     let registering = Instant::now();
-    let udf = tokio::task::spawn_blocking(move || udfs.register_as(request, version))
-        .await
-        .map_err(|e| ApiError::internal(format!("register task failed: {e}")))??;
+    let udf = match destination {
+        Destination::Registry(choice) => udfs.register_as(request, choice)?,
+        Destination::Inline => udfs.register_inline(request)?,
+    };
     Ok(Uploaded { udf, python, register_time: registering.elapsed() })
 }
 
@@ -114,7 +138,13 @@ pub async fn register(State(state): State<AppState>, req: Request<Body>) -> Resu
     {
         fields.insert("source".into(), Value::String(text));
     }
-    let request = UploadRequest { fields, source, signature: payload.signature, actor, version: VersionChoice::Declared };
+    let request = UploadRequest {
+        fields,
+        source,
+        signature: payload.signature,
+        actor,
+        destination: Destination::Registry(VersionChoice::Declared),
+    };
     let uploaded = upload(&state, request).await?;
     let mut body = metadata_json(&uploaded.udf);
     if let (Some(build), Some(obj)) = (&uploaded.python, body.as_object_mut()) {
