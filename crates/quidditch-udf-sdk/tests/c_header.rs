@@ -105,3 +105,64 @@ fn geo_filter_single_and_batch_match_the_reference() {
         assert!(expected.iter().filter(|&&k| k).count() > 0 || limit < 2.0);
     }
 }
+
+/// A per-document C filter (only `filter`, no batched twin): `min <= price <= max`.
+const PRICE_BETWEEN_C: &str = r#"
+#include "quidditch_udf.h"
+QUIDDITCH_EXPORT("filter") int32_t filter(int64_t ctx) {
+    double price;
+    if (qd_field_f64(ctx, "price", &price) != QD_OK) return 0;
+    return price >= qd_param_f64_or("min", 0.0) && price <= qd_param_f64_or("max", 0.0);
+}
+"#;
+
+#[test]
+fn per_document_c_filter_runs_through_the_batch_driver_with_the_same_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let (src, out) = (tmp.join("price_between.c"), tmp.join("price_between_c.wasm"));
+    std::fs::write(&src, PRICE_BETWEEN_C).unwrap();
+    let status = Command::new("clang")
+        .args(["--target=wasm32-wasi", "-O2", "-nostartfiles", "-Wl,--no-entry"])
+        .arg("-I")
+        .arg(repo().join("sdk/c"))
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("clang (scripts/setup.sh installs clang lld wasi-libc libclang-rt-14-dev-wasm32)");
+    assert!(status.success());
+    let registry = UdfRegistry::open(dir.path(), UdfConfig::default()).unwrap();
+    let metadata: UdfMetadata =
+        serde_json::from_value(json!({"name": "c_price_between", "version": "1.0.0", "language": "c"})).unwrap();
+    let udf = registry
+        .register(RegisterRequest { metadata, binary: std::fs::read(&out).unwrap(), signature: None, actor: "test".into() })
+        .unwrap();
+    assert_eq!(udf.metadata.exports, vec!["filter".to_string()], "per-document only");
+    let docs: Vec<(String, Value)> = (0..3000)
+        .map(|i| (i.to_string(), if i % 11 == 0 { json!({}) } else { json!({"price": (i * 37 % 1000) as f64 / 10.0}) }))
+        .collect();
+    let expected: Vec<bool> = docs
+        .iter()
+        .map(|(_, d)| d["price"].as_f64().is_some_and(|p| (12.5..=61.0).contains(&p)))
+        .collect();
+    let ids: Vec<u32> = (0..docs.len() as u32).collect();
+    let params = udf.bind_params(json!({"min": 12.5, "max": 61.0}).as_object().unwrap()).unwrap();
+    let blocks = |r: &UdfRegistry| r.runtime_json()["driver_blocks"].as_u64().unwrap();
+    for driver in [false, true] {
+        registry.set_batch_driver(driver);
+        let before = blocks(&registry);
+        let mut inst = udf.instantiate(params.clone(), Instant::now() + Duration::from_secs(5)).unwrap();
+        inst.set_documents(Box::new(JsonDocument::many(docs.clone())));
+        for block in [1usize, 512, ids.len()] {
+            let mut decided = Vec::new();
+            for chunk in ids.chunks(block) {
+                let mut part = Vec::new();
+                inst.filter_batch(chunk, &vec![1.0; chunk.len()], &mut part).unwrap();
+                decided.extend(part);
+            }
+            assert_eq!(decided, expected, "driver {driver}, blocks of {block}");
+        }
+        assert_eq!(blocks(&registry) > before, driver, "the driver ran the blocks iff it is on");
+    }
+}

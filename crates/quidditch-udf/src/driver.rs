@@ -12,6 +12,19 @@
 //! The driver's memory layout: `ctx[i]` (i64) at `i * 8`, results from [`OUT`] on (i32 per
 //! document for `filter`, f64 for `score`). The exported global `pos` is the position being
 //! evaluated, so a trap names the document it happened in.
+//!
+//! Components are not driven. A component's `filter`/`score` are lifted functions of the
+//! component model: the host calls them through the canonical ABI, and no core module can
+//! import them (a component instance exposes no core exports; wasmtime's core `Linker` links
+//! core instances only). Driving them from inside WebAssembly would take a generated driver
+//! *component* composed with the user's at upload (wasm-compose/WAC: a new dependency and a
+//! composition plus recompilation per upload), and its calls would still be cross-component
+//! canonical-ABI calls lowering `result<bool, string>` per document — cheaper than a host
+//! entry, not the plain wasm-to-wasm call this driver makes. The WIT world instead lets a
+//! component export `filter-batch`/`score-batch` (declared in `capabilities()`), and Python
+//! UDFs, the components most users write, run on the shared runtime, whose packed
+//! `filter-block`/`score-block` exports already take a block per call. A component with only
+//! per-document exports therefore runs one host call per document (`docs/udf-abi.md`).
 
 /// Documents per driver call (the ctx array and the results fill the one 64 KiB page).
 pub(crate) const BLOCK: usize = 4096;
