@@ -1,5 +1,6 @@
-"""Relevance like OpenSearch: per-field Lucene BM25, the standard analyzer, `_analyze`,
-custom analyzers and `_explain`.
+"""Relevance like OpenSearch: per-field Lucene BM25 (on one shard, on several shards with
+per-shard statistics as query_then_fetch, and with global ones under dfs_query_then_fetch),
+the standard analyzer, `_analyze`, custom analyzers and `_explain` (body or `?q=`, `_source`).
 
 The BM25 reference below is written from Lucene's definitions, independently of the engine:
 UAX #29 word segmentation (the `regex` module's Unicode word boundaries), lowercase, Lucene's
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import regex
+
+from test_shards import opensearch_shard
 
 K1, B = 1.2, 0.75
 OVERLAP_MIN = 0.98
@@ -188,9 +191,10 @@ def corpus(client):
     return index, docs, fields
 
 
-def make_queries(docs, fields, n=240):
+def make_queries(docs, n=240):
     """Queries built from words of random documents: single and multi-term matches on each
-    field, `and`, boosts, `multi_match` best_fields and a `bool` of two matches."""
+    field, `and`, boosts, `multi_match` best_fields and a `bool` of two matches. Each comes
+    with its reference: a function of the per-field statistics (one shard's or all)."""
     rnd = random.Random(11)
     ids = sorted(docs)
     queries = []
@@ -207,24 +211,28 @@ def make_queries(docs, fields, n=240):
         kind = kinds[len(queries) % len(kinds)]
         if kind == "match_summary":
             body = {"match": {"summary": text}}
-            ref = fields["summary"].scores(terms)
+            ref = lambda f, terms=terms: f["summary"].scores(terms)
         elif kind == "match_body":
             body = {"match": {"body": text}}
-            ref = fields["body"].scores(terms)
+            ref = lambda f, terms=terms: f["body"].scores(terms)
         elif kind == "match_and":
             body = {"match": {field: {"query": text, "operator": "and"}}}
-            ref = fields[field].scores(terms, operator="and")
+            ref = lambda f, terms=terms, field=field: f[field].scores(terms, operator="and")
         elif kind in ("multi_match", "multi_boost"):
             boost = 2.0 if kind == "multi_boost" else 1.0
             fields_param = ["summary^2", "body"] if kind == "multi_boost" else ["summary", "body"]
             body = {"multi_match": {"query": text, "fields": fields_param}}
-            s, b = fields["summary"].scores(terms, boost), fields["body"].scores(terms)
-            ref = {d: max(s.get(d, 0.0), b.get(d, 0.0)) for d in set(s) | set(b)}
+
+            def ref(f, terms=terms, boost=boost):
+                s, b = f["summary"].scores(terms, boost), f["body"].scores(terms)
+                return {d: max(s.get(d, 0.0), b.get(d, 0.0)) for d in set(s) | set(b)}
         else:
             body = {"bool": {"should": [{"match": {"summary": text}},
                                         {"match": {"body": {"query": text, "boost": 0.5}}}]}}
-            s, b = fields["summary"].scores(terms), fields["body"].scores(terms, 0.5)
-            ref = {d: s.get(d, 0.0) + b.get(d, 0.0) for d in set(s) | set(b)}
+
+            def ref(f, terms=terms):
+                s, b = f["summary"].scores(terms), f["body"].scores(terms, 0.5)
+                return {d: s.get(d, 0.0) + b.get(d, 0.0) for d in set(s) | set(b)}
         queries.append((body, ref))
     return queries
 
@@ -242,13 +250,12 @@ def overlap_at_10(hits, ref):
     return got / want
 
 
-def test_bm25_matches_lucene_reference(client, corpus):
-    index, docs, fields = corpus
-    queries = make_queries(docs, fields)
-    assert len(queries) >= 200
+def check_ranking(client, index, cases, **params):
+    """Searches every (query, reference scores) case: totals equal, every hit's score within
+    1e-4 relative of the reference; returns (mean overlap@10, worst relative error)."""
     overlaps, worst_rel = [], 0.0
-    for body, ref in queries:
-        resp = client.search(index=index, body={"query": body, "size": 10, "track_total_hits": True})
+    for body, ref in cases:
+        resp = client.search(index=index, body={"query": body, "size": 10, "track_total_hits": True}, params=params)
         hits = resp["hits"]["hits"]
         assert resp["hits"]["total"]["value"] == len(ref), body
         for h in hits:
@@ -257,7 +264,14 @@ def test_bm25_matches_lucene_reference(client, corpus):
             worst_rel = max(worst_rel, rel)
             assert rel <= 1e-4, (body, h["_id"], h["_score"], want)
         overlaps.append(overlap_at_10(hits, ref))
-    mean = sum(overlaps) / len(overlaps)
+    return sum(overlaps) / len(overlaps), worst_rel
+
+
+def test_bm25_matches_lucene_reference(client, corpus):
+    index, docs, fields = corpus
+    queries = make_queries(docs)
+    assert len(queries) >= 200
+    mean, worst_rel = check_ranking(client, index, [(body, reference(fields)) for body, reference in queries])
     print(f"\nrelevance: {len(queries)} queries over {len(docs)} docs, overlap@10 = {mean:.4f}, "
           f"worst relative score error = {worst_rel:.2e}")
     assert mean >= OVERLAP_MIN
@@ -275,6 +289,85 @@ def test_field_statistics_are_per_field(client, corpus):
     ref = fields["body"].scores([term])
     assert len(fields["body"].norm_len) == with_body
     assert abs(top["_score"] - max(ref.values())) <= 1e-4 * max(ref.values())
+
+
+# ---- several shards -----------------------------------------------------------------------
+
+SHARDS = 3
+
+
+@pytest.fixture(scope="module")
+def sharded(client, corpus):
+    """The same documents in a 3-shard index, and the reference statistics of each shard: the
+    documents placed by OpenSearch's routing (murmur3 of the `_id`, computed independently in
+    test_shards)."""
+    _, docs, fields = corpus
+    index = "relevance-debian-sharded"
+    client.indices.create(index=index, body={"settings": {"number_of_shards": SHARDS}, "mappings": {"properties": {
+        "summary": {"type": "text"}, "body": {"type": "text"}}}})
+    ids = sorted(docs)
+    for start in range(0, len(ids), 500):
+        lines = []
+        for doc_id in ids[start:start + 500]:
+            lines += [{"index": {"_index": index, "_id": doc_id}}, docs[doc_id]]
+        assert not client.bulk(body=lines)["errors"]
+    client.indices.refresh(index=index)
+    per_shard = [{"summary": FieldIndex(), "body": FieldIndex()} for _ in range(SHARDS)]
+    shard_of = {doc_id: opensearch_shard(doc_id, SHARDS) for doc_id in docs}
+    for doc_id, doc in docs.items():
+        for name, fidx in per_shard[shard_of[doc_id]].items():
+            if name in doc:
+                fidx.add(doc_id, doc[name])
+    return index, docs, fields, per_shard, shard_of
+
+
+def per_shard_reference(reference, per_shard):
+    """query_then_fetch: each document scored with its own shard's statistics."""
+    out = {}
+    for fields in per_shard:
+        out.update(reference(fields))
+    return out
+
+
+def test_multi_shard_bm25_uses_each_shards_statistics(client, sharded):
+    """As OpenSearch's default query_then_fetch: scores come from per-shard statistics (a
+    term's document frequency, docCount and avgdl of the shard the document is on)."""
+    index, docs, fields, per_shard, shard_of = sharded
+    assert all(len(f["summary"].norm_len) > 0 for f in per_shard)
+    queries = make_queries(docs)
+    cases = [(body, per_shard_reference(reference, per_shard)) for body, reference in queries]
+    mean, worst_rel = check_ranking(client, index, cases)
+    print(f"\nrelevance, {SHARDS} shards: overlap@10 with the per-shard reference = {mean:.4f}, "
+          f"worst relative score error = {worst_rel:.2e}")
+    assert mean >= OVERLAP_MIN
+    # The per-shard statistics matter: some scores are not the one-shard reference's.
+    global_refs = [reference(fields) for _, reference in queries]
+    assert any(abs(ref[d] - g[d]) > 1e-3 * g[d] for (_, ref), g in zip(cases, global_refs) for d in ref)
+    # Explained hits name their shard, and the explanation is the score.
+    resp = client.search(index=index, body={"query": queries[1][0], "size": 5, "explain": True})
+    for h in resp["hits"]["hits"]:
+        assert h["_shard"] == f"[{index}][{shard_of[h['_id']]}]"
+        assert h["_explanation"]["value"] == pytest.approx(h["_score"], rel=1e-5)
+
+
+def test_dfs_query_then_fetch_scores_with_every_shards_statistics(client, sharded):
+    """`search_type=dfs_query_then_fetch`: the statistics of all shards, so the 3-shard index
+    scores like the one-shard reference."""
+    index, docs, fields, _, _ = sharded
+    queries = make_queries(docs)
+    mean, worst_rel = check_ranking(client, index, [(body, reference(fields)) for body, reference in queries],
+                                    search_type="dfs_query_then_fetch")
+    print(f"\nrelevance, {SHARDS} shards, dfs_query_then_fetch: overlap@10 = {mean:.4f}, worst = {worst_rel:.2e}")
+    assert mean >= OVERLAP_MIN
+    body, reference = queries[0]
+    resp = client.search(index=index, body={"query": body, "size": 5, "explain": True},
+                         params={"search_type": "dfs_query_then_fetch"})
+    for h in resp["hits"]["hits"]:
+        assert h["_explanation"]["value"] == pytest.approx(h["_score"], rel=1e-5)
+    from opensearchpy.exceptions import RequestError
+    with pytest.raises(RequestError) as e:
+        client.search(index=index, body={"query": body}, params={"search_type": "scan"})
+    assert e.value.status_code == 400 and "No search type for [scan]" in str(e.value.info)
 
 
 # ---- _analyze -----------------------------------------------------------------------------
@@ -561,3 +654,33 @@ def test_search_explain_true_explains_each_hit(client, corpus):
     plain = client.search(index=index, body={"query": query, "size": 5})["hits"]["hits"]
     assert all("_explanation" not in h for h in plain)
     assert [h["_id"] for h in plain] == [h["_id"] for h in hits]
+
+
+def test_explain_url_query_and_source_parameters(client, corpus):
+    """`_explain?q=…&df=…&default_operator=…` is the `_search?q=` query, and the `_source`
+    parameters return the stored document under `get` (as OpenSearch's explain API)."""
+    index, docs, fields = corpus
+    doc_id = next(d for d in sorted(docs) if "body" in docs[d])
+    words = standard_terms(docs[doc_id]["summary"])
+    word = max(words, key=len)
+    via_q = client.explain(index=index, id=doc_id, params={"q": word, "df": "summary"})
+    via_body = client.explain(index=index, id=doc_id, body={"query": {"match": {"summary": word}}})
+    assert via_q["matched"] is True
+    assert via_q["explanation"]["value"] == pytest.approx(via_body["explanation"]["value"], rel=1e-6)
+    assert "get" not in via_q
+    assert client.explain(index=index, id=doc_id, params={"q": f"summary:{word} summary:zzzznotaword"})["matched"] is True
+    both = client.explain(index=index, id=doc_id, params={"q": f"summary:{word} summary:zzzznotaword",
+                                                          "default_operator": "AND"})
+    assert both["matched"] is False
+    got = client.explain(index=index, id=doc_id, params={"q": word, "df": "summary", "_source": "true"})["get"]
+    assert got["found"] is True and got["_source"] == docs[doc_id]
+    got = client.explain(index=index, id=doc_id, params={"q": word, "df": "summary", "_source_includes": "summary"})
+    assert got["get"]["_source"] == {"summary": docs[doc_id]["summary"]}
+    got = client.explain(index=index, id=doc_id, params={"q": word, "df": "summary", "_source_excludes": "summary"})
+    assert got["get"]["_source"] == {"body": docs[doc_id]["body"]}
+    got = client.explain(index=index, id=doc_id, params={"q": word, "df": "summary", "_source": "false"})
+    assert "_source" not in got.get("get", {})
+    from opensearchpy.exceptions import RequestError
+    with pytest.raises(RequestError) as e:
+        client.explain(index=index, id=doc_id, params={"q": word, "stored_fields": "summary"})
+    assert "[stored_fields]" in str(e.value.info)

@@ -48,7 +48,8 @@ pub struct IndexFields {
     /// `_field_names`: raw terms, one per mapped path present in the document (including
     /// parent objects and multi-fields) — the `exists` query's index.
     pub field_names: Field,
-    /// `_text`: JSON, `default` tokenizer, freqs + positions; every `text` field at its path.
+    /// `_text`: JSON, freqs + positions; `text` paths beyond the typed pool, at their path, with
+    /// the [`ENGINE_ANALYZED`] tokenizer (tantivy's `default` in indices from before the pool).
     pub text: Field,
     /// `_kw`: JSON, `raw` tokenizer, FAST; keywords, numbers (i64 / f64), booleans, dates.
     pub kw: Field,

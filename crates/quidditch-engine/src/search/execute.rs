@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::fetch::fetch;
 use super::plan::SearchPlan;
+use super::dfs::GlobalStatistics;
 use super::query_phase::{ShardQueryResult, ShardSnapshot, query_shard};
 use super::reduce::reduce;
 use super::request::SearchRequest;
@@ -101,6 +102,9 @@ pub fn search_targets(
     let shards = target_shards(targets, req, udf_run.as_ref());
     let mappings: Vec<Arc<Mapping>> = targets.iter().map(|t| t.index.mapping()).collect();
     let mut plan = SearchPlan::new(req, &mappings, start)?;
+    if req.dfs && shards.len() > 1 {
+        plan.statistics = Some(Arc::new(GlobalStatistics::new(shards.iter().map(|s| s.searcher.clone()).collect())));
+    }
 
     let outcomes: Vec<EngineResult<ShardQueryResult>> = if shards.len() > 1 {
         let plan = &plan;
@@ -117,7 +121,8 @@ pub fn search_targets(
     let mut reduced = reduce(&mut plan, req, results)?;
     reduced.timed_out |= udf_timed_out;
     let page = std::mem::take(&mut reduced.page);
-    let hits = fetch(&shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)))?;
+    let statistics = plan.statistics.as_deref().map(|s| s as &dyn tantivy::query::Bm25StatisticsProvider);
+    let hits = fetch(&shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
     Ok(Rendered {
         req,
         plan: &plan,

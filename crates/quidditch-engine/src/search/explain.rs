@@ -4,12 +4,13 @@
 
 use serde_json::{Map, Value, json};
 use tantivy::collector::TopDocs;
-use tantivy::query::{EnableScoring, Explanation, Query, TermQuery};
+use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Explanation, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, Term};
 
 use crate::error::{EngineError, EngineResult};
 use super::execute::SearchTarget;
+use super::source_filter::{SourceFilter, split_list};
 use crate::query_ast::{BoolQuery, LoweringContext, QueryAst};
 
 /// tantivy's explanation as OpenSearch JSON.
@@ -32,9 +33,15 @@ fn normalize(v: &mut Value) {
     }
 }
 
-/// The explanation of one document for an already lowered query (`None`: no match).
-pub fn explain_doc(searcher: &Searcher, query: &dyn Query, address: DocAddress) -> EngineResult<Option<Value>> {
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
+/// The explanation of one document for an already lowered query (`None`: no match), with the
+/// search's global statistics under `dfs_query_then_fetch` (else the shard's own).
+pub fn explain_doc(
+    searcher: &Searcher,
+    query: &dyn Query,
+    address: DocAddress,
+    statistics: Option<&dyn Bm25StatisticsProvider>,
+) -> EngineResult<Option<Value>> {
+    let weight = query.weight(EnableScoring::enabled_from_statistics_provider(statistics.unwrap_or(searcher), searcher))?;
     let reader = searcher.segment_reader(address.segment_ord);
     match weight.explain(reader, address.doc_id) {
         Ok(e) => Ok(Some(explanation_json(&e))),
@@ -43,9 +50,45 @@ pub fn explain_doc(searcher: &Searcher, query: &dyn Query, address: DocAddress) 
     }
 }
 
-/// `GET|POST /{index}/_explain/{id}` with `{"query": …}`, on the index `target` resolved to
-/// (reached through a filtered alias, the alias filter must match too, as in OpenSearch).
-pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>) -> EngineResult<Value> {
+/// The URL parameters of `_explain` besides routing: the query as `q` (with `df`,
+/// `default_operator`, `analyzer`, `analyze_wildcard`, `lenient`: the `_search?q=` query) and
+/// the `_source` to return under `get`.
+#[derive(Debug, Default)]
+pub struct ExplainParams {
+    /// The URI-query parameters ([`URI_QUERY_PARAMS`](crate::query_dsl::URI_QUERY_PARAMS)).
+    pub uri_query: std::collections::HashMap<String, String>,
+    /// `_source`, `_source_includes`, `_source_excludes`; `None` when none was given (no `get`).
+    pub source: Option<SourceFilter>,
+}
+
+impl ExplainParams {
+    /// From the request's URL parameters (unknown ones are the HTTP layer's concern).
+    pub fn from_params(params: &std::collections::HashMap<String, String>) -> ExplainParams {
+        let param = |k: &str| params.get(k).cloned();
+        let mut source: Option<SourceFilter> = param("_source").map(|v| SourceFilter::parse_param(&v));
+        if let Some(v) = param("_source_includes").or_else(|| param("_source_include")) {
+            let f = source.get_or_insert_with(SourceFilter::default);
+            f.enabled = true;
+            f.includes = split_list(&v);
+        }
+        if let Some(v) = param("_source_excludes").or_else(|| param("_source_exclude")) {
+            let f = source.get_or_insert_with(SourceFilter::default);
+            f.enabled = true;
+            f.excludes = split_list(&v);
+        }
+        let uri_query = params
+            .iter()
+            .filter(|(k, _)| crate::query_dsl::URI_QUERY_PARAMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        ExplainParams { uri_query, source }
+    }
+}
+
+/// `GET|POST /{index}/_explain/{id}` with `{"query": …}` (or `?q=`), on the index `target`
+/// resolved to (reached through a filtered alias, the alias filter must match too, as in
+/// OpenSearch).
+pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>, params: &ExplainParams) -> EngineResult<Value> {
     let index = &target.index;
     let obj = body.and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
     for key in obj.keys() {
@@ -53,8 +96,11 @@ pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>) -> EngineR
             return Err(EngineError::bad_request("parsing_exception", format!("request does not support [{key}]")));
         }
     }
-    let query_json = obj.get("query").ok_or_else(|| EngineError::Validation("query is missing".into()))?;
-    let mut ast: QueryAst = crate::query_dsl::parse_query(query_json)?;
+    let mut ast: QueryAst = match (crate::query_dsl::parse_uri_query(&params.uri_query)?, obj.get("query")) {
+        (Some(q), _) => q,
+        (None, Some(query_json)) => crate::query_dsl::parse_query(query_json)?,
+        (None, None) => return Err(EngineError::Validation("query is missing".into())),
+    };
     if let Some(filter) = &target.filter {
         ast = QueryAst::Bool(BoolQuery { must: vec![ast], filter: vec![filter.clone()], ..BoolQuery::default() });
     }
@@ -85,7 +131,7 @@ pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>) -> EngineR
         extensions: None,
     };
     let query = ast.lower(&ctx)?;
-    match explain_doc(&searcher, query.as_ref(), address)? {
+    match explain_doc(&searcher, query.as_ref(), address, None)? {
         Some(e) => {
             out.insert("matched".into(), json!(true));
             out.insert("explanation".into(), e);
@@ -97,6 +143,19 @@ pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>) -> EngineR
                 json!({"value": 0.0, "description": "no matching term", "details": []}),
             );
         }
+    }
+    // `get`, as OpenSearch adds it when a `_source` is asked for: the stored document.
+    if let Some(filter) = params.source.as_ref().filter(|f| f.enabled)
+        && let Some(doc) = index.get(id)?
+    {
+        let mut get = Map::new();
+        get.insert("_seq_no".into(), json!(doc.meta.seq_no));
+        get.insert("_primary_term".into(), json!(doc.meta.primary_term));
+        get.insert("found".into(), json!(true));
+        if let Some(source) = filter.apply(doc.source_json()) {
+            get.insert("_source".into(), source);
+        }
+        out.insert("get".into(), Value::Object(get));
     }
     Ok(Value::Object(out))
 }

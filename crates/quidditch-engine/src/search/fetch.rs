@@ -28,12 +28,14 @@ pub(crate) struct FetchedHit<'a> {
 }
 
 /// Loads the documents of `page` (hits refer to `shards` by position); with `explain`, explains
-/// each hit's score under the plan's query, lowered once per shard.
+/// each hit's score under the plan's query, lowered once per shard (with the plan's global
+/// `statistics` under `dfs_query_then_fetch`).
 pub(crate) fn fetch<'a>(
     shards: &'a [ShardSnapshot],
     page: Vec<PageHit>,
     explain: Option<&QueryAst>,
     highlight: Option<(&HighlightSpec, &QueryAst)>,
+    statistics: Option<&dyn tantivy::query::Bm25StatisticsProvider>,
 ) -> EngineResult<Vec<FetchedHit<'a>>> {
     let mut lowered: HashMap<usize, Box<dyn Query>> = HashMap::new();
     page.into_iter()
@@ -45,7 +47,7 @@ pub(crate) fn fetch<'a>(
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => e.insert(shard.lower(explained)?),
                 };
-                explain_doc(&shard.searcher, query.as_ref(), hit.hit.address())?
+                explain_doc(&shard.searcher, query.as_ref(), hit.hit.address(), statistics)?
             } else {
                 None
             };

@@ -7,6 +7,7 @@
 
 pub mod aggregations;
 mod collector;
+mod dfs;
 mod execute;
 mod fetch;
 pub mod fields;

@@ -33,6 +33,8 @@ pub(crate) struct SearchPlan {
     pub count_hits: bool,
     pub aggs: Option<PreparedAggs>,
     pub deadline: Option<Instant>,
+    /// `dfs_query_then_fetch` over several shards: every shard scores with these totals.
+    pub statistics: Option<Arc<super::dfs::GlobalStatistics>>,
 }
 
 impl SearchPlan {
@@ -87,6 +89,7 @@ impl SearchPlan {
             count_hits: req.track_total_hits != TrackTotalHits::Disabled,
             aggs,
             deadline: req.timeout.map(|t| start + t),
+            statistics: None,
         })
     }
 

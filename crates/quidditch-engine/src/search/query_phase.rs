@@ -153,19 +153,25 @@ pub struct ShardQueryResult {
     pub timed_out: bool,
 }
 
-/// Runs `collector` over `query`, stopping early at the deadline.
+/// Runs `collector` over `query`, stopping early at the deadline, scoring with the plan's
+/// global statistics under `dfs_query_then_fetch` (else the shard's own).
 fn run<C: Collector>(
     searcher: &Searcher,
     query: &dyn Query,
     collector: C,
-    deadline: Option<Instant>,
+    plan: &SearchPlan,
     timed_out: &Arc<AtomicBool>,
 ) -> tantivy::Result<C::Fruit> {
-    match deadline {
-        None => searcher.search(query, &collector),
-        Some(deadline) => searcher.search(
+    let stats: &dyn tantivy::query::Bm25StatisticsProvider = match &plan.statistics {
+        Some(global) => global.as_ref(),
+        None => searcher,
+    };
+    match plan.deadline {
+        None => searcher.search_with_statistics_provider(query, &collector, stats),
+        Some(deadline) => searcher.search_with_statistics_provider(
             query,
             &DeadlineCollector { inner: collector, deadline, timed_out: timed_out.clone() },
+            stats,
         ),
     }
 }
@@ -227,7 +233,7 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
     let (hits, total, mut agg_fruit) = if plan.relevance_only {
         let top = (k > 0).then(|| TopDocs::with_limit(k).order_by_score());
         let (top, total, aggs) =
-            run(&snap.searcher, hits_query.as_ref(), (top, count, agg_in_main), deadline, &timed_out)
+            run(&snap.searcher, hits_query.as_ref(), (top, count, agg_in_main), plan, &timed_out)
                 .map_err(tantivy_error)?;
         let hits = top
             .unwrap_or_default()
@@ -251,13 +257,13 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
             doc_bases: snap.doc_bases(),
         });
         let (sorted, total, aggs) =
-            run(&snap.searcher, hits_query.as_ref(), (sorted, count, agg_in_main), deadline, &timed_out)
+            run(&snap.searcher, hits_query.as_ref(), (sorted, count, agg_in_main), plan, &timed_out)
                 .map_err(tantivy_error)?;
         (sorted.unwrap_or_default().into_iter().map(ShardHit::from_sorted).collect(), total, aggs)
     };
     if let Some(collector) = agg_separate {
         agg_fruit =
-            Some(run(&snap.searcher, query.as_ref(), collector, deadline, &timed_out).map_err(tantivy_error)?);
+            Some(run(&snap.searcher, query.as_ref(), collector, plan, &timed_out).map_err(tantivy_error)?);
     }
     // Top-level `filter`/`filters` aggregations: one counted pass per filter.
     let mut filter_aggs = Vec::new();
@@ -268,7 +274,7 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
                 let q = snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?;
                 let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
                 let (doc_count, sub) =
-                    run(&snap.searcher, q.as_ref(), (Count, sub), deadline, &timed_out).map_err(tantivy_error)?;
+                    run(&snap.searcher, q.as_ref(), (Count, sub), plan, &timed_out).map_err(tantivy_error)?;
                 let sub = sub.as_ref().map(AggState::encode).transpose()?;
                 buckets.push(FilterBucketState { doc_count: doc_count as u64, sub });
             }

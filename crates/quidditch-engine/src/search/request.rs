@@ -55,6 +55,9 @@ pub struct SearchRequest {
     pub allow_partial_search_results: bool,
     /// `explain`: each hit carries its score explanation (`_explanation`).
     pub explain: bool,
+    /// `search_type=dfs_query_then_fetch`: score with the statistics of every searched shard
+    /// (`search::dfs`) instead of each shard's own (`query_then_fetch`, the default).
+    pub dfs: bool,
     /// `?scroll=1m`: open a scroll context kept alive this long (see `search::scroll`).
     pub scroll: Option<Duration>,
     /// `slice: {id, max}` of a sliced scroll: this request sees one of `max` disjoint parts.
@@ -125,6 +128,7 @@ impl Default for SearchRequest {
             explain: false,
             highlight: None,
             fields: Vec::new(),
+            dfs: false,
         }
     }
 }
@@ -310,6 +314,13 @@ impl SearchRequest {
         if let Some(v) = param("_source_excludes").or(param("_source_exclude")) {
             req.source.enabled = true;
             req.source.excludes = split_list(v);
+        }
+        if let Some(v) = param("search_type") {
+            req.dfs = match v {
+                "query_then_fetch" => false,
+                "dfs_query_then_fetch" => true,
+                other => return Err(QueryError::illegal_argument(format!("No search type for [{other}]"))),
+            };
         }
         if let Some(v) = param("track_total_hits") {
             req.track_total_hits = parse_track_total_hits(&Value::String(v.to_string()))?;

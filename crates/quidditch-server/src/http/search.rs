@@ -24,12 +24,12 @@ const SEARCH: ApiParams = ApiParams::new(&[
     "track_scores", "version", "seq_no_primary_term", "typed_keys", "routing",
     "allow_partial_search_results", "rest_total_hits_as_int", "request_cache",
     "batched_reduce_size", "max_concurrent_shard_requests", "pre_filter_shard_size",
-    "ccs_minimize_roundtrips", "scroll", "docvalue_fields",
+    "ccs_minimize_roundtrips", "scroll", "docvalue_fields", "search_type",
 ])
 .not_implemented(&[
     "allow_no_indices", "expand_wildcards",
     "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score",
-    "preference", "search_pipeline", "search_type", "shard_info", "stats",
+    "preference", "search_pipeline", "shard_info", "stats",
     "stored_fields", "suggest_field", "suggest_mode", "suggest_size", "suggest_text",
     "terminate_after",
 ]);
