@@ -473,7 +473,7 @@ def test_docs_examples_run(server_factory):
     server = server_factory()
     text = (REPO / "docs" / "udf-search.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    assert len(blocks) == 7
+    assert len(blocks) == 8
     env = {**os.environ, "QUIDDITCH": server.url}
     outputs = []
     for block in blocks:
@@ -510,7 +510,11 @@ def test_docs_examples_run(server_factory):
     assert got_script["_id"] == "double_score" and got_script["found"] is True
     assert sorted(ids(doubled)) == sorted(docs)
     assert all(h["_score"] == pytest.approx(2.0) for h in doubled["hits"]["hits"])
-    (excluded,) = outputs[6]
+    # The same scorer as inline WAT: match_all scores 1, doubled; any params are accepted.
+    (inline,) = outputs[6]
+    assert sorted(ids(inline)) == sorted(docs)
+    assert all(h["_score"] == pytest.approx(2.0) for h in inline["hits"]["hits"])
+    (excluded,) = outputs[7]
     assert sorted(ids(excluded)) == sorted(i for i, (price, _, _) in docs.items() if price <= 50)
 
 
