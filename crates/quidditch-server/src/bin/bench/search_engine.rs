@@ -53,6 +53,9 @@ struct Args {
     /// The `quidditch` binary (default: next to this `bench` binary).
     #[arg(long)]
     server_bin: Option<PathBuf>,
+    /// Only the `quidditch serve` side (comparing two server builds: `--server-bin`).
+    #[arg(long)]
+    server_only: bool,
 }
 
 /// A tiny deterministic PRNG (SplitMix64), so both sides and every run see the same data.
@@ -215,6 +218,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let docs = generate(args.docs);
     let queries = generate_queries(args.queries + 100);
 
+    if args.server_only {
+        eprintln!("quidditch server {}…", args.server_bin.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+        let server = run_server(&args, &docs, &queries)?;
+        println!("search-engine benchmark, server only: {} docs, {} queries", args.docs, args.queries);
+        println!("{:<14} {:>12} {:>14} {:>10} {:>10}", "side", "index s", "docs/s", "p50 ms", "p99 ms");
+        println!(
+            "{:<14} {:>12.2} {:>14.0} {:>10.3} {:>10.3}",
+            "quidditch", server.index_secs, server.docs_per_sec, ms(server.p50), ms(server.p99)
+        );
+        println!("total hits over all measured queries: {}", server.total_hits);
+        return Ok(());
+    }
     eprintln!("raw tantivy…");
     let raw = run_raw(&args, &docs, &queries)?;
     eprintln!("quidditch engine in-process…");
