@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::EngineConfig;
 use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
-use crate::index::{Index, IndexSettings};
+use crate::index::{Index, IndexSettings, WriterSlots};
 use crate::mapping::Mapping;
 use crate::names::{self, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
@@ -39,6 +39,8 @@ pub struct Engine {
     committer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Open scroll contexts (each pins its shards' searchers).
     scrolls: crate::search::ScrollRegistry,
+    /// The node's budget of open index writers (`max_open_writers`).
+    writer_slots: Arc<WriterSlots>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -56,6 +58,7 @@ impl Engine {
         udfs: Arc<quidditch_udf::UdfRegistry>,
     ) -> anyhow::Result<Arc<Engine>> {
         std::fs::create_dir_all(dir)?;
+        let writer_slots = WriterSlots::new(config.max_open_writers());
         let mut indices = BTreeMap::new();
         let mut broken = BTreeMap::new();
         for entry in std::fs::read_dir(dir)? {
@@ -70,9 +73,9 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(&path);
                 continue;
             }
-            match Index::open(&path, &name, &config) {
+            match Index::open(&path, &name, &config, &writer_slots) {
                 Ok(index) => {
-                    indices.insert(name, Arc::new(index));
+                    indices.insert(name, index);
                 }
                 Err(e) => {
                     // One damaged index must not keep the node (and every other index) down.
@@ -97,6 +100,7 @@ impl Engine {
             stop: Arc::new((Mutex::new(false), Condvar::new())),
             committer: Mutex::new(None),
             scrolls: crate::search::ScrollRegistry::default(),
+            writer_slots,
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -489,11 +493,10 @@ impl Engine {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        let index = Index::create(&dir, name, settings, mapping, &self.config).map_err(|e| {
+        let index = Index::create(&dir, name, settings, mapping, &self.config, &self.writer_slots).map_err(|e| {
             let _ = std::fs::remove_dir_all(&dir);
             EngineError::Internal(e)
         })?;
-        let index = Arc::new(index);
         self.indices.write().insert(name.to_string(), index.clone());
         if !aliases.is_empty() {
             let actions: Vec<AliasAction> = aliases
@@ -593,12 +596,20 @@ impl Engine {
         tracing::info!(index = index.name(), "deleted index");
     }
 
-    /// Commits every dirty index (background committer tick).
+    /// Index writers open now (each costs threads and indexing memory; see `max_open_writers`).
+    pub fn open_writers(&self) -> usize {
+        self.writer_slots.open_count()
+    }
+
+    /// Commits every dirty index and closes writers idle for `writer_idle_close_ms`
+    /// (background committer tick).
     fn commit_dirty(&self) {
+        let idle = Duration::from_millis(self.config.writer_idle_close_ms);
         for index in self.list() {
             if let Err(e) = index.refresh_if_dirty() {
                 tracing::error!(index = index.name(), "background commit failed: {e}");
             }
+            index.close_idle_writers(idle);
         }
     }
 }

@@ -9,6 +9,10 @@ pub enum EngineError {
     /// 404 `index_not_found_exception`.
     #[error("no such index [{index}]")]
     IndexNotFound { index: String },
+    /// 429 `rejected_execution_exception`: a node-wide resource (open index writers) is used
+    /// up; the client should retry later.
+    #[error("{0}")]
+    Rejected(String),
     /// 400 `routing_missing_exception`: the mapping requires `_routing` and the request has none.
     #[error("routing is required for [{index}]/[{id}]")]
     RoutingMissing { index: String, id: String },
@@ -100,6 +104,7 @@ impl EngineError {
             EngineError::IndexNotFound { .. } | EngineError::AliasRequired { .. } => "index_not_found_exception",
             EngineError::IndexAlreadyExists { .. } => "resource_already_exists_exception",
             EngineError::RoutingMissing { .. } => "routing_missing_exception",
+            EngineError::Rejected(_) => "rejected_execution_exception",
             EngineError::InvalidIndexName { .. } => "invalid_index_name_exception",
             EngineError::InvalidAliasName { .. } => "invalid_alias_name_exception",
             EngineError::AliasesNotFound { .. } => "aliases_not_found_exception",

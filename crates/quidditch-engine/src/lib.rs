@@ -54,6 +54,17 @@ pub struct EngineConfig {
     /// Commit when an index's write-ahead log exceeds this many MB even if no refresh is due
     /// (bounds replay time and the memory of the realtime-GET map).
     pub flush_threshold_mb: u64,
+    /// Most tantivy index writers (one per written shard) open at once on this node
+    /// (0 = 2 × cores + 4). Writers are opened on a shard's first write and closed once it
+    /// is idle; when the budget is used up, the least recently written writer that is not in
+    /// the middle of a write is flushed (its documents committed) and closed, and only a write
+    /// that finds every writer busy is rejected with 429 (retry later).
+    pub max_open_writers: usize,
+    /// A shard's writer is flushed and closed after this long without writes (its threads
+    /// and indexing memory released); the next write reopens it.
+    pub writer_idle_close_ms: u64,
+    /// tantivy merge threads per open writer.
+    pub merge_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +75,9 @@ impl Default for EngineConfig {
             indexing_threads: 0,
             search_idle_after_ms: 30_000,
             flush_threshold_mb: 256,
+            max_open_writers: 0,
+            writer_idle_close_ms: 10_000,
+            merge_threads: 1,
         }
     }
 }
@@ -71,6 +85,13 @@ impl Default for EngineConfig {
 impl EngineConfig {
     pub(crate) fn refresh_interval(&self) -> Duration {
         Duration::from_millis(self.refresh_interval_ms.max(10))
+    }
+
+    pub(crate) fn max_open_writers(&self) -> usize {
+        if self.max_open_writers > 0 {
+            return self.max_open_writers;
+        }
+        2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 4
     }
 
     pub(crate) fn writer_memory_bytes(&self) -> usize {

@@ -29,7 +29,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// One logged operation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WalOp {
-    Index { seq_no: i64, version: i64, primary_term: i64, id: String, source: std::sync::Arc<[u8]> },
+    Index {
+        seq_no: i64,
+        version: i64,
+        primary_term: i64,
+        id: String,
+        source: std::sync::Arc<[u8]>,
+        /// The custom routing (`_routing`) the document was written with, if any.
+        routing: Option<String>,
+    },
     Delete { seq_no: i64, version: i64, primary_term: i64, id: String },
 }
 
@@ -43,11 +51,14 @@ impl WalOp {
     fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0u8; 8]); // len + crc, patched below
-        let (tag, seq_no, version, term, id, source) = match self {
-            WalOp::Index { seq_no, version, primary_term, id, source } => {
-                (1u8, seq_no, version, primary_term, id, Some(source))
+        // Tag 3 is an index op with a routing; one without keeps tag 1, the format every
+        // version of the log can read.
+        let (tag, seq_no, version, term, id, source, routing) = match self {
+            WalOp::Index { seq_no, version, primary_term, id, source, routing } => {
+                let tag = if routing.is_some() { TAG_INDEX_ROUTED } else { TAG_INDEX };
+                (tag, seq_no, version, primary_term, id, Some(source), routing.as_ref())
             }
-            WalOp::Delete { seq_no, version, primary_term, id } => (2u8, seq_no, version, primary_term, id, None),
+            WalOp::Delete { seq_no, version, primary_term, id } => (TAG_DELETE, seq_no, version, primary_term, id, None, None),
         };
         out.push(tag);
         out.extend_from_slice(&seq_no.to_le_bytes());
@@ -58,6 +69,10 @@ impl WalOp {
         if let Some(src) = source {
             out.extend_from_slice(&(src.len() as u32).to_le_bytes());
             out.extend_from_slice(src);
+        }
+        if let Some(routing) = routing {
+            out.extend_from_slice(&(routing.len() as u32).to_le_bytes());
+            out.extend_from_slice(routing.as_bytes());
         }
         let payload_len = (out.len() - start - 8) as u32;
         let crc = crc32fast::hash(&out[start + 8..]);
@@ -74,17 +89,28 @@ impl WalOp {
         let id_len = r.u32()? as usize;
         let id = String::from_utf8(r.bytes(id_len)?.to_vec()).ok()?;
         let op = match tag {
-            1 => {
+            TAG_INDEX | TAG_INDEX_ROUTED => {
                 let n = r.u32()? as usize;
                 let source = r.bytes(n)?.into();
-                WalOp::Index { seq_no, version, primary_term, id, source }
+                let routing = if tag == TAG_INDEX_ROUTED {
+                    let n = r.u32()? as usize;
+                    Some(String::from_utf8(r.bytes(n)?.to_vec()).ok()?)
+                } else {
+                    None
+                };
+                WalOp::Index { seq_no, version, primary_term, id, source, routing }
             }
-            2 => WalOp::Delete { seq_no, version, primary_term, id },
+            TAG_DELETE => WalOp::Delete { seq_no, version, primary_term, id },
             _ => return None,
         };
         (r.i == p.len()).then_some(op)
     }
 }
+
+/// Record tags: an index op (no routing), a delete, an index op with a routing.
+const TAG_INDEX: u8 = 1;
+const TAG_DELETE: u8 = 2;
+const TAG_INDEX_ROUTED: u8 = 3;
 
 struct Reader<'a> {
     p: &'a [u8],
@@ -474,7 +500,31 @@ mod tests {
     use super::*;
 
     fn idx(seq: i64, id: &str) -> WalOp {
-        WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: id.into(), source: (&br#"{"a":1}"#[..]).into() }
+        WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: id.into(), source: (&br#"{"a":1}"#[..]).into(), routing: None }
+    }
+
+    #[test]
+    fn routing_round_trips_and_records_without_it_keep_the_old_encoding() {
+        let routed = WalOp::Index {
+            seq_no: 7,
+            version: 2,
+            primary_term: 1,
+            id: "d".into(),
+            source: (&br#"{"a":1}"#[..]).into(),
+            routing: Some("user-ü".into()),
+        };
+        let mut out = Vec::new();
+        routed.encode(&mut out);
+        assert_eq!(out[8], TAG_INDEX_ROUTED);
+        assert_eq!(WalOp::decode(&out[8..]), Some(routed));
+        // A record written before routing was logged (tag 1) still decodes, without routing.
+        let mut old = Vec::new();
+        idx(3, "x").encode(&mut old);
+        assert_eq!(old[8], TAG_INDEX);
+        let expected_old: Vec<u8> = [&[1u8][..], &3i64.to_le_bytes(), &1i64.to_le_bytes(), &1i64.to_le_bytes(),
+            &1u32.to_le_bytes(), b"x", &7u32.to_le_bytes(), br#"{"a":1}"#].concat();
+        assert_eq!(&old[8..], &expected_old[..], "the tag-1 layout is unchanged");
+        assert_eq!(WalOp::decode(&expected_old), Some(idx(3, "x")));
     }
 
     #[test]

@@ -13,9 +13,10 @@ pub mod routing;
 pub mod schema;
 mod shard;
 mod write;
+mod writer_slots;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
@@ -26,6 +27,7 @@ pub use self::meta::{IndexMeta, IndexSettings};
 pub use self::routing::ShardRouting;
 pub use self::schema::IndexFields;
 pub use self::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome, WriteResult};
+pub(crate) use self::writer_slots::WriterSlots;
 
 use self::shard::Shard;
 use crate::EngineConfig;
@@ -63,12 +65,18 @@ pub(crate) struct LiveDoc {
 }
 
 pub(crate) struct WriteState {
-    /// `None` once the index is deleted.
+    /// Opened on demand and closed when idle (`None` then); see `writer_slots`. A closed
+    /// writer never holds uncommitted ops: it is flushed first.
     writer: Option<IndexWriter>,
+    /// The index is being deleted: no writer opens again.
+    deleted: bool,
     wal: Wal,
     next_seq_no: i64,
     /// Ops applied to the writer but not yet committed.
     uncommitted: usize,
+    /// Committed (flushed) but the reader was not reloaded yet: the next refresh reloads.
+    unreloaded: bool,
+    /// Last refresh (commit + reader reload), for `refresh_interval`.
     last_commit: std::time::Instant,
 }
 
@@ -77,6 +85,8 @@ pub const PRIMARY_TERM: i64 = 1;
 
 /// An open index. Shared as `Arc<Index>`; cheap to clone the handles it gives out.
 pub struct Index {
+    /// This index's own handle, for the writer budget (which closes idle writers of any index).
+    me: Weak<Index>,
     name: String,
     uuid: String,
     creation_date: i64,
@@ -113,7 +123,8 @@ impl Index {
         mut settings: IndexSettings,
         mapping: Mapping,
         config: &EngineConfig,
-    ) -> anyhow::Result<Index> {
+        slots: &Arc<WriterSlots>,
+    ) -> anyhow::Result<Arc<Index>> {
         let routing = settings.shard_routing()?;
         // Pinned at creation: the default could change, the routing of stored documents must not.
         settings.values.insert("number_of_shards".into(), Value::from(routing.number_of_shards));
@@ -130,11 +141,16 @@ impl Index {
         };
         // meta.json last: an index directory without it is an aborted creation.
         meta.store(&dir.join("meta.json"))?;
-        Index::open(dir, name, config)
+        Index::open(dir, name, config, slots)
     }
 
     /// Opens an existing index and replays the write-ahead log of each shard.
-    pub(crate) fn open(dir: &Path, name: &str, config: &EngineConfig) -> anyhow::Result<Index> {
+    pub(crate) fn open(
+        dir: &Path,
+        name: &str,
+        config: &EngineConfig,
+        slots: &Arc<WriterSlots>,
+    ) -> anyhow::Result<Arc<Index>> {
         let meta = IndexMeta::load(&dir.join("meta.json"))?;
         let analysis = Arc::new(
             AnalysisRegistry::from_settings(meta.settings.analysis().as_ref(), meta.settings.similarity().as_ref())
@@ -155,7 +171,7 @@ impl Index {
         let mut fields = None;
         for n in 0..routing.number_of_shards {
             let shard_dir = if legacy { dir.to_path_buf() } else { shard::shard_dir(dir, n) };
-            let (shard, shard_fields, ops) = Shard::open(&shard_dir, n, config)
+            let (shard, shard_fields, ops) = Shard::open(&shard_dir, n, config, slots)
                 .map_err(|e| anyhow::anyhow!("shard [{n}]: {e:#}"))?;
             fields.get_or_insert(shard_fields);
             // `_text` of indices created since the engine analyses text itself declares this
@@ -168,7 +184,8 @@ impl Index {
             replays.push(ops);
         }
         let fields = fields.ok_or_else(|| anyhow::anyhow!("index has no shards"))?;
-        let index = Index {
+        let index = Arc::new_cyclic(|me| Index {
+            me: me.clone(),
             name: name.to_string(),
             uuid: meta.uuid,
             creation_date: meta.creation_date,
@@ -184,10 +201,10 @@ impl Index {
             last_search_ms: AtomicI64::new(i64::MIN),
             search_idle_after_ms: config.search_idle_after_ms as i64,
             flush_threshold_bytes: config.flush_threshold_mb * 1_000_000,
-        };
+        });
         let mapping = index.mapping();
         for (shard, ops) in index.shards.iter().zip(replays) {
-            shard.replay(&index.name, &mapping, &index.fields, ops)?;
+            shard.replay(&index.me, &index.commit_context(&mapping), ops)?;
         }
         Ok(index)
     }
@@ -337,7 +354,7 @@ impl Index {
                 continue;
             }
             let mut st = shard.write.lock();
-            if st.uncommitted == 0 {
+            if st.uncommitted == 0 && !st.unreloaded {
                 continue;
             }
             let big_wal = st.wal.size_bytes() > self.flush_threshold_bytes;
@@ -356,6 +373,39 @@ impl Index {
             }
         }
         Ok(())
+    }
+
+    /// Flushes and closes the writers of shards without writes for `idle` (background
+    /// committer). A shard whose lock is taken is not idle.
+    pub(crate) fn close_idle_writers(&self, idle: std::time::Duration) {
+        let mapping = self.mapping();
+        for shard in &self.shards {
+            if !shard.is_idle_for(idle) {
+                continue;
+            }
+            let Some(mut st) = shard.write.try_lock() else { continue };
+            if st.writer.is_none() {
+                continue;
+            }
+            if let Err(e) = shard.close_writer_locked(&mut st, &self.commit_context(&mapping)) {
+                tracing::warn!(index = %self.name, shard = shard.number, "closing an idle index writer: {e}");
+            }
+        }
+    }
+
+    /// Flushes and closes shard `number`'s writer to make room in the node's writer budget,
+    /// unless the shard is in the middle of a write. Returns whether its slot is free now.
+    pub(crate) fn evict_writer(&self, number: u32) -> bool {
+        let Some(shard) = self.shards.get(number as usize) else { return false };
+        let Some(mut st) = shard.write.try_lock() else { return false };
+        let mapping = self.mapping();
+        match shard.close_writer_locked(&mut st, &self.commit_context(&mapping)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(index = %self.name, shard = number, "flushing an index writer to make room failed: {e}");
+                false
+            }
+        }
     }
 
     /// Number of documents visible to search, and of deleted-but-not-merged ones.

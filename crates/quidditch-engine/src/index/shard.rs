@@ -8,20 +8,23 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use anyhow::Context as _;
 use parking_lot::{Mutex, RwLock};
 use serde_json::{Value, json};
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{IndexRecordOption, Value as _};
-use tantivy::{DocAddress, DocSet, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term};
+use tantivy::indexer::IndexWriterOptions;
+use tantivy::{DocAddress, DocSet, IndexReader, ReloadPolicy, Searcher, TERMINATED, TantivyDocument, Term};
 
 use super::schema::{self, IndexFields};
-use super::{LiveDoc, StoredDoc, WriteState, write};
+use super::writer_slots::{SlotOwner, WriterSlots};
+use super::{Index, LiveDoc, StoredDoc, WriteState, now_millis, write};
 use crate::EngineConfig;
 use crate::document::DocMeta;
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 use crate::mapping::Mapping;
 use crate::wal::{Wal, WalOp};
 
@@ -39,6 +42,14 @@ pub(crate) struct Shard {
     dir: PathBuf,
     tantivy: tantivy::Index,
     reader: IndexReader,
+    /// How this shard's writer is opened (on its first write, and again after it was closed).
+    writer_options: IndexWriterOptions,
+    /// The node's writer budget, and this shard's key in it.
+    slots: Arc<WriterSlots>,
+    slot_id: u64,
+    /// Epoch millis of the last write that needed the writer: idle writers are closed, and
+    /// the least recently written one gives way when the budget is used up.
+    last_write: Arc<AtomicU64>,
     pub(crate) write: Mutex<WriteState>,
     pub(crate) live: RwLock<HashMap<String, LiveDoc>>,
     /// Writes applied since the last commit (cheap check without the write lock).
@@ -65,12 +76,21 @@ impl Shard {
     }
 
     /// Opens the shard in `dir` and returns it with the WAL records to replay.
-    pub fn open(dir: &Path, number: u32, config: &EngineConfig) -> anyhow::Result<(Shard, IndexFields, Vec<WalOp>)> {
+    /// No writer is opened here: an idle shard costs no threads.
+    pub fn open(
+        dir: &Path,
+        number: u32,
+        config: &EngineConfig,
+        slots: &Arc<WriterSlots>,
+    ) -> anyhow::Result<(Shard, IndexFields, Vec<WalOp>)> {
         let tantivy = tantivy::Index::open(MmapDirectory::open(dir.join("tantivy"))?)?;
         let fields = schema::fields_of(&tantivy.schema())?;
         let threads = config.indexing_threads();
-        let writer: IndexWriter =
-            tantivy.writer_with_num_threads(threads, config.writer_memory_bytes().max(threads * 16_000_000))?;
+        let writer_options = IndexWriterOptions::builder()
+            .num_worker_threads(threads)
+            .num_merge_threads(config.merge_threads.max(1))
+            .memory_budget_per_thread((config.writer_memory_bytes() / threads).max(16_000_000))
+            .build();
         let reader = tantivy.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let committed_seq_no = committed_seq_no(&tantivy)?;
         let (wal, ops) = Wal::open(&dir.join("wal")).context("replaying the write-ahead log")?;
@@ -79,11 +99,17 @@ impl Shard {
             dir: dir.to_path_buf(),
             tantivy,
             reader,
+            writer_options,
+            slots: slots.clone(),
+            slot_id: slots.next_shard_id(),
+            last_write: Arc::new(AtomicU64::new(0)),
             write: Mutex::new(WriteState {
-                writer: Some(writer),
+                writer: None,
+                deleted: false,
                 wal,
                 next_seq_no: committed_seq_no + 1,
                 uncommitted: 0,
+                unreloaded: false,
                 last_commit: std::time::Instant::now(),
             }),
             live: RwLock::new(HashMap::new()),
@@ -93,16 +119,74 @@ impl Shard {
         Ok((shard, fields, ops))
     }
 
-    /// Re-applies logged ops (those above the last committed `_seq_no`), then commits them.
-    pub fn replay(&self, index_name: &str, mapping: &Mapping, fields: &IndexFields, ops: Vec<WalOp>) -> anyhow::Result<()> {
+    /// Re-applies logged ops (those above the last committed `_seq_no`), commits them, and
+    /// closes the writer again (opening a thousand indices must not hold a thousand writers).
+    pub fn replay(&self, index: &Weak<Index>, ctx: &CommitContext<'_>, ops: Vec<WalOp>) -> anyhow::Result<()> {
         let mut st = self.write.lock();
-        let replayed = self.apply_logged(&mut st, index_name, mapping, fields, ops)?;
+        if ops.is_empty() {
+            // Nothing to replay; a WAL holding only committed records is emptied lazily.
+            return Ok(());
+        }
+        self.ensure_writer(&mut st, index)?;
+        let replayed = self.apply_logged(&mut st, ctx.index_name, ctx.mapping, ctx.fields, ops)?;
         st.uncommitted += replayed;
         if replayed > 0 {
-            tracing::info!(index = %index_name, shard = self.number, ops = replayed, "replayed write-ahead log");
+            tracing::info!(index = %ctx.index_name, shard = self.number, ops = replayed, "replayed write-ahead log");
         }
-        self.commit_locked(&mut st, &CommitContext { index_name, mapping, fields })?;
+        self.commit_locked(&mut st, ctx)?;
+        self.close_writer_locked(&mut st, ctx)?;
         Ok(())
+    }
+
+    /// Opens the shard's tantivy writer if it is not open (first write, or closed while
+    /// idle), within the node's writer budget. Called under the write lock before anything
+    /// is logged, so a write that cannot get a writer is rejected whole (429).
+    pub(crate) fn ensure_writer(&self, st: &mut WriteState, index: &Weak<Index>) -> EngineResult<()> {
+        if st.deleted {
+            return Err(EngineError::internal("the index is being deleted"));
+        }
+        self.last_write.store(now_millis().max(0) as u64, Ordering::Relaxed);
+        if st.writer.is_some() {
+            return Ok(());
+        }
+        self.slots.acquire(SlotOwner { shard_id: self.slot_id, index, shard: self.number, last_write: &self.last_write })?;
+        match self.tantivy.writer_with_options(self.writer_options.clone()) {
+            Ok(writer) => {
+                st.writer = Some(writer);
+                Ok(())
+            }
+            Err(e) => {
+                self.slots.release(self.slot_id);
+                // Typically threads or memory ran out: the node is overloaded, not broken.
+                Err(EngineError::Rejected(format!("rejected execution: cannot open an index writer: {e}")))
+            }
+        }
+    }
+
+    /// Flushes what the writer holds (tantivy commit, WAL truncated: durable, but not visible
+    /// to search before the next refresh) and closes it, giving its threads and memory back.
+    /// On a failed flush the writer stays open (and was rebuilt from the WAL).
+    pub(crate) fn close_writer_locked(&self, st: &mut WriteState, ctx: &CommitContext<'_>) -> EngineResult<()> {
+        if st.writer.is_none() {
+            self.slots.release(self.slot_id);
+            return Ok(());
+        }
+        self.flush_locked(st, ctx)?;
+        if let Some(writer) = st.writer.take() {
+            // Under the write lock: the shard cannot reopen a writer (and contend for tantivy's
+            // directory lock) before this one has fully stopped.
+            if let Err(e) = writer.wait_merging_threads() {
+                tracing::warn!(index = %ctx.index_name, shard = self.number, "closing an index writer: {e}");
+            }
+        }
+        self.slots.release(self.slot_id);
+        Ok(())
+    }
+
+    /// Whether no write needed the writer for `idle`.
+    pub(crate) fn is_idle_for(&self, idle: std::time::Duration) -> bool {
+        let last = self.last_write.load(Ordering::Relaxed) as i64;
+        now_millis().saturating_sub(last) >= idle.as_millis() as i64
     }
 
     /// Adds logged ops to the writer; returns how many.
@@ -119,11 +203,14 @@ impl Shard {
             st.next_seq_no = st.next_seq_no.max(op.seq_no() + 1);
             let writer = st.writer.as_mut().ok_or_else(|| anyhow::anyhow!("index closed"))?;
             match op {
-                WalOp::Index { seq_no, version, primary_term, id, source } => {
+                WalOp::Index { seq_no, version, primary_term, id, source, routing } => {
                     let meta = DocMeta { seq_no, version, primary_term };
                     let doc = match write::build_doc(mapping, fields, &id, &source) {
                         Ok((mut doc, _)) => {
                             crate::document::add_meta(&mut doc, fields, meta);
+                            if let (Some(field), Some(routing)) = (fields.routing, &routing) {
+                                doc.add_text(field, routing);
+                            }
                             doc
                         }
                         Err(e) => {
@@ -245,7 +332,24 @@ impl Shard {
         self.commit_locked(&mut st, ctx)
     }
 
+    /// A refresh: flush, then reload the reader so search sees everything acknowledged.
     pub(crate) fn commit_locked(&self, st: &mut WriteState, ctx: &CommitContext<'_>) -> EngineResult<()> {
+        self.flush_locked(st, ctx)?;
+        if st.unreloaded {
+            self.reader.reload()?;
+            // Reader first, then the live map: a GET that misses the map finds the new searcher.
+            self.live.write().clear();
+            st.unreloaded = false;
+            st.last_commit = std::time::Instant::now();
+            self.dirty.store(false, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// tantivy commit and WAL truncation, without a reader reload: the writes become durable
+    /// in tantivy but not visible to search (OpenSearch's flush vs refresh). Realtime GET keeps
+    /// serving them from the live map until the next refresh.
+    fn flush_locked(&self, st: &mut WriteState, ctx: &CommitContext<'_>) -> EngineResult<()> {
         if st.uncommitted == 0 && st.wal.size_bytes() == 0 {
             return Ok(());
         }
@@ -261,13 +365,9 @@ impl Shard {
             }
             return Err(e.into());
         }
-        self.reader.reload()?;
-        // Reader first, then the live map: a GET that misses the map finds the new searcher.
-        self.live.write().clear();
-        st.wal.truncate()?;
+        st.unreloaded = true;
         st.uncommitted = 0;
-        st.last_commit = std::time::Instant::now();
-        self.dirty.store(false, Ordering::Release);
+        st.wal.truncate()?;
         Ok(())
     }
 
@@ -289,14 +389,16 @@ impl Shard {
         self.write.lock().next_seq_no - 1
     }
 
-    /// Stops the writer (waits for its threads).
+    /// Stops the writer (waits for its threads) for good: the index is being deleted.
     pub fn close(&self, index_name: &str) {
         let mut st = self.write.lock();
+        st.deleted = true;
         if let Some(writer) = st.writer.take() {
             if let Err(e) = writer.wait_merging_threads() {
                 tracing::warn!(index = %index_name, shard = self.number, "stopping writer: {e}");
             }
         }
+        self.slots.release(self.slot_id);
     }
 }
 

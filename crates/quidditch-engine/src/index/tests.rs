@@ -13,6 +13,11 @@ fn config() -> EngineConfig {
     EngineConfig { writer_memory_mb: 20, indexing_threads: 1, ..EngineConfig::default() }
 }
 
+/// A writer budget no test here reaches.
+fn slots() -> Arc<WriterSlots> {
+    WriterSlots::new(64)
+}
+
 fn put(id: &str, source: serde_json::Value) -> WriteOp {
     WriteOp::Index {
         id: Some(id.into()),
@@ -23,9 +28,9 @@ fn put(id: &str, source: serde_json::Value) -> WriteOp {
     }
 }
 
-fn create_index(dir: &Path) -> Index {
+fn create_index(dir: &Path) -> Arc<Index> {
     let mapping = Mapping::parse(&json!({"properties": {"n": {"type": "long"}}})).unwrap();
-    Index::create(dir, "t", IndexSettings::default(), mapping, &config()).unwrap()
+    Index::create(dir, "t", IndexSettings::default(), mapping, &config(), &slots()).unwrap()
 }
 
 #[test]
@@ -44,7 +49,7 @@ fn wal_replay_restores_uncommitted_writes() {
         assert_eq!(index.committed_searcher().num_docs(), 0);
         // Dropped without commit: a crash as far as tantivy is concerned.
     }
-    let index = Index::open(&dir, "t", &config()).unwrap();
+    let index = Index::open(&dir, "t", &config(), &slots()).unwrap();
     assert_eq!(index.searcher().num_docs(), 99);
     let d7 = index.get("d7").unwrap().unwrap();
     assert_eq!(d7.source_json(), json!({"n": 7, "s": "text"}));
@@ -67,7 +72,7 @@ fn committed_then_reopened_without_replay() {
         index.write(vec![put("a", json!({"n": 1}))], Refresh::True).unwrap();
         assert_eq!(index.searcher().num_docs(), 1);
     }
-    let index = Index::open(&dir, "t", &config()).unwrap();
+    let index = Index::open(&dir, "t", &config(), &slots()).unwrap();
     assert_eq!(index.searcher().num_docs(), 1);
     assert_eq!(index.max_seq_no(), 0);
 }
@@ -166,7 +171,7 @@ fn search_idle_index_refreshes_on_search_and_explicit_interval_does_not() {
     // Explicit refresh_interval: -1 → only explicit refreshes make writes visible.
     let mut settings = IndexSettings::default();
     settings.values.insert("refresh_interval".into(), json!("-1"));
-    let manual = Index::create(&tmp.path().join("manual"), "manual", settings, Mapping::default(), &config()).unwrap();
+    let manual = Index::create(&tmp.path().join("manual"), "manual", settings, Mapping::default(), &config(), &slots()).unwrap();
     manual.write(vec![put("1", json!({"n": 1}))], Refresh::False).unwrap();
     manual.refresh_if_dirty().unwrap();
     assert_eq!(manual.searcher().num_docs(), 0);
@@ -210,7 +215,7 @@ fn write_path_profile() {
         let build = t.elapsed();
         let tmp = tempfile::tempdir().unwrap();
         let cfg = EngineConfig { writer_memory_mb: 128, ..EngineConfig::default() };
-        let index = Index::create(&tmp.path().join("t"), "t", IndexSettings::default(), mapping.clone(), &cfg).unwrap();
+        let index = Index::create(&tmp.path().join("t"), "t", IndexSettings::default(), mapping.clone(), &cfg, &slots()).unwrap();
         let t = Instant::now();
         for (b, chunk) in sources.chunks(5000).enumerate() {
             let ops = chunk
@@ -298,12 +303,12 @@ fn deepest_allowed_mapping_reads_back_from_meta_json_with_a_small_stack() {
     std::thread::Builder::new()
         .stack_size(1 << 20)
         .spawn(move || {
-            let index = Index::create(&dir2, "deep", settings, mapping, &config()).unwrap();
+            let index = Index::create(&dir2, "deep", settings, mapping, &config(), &slots()).unwrap();
             let source = serde_json::to_vec(&json!({leaf.clone(): "v", "o": {"new": 1}})).unwrap();
             let written = index.write(vec![WriteOp::Index { id: Some("1".into()), source, op_type: OpType::Index, if_seq_no: None, if_primary_term: None }], Refresh::False).unwrap();
             assert!(written[0].is_ok(), "{:?}", written[0]);
             drop(index);
-            let index = Index::open(&dir2, "deep", &config()).unwrap();
+            let index = Index::open(&dir2, "deep", &config(), &slots()).unwrap();
             assert!(index.mapping().resolve(&leaf).is_some());
             assert!(index.mapping().resolve("o.new").is_some());
             assert_eq!(index.get("1").unwrap().unwrap().source_json()[leaf.as_str()], json!("v"));
@@ -392,12 +397,12 @@ fn index_created_before_the_text_pool_keeps_answering() {
     };
     meta.store(&dir.join("meta.json")).unwrap();
     {
-        let index = Arc::new(Index::open(&dir, "old", &config()).unwrap());
+        let index = Index::open(&dir, "old", &config(), &slots()).unwrap();
         assert!(index.fields().text_pool.is_none());
         let r = index.write(vec![put("1", json!({"title": "Python's x86_64 packages"}))], Refresh::True).unwrap();
         assert!(r[0].is_ok());
     }
-    let index = Arc::new(Index::open(&dir, "old", &config()).unwrap());
+    let index = Index::open(&dir, "old", &config(), &slots()).unwrap();
     let hits = |q: serde_json::Value| {
         let req = crate::search::SearchRequest::parse(Some(&json!({"query": q})), &HashMap::new()).unwrap();
         let out = crate::search::search(std::slice::from_ref(&index), &req, None).unwrap();
@@ -416,7 +421,7 @@ fn text_slots_survive_reopen_and_mapping_growth() {
     let dir = tmp.path().join("t");
     let mapping = Mapping::parse(&json!({"properties": {"b": {"type": "text"}, "d": {"type": "text"}}})).unwrap();
     let slots_before = {
-        let index = Index::create(&dir, "t", IndexSettings::default(), mapping, &config()).unwrap();
+        let index = Index::create(&dir, "t", IndexSettings::default(), mapping, &config(), &slots()).unwrap();
         // A dynamic text field sorting before the mapped ones takes the next free slot.
         index.write(vec![put("1", json!({"a": "dynamic text", "b": "x", "d": "y"}))], Refresh::True).unwrap();
         index.mapping().text_slots().clone()
@@ -424,6 +429,83 @@ fn text_slots_survive_reopen_and_mapping_growth() {
     assert_eq!(slots_before.get("b"), Some(&0));
     assert_eq!(slots_before.get("d"), Some(&1));
     assert_eq!(slots_before.get("a"), Some(&2));
-    let index = Index::open(&dir, "t", &config()).unwrap();
+    let index = Index::open(&dir, "t", &config(), &slots()).unwrap();
     assert_eq!(index.mapping().text_slots(), &slots_before);
+}
+
+fn manual_refresh_index(dir: &Path, name: &str, slots: &Arc<WriterSlots>) -> Arc<Index> {
+    let mut settings = IndexSettings::default();
+    settings.values.insert("refresh_interval".into(), json!("-1"));
+    Index::create(dir, name, settings, Mapping::default(), &config(), slots).unwrap()
+}
+
+#[test]
+fn writers_open_on_demand_and_a_full_budget_flushes_the_least_recently_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slots = WriterSlots::new(2);
+    let names = ["a", "b", "c"];
+    let indices: Vec<_> = names.iter().map(|n| manual_refresh_index(&tmp.path().join(n), n, &slots)).collect();
+    assert_eq!(slots.open_count(), 0, "opening an index opens no writer");
+    for (i, index) in indices.iter().enumerate() {
+        index.write(vec![put("1", json!({"n": i}))], Refresh::False).unwrap();
+        assert!(slots.open_count() <= 2);
+    }
+    // "a" was least recently written: flushed (durable in tantivy, its WAL emptied) and closed
+    // to make room for "c", but not made visible to search (refresh_interval: -1).
+    assert_eq!(slots.open_count(), 2);
+    assert!(indices[0].shards[0].write.lock().writer.is_none());
+    assert_eq!(indices[0].shards[0].write.lock().wal.size_bytes(), 0);
+    assert_eq!(indices[0].committed_searcher().num_docs(), 0);
+    assert_eq!(indices[0].get("1").unwrap().unwrap().source_json(), json!({"n": 0}), "realtime GET still sees it");
+    indices[0].refresh().unwrap();
+    assert_eq!(indices[0].committed_searcher().num_docs(), 1, "a refresh after the flush shows it");
+    // Writing "a" again reopens its writer and evicts "b".
+    indices[0].write(vec![put("2", json!({"n": 9}))], Refresh::False).unwrap();
+    assert!(indices[1].shards[0].write.lock().writer.is_none());
+    // Crash (dropped without commit): every acknowledged write is back after reopening.
+    drop(indices);
+    let slots = WriterSlots::new(2);
+    for (i, n) in names.iter().enumerate() {
+        let index = Index::open(&tmp.path().join(n), n, &config(), &slots).unwrap();
+        assert_eq!(index.get("1").unwrap().unwrap().source_json(), json!({"n": i}), "index {n}");
+        index.refresh().unwrap();
+        assert_eq!(index.committed_searcher().num_docs(), if i == 0 { 2 } else { 1 });
+    }
+    assert_eq!(slots.open_count(), 0, "replay closes its writers again");
+}
+
+#[test]
+fn a_write_is_rejected_only_when_every_open_writer_is_busy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slots = WriterSlots::new(1);
+    let busy = manual_refresh_index(&tmp.path().join("busy"), "busy", &slots);
+    let other = manual_refresh_index(&tmp.path().join("other"), "other", &slots);
+    busy.write(vec![put("1", json!({"n": 1}))], Refresh::False).unwrap();
+    {
+        // A write in flight on "busy" holds its shard's write lock: its writer cannot give way.
+        let _in_flight = busy.shards[0].write.lock();
+        let err = other.write(vec![put("1", json!({"n": 2}))], Refresh::False).unwrap_err();
+        assert!(matches!(err, EngineError::Rejected(_)), "{err:?}");
+        assert_eq!(err.error_type(), "rejected_execution_exception");
+    }
+    assert!(other.get("1").unwrap().is_none(), "nothing of the rejected write was applied");
+    other.write(vec![put("1", json!({"n": 2}))], Refresh::False).unwrap();
+    assert_eq!(busy.get("1").unwrap().unwrap().source_json(), json!({"n": 1}));
+    assert_eq!(other.get("1").unwrap().unwrap().source_json(), json!({"n": 2}));
+}
+
+#[test]
+fn idle_writers_are_flushed_and_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slots = WriterSlots::new(4);
+    let index = manual_refresh_index(&tmp.path().join("t"), "t", &slots);
+    index.write(vec![put("1", json!({"n": 1}))], Refresh::False).unwrap();
+    index.close_idle_writers(std::time::Duration::from_secs(3600));
+    assert_eq!(slots.open_count(), 1, "a recently written writer stays open");
+    index.close_idle_writers(std::time::Duration::ZERO);
+    assert_eq!(slots.open_count(), 0);
+    assert_eq!(index.shards[0].write.lock().wal.size_bytes(), 0, "flushed before closing");
+    assert_eq!(index.committed_searcher().num_docs(), 0, "a flush is not a refresh");
+    index.refresh().unwrap();
+    assert_eq!(index.committed_searcher().num_docs(), 1);
 }

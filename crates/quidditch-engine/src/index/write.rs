@@ -349,6 +349,12 @@ impl Index {
                 }
                 // The index is gone: the whole request fails, as on one shard.
                 Err(e @ EngineError::IndexNotFound { .. }) => return Err(e),
+                // No index writer to be had (node busy): this shard's ops are rejected (429).
+                Err(EngineError::Rejected(reason)) => {
+                    for pos in positions {
+                        results[pos] = Some(Err(EngineError::Rejected(reason.clone())));
+                    }
+                }
                 Err(e) => {
                     let reason = e.to_string();
                     for pos in positions {
@@ -370,6 +376,8 @@ impl Index {
     ) -> EngineResult<Vec<EngineResult<WriteResult>>> {
         let mut st = shard.write.lock();
         self.ensure_open()?;
+        // Before anything is logged: a write that cannot get a writer is rejected whole.
+        shard.ensure_writer(&mut st, &self.me)?;
         let mapping = self.mapping();
         // The mapping changed while we were parsing (another request added fields): the
         // prebuilt documents may miss fields that are mapped now. Rebuild them.
@@ -628,6 +636,7 @@ impl Batch<'_> {
             primary_term: meta.primary_term,
             id: id.clone(),
             source: source.clone(),
+            routing: routing.clone(),
         });
         self.pending.push(Pending::Add { id: id.clone(), doc, replace: current.is_some() });
         self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()), routing });

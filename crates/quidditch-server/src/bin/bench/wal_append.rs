@@ -38,7 +38,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             let ops: Vec<WalOp> = (0..batch)
                 .map(|_| {
                     seq += 1;
-                    WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: format!("doc-{seq}"), source: source.clone() }
+                    WalOp::Index { seq_no: seq, version: 1, primary_term: 1, id: format!("doc-{seq}"), source: source.clone(), routing: None }
                 })
                 .collect();
             let before = wal.size_bytes();
