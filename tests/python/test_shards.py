@@ -483,3 +483,220 @@ def test_index_from_before_shards_opens_as_one_shard(server_factory):
     u = srv.url
     assert requests.get(f"{u}/{name}/_count").json()["count"] == 71
     srv.kill()
+
+
+# ------------------------------------------------------------------------- _routing as a field
+
+def routed_docs():
+    """Ids with a custom routing (three tenants) and some without."""
+    docs = {}
+    for i in range(90):
+        routing = None if i % 4 == 3 else f"tenant-{i % 3}"
+        docs[f"r{i}"] = ({"n": i}, routing)
+    return docs
+
+
+def routed_bulk(index, docs):
+    lines = []
+    for doc_id, (doc, routing) in docs.items():
+        meta = {"_index": index, "_id": doc_id}
+        if routing is not None:
+            meta["routing"] = routing
+        lines += [json.dumps({"index": meta}), json.dumps(doc)]
+    return "\n".join(lines) + "\n"
+
+
+def test_routing_is_a_query_field(api):
+    name = "shards-routing-field"
+    api.delete(f"/{name}")
+    assert api.put(f"/{name}", json={"settings": {"number_of_shards": 3}}).status_code == 200
+    docs = routed_docs()
+    r = api.post("/_bulk?refresh=true", data=routed_bulk(name, docs), headers=NDJSON)
+    assert not r.json()["errors"]
+
+    def hits(query):
+        resp = search(api, name, {"query": query, "size": 200})
+        for h in resp["hits"]["hits"]:
+            assert h.get("_routing") == docs[h["_id"]][1]
+        return {h["_id"] for h in resp["hits"]["hits"]}
+
+    def where(pred):
+        return {k for k, (_, routing) in docs.items() if pred(routing)}
+
+    assert hits({"term": {"_routing": "tenant-1"}}) == where(lambda r: r == "tenant-1")
+    assert hits({"term": {"_routing": {"value": "tenant-2"}}}) == where(lambda r: r == "tenant-2")
+    assert hits({"terms": {"_routing": ["tenant-0", "tenant-2", "nobody"]}}) == where(lambda r: r in ("tenant-0", "tenant-2"))
+    assert hits({"exists": {"field": "_routing"}}) == where(lambda r: r is not None)
+    assert hits({"bool": {"must_not": [{"exists": {"field": "_routing"}}]}}) == where(lambda r: r is None)
+    assert hits({"bool": {"filter": [{"term": {"_routing": "tenant-0"}}, {"range": {"n": {"lt": 40}}}]}}) == \
+        {k for k, (d, r) in docs.items() if r == "tenant-0" and d["n"] < 40}
+    assert hits({"term": {"_routing": "tenant-9"}}) == set()
+    count = api.post(f"/{name}/_count", json={"query": {"term": {"_routing": "tenant-1"}}}).json()["count"]
+    assert count == len(where(lambda r: r == "tenant-1"))
+
+
+def test_routing_survives_write_ahead_log_replay(server_factory):
+    srv = server_factory(config={"engine": {"refresh_interval_ms": 60_000}})
+    u = srv.url
+    name = "shards-routing-replay"
+    r = requests.put(f"{u}/{name}", json={"settings": {"number_of_shards": 4, "refresh_interval": "-1"}})
+    assert r.status_code == 200
+    docs = routed_docs()
+    r = requests.post(f"{u}/_bulk", data=routed_bulk(name, docs), headers=NDJSON)
+    assert not r.json()["errors"]
+    assert requests.put(f"{u}/{name}/_doc/single", params={"routing": "tenant-x"}, json={"n": -1}).status_code == 201
+    docs["single"] = ({"n": -1}, "tenant-x")
+    srv.kill()  # nothing committed: the routing must come back from the WAL
+    srv.start()
+    u = srv.url
+    for doc_id, (doc, routing) in docs.items():
+        params = {"routing": routing} if routing is not None else {}
+        got = requests.get(f"{u}/{name}/_doc/{doc_id}", params=params).json()
+        assert got["found"] and got["_source"] == doc, doc_id
+        assert got.get("_routing") == routing, doc_id
+    requests.post(f"{u}/{name}/_refresh")
+    resp = requests.post(f"{u}/{name}/_search", json={"query": {"term": {"_routing": "tenant-x"}}}).json()
+    assert [(h["_id"], h["_routing"]) for h in resp["hits"]["hits"]] == [("single", "tenant-x")]
+    srv.kill()
+
+
+# ------------------------------------------------------------- terms: shard_size, count errors
+
+def skewed_terms():
+    """Documents whose term `k` follows a skewed distribution (k00 most frequent), ids spread
+    over shards by routing as OpenSearch would."""
+    docs = {}
+    i = 0
+    for t in range(40):
+        for _ in range(max(1, 60 // (t + 1)) + (t % 3)):
+            docs[f"s{i}"] = {"k": f"k{t:02d}"}
+            i += 1
+    return docs
+
+
+def opensearch_terms(docs, shards, size, shard_size=None, order="count_desc"):
+    """OpenSearch's terms aggregation computed here: exact counts per shard, each shard's top
+    `shard_size` buckets (default size * 1.5 + 10, or size for key order), the merge, the top
+    `size`, sum_other_doc_count and doc_count_error_upper_bound (0 on one shard; -1 unbounded)."""
+    if shard_size is None:
+        shard_size = size if order == "key" else int(size * 1.5 + 10)
+    shard_size = max(shard_size, size)
+    sort_key = {
+        "count_desc": lambda kv: (-kv[1], kv[0]),
+        "count_asc": lambda kv: (kv[1], kv[0]),
+        "key": lambda kv: kv[0],
+    }[order]
+    per_shard = [dict() for _ in range(shards)]
+    for doc_id, d in docs.items():
+        counts = per_shard[opensearch_shard(doc_id, shards)]
+        counts[d["k"]] = counts.get(d["k"], 0) + 1
+    merged, other, error = {}, 0, 0
+    for counts in per_shard:
+        ranked = sorted(counts.items(), key=sort_key)
+        kept, rest = ranked[:shard_size], ranked[shard_size:]
+        other += sum(c for _, c in rest)
+        if kept and len(kept) >= shard_size and order != "key":
+            shard_error = min(c for _, c in kept) if order == "count_desc" else -1
+        else:
+            shard_error = 0
+        error = -1 if -1 in (error, shard_error) else error + shard_error
+        for key, c in kept:
+            merged[key] = merged.get(key, 0) + c
+    ranked = sorted(merged.items(), key=sort_key)
+    other += sum(c for _, c in ranked[size:])
+    return ranked[:size], other, (0 if shards == 1 else error)
+
+
+@pytest.mark.parametrize("size,shard_size,order", [
+    (3, None, "count_desc"), (5, 6, "count_desc"), (2, 2, "count_desc"), (25, None, "count_desc"),
+    (4, None, "key"), (3, None, "count_asc"),
+])
+def test_terms_shard_size_and_doc_count_error_as_opensearch(api, size, shard_size, order):
+    docs = skewed_terms()
+    names = {1: "shards-terms-one", 5: "shards-terms-five"}
+    for shards, name in names.items():
+        if api.head(f"/{name}").status_code != 200:
+            r = api.put(f"/{name}", json={"settings": {"number_of_shards": shards},
+                                          "mappings": {"properties": {"k": {"type": "keyword"}}}})
+            assert r.status_code == 200, r.text
+            r = api.post("/_bulk?refresh=true", data=bulk_lines(name, docs), headers=NDJSON)
+            assert not r.json()["errors"]
+    terms = {"field": "k", "size": size}
+    if shard_size is not None:
+        terms["shard_size"] = shard_size
+    if order != "count_desc":
+        terms["order"] = {"_key": "asc"} if order == "key" else {"_count": "asc"}
+    for shards, name in names.items():
+        got = search(api, name, {"size": 0, "aggs": {"t": {"terms": terms}}})["aggregations"]["t"]
+        buckets, other, error = opensearch_terms(docs, shards, size, shard_size, order)
+        assert [(b["key"], b["doc_count"]) for b in got["buckets"]] == buckets, (shards, got)
+        assert got["sum_other_doc_count"] == other, shards
+        assert got["doc_count_error_upper_bound"] == error, shards
+    if order == "count_desc" and shard_size is None and size == 3:
+        # The 5-shard cut really is approximate here (else this test would prove little).
+        _, _, error = opensearch_terms(docs, 5, size)
+        assert error > 0
+
+
+# ------------------------------------------------------------------- WASM UDFs over shards
+
+def test_wasm_udf_filter_and_scorer_over_five_shards_equal_one_shard(api):
+    from conftest import REPO
+    wat = REPO / "tests" / "fixtures" / "wat" / "search"
+    udfs = {
+        "price_between": [{"name": "min", "type": "f64", "required": True}, {"name": "max", "type": "f64", "required": True}],
+        "score_price": [{"name": "factor", "type": "f64", "default": 1.0}],
+    }
+    for udf_name, params in udfs.items():
+        r = api.post("/api/v1/udfs", json={"name": udf_name, "version": "1.0.0", "language": "wat",
+                                           "parameters": params, "wat_source": (wat / f"{udf_name}.wat").read_text()})
+        assert r.status_code in (201, 409), r.text
+    one, five = "shards-udf-one", "shards-udf-five"
+    docs = {f"u{i}": {"price": round((i * 37 % 1000) / 10.0, 1), "qty": i % 17, "category": CATEGORIES[i % 5]}
+            for i in range(400)}
+    for name, shards in [(one, 1), (five, 5)]:
+        api.delete(f"/{name}")
+        r = api.put(f"/{name}", json={"settings": {"number_of_shards": shards}, "mappings": {"properties": {
+            "price": {"type": "double"}, "qty": {"type": "long"}, "category": {"type": "keyword"}}}})
+        assert r.status_code == 200, r.text
+        items = list(docs.items())
+        for start in range(0, len(items), 150):
+            r = api.post("/_bulk?refresh=true", data=bulk_lines(name, dict(items[start:start + 150])), headers=NDJSON)
+            assert not r.json()["errors"]
+    udf_filter = {"wasm_udf": {"name": "price_between", "parameters": {"min": 20, "max": 55}}}
+    native = {"range": {"price": {"gte": 20, "lte": 55}}}
+    total_sort = [{"price": "asc"}, {"qty": "desc"}, {"category": "asc"}]
+    aggs = {"cats": {"terms": {"field": "category"}, "aggs": {"avg": {"avg": {"field": "price"}}}}}
+    want = sorted((k for k, d in docs.items() if 20 <= d["price"] <= 55),
+                  key=lambda k: (docs[k]["price"], -docs[k]["qty"], docs[k]["category"], k))
+    results = {}
+    for name in (one, five):
+        a = search(api, name, {"query": udf_filter, "size": 400, "sort": total_sort, "aggs": aggs})
+        b = search(api, name, {"query": native, "size": 400, "sort": total_sort, "aggs": aggs})
+        assert a["hits"]["total"] == b["hits"]["total"] and a["hits"]["total"]["value"] == len(want)
+        assert [docs[i]["price"] for i in ids(a)] == [docs[k]["price"] for k in want]
+        assert set(ids(a)) == set(want) and ids(a) == ids(b)
+        assert a["aggregations"] == b["aggregations"]
+        assert api.post(f"/{name}/_count", json={"query": udf_filter}).json()["count"] == len(want)
+        results[name] = a
+    assert set(ids(results[one])) == set(ids(results[five]))
+    cats = {name: results[name]["aggregations"]["cats"] for name in (one, five)}
+    assert [(b["key"], b["doc_count"]) for b in cats[one]["buckets"]] == \
+        [(b["key"], b["doc_count"]) for b in cats[five]["buckets"]]
+    # Averages are summed in another order over 5 shards: equal up to rounding.
+    assert [b["avg"]["value"] for b in cats[five]["buckets"]] == \
+        pytest.approx([b["avg"]["value"] for b in cats[one]["buckets"]], rel=1e-12)
+    # The scorer: match_all scores 1.0 everywhere, so scores do not depend on shard statistics.
+    scored = {"script_score": {"query": {"bool": {"must": [{"match_all": {}}], "filter": [udf_filter]}},
+                               "script": {"lang": "wasm", "source": "score_price", "params": {"factor": 2.0}}}}
+    pages = {}
+    for name in (one, five):
+        hits = search(api, name, {"query": scored, "size": 400})["hits"]["hits"]
+        pages[name] = [(h["_id"], h["_score"]) for h in hits]
+        for doc_id, score in pages[name]:
+            # The UDF adds price * factor to the inner query's score (match_all: 1.0).
+            assert score == pytest.approx(1.0 + docs[doc_id]["price"] * 2.0, rel=1e-5), doc_id
+        scores = [s for _, s in pages[name]]
+        assert scores == sorted(scores, reverse=True) and len(scores) == len(want)
+    assert sorted(pages[one]) == sorted(pages[five])
+    assert [s for _, s in pages[one]] == [s for _, s in pages[five]]

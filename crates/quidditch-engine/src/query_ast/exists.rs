@@ -19,6 +19,7 @@ impl ExistsQuery {
             "_id" | "_index" | "_seq_no" | "_version" | "_primary_term" => {
                 return Ok(Box::new(ConstScoreQuery::new(Box::new(AllQuery), self.boost.unwrap_or(1.0))));
             }
+            super::routing::ROUTING_FIELD => return super::routing::routing_exists(ctx, self.boost),
             "_source" => {
                 return Err(QueryError::query_shard(
                     "Field [_source] of type [_source] does not support exists queries",

@@ -29,6 +29,7 @@ mod prefix;
 mod query_string;
 mod range;
 mod regexp;
+mod routing;
 mod script_score;
 pub mod scoring;
 mod term;

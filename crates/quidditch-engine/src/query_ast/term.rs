@@ -20,6 +20,9 @@ impl TermQuery {
         if self.field == "_id" {
             return super::IdsQuery::from_values(std::slice::from_ref(&self.value), self.boost)?.lower(ctx);
         }
+        if self.field == super::routing::ROUTING_FIELD {
+            return super::routing::routing_terms(ctx, std::slice::from_ref(&self.value), self.boost);
+        }
         let Some(target) = FieldTarget::resolve(ctx, &self.field)? else {
             return Ok(Box::new(EmptyQuery));
         };

@@ -18,6 +18,9 @@ impl TermsQuery {
         if self.field == "_id" {
             return super::IdsQuery::from_values(&self.values, self.boost)?.lower(ctx);
         }
+        if self.field == super::routing::ROUTING_FIELD {
+            return super::routing::routing_terms(ctx, &self.values, self.boost);
+        }
         let Some(target) = FieldTarget::resolve(ctx, &self.field)? else {
             return Ok(Box::new(EmptyQuery));
         };

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::intermediate_agg_result::{
+    IntermediateAggregationResult, IntermediateAggregationResults, IntermediateBucketResult, PruneMode,
+};
 use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
 use tantivy::tokenizer::TokenizerManager;
 
@@ -36,11 +38,89 @@ struct AggMeta {
     /// Numeric `range`: the requested (from, to) bounds. tantivy adds buckets covering the
     /// gaps between ranges, which OpenSearch does not return; they are dropped here.
     requested_ranges: Option<Vec<(Option<f64>, Option<f64>)>>,
+    /// `terms`: how many buckets each shard hands to the reduce.
+    terms_cut: Option<TermsShardCut>,
+}
+
+/// OpenSearch's shard side of a `terms` aggregation: each shard counts its terms exactly, then
+/// returns only its top `shard_size` buckets (default `size × 1.5 + 10`, or `size` when ordered
+/// by key), and the reduce bounds the count error this cut can cause.
+#[derive(Debug, Clone, Copy)]
+struct TermsShardCut {
+    shard_size: u32,
+    order: TermsOrder,
+}
+
+/// The primary order of a `terms` aggregation, as far as the doc count error is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TermsOrder {
+    /// `_count: desc` (the default): a cut shard's error is its smallest returned count.
+    CountDesc,
+    /// `_key`: the top keys of every shard are the global top keys; no error.
+    Key,
+    /// Anything else (`_count: asc`, a sub-aggregation): the error of a cut shard is unbounded.
+    Other,
+}
+
+impl TermsShardCut {
+    /// From the request body of a `terms` aggregation (before it is rewritten for tantivy).
+    fn of(name: &str, body: &Map<String, Value>) -> Result<TermsShardCut, QueryError> {
+        let positive = |key: &str| -> Result<Option<u64>, QueryError> {
+            match body.get(key) {
+                None => Ok(None),
+                Some(v) => match v.as_u64() {
+                    Some(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(QueryError::illegal_argument(format!(
+                        "[{key}] must be greater than 0. Found [{v}] in [{name}]"
+                    ))),
+                },
+            }
+        };
+        let size = positive("size")?.unwrap_or(10);
+        let first_order = match body.get("order") {
+            Some(Value::Array(orders)) => orders.first().and_then(Value::as_object),
+            Some(Value::Object(order)) => Some(order),
+            _ => None,
+        };
+        let order = match first_order.and_then(|o| o.iter().next()) {
+            None => TermsOrder::CountDesc,
+            Some((key, _)) if key == "_key" || key == "_term" => TermsOrder::Key,
+            Some((key, dir)) if key == "_count" && dir.as_str().is_none_or(|d| d.eq_ignore_ascii_case("desc")) => {
+                TermsOrder::CountDesc
+            }
+            Some(_) => TermsOrder::Other,
+        };
+        let default = if order == TermsOrder::Key { size } else { (size as f64 * 1.5 + 10.0) as u64 };
+        let shard_size = positive("shard_size")?.unwrap_or(default).max(size).min(u32::MAX as u64) as u32;
+        Ok(TermsShardCut { shard_size, order })
+    }
+
+    /// This shard's doc count error for the aggregation, given its exact bucket counts before
+    /// the cut (OpenSearch's rule: 0 unless the shard had at least `shard_size` terms).
+    fn shard_error(&self, mut counts: Vec<u64>) -> i64 {
+        let cut = self.shard_size as usize;
+        if counts.is_empty() || counts.len() < cut || self.order == TermsOrder::Key {
+            return 0;
+        }
+        if self.order == TermsOrder::Other {
+            return -1;
+        }
+        counts.select_nth_unstable_by(cut - 1, |a, b| b.cmp(a));
+        counts[cut - 1] as i64
+    }
+}
+
+/// Sums per-shard doc count errors as OpenSearch's reduce does (-1, unbounded, is sticky).
+pub(crate) fn add_doc_count_error(total: &mut i64, shard: i64) {
+    *total = if *total == -1 || shard == -1 { -1 } else { *total + shard };
 }
 
 /// A validated, rewritten aggregation request.
 pub struct PreparedAggs {
     request: Aggregations,
+    /// `request` with each `terms` cut at its OpenSearch `shard_size`: applied to every
+    /// shard's state before it goes to the reduce.
+    shard_cut: Aggregations,
     meta: Vec<(String, AggMeta)>,
     /// Top-level `filter`/`filters` aggregations, run as extra passes (see `filter_aggs`).
     pub(crate) filters: Vec<super::filter_aggs::FilterAggPlan>,
@@ -79,9 +159,32 @@ impl PreparedAggs {
     /// Aggregations below the top level: `filter`/`filters` are not supported there.
     pub(crate) fn prepare_nested(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
         let (rewritten, meta) = rewrite_level(aggs, mappings)?;
-        let request: Aggregations = serde_json::from_value(rewritten)
-            .map_err(|e| bad(format!("failed to parse aggregations: {e}")))?;
-        Ok(PreparedAggs { request, meta, filters: Vec::new() })
+        let mut cut = rewritten.clone();
+        set_shard_sizes(&mut cut, &meta);
+        let parse = |v: Value| -> Result<Aggregations, QueryError> {
+            serde_json::from_value(v).map_err(|e| bad(format!("failed to parse aggregations: {e}")))
+        };
+        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, filters: Vec::new() })
+    }
+
+    /// The shard side of OpenSearch's `terms`: cuts every `terms` aggregation of one shard's
+    /// (exact) state to its top `shard_size` buckets, the rest counted in
+    /// `sum_other_doc_count`. Returns each top-level `terms` aggregation's doc count error on
+    /// this shard, for the reduce.
+    pub(crate) fn cut_for_shard(&self, state: &mut IntermediateAggregationResults) -> tantivy::Result<Vec<(String, i64)>> {
+        let mut errors = Vec::new();
+        for (name, meta) in &self.meta {
+            let Some(cut) = meta.terms_cut else { continue };
+            let counts = match state.get(name) {
+                Some(IntermediateAggregationResult::Bucket(IntermediateBucketResult::Terms { buckets })) => {
+                    buckets.entries().iter().map(|(_, entry)| entry.doc_count).collect()
+                }
+                _ => Vec::new(),
+            };
+            errors.push((name.clone(), cut.shard_error(counts)));
+        }
+        state.prune_intermediate_results(&self.shard_cut, PruneMode::Intermediate)?;
+        Ok(errors)
     }
 
     /// Whether tantivy has aggregations to collect in the main pass.
@@ -94,17 +197,20 @@ impl PreparedAggs {
     }
 
     /// Merged intermediate results → the OpenSearch `aggregations` object.
+    /// `doc_count_errors`: the reduced doc count error of each top-level `terms` aggregation
+    /// (absent: 0).
     pub fn finish(
         &self,
         results: IntermediateAggregationResults,
         typed_keys: bool,
+        doc_count_errors: &[(String, i64)],
     ) -> Result<Value, QueryError> {
         let final_result = results
             .into_final_result(self.request.clone(), AggregationLimitsGuard::default())
             .map_err(|e| QueryError::illegal_argument(format!("aggregation failed: {}", super::query_phase::without_debug_output(&e.to_string()))))?;
         let value = serde_json::to_value(final_result)
             .map_err(|e| QueryError::internal(format!("aggregation result: {e}")))?;
-        Ok(rewrite_result(value, &self.meta, typed_keys))
+        Ok(rewrite_result(value, &self.meta, typed_keys, doc_count_errors))
     }
 }
 
@@ -160,6 +266,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
                 format!("Unknown aggregation type [{agg_type}] (supported: {})", [BUCKET_TYPES, METRIC_TYPES].concat().join(", ")),
             ));
         }
+        let terms_cut = (agg_type == "terms").then(|| TermsShardCut::of(name, &body)).transpose()?;
         let (body, kind, tantivy_type, calendar) = rewrite_body(name, &agg_type, body, mappings)?;
         if tantivy_type == "range" {
             check_disjoint_ranges(name, &body)?;
@@ -194,7 +301,7 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             children = sub_meta;
         }
         out.insert(name.clone(), Value::Object(def_out));
-        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar, requested_ranges }));
+        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar, requested_ranges, terms_cut }));
     }
     Ok((Value::Object(out), metas))
 }
@@ -274,9 +381,26 @@ fn rename_deprecated_order_keys(order: &mut Map<String, Value>) {
     }
 }
 
-/// Per-segment bucket bound for `terms` when the request gives no `shard_size`: counts are
-/// exact for fields with up to this many distinct values per segment.
-const EXACT_TERMS_SEGMENT_SIZE: u32 = 65_536;
+/// Per-segment bucket bound for `terms` when collecting a shard: a shard's counts are exact for
+/// fields with up to this many distinct values per segment (OpenSearch counts a shard exactly;
+/// its `shard_size` cut comes after, see [`TermsShardCut`]).
+const EXACT_TERMS_SEGMENT_SIZE: u64 = 65_536;
+
+/// The `shard_cut` request: every `terms` (at any depth) cut at its `shard_size`.
+fn set_shard_sizes(level: &mut Value, metas: &[(String, AggMeta)]) {
+    for (name, meta) in metas {
+        let Some(def) = level.get_mut(name) else { continue };
+        if let Some(cut) = meta.terms_cut {
+            if let Some(body) = def.get_mut("terms").and_then(Value::as_object_mut) {
+                body.remove("split_size");
+                body.insert("segment_size".into(), json!(cut.shard_size));
+            }
+        }
+        if let Some(sub) = def.get_mut("aggs") {
+            set_shard_sizes(sub, &meta.children);
+        }
+    }
+}
 
 fn rewrite_body(
     name: &str,
@@ -300,13 +424,18 @@ fn rewrite_body(
     if kind == Some(FieldKind::Ip) {
         normalize_ip_include_exclude(name, &mut body)?;
     }
-    // An index here is a single shard, and OpenSearch's single-shard terms counts are exact.
-    // tantivy cuts each *segment's* buckets at `segment_size` (default 10 × size) before
-    // merging, which makes top-`size` counts approximate once a segment has more distinct
-    // terms than that, and makes them depend on the segment layout. Unless the request
-    // sets `shard_size` itself, keep every segment's buckets up to a generous bound.
-    if agg_type == "terms" && !["shard_size", "segment_size", "split_size"].iter().any(|k| body.contains_key(*k)) {
-        body.insert("shard_size".into(), json!(EXACT_TERMS_SEGMENT_SIZE));
+    // OpenSearch counts a shard's terms exactly and then cuts at `shard_size`. tantivy cuts
+    // each *segment's* buckets at `segment_size` (default 10 × size) before merging, which
+    // would make a shard's counts approximate and dependent on its segment layout: collect
+    // with a generous per-segment bound instead (the `shard_size` cut is `shard_cut`).
+    if agg_type == "terms" {
+        let shard_size = body.remove("shard_size").and_then(|v| v.as_u64()).unwrap_or(0);
+        if !body.contains_key("segment_size") && !body.contains_key("split_size") {
+            body.insert("segment_size".into(), json!(EXACT_TERMS_SEGMENT_SIZE.max(shard_size)));
+        }
+        // tantivy's own error sums its cut-offs, which is not OpenSearch's bound: the reduce
+        // reports OpenSearch's (top-level `terms`), others report 0.
+        body.entry("show_term_doc_count_error").or_insert(json!(false));
     }
     // `_term` (terms) and `_time` (histograms) are the deprecated names of `_key`.
     match body.get_mut("order") {
@@ -488,12 +617,15 @@ fn typed_prefix(meta: &AggMeta) -> &'static str {
     }
 }
 
-fn rewrite_result(value: Value, metas: &[(String, AggMeta)], typed_keys: bool) -> Value {
+fn rewrite_result(value: Value, metas: &[(String, AggMeta)], typed_keys: bool, doc_count_errors: &[(String, i64)]) -> Value {
     let Value::Object(mut obj) = value else { return value };
     let mut out = Map::new();
     for (name, meta) in metas {
         let Some(v) = obj.remove(name) else { continue };
-        let v = rewrite_one(v, meta, typed_keys);
+        let mut v = rewrite_one(v, meta, typed_keys);
+        if let (Some((_, error)), Value::Object(o)) = (doc_count_errors.iter().find(|(n, _)| n == name), &mut v) {
+            o.insert("doc_count_error_upper_bound".into(), json!(error));
+        }
         let key = if typed_keys { format!("{}#{name}", typed_prefix(meta)) } else { name.clone() };
         out.insert(key, v);
     }

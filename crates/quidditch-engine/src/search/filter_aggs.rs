@@ -117,7 +117,7 @@ impl FilterAggPlan {
         b.insert("doc_count".into(), json!(self.counts[slot]));
         if let Some(sub) = &self.sub {
             let results = self.sub_results[slot].take().unwrap_or_default();
-            if let Value::Object(m) = sub.finish(results, typed_keys)? {
+            if let Value::Object(m) = sub.finish(results, typed_keys, &[])? {
                 b.extend(m);
             }
         }

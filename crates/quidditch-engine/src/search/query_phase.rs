@@ -149,6 +149,10 @@ pub struct ShardQueryResult {
     pub aggs: Option<AggState>,
     /// Per top-level `filter`/`filters` aggregation, per bucket.
     pub filter_aggs: Vec<Vec<FilterBucketState>>,
+    /// This shard's doc count error of each top-level `terms` aggregation (-1: unbounded),
+    /// from its `shard_size` cut.
+    #[serde(default)]
+    pub terms_doc_count_errors: Vec<(String, i64)>,
     /// The deadline passed before or while this shard was searched: partial (or no) results.
     pub timed_out: bool,
 }
@@ -265,6 +269,10 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         agg_fruit =
             Some(run(&snap.searcher, query.as_ref(), collector, plan, &timed_out).map_err(tantivy_error)?);
     }
+    let mut terms_doc_count_errors = Vec::new();
+    if let (Some(fruit), Some(aggs)) = (agg_fruit.as_mut(), plan.aggs.as_ref()) {
+        terms_doc_count_errors = aggs.cut_for_shard(fruit).map_err(tantivy_error)?;
+    }
     // Top-level `filter`/`filters` aggregations: one counted pass per filter.
     let mut filter_aggs = Vec::new();
     if let Some(aggs) = &plan.aggs {
@@ -273,8 +281,11 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
             for (_, filter) in &filter_plan.filters {
                 let q = snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?;
                 let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
-                let (doc_count, sub) =
+                let (doc_count, mut sub) =
                     run(&snap.searcher, q.as_ref(), (Count, sub), plan, &timed_out).map_err(tantivy_error)?;
+                if let (Some(fruit), Some(sub_aggs)) = (sub.as_mut(), filter_plan.sub.as_ref()) {
+                    sub_aggs.cut_for_shard(fruit).map_err(tantivy_error)?;
+                }
                 let sub = sub.as_ref().map(AggState::encode).transpose()?;
                 buckets.push(FilterBucketState { doc_count: doc_count as u64, sub });
             }
@@ -286,6 +297,7 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         total: total.unwrap_or(0) as u64,
         aggs: agg_fruit.as_ref().map(AggState::encode).transpose()?,
         filter_aggs,
+        terms_doc_count_errors,
         timed_out: timed_out.load(AtomicOrdering::Relaxed),
     })
 }

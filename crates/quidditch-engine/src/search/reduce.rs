@@ -37,11 +37,21 @@ pub(crate) fn reduce(
     let mut candidates: Vec<PageHit> = Vec::new();
     let mut merged_aggs = None;
     let mut filter_states = Vec::new();
+    // Per top-level `terms`: the shards' doc count errors summed, as OpenSearch's reduce.
+    let mut doc_count_errors: Vec<(String, i64)> = Vec::new();
+    let mut agg_shards = 0usize;
     for (shard_pos, result) in results.into_iter().enumerate() {
         total += result.total;
         timed_out |= result.timed_out;
         candidates.extend(result.hits.into_iter().map(|hit| PageHit { shard_pos, hit }));
         if let Some(state) = result.aggs {
+            agg_shards += 1;
+            for (name, error) in result.terms_doc_count_errors {
+                match doc_count_errors.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, total)) => super::aggregations::add_doc_count_error(total, error),
+                    None => doc_count_errors.push((name, error)),
+                }
+            }
             let fruit = state.decode()?;
             match &mut merged_aggs {
                 None => merged_aggs = Some(fruit),
@@ -79,7 +89,11 @@ pub(crate) fn reduce(
                     }
                 }
             }
-            let mut out = aggs.finish(merged_aggs.unwrap_or_default(), req.typed_keys)?;
+            // One shard's counts are exact: OpenSearch reports no error then.
+            if agg_shards <= 1 {
+                doc_count_errors.clear();
+            }
+            let mut out = aggs.finish(merged_aggs.unwrap_or_default(), req.typed_keys, &doc_count_errors)?;
             for filter_plan in std::mem::take(&mut aggs.filters) {
                 let (key, value) = filter_plan.finish(req.typed_keys)?;
                 if let Value::Object(o) = &mut out {
