@@ -10,6 +10,7 @@ mod collector;
 mod dfs;
 mod execute;
 mod fetch;
+pub mod field_api;
 pub mod fields;
 pub mod explain;
 mod filter_aggs;

@@ -11,6 +11,7 @@ mod by_query;
 mod cluster;
 mod documents;
 mod explain;
+mod field_api;
 mod indices;
 mod scripts;
 mod search;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(search::routes().into_router())
         .merge(by_query::routes().into_router())
         .merge(explain::routes().into_router())
+        .merge(field_api::routes().into_router())
         .merge(udfs::routes().into_router())
         .merge(scripts::routes().into_router())
         .fallback(no_handler)
