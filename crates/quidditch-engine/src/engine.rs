@@ -41,6 +41,7 @@ pub struct Engine {
     scrolls: crate::search::ScrollRegistry,
     /// The node's budget of open index writers (`max_open_writers`).
     writer_slots: Arc<WriterSlots>,
+    pits: crate::search::PitRegistry,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,6 +102,7 @@ impl Engine {
             committer: Mutex::new(None),
             scrolls: crate::search::ScrollRegistry::default(),
             writer_slots,
+            pits: crate::search::PitRegistry::default(),
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -152,6 +154,11 @@ impl Engine {
     /// Open scroll contexts.
     pub fn scrolls(&self) -> &crate::search::ScrollRegistry {
         &self.scrolls
+    }
+
+    /// The node's open points in time.
+    pub fn pits(&self) -> &crate::search::PitRegistry {
+        &self.pits
     }
 
     /// The UDF registry, for UDF query clauses.
@@ -571,6 +578,7 @@ impl Engine {
         }
         for index in targets {
             self.indices.write().remove(index.name());
+            self.pits.forget_index(&index);
             self.remove_index_files(&index);
             deleted.push(index.name().to_string());
         }

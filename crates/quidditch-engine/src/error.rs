@@ -72,6 +72,9 @@ pub enum EngineError {
     /// 429 `rejected_execution_exception`: `search.max_open_scroll_context` contexts are open.
     #[error("Trying to create too many scroll contexts. Must be less than or equal to: [{max}]. This limit can be set by changing the [search.max_open_scroll_context] setting.")]
     TooManyScrollContexts { max: usize },
+    /// 429 `rejected_execution_exception`: `search.max_open_pit_context` PITs are open.
+    #[error("Trying to create too many Point In Time contexts. Must be less than or equal to: [{max}]. This limit can be set by changing the [search.max_open_pit_context] setting.")]
+    TooManyPitContexts { max: usize },
     /// Any other client error with its own OpenSearch type (e.g. `parsing_exception`,
     /// `query_shard_exception` from the search side). Always status 400.
     #[error("{reason}")]
@@ -119,7 +122,7 @@ impl EngineError {
             EngineError::DocumentMissing { .. } => "document_missing_exception",
             EngineError::IndexUnavailable { .. } => "no_shard_available_action_exception",
             EngineError::ScrollMissing { .. } => "search_context_missing_exception",
-            EngineError::TooManyScrollContexts { .. } => "rejected_execution_exception",
+            EngineError::TooManyScrollContexts { .. } | EngineError::TooManyPitContexts { .. } => "rejected_execution_exception",
             EngineError::BadRequest { error_type, .. } => error_type,
             EngineError::UdfRejected { kind, .. } => kind.error_type(),
             EngineError::UdfFailed { kind, .. } => kind.error_type(),

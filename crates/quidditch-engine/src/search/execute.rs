@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::fetch::fetch;
+use super::pit::PitRegistry;
 use super::plan::SearchPlan;
 use super::dfs::GlobalStatistics;
 use super::query_phase::{ShardQueryResult, ShardSnapshot, query_shard};
@@ -101,7 +102,43 @@ pub fn search_targets(
     let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
     let shards = target_shards(targets, req, udf_run.as_ref());
     let mappings: Vec<Arc<Mapping>> = targets.iter().map(|t| t.index.mapping()).collect();
-    let mut plan = SearchPlan::new(req, &mappings, start)?;
+    search_shards(&shards, &mappings, req, udf_run, start)
+}
+
+/// [`search`] over the shards pinned by the point in time `req.pit` (see [`super::pit`]):
+/// the same phases on the PIT's snapshot; the response carries the `pit_id`.
+pub fn search_pit(
+    pits: &PitRegistry,
+    req: &SearchRequest,
+    udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
+) -> EngineResult<Value> {
+    let start = Instant::now();
+    let pit = req.pit.as_ref().ok_or_else(|| EngineError::internal("PIT search without a pit"))?;
+    let pinned = pits.pinned(&pit.id, pit.keep_alive)?;
+    let deadline = req.timeout.map(|t| start + t);
+    let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
+    let shards: Vec<ShardSnapshot> = pinned.iter().map(|p| p.snapshot(udf_run.as_ref())).collect();
+    let mut indices: Vec<&Arc<Index>> = Vec::new();
+    for p in &pinned {
+        if !indices.iter().any(|i| Arc::ptr_eq(i, p.index())) {
+            indices.push(p.index());
+        }
+    }
+    let mappings: Vec<Arc<Mapping>> = indices.iter().map(|i| i.mapping()).collect();
+    let mut body = search_shards(&shards, &mappings, req, udf_run, start)?;
+    body["pit_id"] = json!(pit.id);
+    Ok(body)
+}
+
+/// The phases of one search over snapshots of its shards.
+fn search_shards(
+    shards: &[ShardSnapshot],
+    mappings: &[Arc<Mapping>],
+    req: &SearchRequest,
+    udf_run: Option<Arc<UdfRun>>,
+    start: Instant,
+) -> EngineResult<Value> {
+    let mut plan = SearchPlan::new(req, mappings, start)?;
     if req.dfs && shards.len() > 1 {
         plan.statistics = Some(Arc::new(GlobalStatistics::new(shards.iter().map(|s| s.searcher.clone()).collect())));
     }
@@ -117,12 +154,12 @@ pub fn search_targets(
         run.check()?;
         udf_timed_out = run.timed_out();
     }
-    let (results, summary) = collect_outcomes(&shards, outcomes, req)?;
+    let (results, summary) = collect_outcomes(shards, outcomes, req)?;
     let mut reduced = reduce(&mut plan, req, results)?;
     reduced.timed_out |= udf_timed_out;
     let page = std::mem::take(&mut reduced.page);
     let statistics = plan.statistics.as_deref().map(|s| s as &dyn tantivy::query::Bm25StatisticsProvider);
-    let hits = fetch(&shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
+    let hits = fetch(shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
     Ok(Rendered {
         req,
         plan: &plan,

@@ -16,6 +16,7 @@ pub mod explain;
 mod filter_aggs;
 pub mod highlight;
 mod plan;
+pub mod pit;
 pub mod query_phase;
 mod reduce;
 pub mod request;
@@ -24,9 +25,10 @@ pub mod scroll;
 pub mod sort;
 pub mod source_filter;
 
-pub use execute::{SearchTarget, search, search_targets};
+pub use execute::{SearchTarget, search, search_pit, search_targets};
+pub use pit::{PitInfo, PitRegistry};
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};
-pub use request::{SearchRequest, Slice, TrackTotalHits};
+pub use request::{PitRef, SearchRequest, Slice, TrackTotalHits};
 pub use scroll::{DocCursor, ScrollRegistry};
 
 use crate::error::EngineError;

@@ -66,6 +66,40 @@ pub struct SearchRequest {
     pub highlight: Option<super::highlight::HighlightSpec>,
     /// `fields` and `docvalue_fields`: values shown under `hits.hits[].fields`.
     pub fields: Vec<super::fields::FieldRequest>,
+    /// `pit: {id, keep_alive}`: search the point in time's pinned shards (see `search::pit`).
+    pub pit: Option<PitRef>,
+}
+
+/// The `pit` object of a search body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PitRef {
+    pub id: String,
+    /// Renews the PIT's keep-alive when given.
+    pub keep_alive: Option<Duration>,
+}
+
+impl PitRef {
+    fn parse(v: &Value) -> Result<PitRef, QueryError> {
+        let obj = v.as_object().ok_or_else(|| QueryError::parsing("[pit] must be an object"))?;
+        let mut id = None;
+        let mut keep_alive = None;
+        for (k, v) in obj {
+            match (k.as_str(), v) {
+                ("id", Value::String(s)) => id = Some(s.clone()),
+                ("keep_alive", Value::String(s)) => {
+                    keep_alive = Some(parse_time_value(s)?.ok_or_else(|| {
+                        QueryError::illegal_argument(format!("[pit] [keep_alive] must be a positive time value, got [{s}]"))
+                    })?)
+                }
+                ("id" | "keep_alive", other) => {
+                    return Err(QueryError::parsing(format!("[pit] [{k}] must be a string, got [{other}]")));
+                }
+                (other, _) => return Err(QueryError::parsing(format!("[pit] unknown field [{other}]"))),
+            }
+        }
+        let id = id.filter(|s| !s.is_empty()).ok_or_else(|| QueryError::parsing("[pit] needs an [id]"))?;
+        Ok(PitRef { id, keep_alive })
+    }
 }
 
 /// One part of a sliced scroll.
@@ -129,6 +163,7 @@ impl Default for SearchRequest {
             highlight: None,
             fields: Vec::new(),
             dfs: false,
+            pit: None,
         }
     }
 }
@@ -272,6 +307,7 @@ impl SearchRequest {
                         }
                     }
                     "slice" => req.slice = Some(Slice::parse(v)?),
+                    "pit" => req.pit = Some(PitRef::parse(v)?),
                     // Accepted and ignored: they do not change which documents match.
                     "explain" => req.explain = v.as_bool().unwrap_or(false),
                     "highlight" => req.highlight = Some(super::highlight::HighlightSpec::parse(v)?),
@@ -360,6 +396,9 @@ impl SearchRequest {
             req.scroll = Some(parse_time_value(v)?.ok_or_else(|| {
                 QueryError::illegal_argument(format!("[scroll] must be a positive time value, got [{v}]"))
             })?);
+        }
+        if req.scroll.is_some() && req.pit.is_some() {
+            return Err(QueryError::illegal_argument("using [point in time] is not allowed in a scroll context"));
         }
         if req.scroll.is_some() {
             check_scroll_request(&req, from, size, param("request_cache"))?;

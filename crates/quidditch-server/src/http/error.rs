@@ -98,7 +98,7 @@ impl From<EngineError> for ApiError {
             | EngineError::AliasRequired { .. }
             | EngineError::ResourceNotFound(_)
             | EngineError::ScrollMissing { .. } => 404,
-            EngineError::TooManyScrollContexts { .. } | EngineError::Rejected(_) => 429,
+            EngineError::TooManyScrollContexts { .. } | EngineError::TooManyPitContexts { .. } | EngineError::Rejected(_) => 429,
             EngineError::VersionConflict { .. } => 409,
             // The index exists but failed to open (e.g. a corrupted write-ahead log): no shard
             // can serve it.

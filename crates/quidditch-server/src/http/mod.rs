@@ -13,6 +13,7 @@ mod documents;
 mod explain;
 mod field_api;
 mod indices;
+mod pit;
 mod scripts;
 mod search;
 mod templates;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::routes().into_router())
         .merge(documents::routes().into_router())
         .merge(search::routes().into_router())
+        .merge(pit::routes().into_router())
         .merge(by_query::routes().into_router())
         .merge(explain::routes().into_router())
         .merge(field_api::routes().into_router())

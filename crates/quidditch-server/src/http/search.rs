@@ -84,6 +84,15 @@ async fn blocking<T: Send + 'static>(
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
     let request = SearchRequest::parse(body, params).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?;
+    if request.pit.is_some() {
+        if !expr.is_empty() {
+            return Err(ApiError::bad_request(
+                "action_request_validation_exception",
+                "Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point in time.;",
+            ));
+        }
+        return search::search_pit(engine.pits(), &request, Some(engine.udfs())).map_err(ApiError::from);
+    }
     let targets = engine.resolve_search(expr).map_err(ApiError::from)?;
     if request.scroll.is_some() {
         return engine.scrolls().open(&targets, &request, Some(engine.udfs())).map_err(ApiError::from);
