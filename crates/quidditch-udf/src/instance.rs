@@ -97,6 +97,14 @@ impl LoadedUdf {
         UdfError::new(&self.metadata.name, Some(self.metadata.version.clone()), kind, message)
     }
 
+    /// The error of a query whose UDF time ran past `query_timeout_ms`.
+    pub fn query_budget_exceeded(&self) -> UdfError {
+        self.error(
+            UdfErrorKind::Timeout,
+            format!("timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms", self.limits.query_timeout_ms),
+        )
+    }
+
     /// Validates call parameters against the declaration: defaults applied, types checked;
     /// the error (`BadParams`, 400) names the parameter.
     pub fn bind_params(&self, given: &Map<String, Value>) -> Result<Arc<BoundParams>, UdfError> {
@@ -306,10 +314,7 @@ impl LoadedUdf {
             return self.error(UdfErrorKind::Trap, format!("trap: {h}"));
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) if query_expired => self.error(
-                UdfErrorKind::Timeout,
-                format!("timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms", self.limits.query_timeout_ms),
-            ),
+            Some(Trap::Interrupt) if query_expired => self.query_budget_exceeded(),
             Some(Trap::Interrupt) => self.error(
                 UdfErrorKind::Timeout,
                 format!("timeout: a call exceeded limit [call_timeout_ms] = {} ms", self.limits.call_timeout_ms),
@@ -548,13 +553,7 @@ impl UdfInstance {
         if self.search_deadline {
             self.udf.error(UdfErrorKind::Timeout, "timeout: the search request's deadline passed during a UDF call")
         } else {
-            self.udf.error(
-                UdfErrorKind::Timeout,
-                format!(
-                    "timeout: the query's UDF time exceeded limit [query_timeout_ms] = {} ms",
-                    self.udf.limits.query_timeout_ms
-                ),
-            )
+            self.udf.query_budget_exceeded()
         }
     }
 

@@ -128,6 +128,10 @@ impl Evaluator {
         let doc_id = document_id(self.ids.as_ref(), doc);
         // Running out of the query's UDF time budget is not the document's fault.
         let budget_spent = Instant::now() >= self.budget();
+        // A call interrupted as the clause's budget ran out can be classified as a call
+        // timeout by the instance (it counts coarse epoch ticks, the budget is an Instant):
+        // the limit that ended the query is the budget, so that is the error reported.
+        let e = if e.kind == UdfErrorKind::Timeout && budget_spent { self.binding.udf.query_budget_exceeded() } else { e };
         let per_document = match e.kind {
             UdfErrorKind::Timeout => !budget_spent,
             UdfErrorKind::Trap | UdfErrorKind::MemoryLimit | UdfErrorKind::StackOverflow => true,
