@@ -215,8 +215,7 @@ def test_aliases_survive_restart(server_factory):
 
 
 def test_rest_api_doc_examples_aliases_to_reindex(server_factory):
-    """Runs the curl examples of docs/rest-api.md from "Aliases" to "Scroll, by-query and
-    reindex", in order, against a fresh server holding books whose page counts the test
+    """Runs the curl examples of docs/rest-api.md from "Aliases" to "Point in time", in order, against a fresh server holding books whose page counts the test
     chooses, and checks each prints what the text around it says."""
     import re
     import subprocess
@@ -227,7 +226,7 @@ def test_rest_api_doc_examples_aliases_to_reindex(server_factory):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
     section = doc.split("<!-- rest-api:aliases:begin -->")[1].split("<!-- rest-api:aliases:end -->")[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     srv = server_factory()
     pages = {str(i): 50 + 75 * i for i in range(8)}  # 50 … 575 pages
     requests.put(f"{srv.url}/books", json={"mappings": {"properties": {
@@ -271,4 +270,10 @@ def test_rest_api_doc_examples_aliases_to_reindex(server_factory):
     assert reindexed["created"] == long_books and reindexed["failures"] == []
     assert deleted_by_query["deleted"] == sum(1 for n in pages.values() if n < 100)
     assert requests.get(f"{srv.url}/long-books-copy/_count").json()["count"] == long_books
-    assert requests.get(f"{srv.url}/books/_count").json()["count"] == len(pages) - deleted_by_query["deleted"]
+    remaining = len(pages) - deleted_by_query["deleted"]
+
+    added, through_pit, live, freed = out[4][1]
+    assert added["result"] == "created"
+    assert through_pit["hits"]["total"]["value"] == remaining  # the snapshot has no "new" book
+    assert live["count"] == remaining + 1
+    assert freed == {"pits": [{"successful": True, "pit_id": through_pit["pit_id"]}]}
