@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from conftest import REPO, quidditch_bin
-from udf_helpers import assert_error
+from udf_helpers import assert_error, index_price_qty_docs, price_qty_doc
 
 WAT = REPO / "tests" / "fixtures" / "wat" / "search"
 INDEX = "udf_inline"
@@ -33,24 +33,12 @@ PY_SCORE = (
 PY_FILTER = "def filter(doc, params) -> bool:\n    return doc.get('price', 0) >= params['min']\n"
 
 
-def doc(i):
-    d = {"price": round((i * 37 % 1000) / 10.0, 1), "qty": i % 17}
-    if i % 23 == 0:
-        del d["price"]
-    return d
+doc = price_qty_doc
 
 
 @pytest.fixture(scope="module")
 def data(client):
-    if client.indices.exists(index=INDEX):
-        client.indices.delete(index=INDEX)
-    client.indices.create(index=INDEX, body={"mappings": {"properties": {"price": {"type": "double"}, "qty": {"type": "long"}}}})
-    for start in range(0, N_DOCS, 400):  # two segments
-        ops = []
-        for i in range(start, start + 400):
-            ops += [{"index": {"_index": INDEX, "_id": str(i)}}, doc(i)]
-        assert not client.bulk(body=ops, refresh=True)["errors"]
-    return {str(i): doc(i) for i in range(N_DOCS)}
+    return index_price_qty_docs(client, INDEX, N_DOCS, 400)  # two segments
 
 
 def build(name, tmp_path_factory):

@@ -118,3 +118,25 @@ def ed25519_sign(seed: bytes, msg: bytes) -> bytes:
     k = int.from_bytes(hashlib.sha512(big_r + pub + msg).digest(), "little") % _L
     s = (r + k * a) % _L
     return big_r + s.to_bytes(32, "little")
+
+
+def price_qty_doc(i: int) -> dict:
+    """The UDF tests' document i: a price (missing on every 23rd) and a quantity."""
+    d = {"price": round((i * 37 % 1000) / 10.0, 1), "qty": i % 17}
+    if i % 23 == 0:
+        del d["price"]
+    return d
+
+
+def index_price_qty_docs(client, index: str, n_docs: int, per_segment: int) -> dict:
+    """(Re)creates `index` with documents 0..n_docs, `per_segment` per refreshed bulk (so
+    several segments); returns them by id, for the tests' own expected values."""
+    if client.indices.exists(index=index):
+        client.indices.delete(index=index)
+    client.indices.create(index=index, body={"mappings": {"properties": {"price": {"type": "double"}, "qty": {"type": "long"}}}})
+    for start in range(0, n_docs, per_segment):
+        ops = []
+        for i in range(start, min(start + per_segment, n_docs)):
+            ops += [{"index": {"_index": index, "_id": str(i)}}, price_qty_doc(i)]
+        assert not client.bulk(body=ops, refresh=True)["errors"]
+    return {str(i): price_qty_doc(i) for i in range(n_docs)}
