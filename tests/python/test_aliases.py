@@ -10,7 +10,7 @@ DOCS = [{"n": i, "color": ["red", "blue", "green"][i % 3]} for i in range(30)]
 
 
 def load(client, index, docs=DOCS):
-    client.indices.create(index, body={"mappings": {"properties": {"n": {"type": "long"}, "color": {"type": "keyword"}}}})
+    client.indices.create(index=index, body={"mappings": {"properties": {"n": {"type": "long"}, "color": {"type": "keyword"}}}})
     body = []
     for i, d in enumerate(docs):
         body += [{"index": {"_index": index, "_id": str(i)}}, d]
@@ -31,7 +31,7 @@ def test_put_get_exists_delete_alias(client):
     got = client.indices.get_alias(name="al-basic")
     assert got == {"al-basic-1": {"aliases": {"al-basic": {}}}, "al-basic-2": {"aliases": {"al-basic": {}}}}
     # The index listing shows its aliases too.
-    assert client.indices.get("al-basic-1")["al-basic-1"]["aliases"] == {"al-basic": {}}
+    assert client.indices.get(index="al-basic-1")["al-basic-1"]["aliases"] == {"al-basic": {}}
     # Search and count over the alias see both indices.
     assert client.count(index="al-basic")["count"] == 2 * len(DOCS)
     client.indices.delete_alias(index="al-basic-1", name="al-basic")
@@ -69,7 +69,7 @@ def test_update_aliases_is_atomic(client):
         {"add": {"index": "al-atomic-new", "alias": "al-atomic-2"}},
         {"remove_index": {"index": "al-atomic-old"}},
     ]})
-    assert not client.indices.exists("al-atomic-old")
+    assert not client.indices.exists(index="al-atomic-old")
     assert client.indices.exists_alias(name="al-atomic-2")
 
 
@@ -99,7 +99,7 @@ def test_filtered_alias_applies_to_search_count_and_aggs(client):
 
 
 def test_search_routing_limits_shards(client):
-    client.indices.create("al-routed", body={"settings": {"number_of_shards": 4}})
+    client.indices.create(index="al-routed", body={"settings": {"number_of_shards": 4}})
     body = []
     for i in range(40):
         body += [{"index": {"_index": "al-routed", "_id": str(i), "routing": f"r{i % 4}"}}, {"n": i}]
@@ -113,8 +113,8 @@ def test_search_routing_limits_shards(client):
 
 
 def test_writes_through_alias_go_to_write_index(client):
-    client.indices.create("al-w-1")
-    client.indices.create("al-w-2")
+    client.indices.create(index="al-w-1")
+    client.indices.create(index="al-w-2")
     client.indices.put_alias(index="al-w-1", name="al-w", body={"index_routing": "fixed"})
     r = client.index(index="al-w", id="a", body={"x": 1}, refresh=True)
     assert r["_index"] == "al-w-1"
@@ -140,8 +140,8 @@ def test_require_alias(client):
         client.index(index="al-req-missing", body={"x": 1}, params={"require_alias": "true"})
     assert e.value.info["error"]["reason"] == (
         "no such index [al-req-missing] and [require_alias] request flag is [true] and [al-req-missing] is not an alias")
-    assert not client.indices.exists("al-req-missing")
-    client.indices.create("al-req-backing", body={"aliases": {"al-req": {}}})
+    assert not client.indices.exists(index="al-req-missing")
+    client.indices.create(index="al-req-backing", body={"aliases": {"al-req": {}}})
     resp = client.bulk(body=[
         {"index": {"_index": "al-req-missing", "require_alias": True}}, {"x": 1},
         {"index": {"_index": "al-req", "require_alias": True}}, {"x": 2},
@@ -149,12 +149,12 @@ def test_require_alias(client):
     assert resp["errors"]
     assert resp["items"][0]["index"]["status"] == 404
     assert resp["items"][1]["index"]["_index"] == "al-req-backing"
-    assert not client.indices.exists("al-req-missing")
+    assert not client.indices.exists(index="al-req-missing")
 
 
 def test_bad_alias_input(client):
-    client.indices.create("al-bad")
-    client.indices.create("al-bad-other")
+    client.indices.create(index="al-bad")
+    client.indices.create(index="al-bad-other")
     for name, kind in [("al-bad-other", "invalid_alias_name_exception"), ("bad*name", "invalid_alias_name_exception"),
                        ("_under", "invalid_alias_name_exception")]:
         with pytest.raises(RequestError) as e:
@@ -170,18 +170,18 @@ def test_bad_alias_input(client):
     client.indices.put_alias(index="al-bad", name="al-bad-a")
     # An index cannot take an alias's name; deleting through an alias name is refused.
     with pytest.raises(RequestError) as e:
-        client.indices.create("al-bad-a")
+        client.indices.create(index="al-bad-a")
     assert e.value.info["error"]["type"] == "invalid_index_name_exception"
     with pytest.raises(RequestError):
-        client.indices.delete("al-bad-a")
-    assert client.indices.exists("al-bad")
+        client.indices.delete(index="al-bad-a")
+    assert client.indices.exists(index="al-bad")
     with pytest.raises(RequestError) as e:
         client.indices.update_aliases(body={"actions": [{"remove": {"index": "al-bad", "aliases": []}}]})
     assert "[aliases] can't be empty" in e.value.info["error"]["reason"]
 
 
 def test_cat_aliases(client, http):
-    client.indices.create("al-cat", body={"aliases": {"al-cat-a": {}, "al-cat-b": {
+    client.indices.create(index="al-cat", body={"aliases": {"al-cat-a": {}, "al-cat-b": {
         "filter": {"term": {"x": "y"}}, "index_routing": "ir", "search_routing": "s1,s2", "is_write_index": True}}})
     text = http.get("/_cat/aliases/al-cat-*", params={"v": "true"}).text
     lines = [line.split() for line in text.strip().splitlines()]
@@ -190,14 +190,14 @@ def test_cat_aliases(client, http):
     rows = http.get("/_cat/aliases/al-cat-*", params={"format": "json", "h": "alias,index", "s": "alias:desc"}).json()
     assert rows == [{"alias": "al-cat-b", "index": "al-cat"}, {"alias": "al-cat-a", "index": "al-cat"}]
     # Deleting the index drops its aliases.
-    client.indices.delete("al-cat")
+    client.indices.delete(index="al-cat")
     assert http.get("/_cat/aliases/al-cat-*").text == ""
 
 
 def test_aliases_survive_restart(server_factory):
     srv = server_factory()
     c = srv.client()
-    c.indices.create("keep", body={"aliases": {"keep-read": {"filter": {"term": {"color": "red"}}}}})
+    c.indices.create(index="keep", body={"aliases": {"keep-read": {"filter": {"term": {"color": "red"}}}}})
     body = []
     for i, d in enumerate(DOCS):
         body += [{"index": {"_index": "keep", "_id": str(i)}}, d]

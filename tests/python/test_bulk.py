@@ -17,7 +17,7 @@ def ndjson(lines):
 
 
 def test_bulk_thousand_docs(client):
-    client.indices.create(INDEX, body={"settings": {"number_of_replicas": 0}, "mappings": {"properties": {
+    client.indices.create(index=INDEX, body={"settings": {"number_of_replicas": 0}, "mappings": {"properties": {
         "title": {"type": "text"}, "n": {"type": "long"}, "price": {"type": "double"},
         "tag": {"type": "keyword"}, "created": {"type": "date"}, "flag": {"type": "boolean"}}}})
     actions = [{"_index": INDEX, "_id": str(i), "_source": doc(i)} for i in range(1000)]
@@ -25,7 +25,7 @@ def test_bulk_thousand_docs(client):
     assert ok == 1000 and errors == []
     stats = client.indices.stats(index=INDEX)["indices"][INDEX]["primaries"]
     assert stats["docs"]["count"] == 1000
-    assert client.get(INDEX, "999")["_source"] == doc(999)
+    assert client.get(index=INDEX, id="999")["_source"] == doc(999)
     rows = client.cat.indices(index=INDEX, format="json")
     assert rows[0]["docs.count"] == "1000"
 
@@ -52,8 +52,8 @@ def test_bulk_mixed_actions_and_per_item_status(client):
     assert items[5]["delete"]["result"] == "not_found" and "error" not in items[5]["delete"]
     assert items[7]["index"]["error"]["reason"] == "if _id is specified it must not be empty"
     assert items[8]["index"]["error"]["type"] == "mapper_parsing_exception"
-    assert client.get(INDEX, "a")["_source"] == {"n": 3}
-    assert client.get(INDEX, "a")["_version"] == 2
+    assert client.get(index=INDEX, id="a")["_source"] == {"n": 3}
+    assert client.get(index=INDEX, id="a")["_version"] == 2
 
 
 def test_bad_ndjson_lines_are_item_errors_others_applied(http):
@@ -89,7 +89,7 @@ def test_index_scoped_bulk_and_auto_create(client, http):
     assert r.status_code == 200 and r.json()["errors"] is False
     assert all(it["index"]["forced_refresh"] for it in r.json()["items"])
     assert client.indices.stats(index="bulk-auto")["indices"]["bulk-auto"]["primaries"]["docs"]["count"] == 2
-    client.indices.delete("bulk-auto")
+    client.indices.delete(index="bulk-auto")
 
 
 def test_empty_bulk_is_400(client):

@@ -5,7 +5,7 @@ from opensearchpy import RequestError, helpers
 
 
 def load(client, name, n, shards=2):
-    client.indices.create(name, body={"settings": {"number_of_shards": shards}})
+    client.indices.create(index=name, body={"settings": {"number_of_shards": shards}})
     docs = [{"_index": name, "_id": str(i), "n": i, "color": ["red", "green", "blue"][i % 3]} for i in range(n)]
     helpers.bulk(client, docs, refresh=True)
     return docs

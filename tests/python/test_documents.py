@@ -7,7 +7,7 @@ INDEX = "docs-api"
 
 @pytest.fixture(scope="module", autouse=True)
 def docs_index(client):
-    client.indices.create(INDEX, body={"mappings": {"properties": {
+    client.indices.create(index=INDEX, body={"mappings": {"properties": {
         "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
         "count": {"type": "integer"},
         "on": {"type": "boolean"},
@@ -15,81 +15,81 @@ def docs_index(client):
         "meta": {"properties": {"owner": {"type": "keyword"}}},
     }}})
     yield
-    client.indices.delete(INDEX)
+    client.indices.delete(index=INDEX)
 
 
 def test_index_get_versions_and_realtime(client):
-    r = client.index(INDEX, id="1", body={"title": "first", "count": 1})
+    r = client.index(index=INDEX, id="1", body={"title": "first", "count": 1})
     assert (r["result"], r["_version"], r["_primary_term"]) == ("created", 1, 1)
     # Realtime: visible to GET before any refresh.
-    g = client.get(INDEX, "1")
+    g = client.get(index=INDEX, id="1")
     assert g["found"] and g["_source"] == {"title": "first", "count": 1} and g["_seq_no"] == r["_seq_no"]
-    r2 = client.index(INDEX, id="1", body={"title": "second"})
+    r2 = client.index(index=INDEX, id="1", body={"title": "second"})
     assert r2["result"] == "updated" and r2["_version"] == 2 and r2["_seq_no"] > r["_seq_no"]
-    assert client.get_source(INDEX, "1") == {"title": "second"}
-    assert client.exists(INDEX, "1")
-    assert not client.exists(INDEX, "nope")
+    assert client.get_source(index=INDEX, id="1") == {"title": "second"}
+    assert client.exists(index=INDEX, id="1")
+    assert not client.exists(index=INDEX, id="nope")
     # GET with an expected version.
-    assert client.get(INDEX, "1", version=2)["_version"] == 2
+    assert client.get(index=INDEX, id="1", version=2)["_version"] == 2
     with pytest.raises(ConflictError):
-        client.get(INDEX, "1", version=1)
+        client.get(index=INDEX, id="1", version=1)
 
 
 def test_auto_id_and_create(client):
-    r = client.index(INDEX, body={"title": "no id"})
+    r = client.index(index=INDEX, body={"title": "no id"})
     assert r["result"] == "created" and len(r["_id"]) == 20
-    assert client.get(INDEX, r["_id"])["_source"]["title"] == "no id"
-    client.create(INDEX, id="c1", body={"title": "created"})
+    assert client.get(index=INDEX, id=r["_id"])["_source"]["title"] == "no id"
+    client.create(index=INDEX, id="c1", body={"title": "created"})
     with pytest.raises(ConflictError) as e:
-        client.create(INDEX, id="c1", body={"title": "again"})
+        client.create(index=INDEX, id="c1", body={"title": "again"})
     assert e.value.error == "version_conflict_engine_exception"
 
 
 def test_get_missing_and_source_filtering(client):
     with pytest.raises(NotFoundError):
-        client.get(INDEX, "missing-doc")
+        client.get(index=INDEX, id="missing-doc")
     with pytest.raises(NotFoundError):
-        client.get_source(INDEX, "missing-doc")
-    client.index(INDEX, id="f", body={"title": "t", "meta": {"owner": "ann"}, "count": 3})
-    assert client.get(INDEX, "f", _source_includes="meta.owner")["_source"] == {"meta": {"owner": "ann"}}
-    assert client.get(INDEX, "f", _source_excludes="meta")["_source"] == {"title": "t", "count": 3}
-    assert "_source" not in client.get(INDEX, "f", _source=False)
+        client.get_source(index=INDEX, id="missing-doc")
+    client.index(index=INDEX, id="f", body={"title": "t", "meta": {"owner": "ann"}, "count": 3})
+    assert client.get(index=INDEX, id="f", _source_includes="meta.owner")["_source"] == {"meta": {"owner": "ann"}}
+    assert client.get(index=INDEX, id="f", _source_excludes="meta")["_source"] == {"title": "t", "count": 3}
+    assert "_source" not in client.get(index=INDEX, id="f", _source=False)
 
 
 def test_update_partial_upsert_noop(client):
-    client.index(INDEX, id="u", body={"title": "x", "meta": {"owner": "a"}, "count": 1})
-    r = client.update(INDEX, "u", body={"doc": {"meta": {"owner": "b"}}})
+    client.index(index=INDEX, id="u", body={"title": "x", "meta": {"owner": "a"}, "count": 1})
+    r = client.update(index=INDEX, id="u", body={"doc": {"meta": {"owner": "b"}}})
     assert r["result"] == "updated" and r["_version"] == 2
-    assert client.get_source(INDEX, "u") == {"title": "x", "meta": {"owner": "b"}, "count": 1}
-    assert client.update(INDEX, "u", body={"doc": {"count": 1}})["result"] == "noop"
+    assert client.get_source(index=INDEX, id="u") == {"title": "x", "meta": {"owner": "b"}, "count": 1}
+    assert client.update(index=INDEX, id="u", body={"doc": {"count": 1}})["result"] == "noop"
     with pytest.raises(NotFoundError) as e:
-        client.update(INDEX, "u-missing", body={"doc": {"count": 1}})
+        client.update(index=INDEX, id="u-missing", body={"doc": {"count": 1}})
     assert e.value.error == "document_missing_exception"
-    r = client.update(INDEX, "u-up", body={"doc": {"count": 5}, "doc_as_upsert": True})
+    r = client.update(index=INDEX, id="u-up", body={"doc": {"count": 5}, "doc_as_upsert": True})
     assert r["result"] == "created"
-    r = client.update(INDEX, "u-up2", body={"doc": {"count": 5}, "upsert": {"count": 0}})
-    assert r["result"] == "created" and client.get_source(INDEX, "u-up2") == {"count": 0}
+    r = client.update(index=INDEX, id="u-up2", body={"doc": {"count": 5}, "upsert": {"count": 0}})
+    assert r["result"] == "created" and client.get_source(index=INDEX, id="u-up2") == {"count": 0}
 
 
 def test_delete_and_optimistic_concurrency(client):
-    r = client.index(INDEX, id="cas", body={"count": 1})
+    r = client.index(index=INDEX, id="cas", body={"count": 1})
     with pytest.raises(ConflictError):
-        client.index(INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"] + 100, if_primary_term=1)
-    r2 = client.index(INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"], if_primary_term=r["_primary_term"])
+        client.index(index=INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"] + 100, if_primary_term=1)
+    r2 = client.index(index=INDEX, id="cas", body={"count": 2}, if_seq_no=r["_seq_no"], if_primary_term=r["_primary_term"])
     assert r2["_version"] == 2
     with pytest.raises(ConflictError):
-        client.delete(INDEX, "cas", if_seq_no=r["_seq_no"], if_primary_term=1)
-    d = client.delete(INDEX, "cas", if_seq_no=r2["_seq_no"], if_primary_term=1)
+        client.delete(index=INDEX, id="cas", if_seq_no=r["_seq_no"], if_primary_term=1)
+    d = client.delete(index=INDEX, id="cas", if_seq_no=r2["_seq_no"], if_primary_term=1)
     assert d["result"] == "deleted" and d["_version"] == 3
     with pytest.raises(NotFoundError):
-        client.get(INDEX, "cas")
+        client.get(index=INDEX, id="cas")
     with pytest.raises(NotFoundError):
-        client.delete(INDEX, "cas")
+        client.delete(index=INDEX, id="cas")
 
 
 def test_mget(client):
-    client.index(INDEX, id="m1", body={"count": 1})
-    client.index(INDEX, id="m2", body={"count": 2})
+    client.index(index=INDEX, id="m1", body={"count": 1})
+    client.index(index=INDEX, id="m2", body={"count": 2})
     r = client.mget(body={"docs": [{"_index": INDEX, "_id": "m1"}, {"_index": INDEX, "_id": "zz"},
                                    {"_index": "no-such-index", "_id": "1"}]})
     docs = r["docs"]
@@ -109,24 +109,24 @@ def test_refresh_param_makes_doc_searchable(client, http):
 
     # No scheduled refreshes: only the request's refresh can make a document searchable.
     client.indices.create(index="refresh-param", body={"settings": {"refresh_interval": "-1"}})
-    client.index("refresh-param", id="r0", body={"title": "invisible"})
+    client.index(index="refresh-param", id="r0", body={"title": "invisible"})
     assert found("refresh-param", "invisible") == 0
-    client.index("refresh-param", id="r1", body={"title": "searchable"}, refresh=True)
+    client.index(index="refresh-param", id="r1", body={"title": "searchable"}, refresh=True)
     assert found("refresh-param", "searchable") == 1
     # The refresh made the earlier write visible too (it commits everything before it).
     assert found("refresh-param", "invisible") == 1
     # wait_for returns only once a refresh made the write visible.
     client.indices.create(index="refresh-wait", body={"settings": {"refresh_interval": "100ms"}})
-    r = client.index("refresh-wait", id="r2", body={"title": "waited"}, refresh="wait_for")
+    r = client.index(index="refresh-wait", id="r2", body={"title": "waited"}, refresh="wait_for")
     assert r["result"] == "created"
     assert found("refresh-wait", "waited") == 1
     client.indices.delete(index="refresh-param,refresh-wait")
 
 
 def test_auto_create_index_on_first_write(client):
-    client.index("auto-created", id="1", body={"x": "y"})
-    assert client.indices.exists("auto-created")
-    client.indices.delete("auto-created")
+    client.index(index="auto-created", id="1", body={"x": "y"})
+    assert client.indices.exists(index="auto-created")
+    client.indices.delete(index="auto-created")
 
 
 @pytest.mark.parametrize("body, err", [
@@ -138,15 +138,15 @@ def test_auto_create_index_on_first_write(client):
 ])
 def test_wrong_value_types_are_400(client, body, err):
     with pytest.raises(RequestError) as e:
-        client.index(INDEX, id="bad", body=body)
+        client.index(index=INDEX, id="bad", body=body)
     assert e.value.status_code == 400 and e.value.error == err
     with pytest.raises(NotFoundError):
-        client.get(INDEX, "bad")
+        client.get(index=INDEX, id="bad")
 
 
 def test_coercion_like_opensearch(client):
-    client.index(INDEX, id="co", body={"count": "42", "on": "true", "when": 1700000000000, "title": 12})
-    assert client.get_source(INDEX, "co") == {"count": "42", "on": "true", "when": 1700000000000, "title": 12}
+    client.index(index=INDEX, id="co", body={"count": "42", "on": "true", "when": 1700000000000, "title": 12})
+    assert client.get_source(index=INDEX, id="co") == {"count": "42", "on": "true", "when": 1700000000000, "title": 12}
 
 
 def test_malformed_json_and_bad_requests(http):

@@ -13,7 +13,7 @@ MAPPING = {"properties": {
 
 def test_field_mapping(client):
     for name in ("fm-a", "fm-b"):
-        client.indices.create(name, body={"mappings": MAPPING})
+        client.indices.create(index=name, body={"mappings": MAPPING})
     got = client.indices.get_field_mapping(index="fm-a", fields="title,user.name")
     assert got == {"fm-a": {"mappings": {
         "title": {"full_name": "title", "mapping": {"title": MAPPING["properties"]["title"]}},

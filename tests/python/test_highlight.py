@@ -29,7 +29,7 @@ def hl(client):
         "title": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
         "body": {"type": "text"}, "tag": {"type": "keyword"}}}})
     for i, d in DOCS.items():
-        client.index(INDEX, id=i, body=d)
+        client.index(index=INDEX, id=i, body=d)
     client.indices.refresh(index=INDEX)
     return client
 

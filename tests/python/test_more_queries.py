@@ -52,7 +52,7 @@ def mq(client):
         "title": {"type": "text"}, "code": {"type": "keyword"}, "tags": {"type": "keyword"},
         "need": {"type": "integer"}}}})
     for i, d in DOCS.items():
-        client.index(INDEX, id=i, body=d)
+        client.index(index=INDEX, id=i, body=d)
     client.indices.refresh(index=INDEX)
     return client
 

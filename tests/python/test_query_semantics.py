@@ -24,7 +24,7 @@ def movies(client):
     client.indices.create(index=INDEX, body={"mappings": {"properties": {
         "title": {"type": "text"}, "plot": {"type": "text"}, "genre": {"type": "keyword"}}}})
     for i, d in MOVIES.items():
-        client.index(INDEX, id=i, body=d)
+        client.index(index=INDEX, id=i, body=d)
     client.indices.refresh(index=INDEX)
     return client
 
@@ -107,7 +107,7 @@ def test_now_date_math_in_range_queries(client):
     now = datetime.now(timezone.utc)
     offsets = {"past_2d": -2, "past_10d": -10, "past_40d": -40, "future_3d": 3}
     for name, days in offsets.items():
-        client.index(index, id=name, body={"at": iso(now + timedelta(days=days))})
+        client.index(index=index, id=name, body={"at": iso(now + timedelta(days=days))})
     client.indices.refresh(index=index)
 
     def found(rng):
@@ -141,8 +141,8 @@ def test_extended_stats_values(client):
     index = "semantics-stats"
     client.indices.create(index=index, body={"mappings": {"properties": {"v": {"type": "double"}}}})
     for i, v in enumerate(VALUES):
-        client.index(index, id=str(i), body={"v": v})
-    client.index(index, id="none", body={"other": 1})  # no value: not counted
+        client.index(index=index, id=str(i), body={"v": v})
+    client.index(index=index, id="none", body={"other": 1})  # no value: not counted
     client.indices.refresh(index=index)
     r = client.search(index=index, body={"size": 0, "aggs": {"s": {"extended_stats": {"field": "v"}}}})
     s = r["aggregations"]["s"]
@@ -187,7 +187,7 @@ def test_date_histogram_calendar_intervals(client, unit, times):
     index = f"semantics-cal-{unit}"
     client.indices.create(index=index, body={"mappings": {"properties": {"at": {"type": "date"}}}})
     for i, t in enumerate(times):
-        client.index(index, id=str(i), body={"at": t})
+        client.index(index=index, id=str(i), body={"at": t})
     client.indices.refresh(index=index)
     r = client.search(index=index, body={"size": 0, "aggs": {"h": {"date_histogram": {
         "field": "at", "calendar_interval": unit}}}})

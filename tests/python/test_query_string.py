@@ -45,7 +45,7 @@ def qs(client):
         "title": {"type": "text"}, "tag": {"type": "keyword"}, "price": {"type": "integer"},
         "in_stock": {"type": "boolean"}, "note": {"type": "text"}}}})
     for i, d in DOCS.items():
-        client.index(INDEX, id=i, body=d)
+        client.index(index=INDEX, id=i, body=d)
     client.indices.refresh(index=INDEX)
     return client
 
@@ -113,7 +113,7 @@ def test_count_and_delete_by_query_take_q(qs, client):
     if client.indices.exists(index=idx):
         client.indices.delete(index=idx)
     for i, d in DOCS.items():
-        client.index(idx, id=i, body=d)
+        client.index(index=idx, id=i, body=d)
     client.indices.refresh(index=idx)
     r = client.delete_by_query(index=idx, body={}, q="title:lazy AND price:<100", refresh=True)
     assert r["deleted"] == len(want)

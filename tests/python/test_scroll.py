@@ -15,7 +15,7 @@ def docs(index, n=N_DOCS):
 @pytest.fixture(scope="module")
 def scroll_index(client):
     name = "scroll-src"
-    client.indices.create(name, body={"settings": {"number_of_shards": 3}})
+    client.indices.create(index=name, body={"settings": {"number_of_shards": 3}})
     helpers.bulk(client, docs(name), refresh=True)
     return name
 
@@ -84,7 +84,7 @@ def test_dsl_search_scan(client, scroll_index):
 
 def test_helpers_reindex_copies_every_document(client, scroll_index):
     helpers.reindex(client, scroll_index, "scroll-copy", chunk_size=100)
-    client.indices.refresh("scroll-copy")
+    client.indices.refresh(index="scroll-copy")
     assert client.count(index="scroll-copy")["count"] == N_DOCS
     got = client.get(index="scroll-copy", id="123")["_source"]
     assert got == client.get(index=scroll_index, id="123")["_source"]
@@ -122,7 +122,7 @@ def test_scroll_request_validation(http, scroll_index):
 def test_too_many_open_scrolls_is_a_clear_error(server_factory):
     server = server_factory()
     client = server.client()
-    client.index("many", {"a": 1}, refresh=True)
+    client.index(index="many", body={"a": 1}, refresh=True)
     ids = [client.search(index="many", scroll="5m", body={"size": 1})["_scroll_id"] for _ in range(500)]
     with pytest.raises(TransportError) as e:
         client.search(index="many", scroll="5m", body={"size": 1})

@@ -21,7 +21,7 @@ def sf(client):
         "count": {"type": "integer"}, "tags": {"type": "keyword"},
         "user": {"properties": {"name": {"type": "keyword"}}}}}})
     for i, d in DOCS.items():
-        client.index(INDEX, id=i, body=d)
+        client.index(index=INDEX, id=i, body=d)
     client.indices.refresh(index=INDEX)
     return client
 

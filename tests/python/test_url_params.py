@@ -69,7 +69,7 @@ def test_index_apis_reject_unknown_parameters(http):
 
 
 def test_the_official_client_surfaces_the_error(client):
-    client.indices.create("params-client")
+    client.indices.create(index="params-client")
     with pytest.raises(RequestError) as e:
         client.search(index="params-client", body={"query": {"match_all": {}}}, params={"no_such_option": "x"})
     assert e.value.status_code == 400
