@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the server and the tests need, idempotently. Safe to run again.
 #   - rustup targets for WASM guests (wasm32-wasip1 core modules, wasm32-wasip2 components)
-#   - Debian clang/lld/wasi-libc for the C example, curl and jq for the docs' examples
-#     (apt, only when missing)
+#   - Debian clang/lld/wasi-libc for the C example, curl and jq for the docs' examples,
+#     etcd-server (cluster mode and its tests) and protobuf-compiler (the etcd client's
+#     build script) (apt, only when missing)
 #   - a Python venv (.venv) with opensearch-py, pytest and componentize-py (pinned)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v wasm-ld >/dev/null 2>&1 || need_apt+=(lld)
 [ -e /usr/include/wasm32-wasi/stdlib.h ] || need_apt+=(wasi-libc)
 ls /usr/lib/llvm-14/lib/clang/14*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 || need_apt+=(libclang-rt-14-dev-wasm32)

@@ -5,6 +5,8 @@ Fixtures:
   client       -- opensearch-py client for `server`
   http         -- requests.Session bound to `server.url` (for non-OpenSearch APIs)
   server_factory -- start extra servers (restart, crash, config tests); all stopped at the end
+  etcd_factory   -- start a real etcd on free ports with a temporary data dir
+  cluster_factory -- start N `serve --etcd` nodes (in parallel) on an etcd
 """
 import json
 import os
@@ -67,6 +69,12 @@ class Server:
         self.log_lines = []
 
     def start(self, timeout=60.0):
+        self.launch()
+        return self.wait_started(timeout)
+
+    def launch(self):
+        """Starts the process without waiting for it to listen (servers launched together start
+        in parallel; `wait_started` then waits for each)."""
         args = [quidditch_bin(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
         if self.config is not None:
             cfg = self.data_dir.parent / f"{self.data_dir.name}-config.json"
@@ -78,7 +86,7 @@ class Server:
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
             env={**os.environ, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"},
         )
-        found = threading.Event()
+        self._found = found = threading.Event()
 
         def pump():
             for line in self.proc.stderr:
@@ -89,6 +97,10 @@ class Server:
                     found.set()
 
         threading.Thread(target=pump, daemon=True).start()
+        return self
+
+    def wait_started(self, timeout=60.0):
+        found = self._found
         deadline = time.time() + timeout
         while not found.is_set():
             if self.proc.poll() is not None:
@@ -174,3 +186,47 @@ def http(server):
             return lambda path, **kw: fn(base + path, timeout=kw.pop("timeout", 120), **kw)
 
     return Bound()
+
+
+@pytest.fixture(scope="session")
+def etcd_factory(tmp_path_factory):
+    from cluster_helpers import Etcd
+
+    started = []
+
+    def make():
+        e = Etcd(tmp_path_factory.mktemp("etcd") / "data").start()
+        started.append(e)
+        return e
+
+    yield make
+    for e in started:
+        e.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_factory(tmp_path_factory, shared_python_runtime):
+    """`make(etcd, n)` starts nodes `node-1` … `node-n` of a fresh cluster (its own name, so
+    clusters of one session share an etcd without seeing each other)."""
+    from cluster_helpers import Cluster, node_args
+
+    started = []
+    counter = iter(range(1, 1_000_000))
+
+    def make(etcd, n=3, config=None) -> Cluster:
+        name = f"test-cluster-{next(counter)}"
+        base = tmp_path_factory.mktemp(name)
+        nodes = [
+            Server(base / f"node-{i}", config=config, extra_args=node_args(etcd.url, name, f"node-{i}"))
+            for i in range(1, n + 1)
+        ]
+        for node in nodes:
+            node.launch()
+            started.append(node)
+        for node in nodes:
+            node.wait_started()
+        return Cluster(etcd, name, nodes)
+
+    yield make
+    for s in started:
+        s.kill()

@@ -3,6 +3,8 @@
 mod cli;
 mod config;
 mod http;
+mod node;
+mod udf_replication;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +24,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (single node, embedded storage).
+    /// Run the server: an embedded single node, or with `--etcd` a member of a cluster.
     Serve(ServeArgs),
     /// Build, upload, test and inspect UDFs on a running server.
     Udf {
@@ -83,6 +85,27 @@ struct ServeArgs {
     /// sharing it build the runtime once.
     #[arg(long, env = "QUIDDITCH_PYTHON_RUNTIME_DIR")]
     python_runtime_dir: Option<PathBuf>,
+    /// Cluster mode: join the cluster whose state is in this etcd (comma-separated client
+    /// URLs, e.g. http://127.0.0.1:2379). Without it the node is an embedded single node.
+    #[arg(long, value_delimiter = ',', requires_all = ["cluster_name", "node_name"])]
+    etcd: Vec<String>,
+    /// Cluster mode: the cluster's name (nodes with the same etcd and name form one cluster).
+    #[arg(long, requires = "etcd")]
+    cluster_name: Option<String>,
+    /// Cluster mode: this node's name, unique in the cluster.
+    #[arg(long, requires = "etcd")]
+    node_name: Option<String>,
+    /// Cluster mode: the URL the other nodes reach this node at (default: http://<listen address>).
+    #[arg(long, requires = "etcd")]
+    advertise: Option<String>,
+}
+
+/// What `--etcd …` asks for.
+struct JoinArgs {
+    etcd: Vec<String>,
+    cluster_name: String,
+    node_name: String,
+    advertise: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +126,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let join = (!args.etcd.is_empty()).then(|| JoinArgs {
+        etcd: args.etcd.clone(),
+        cluster_name: args.cluster_name.clone().unwrap_or_default(),
+        node_name: args.node_name.clone().unwrap_or_default(),
+        advertise: args.advertise.clone(),
+    });
     let mut config = ServerConfig::load(args.config.as_deref())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -142,17 +171,57 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config.engine.clone(),
             udfs.clone(),
         )?;
-        let config = Arc::new(config);
-        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone() };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let bound = listener.local_addr()?;
+        config.listen = bound;
+        let node = match join {
+            None => node::LocalNode::single(bound),
+            Some(join) => join_cluster(join, &config, bound).await?,
+        };
+        if let Some(cluster) = &node.cluster {
+            // The registry is the cluster's: catch up before answering anything.
+            cluster.replicate_udfs(Arc::new(udf_replication::RegistryReplica { udfs: udfs.clone() }));
+            cluster.wait_for_udfs(std::time::Duration::from_secs(120)).await?;
+        }
+        let node = Arc::new(node);
+        let config = Arc::new(config);
+        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone(), node: node.clone() };
         // Tests and scripts wait for this exact line to learn the bound port.
-        info!("quidditch listening on http://{}", listener.local_addr()?);
-        eprintln!("quidditch listening on http://{}", listener.local_addr()?);
+        info!("quidditch listening on http://{bound}");
+        eprintln!("quidditch listening on http://{bound}");
         axum::serve(listener, http::router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
+        // Leave first: the other nodes stop counting on this one at once, not a lease TTL later.
+        if let Some(cluster) = &node.cluster {
+            cluster.leave().await;
+        }
         engine.shutdown()?;
         anyhow::Ok(())
+    })
+}
+
+/// Cluster mode: registers this node in etcd (exits with the endpoint named when etcd does
+/// not answer).
+async fn join_cluster(join: JoinArgs, config: &ServerConfig, bound: std::net::SocketAddr) -> anyhow::Result<node::LocalNode> {
+    let http_url = join.advertise.unwrap_or_else(|| format!("http://{bound}"));
+    let id = node::persistent_node_id(&config.data_dir)?;
+    let cluster = quidditch_cluster::Cluster::join(quidditch_cluster::ClusterConfig {
+        endpoints: join.etcd,
+        cluster_name: join.cluster_name.clone(),
+        node_name: join.node_name.clone(),
+        node_id: id.clone(),
+        http_url: http_url.clone(),
+    })
+    .await?;
+    Ok(node::LocalNode {
+        name: join.node_name,
+        id,
+        cluster_name: join.cluster_name,
+        http_address: bound,
+        http_url,
+        started_at_ms: cluster.local().started_at_ms,
+        cluster: Some(cluster),
     })
 }
 

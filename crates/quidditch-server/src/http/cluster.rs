@@ -1,5 +1,6 @@
 //! HTTP routes: cluster info (`GET /`), `_cluster/health`, and the `_cat` APIs
-//! (`_cat/indices`, `_cat/health`).
+//! (`_cat/indices`, `_cat/health`, `_cat/shards`, …). Node counts come from the cluster view
+//! in cluster mode (one node otherwise); the node APIs are in `nodes.rs`.
 
 use std::collections::HashMap;
 
@@ -13,10 +14,10 @@ use serde_json::{Map, Value, json};
 use super::indices::{Params, flag};
 use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response};
+use crate::node::LocalNode;
 
 /// The OpenSearch version we answer as (opensearch-py and friends check `version.number`).
 pub const OPENSEARCH_VERSION: &str = "2.11.0";
-const CLUSTER_NAME: &str = "quidditch";
 
 /// One node never relocates or initializes shards and has no queue of cluster-state tasks:
 /// those waits are met at once.
@@ -53,12 +54,12 @@ pub fn routes() -> ApiRoutes {
         .route("/_cat/templates/{name}", get(cat_templates_for), &CAT_TEMPLATES)
 }
 
-async fn info() -> Response {
+async fn info(State(state): State<AppState>) -> Response {
     json_response(
         200,
         json!({
-            "name": node_name(),
-            "cluster_name": CLUSTER_NAME,
+            "name": state.node.name,
+            "cluster_name": state.node.cluster_name,
             "cluster_uuid": cluster_uuid(),
             "version": {
                 "distribution": "opensearch",
@@ -76,10 +77,6 @@ async fn info() -> Response {
     )
 }
 
-pub(super) fn node_name() -> String {
-    std::env::var("HOSTNAME").unwrap_or_else(|_| "quidditch-node".into())
-}
-
 /// Stable for the process lifetime; a single node has no persistent cluster state to keep it in.
 fn cluster_uuid() -> &'static str {
     static UUID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -95,8 +92,8 @@ fn index_health(index: &Index) -> (&'static str, u64, u64) {
 }
 
 /// `wait_for_nodes`: `N`, `>=N`, `<=N`, `>N`, `<N`, `ge(N)`, `le(N)`, `gt(N)`, `lt(N)`, held
-/// against this cluster's one node.
-fn node_count_matches(spec: &str) -> Result<bool, ApiError> {
+/// against the number of nodes in the cluster.
+fn node_count_matches(spec: &str, nodes: u64) -> Result<bool, ApiError> {
     let spec = spec.trim();
     let bad = || ApiError::illegal_argument(format!("failed to parse [wait_for_nodes] value [{spec}]"));
     let (op, n) = if let Some(inner) = spec.strip_suffix(')') {
@@ -108,13 +105,29 @@ fn node_count_matches(spec: &str) -> Result<bool, ApiError> {
     };
     let n: u64 = n.trim().parse().map_err(|_| bad())?;
     Ok(match op {
-        "" => n == 1,
-        ">=" | "ge" => 1 >= n,
-        "<=" | "le" => 1 <= n,
-        ">" | "gt" => 1 > n,
-        "<" | "lt" => 1 < n,
+        "" => nodes == n,
+        ">=" | "ge" => nodes >= n,
+        "<=" | "le" => nodes <= n,
+        ">" | "gt" => nodes > n,
+        "<" | "lt" => nodes < n,
         _ => return Err(bad()),
     })
+}
+
+/// The membership numbers health reports: the cluster view's in cluster mode, one node else.
+pub(super) struct Membership {
+    pub nodes: u64,
+    pub manager_known: bool,
+}
+
+pub(super) fn membership(state: &AppState) -> Membership {
+    match &state.node.cluster {
+        None => Membership { nodes: 1, manager_known: true },
+        Some(cluster) => {
+            let view = cluster.view();
+            Membership { nodes: view.nodes.len() as u64, manager_known: view.manager.is_some() }
+        }
+    }
 }
 
 fn rank(status: &str) -> u8 {
@@ -131,6 +144,8 @@ fn health_body(
     indices: &[std::sync::Arc<Index>],
     unavailable: &[(String, String)],
     params: &HashMap<String, String>,
+    cluster_name: &str,
+    members: &Membership,
 ) -> Result<(u16, Value), ApiError> {
     let mut status = if unavailable.is_empty() { "green" } else { "red" };
     let mut primaries = 0;
@@ -197,17 +212,17 @@ fn health_body(
     };
     let nodes_unmet = match params.get("wait_for_nodes") {
         None => false,
-        Some(spec) => !node_count_matches(spec)?,
+        Some(spec) => !node_count_matches(spec, members.nodes)?,
     };
     let timed_out = status_unmet || active_shards_unmet || nodes_unmet;
     let mut body = json!({
-        "cluster_name": CLUSTER_NAME,
+        "cluster_name": cluster_name,
         "status": status,
         "timed_out": timed_out,
-        "number_of_nodes": 1,
-        "number_of_data_nodes": 1,
-        "discovered_master": true,
-        "discovered_cluster_manager": true,
+        "number_of_nodes": members.nodes,
+        "number_of_data_nodes": members.nodes,
+        "discovered_master": members.manager_known,
+        "discovered_cluster_manager": members.manager_known,
         "active_primary_shards": primaries,
         "active_shards": primaries,
         "relocating_shards": 0,
@@ -226,8 +241,7 @@ fn health_body(
 }
 
 async fn health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
-    let (status, body) = health_body(&state.engine.list(), &state.engine.unavailable(), &params)?;
-    Ok(json_response(status, body))
+    wait_for_health(&state, &params, || Ok((state.engine.list(), state.engine.unavailable()))).await
 }
 
 async fn health_for(
@@ -235,23 +249,54 @@ async fn health_for(
     Path(expr): Path<String>,
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let unavailable = state.engine.resolve_unavailable(&expr);
-    let indices = if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
-    let (status, body) = health_body(&indices, &unavailable, &params)?;
-    Ok(json_response(status, body))
+    wait_for_health(&state, &params, || {
+        let unavailable = state.engine.resolve_unavailable(&expr);
+        let indices =
+            if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
+        Ok((indices, unavailable))
+    })
+    .await
+}
+
+/// Health, waiting (up to `timeout`, 30s by default) for the `wait_for_*` conditions while the
+/// cluster's membership can still change. A single node never changes, so it answers at once.
+async fn wait_for_health(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    read: impl Fn() -> Result<(Vec<std::sync::Arc<Index>>, Vec<(String, String)>), ApiError>,
+) -> Result<Response, ApiError> {
+    let timeout = match params.get("timeout") {
+        None => Some(std::time::Duration::from_secs(30)),
+        Some(v) => quidditch_engine::search::request::parse_time_value(v)
+            .map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?,
+    };
+    let deadline = std::time::Instant::now() + timeout.unwrap_or_default();
+    let mut changes = state.node.cluster.as_ref().map(|c| c.subscribe());
+    loop {
+        let (indices, unavailable) = read()?;
+        let (status, body) = health_body(&indices, &unavailable, params, &state.node.cluster_name, &membership(state))?;
+        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+        match changes.as_mut() {
+            Some(changes) if status != 200 && !remaining.is_zero() => {
+                // Woken by a membership change, re-checked at least every 250 ms.
+                let _ = tokio::time::timeout(remaining.min(std::time::Duration::from_millis(250)), changes.changed()).await;
+            }
+            _ => return Ok(json_response(status, body)),
+        }
+    }
 }
 
 /// A `_cat` table: column names (with aliases) and rows.
-struct CatTable {
+pub(super) struct CatTable {
     /// (name, aliases, right-aligned)
-    columns: &'static [(&'static str, &'static [&'static str], bool)],
+    pub columns: &'static [(&'static str, &'static [&'static str], bool)],
     /// Columns shown when `h` is not given.
-    default: &'static [&'static str],
-    rows: Vec<HashMap<&'static str, String>>,
+    pub default: &'static [&'static str],
+    pub rows: Vec<HashMap<&'static str, String>>,
 }
 
 impl CatTable {
-    fn render(&self, params: &HashMap<String, String>) -> Result<Response, ApiError> {
+    pub fn render(&self, params: &HashMap<String, String>) -> Result<Response, ApiError> {
         if flag(params, "help")?.unwrap_or(false) {
             return Ok(self.help());
         }
@@ -354,7 +399,7 @@ impl CatTable {
 }
 
 /// Human-readable size like OpenSearch's `_cat` (`208b`, `4.5kb`, `1.2mb`), or raw with `bytes=b`.
-fn human_size(bytes: u64, unit: Option<&str>) -> String {
+pub(super) fn human_size(bytes: u64, unit: Option<&str>) -> String {
     match unit {
         Some("b") => return bytes.to_string(),
         Some("kb") => return (bytes / 1024).to_string(),
@@ -489,7 +534,7 @@ const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
 
 /// `_cat/shards`: one row per primary (started, with its documents and size) and per
 /// replica (unassigned: a single node never allocates replicas).
-fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>) -> CatTable {
+fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>, node: &LocalNode) -> CatTable {
     let unit = params.get("bytes").map(String::as_str);
     let mut rows = Vec::new();
     for index in indices {
@@ -502,8 +547,8 @@ fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, 
             r.insert("state", "STARTED".to_string());
             r.insert("docs", s.docs.to_string());
             r.insert("store", human_size(s.store_bytes, unit));
-            r.insert("ip", "127.0.0.1".to_string());
-            r.insert("node", node_name());
+            r.insert("ip", node.ip());
+            r.insert("node", node.name.clone());
             rows.push(r);
             for _ in 0..replicas {
                 let mut r = HashMap::new();
@@ -524,7 +569,8 @@ fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, 
 
 async fn cat_shards(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
     let indices = state.engine.list();
-    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params), params))
+    let node = state.node.clone();
+    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params, &node), params))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     table.render(&params)
@@ -536,7 +582,8 @@ async fn cat_shards_for(
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
     let indices = state.engine.resolve_indices(&expr)?;
-    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params), params))
+    let node = state.node.clone();
+    let (table, params) = tokio::task::spawn_blocking(move || (cat_shards_table(&indices, &params, &node), params))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     table.render(&params)
@@ -561,7 +608,8 @@ const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[
 ];
 
 async fn cat_health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
-    let (_, h) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new())?;
+    let members = membership(&state);
+    let (_, h) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new(), &state.node.cluster_name, &members)?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -573,9 +621,9 @@ async fn cat_health(State(state): State<AppState>, axum::extract::Query(params):
     r.insert("timestamp", ts.get(11..19).unwrap_or_default().to_string());
     r.insert("cluster", get("cluster_name"));
     r.insert("status", get("status"));
-    r.insert("node.total", "1".to_string());
-    r.insert("node.data", "1".to_string());
-    r.insert("discovered_cluster_manager", "true".to_string());
+    r.insert("node.total", members.nodes.to_string());
+    r.insert("node.data", members.nodes.to_string());
+    r.insert("discovered_cluster_manager", members.manager_known.to_string());
     r.insert("shards", get("active_shards"));
     r.insert("pri", get("active_primary_shards"));
     r.insert("relo", "0".to_string());

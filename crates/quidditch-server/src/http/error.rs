@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use quidditch_engine::EngineError;
+use quidditch_cluster::ClusterError;
 use quidditch_udf::UdfErrorKind;
 use serde_json::{Map, Value, json};
 
@@ -152,5 +153,36 @@ impl From<EngineError> for ApiError {
 impl From<quidditch_engine::query_ast::QueryError> for ApiError {
     fn from(e: quidditch_engine::query_ast::QueryError) -> Self {
         EngineError::from(e).into()
+    }
+}
+
+/// Cluster failures: what needs etcd is blocked while it is unreachable (OpenSearch's
+/// `cluster_block_exception`), a node that does not answer is named.
+impl From<ClusterError> for ApiError {
+    fn from(e: ClusterError) -> Self {
+        match &e {
+            ClusterError::EtcdUnreachable { .. } | ClusterError::Etcd { .. } => ApiError::new(
+                503,
+                "cluster_block_exception",
+                format!("blocked by: [SERVICE_UNAVAILABLE/2/no cluster state: etcd is unreachable]; {e}"),
+            ),
+            ClusterError::UdfRegistryBehind { .. } => ApiError::new(503, "cluster_block_exception", e.to_string()),
+            ClusterError::NodeUnreachable { node, .. } => {
+                ApiError::new(503, "node_not_connected_exception", e.to_string()).with("node", node.clone())
+            }
+            ClusterError::UdfExists { .. } => ApiError::new(409, "udf_version_conflict_exception", e.to_string()),
+            ClusterError::NodeNameTaken { .. } | ClusterError::MalformedState { .. } | ClusterError::InvalidConfig(_) => {
+                ApiError::internal(e.to_string())
+            }
+        }
+    }
+}
+
+impl From<crate::udf_replication::PublishError> for ApiError {
+    fn from(e: crate::udf_replication::PublishError) -> Self {
+        match e {
+            crate::udf_replication::PublishError::Udf(e) => e.into(),
+            crate::udf_replication::PublishError::Cluster(e) => e.into(),
+        }
     }
 }

@@ -355,13 +355,13 @@ fn sum_stats(values: &[Value]) -> Value {
 
 /// `level=shards`: each primary's own numbers, keyed by shard number (replicas are never
 /// allocated on one node, so each list has one entry).
-fn shard_level_stats(index: &Index) -> Value {
+fn shard_level_stats(index: &Index, node: &str) -> Value {
     let mut out = Map::new();
     for s in index.shard_stats() {
         out.insert(
             s.shard.to_string(),
             json!([{
-                "routing": { "state": "STARTED", "primary": true, "node": super::cluster::node_name() },
+                "routing": { "state": "STARTED", "primary": true, "node": node },
                 "docs": { "count": s.docs, "deleted": s.deleted },
                 "store": { "size_in_bytes": s.store_bytes, "reserved_in_bytes": 0 },
                 "indexing": { "index_total": s.max_seq_no + 1 },
@@ -371,7 +371,11 @@ fn shard_level_stats(index: &Index) -> Value {
     Value::Object(out)
 }
 
-async fn stats_for(indices: Vec<std::sync::Arc<Index>>, params: HashMap<String, String>) -> Result<Response, ApiError> {
+async fn stats_for(
+    indices: Vec<std::sync::Arc<Index>>,
+    params: HashMap<String, String>,
+    node: String,
+) -> Result<Response, ApiError> {
     let level = params.get("level").map(String::as_str).unwrap_or("indices");
     if !matches!(level, "cluster" | "indices" | "shards") {
         return Err(ApiError::illegal_argument(format!(
@@ -391,7 +395,7 @@ async fn stats_for(indices: Vec<std::sync::Arc<Index>>, params: HashMap<String, 
             primaries += settings.number_of_shards();
             let mut entry = json!({ "uuid": index.uuid(), "primaries": s, "total": s });
             if level == "shards" {
-                entry["shards"] = shard_level_stats(index);
+                entry["shards"] = shard_level_stats(index, &node);
             }
             per_index.insert(index.name().to_string(), entry);
             all.push(s);
@@ -415,9 +419,9 @@ async fn stats_for(indices: Vec<std::sync::Arc<Index>>, params: HashMap<String, 
 
 async fn stats(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let indices = resolve_with(&state, &expr, &params)?;
-    stats_for(indices, params).await
+    stats_for(indices, params, state.node.name.clone()).await
 }
 
 async fn stats_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
-    stats_for(state.engine.list(), params).await
+    stats_for(state.engine.list(), params, state.node.name.clone()).await
 }

@@ -9,10 +9,12 @@ pub mod params;
 
 mod by_query;
 mod cluster;
+mod cluster_sync;
 mod documents;
 mod explain;
 mod field_api;
 mod indices;
+mod nodes;
 mod pit;
 mod scripts;
 mod search;
@@ -43,14 +45,18 @@ pub struct AppState {
     pub engine: Arc<quidditch_engine::Engine>,
     pub udfs: Arc<quidditch_udf::UdfRegistry>,
     pub config: Arc<ServerConfig>,
+    /// This process as a node (single, or a cluster member).
+    pub node: Arc<crate::node::LocalNode>,
 }
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     udfs::inline::InlineUploads::install(&state.udfs, state.config.clone());
+    let barrier_state = state.clone();
     // Every module's routes declare their URL parameters (`params::ApiRoutes`).
     Router::new()
         .merge(cluster::routes().into_router())
+        .merge(nodes::routes().into_router())
         .merge(indices::routes().into_router())
         .merge(analysis::routes().into_router())
         .merge(aliases::routes().into_router())
@@ -64,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(udfs::routes().into_router())
         .merge(scripts::routes().into_router())
         .fallback(no_handler)
+        .layer(middleware::from_fn_with_state(barrier_state, cluster_sync::udf_registry_barrier))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))

@@ -23,7 +23,8 @@ fn app_with(config: ServerConfig) -> TestApp {
     let udfs = quidditch_udf::UdfRegistry::open(&dir.path().join("udfs"), config.udf.clone()).expect("registry");
     let engine = quidditch_engine::Engine::open(&dir.path().join("indices"), config.engine.clone(), udfs.clone())
         .expect("engine");
-    let state = AppState { engine, udfs, config: Arc::new(config) };
+    let node = Arc::new(crate::node::LocalNode::single(config.listen));
+    let state = AppState { engine, udfs, config: Arc::new(config), node };
     TestApp { router: router(state), _dir: dir }
 }
 

@@ -24,6 +24,8 @@ use super::{AppState, ApiError, json_response, parse_json_body};
 /// The fields of `ListQuery`, `VersionQuery` and `AuditParams`.
 const LIST: ApiParams = ApiParams::new(&["category", "author", "tag", "language"]);
 const VERSION: ApiParams = ApiParams::new(&["version"]);
+/// `local`: this node's numbers only (what a cluster's nodes ask each other for).
+const STATS: ApiParams = ApiParams::new(&["local"]);
 const AUDIT: ApiParams = ApiParams::new(&["udf", "operation", "outcome", "since", "size"]);
 
 pub fn routes() -> ApiRoutes {
@@ -34,7 +36,7 @@ pub fn routes() -> ApiRoutes {
         .route("/api/v1/udfs/_runtime", get(runtime), &ApiParams::NONE)
         .route("/api/v1/udfs/{name}", get(get_udf), &VERSION)
         .route("/api/v1/udfs/{name}/versions", get(versions), &ApiParams::NONE)
-        .route("/api/v1/udfs/{name}/stats", get(stats), &ApiParams::NONE)
+        .route("/api/v1/udfs/{name}/stats", get(stats), &STATS)
         .route("/api/v1/udfs/{name}/test", axum::routing::post(test), &ApiParams::NONE)
         .route("/api/v1/udfs/{name}/_default", axum::routing::post(set_default), &ApiParams::NONE)
         .route("/api/v1/udfs/{name}/_rollback", axum::routing::post(roll_back_default), &ApiParams::NONE)
@@ -227,6 +229,9 @@ async fn delete(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let actor = authorize(&state, &headers, true)?;
+    if let Some(cluster) = &state.node.cluster {
+        return delete_in_cluster(&state, cluster, name, version, actor).await;
+    }
     let udfs = state.udfs.clone();
     let deleted = tokio::task::spawn_blocking(move || udfs.delete(&name, &version, &actor))
         .await
@@ -237,8 +242,83 @@ async fn delete(
     ))
 }
 
-async fn stats(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    Ok(json_response(200, state.udfs.stats_json(&name)?))
+/// Cluster mode: the deletion is committed in etcd first (every node's registry then drops
+/// the version), then done here at once rather than when the watch gets to it.
+async fn delete_in_cluster(
+    state: &AppState,
+    cluster: &quidditch_cluster::Cluster,
+    name: String,
+    version: String,
+    actor: String,
+) -> Result<Response, ApiError> {
+    let udf = state.udfs.resolve(&name, Some(&version))?;
+    let version = udf.version_str().to_string();
+    cluster.unpublish_udf(&name, &version).await?;
+    let udfs = state.udfs.clone();
+    let (n, v) = (name.clone(), version.clone());
+    let local = tokio::task::spawn_blocking(move || udfs.delete(&n, &v, &actor))
+        .await
+        .map_err(|e| ApiError::internal(format!("delete task failed: {e}")))?;
+    match local {
+        Ok(_) => {}
+        // The watch was quicker.
+        Err(e) if e.kind == quidditch_udf::UdfErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(json_response(200, json!({ "acknowledged": true, "name": name, "version": version })))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    local: Option<String>,
+}
+
+async fn stats(State(state): State<AppState>, Path(name): Path<String>, Query(q): Query<StatsQuery>) -> Result<Response, ApiError> {
+    let local = state.udfs.stats_json(&name)?;
+    let only_local = matches!(q.local.as_deref(), Some("" | "true"));
+    match &state.node.cluster {
+        Some(cluster) if !only_local => Ok(json_response(200, cluster_stats(&state, cluster, &name, local).await)),
+        _ => Ok(json_response(200, local)),
+    }
+}
+
+/// Cluster mode: every node's stats of the UDF, summed, with each node's own under `nodes`.
+async fn cluster_stats(state: &AppState, cluster: &Arc<quidditch_cluster::Cluster>, name: &str, local: Value) -> Value {
+    let path = format!("/api/v1/udfs/{name}/stats?local=true");
+    let mut per_node = Map::new();
+    let mut failures = Vec::new();
+    let calls: Vec<_> = cluster
+        .view()
+        .nodes
+        .into_values()
+        .filter(|n| n.name != state.node.name)
+        .map(|node| {
+            let cluster = cluster.clone();
+            let path = path.clone();
+            tokio::spawn(async move {
+                let answer = cluster.peers().get_json(&node, &path).await;
+                (node.name, answer)
+            })
+        })
+        .collect();
+    per_node.insert(state.node.name.clone(), json!({ "versions": local["versions"].clone() }));
+    for call in calls {
+        match call.await {
+            Ok((node, Ok(stats))) => {
+                per_node.insert(node, json!({ "versions": stats["versions"].clone() }));
+            }
+            Ok((node, Err(e))) => failures.push(json!({ "node": node, "reason": e.to_string() })),
+            Err(e) => failures.push(json!({ "reason": e.to_string() })),
+        }
+    }
+    let summed = crate::udf_replication::sum_version_stats(per_node.values().map(|n| &n["versions"]));
+    json!({
+        "name": name,
+        "stats_reset": local["stats_reset"],
+        "versions": summed,
+        "nodes": per_node,
+        "_nodes": { "total": per_node.len() + failures.len(), "successful": per_node.len(), "failed": failures.len(), "failures": failures },
+    })
 }
 
 async fn runtime(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -271,7 +351,17 @@ async fn audit(State(state): State<AppState>, Query(p): Query<AuditParams>) -> R
     let entries = tokio::task::spawn_blocking(move || udfs.audit(&q))
         .await
         .map_err(|e| ApiError::internal(format!("audit task failed: {e}")))?;
-    Ok(json_response(200, json!({ "total": entries.len(), "entries": entries })))
+    let mut entries = serde_json::to_value(&entries).unwrap_or(Value::Null);
+    // Cluster mode: every node keeps its own log; each entry says which node recorded it.
+    if state.node.cluster.is_some()
+        && let Some(list) = entries.as_array_mut()
+    {
+        for entry in list.iter_mut().filter_map(Value::as_object_mut) {
+            entry.insert("node".into(), json!(state.node.name));
+        }
+    }
+    let total = entries.as_array().map_or(0, Vec::len);
+    Ok(json_response(200, json!({ "total": total, "entries": entries })))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

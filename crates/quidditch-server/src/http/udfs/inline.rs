@@ -65,7 +65,7 @@ impl InlineCompiler for InlineUploads {
             actor: actor.to_string(),
             destination: Destination::Inline,
         };
-        upload_blocking(&udfs, &self.config, request).map(|uploaded| uploaded.udf).map_err(|e| udf_error(&name, e))
+        upload_blocking(&udfs, &self.config, request, false).map(|uploaded| uploaded.udf).map_err(|e| udf_error(&name, e))
     }
 }
 

@@ -47,20 +47,42 @@ pub(crate) struct Uploaded {
     pub udf: Arc<LoadedUdf>,
     pub python: Option<python::PythonBuild>,
     pub register_time: std::time::Duration,
+    /// What the cluster commits to etcd (stored uploads in cluster mode only).
+    replica: Option<Replica>,
 }
 
-/// Checks, compiles and registers an upload, on a blocking thread (see [`upload_blocking`]).
+/// A registered version's binary, signature and uploader, as replicated to the other nodes.
+struct Replica {
+    binary: Vec<u8>,
+    signature: Option<String>,
+    actor: String,
+}
+
+/// Checks, compiles and registers an upload, on a blocking thread (see [`upload_blocking`]);
+/// in cluster mode a stored version is then committed to etcd before the caller answers.
 pub(crate) async fn upload(state: &AppState, req: UploadRequest) -> Result<Uploaded, ApiError> {
     let (udfs, config) = (state.udfs.clone(), state.config.clone());
-    tokio::task::spawn_blocking(move || upload_blocking(&udfs, &config, req))
+    let in_cluster = state.node.cluster.is_some();
+    let mut uploaded = tokio::task::spawn_blocking(move || upload_blocking(&udfs, &config, req, in_cluster))
         .await
-        .map_err(|e| ApiError::internal(format!("upload task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("upload task failed: {e}")))??;
+    if let (Some(cluster), Some(replica)) = (&state.node.cluster, uploaded.replica.take()) {
+        let Replica { binary, signature, actor } = replica;
+        crate::udf_replication::publish(cluster, &state.udfs, &uploaded.udf, &binary, signature, &actor).await?;
+    }
+    Ok(uploaded)
 }
 
 /// The one upload path. Nothing is compiled (no Python check, no wasmtime compilation) and
 /// nothing is written before the registry's [`precheck`](UdfRegistry::precheck) passed.
-/// Blocking: a compilation takes milliseconds to seconds.
-pub(crate) fn upload_blocking(udfs: &UdfRegistry, config: &ServerConfig, req: UploadRequest) -> Result<Uploaded, ApiError> {
+/// Blocking: a compilation takes milliseconds to seconds. `keep_replica`: keep a stored
+/// version's binary for the cluster's commit.
+pub(crate) fn upload_blocking(
+    udfs: &UdfRegistry,
+    config: &ServerConfig,
+    req: UploadRequest,
+    keep_replica: bool,
+) -> Result<Uploaded, ApiError> {
     let UploadRequest { mut fields, source, signature, actor, destination } = req;
     if let UploadSource::Python(text) = &source {
         // Reading the source's metadata parses it without running it (no process, no files).
@@ -93,12 +115,21 @@ pub(crate) fn upload_blocking(udfs: &UdfRegistry, config: &ServerConfig, req: Up
         }
     };
     let request = RegisterRequest { metadata, binary, signature, actor };
+    // Cluster mode: what is committed to etcd once the version registered here.
+    let replica = match destination {
+        Destination::Registry(_) if keep_replica => Some(Replica {
+            binary: request.binary.clone(),
+            signature: request.signature.clone(),
+            actor: request.actor.clone(),
+        }),
+        _ => None,
+    };
     let registering = Instant::now();
     let udf = match destination {
         Destination::Registry(choice) => udfs.register_as(request, choice)?,
         Destination::Inline => udfs.register_inline(request)?,
     };
-    Ok(Uploaded { udf, python, register_time: registering.elapsed() })
+    Ok(Uploaded { udf, python, register_time: registering.elapsed(), replica })
 }
 
 /// WAT text to a binary; a syntax error is the upload's fault (400, with line and column).

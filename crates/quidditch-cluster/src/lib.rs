@@ -1,0 +1,34 @@
+//! Cluster mode on etcd.
+//!
+//! A Quidditch cluster is a set of `quidditch serve --etcd …` processes sharing one etcd.
+//! etcd holds the cluster state and decides everything that needs agreement; Quidditch adds
+//! no consensus of its own. Data (indices, compiled UDF artifacts) stays on the nodes.
+//!
+//! This crate owns the conversation with etcd:
+//! - [`Cluster::join`] connects (failing fast, naming the endpoint, when etcd is unreachable),
+//!   registers this node under a lease ([`membership`]: the key disappears ≈ [`LEASE_TTL_SECS`]
+//!   after the process stops renewing it) and campaigns for cluster manager through etcd's
+//!   election API, so at most one node is manager at a time;
+//! - a watch keeps a local [`ClusterView`] (nodes, manager, whether etcd answers) that the HTTP
+//!   layer reads without a round trip;
+//! - [`udfs`] replicates the UDF registry (metadata and binaries in etcd, applied by every
+//!   node's own registry);
+//! - [`peer::PeerClient`] calls the other nodes' HTTP APIs (fan-out of `_nodes/stats`);
+//! - [`keys::Keys`] is the one place the layout of the state in etcd is spelled out.
+//!
+//! Without `--etcd` none of this runs: the server is today's embedded single node.
+
+pub mod error;
+pub mod keys;
+pub mod membership;
+pub mod node;
+pub mod peer;
+pub mod udfs;
+pub mod view;
+
+pub use error::ClusterError;
+pub use membership::{Cluster, ClusterConfig, LEASE_TTL_SECS};
+pub use node::NodeInfo;
+pub use peer::PeerClient;
+pub use udfs::{LocalUdfs, ReplicatedUdf};
+pub use view::ClusterView;

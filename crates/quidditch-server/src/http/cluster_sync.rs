@@ -1,0 +1,51 @@
+//! Cluster mode: requests that run or show UDFs first wait until this node has applied every
+//! UDF registry change committed in etcd (bounded), so a UDF registered or deleted through
+//! any node is seen the same way through this one.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Method, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+
+/// How long a request waits for this node's registry to catch up before a 503.
+const REGISTRY_WAIT: Duration = Duration::from_secs(10);
+
+pub async fn udf_registry_barrier(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
+    if let Some(cluster) = &state.node.cluster
+        && reads_udfs(req.method(), req.uri().path())
+        && let Err(e) = cluster.wait_for_udfs(REGISTRY_WAIT).await
+    {
+        return ApiError::from(e).into_response();
+    }
+    next.run(req).await
+}
+
+/// Searches (any of them may call a UDF), scripts, and every UDF API call but a new upload
+/// (a delete through this node must see a version registered through another one).
+fn reads_udfs(method: &Method, path: &str) -> bool {
+    const SEARCHING: &[&str] = &["/_search", "/_msearch", "/_count", "/_explain", "_by_query", "/_scripts", "/_update"];
+    SEARCHING.iter().any(|p| path.contains(p))
+        || (path.starts_with("/api/v1/udfs") && !(method == Method::POST && path.trim_end_matches('/') == "/api/v1/udfs"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_requests_wait_for_the_registry() {
+        assert!(reads_udfs(&Method::POST, "/items/_search"));
+        assert!(reads_udfs(&Method::GET, "/_msearch"));
+        assert!(reads_udfs(&Method::GET, "/api/v1/udfs/f"));
+        assert!(reads_udfs(&Method::POST, "/api/v1/udfs/f/test"));
+        assert!(reads_udfs(&Method::DELETE, "/api/v1/udfs/f/1.0.0"));
+        assert!(!reads_udfs(&Method::POST, "/api/v1/udfs"));
+        assert!(!reads_udfs(&Method::PUT, "/items/_doc/1"));
+        assert!(!reads_udfs(&Method::GET, "/_cluster/health"));
+    }
+}
