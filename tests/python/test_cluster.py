@@ -62,6 +62,7 @@ def test_every_node_sees_the_three_members(cluster):
 
 
 def test_exactly_one_manager_and_all_nodes_agree(cluster):
+    wait_until(lambda: all(managers(n.url) for n in cluster.nodes), what="every node to see a manager")
     seen = [managers(n.url) for n in cluster.nodes]
     assert all(len(m) == 1 for m in seen), seen
     assert len({m[0] for m in seen}) == 1, seen
@@ -115,7 +116,7 @@ def test_wait_for_nodes_times_out_when_unmet(cluster):
 def test_manager_leaves_and_another_is_elected_then_rejoin(etcd, cluster_factory):
     c = cluster_factory(etcd, 3)
     c.wait_for_nodes(3)
-    first = managers(c.nodes[0].url)[0]
+    first = wait_until(lambda: managers(c.nodes[0].url), what="a manager")[0]
     leaving = next(n for n in c.nodes if requests.get(n.url, timeout=30).json()["name"] == first)
     rest = [n for n in c.nodes if n is not leaving]
     leaving.stop()  # clean stop: the lease is revoked at once
