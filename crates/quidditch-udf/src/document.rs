@@ -39,6 +39,13 @@ pub trait DocumentAccess: Send {
     fn read(&mut self, slot: FieldSlot, doc: u32) -> FieldValue<'_>;
     /// The document's `_id`.
     fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>>;
+    /// Whether reading `slot` for every document of a block up front costs about what the
+    /// reads themselves would (a column lookup: no parsing, no I/O). The batch driver then
+    /// reads such a field for the whole block before running it and serves the UDF's reads
+    /// from WebAssembly memory; other fields are read by the host on demand.
+    fn prefetchable(&self, _slot: FieldSlot) -> bool {
+        false
+    }
 }
 
 /// One step of a dotted path: `a.b[2].c` is `Key(a) Key(b) Index(2) Key(c)`.
@@ -170,6 +177,11 @@ impl DocumentAccess for JsonDocument {
 
     fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>> {
         self.docs.get(doc as usize).map(|(id, _)| Cow::Borrowed(id.as_str()))
+    }
+
+    /// In memory already: every path is as cheap to read ahead as on demand.
+    fn prefetchable(&self, _slot: FieldSlot) -> bool {
+        true
     }
 }
 

@@ -29,6 +29,8 @@ pub struct CompileCounters {
     pub cache_hits: AtomicU64,
     /// Blocks of per-document calls run by the batch driver (shows it is in use).
     pub driver_blocks: AtomicU64,
+    /// Field paths (per instance and documents) whose reads the driver serves from memory.
+    pub driver_served_fields: AtomicU64,
 }
 
 pub struct WasmEngine {
@@ -46,8 +48,10 @@ pub struct WasmEngine {
     /// Whether new instances use the batch driver (`udf.batch_driver`; switchable at run
     /// time for benchmarks).
     pub batch_driver: AtomicBool,
-    /// The batch drivers ([`crate::driver`]), compiled on first use, by `filter | score << 1`.
-    drivers: parking_lot::Mutex<[Option<Module>; 4]>,
+    /// The batch drivers ([`crate::driver`]), compiled on first use, by
+    /// `filter | score << 1 | serve << 2`, and the reads module of the served field reads.
+    drivers: parking_lot::Mutex<[Option<Module>; 8]>,
+    reads: parking_lot::Mutex<Option<Module>>,
 }
 
 impl WasmEngine {
@@ -113,7 +117,8 @@ impl WasmEngine {
             counters: CompileCounters::default(),
             stop,
             batch_driver: AtomicBool::new(config.batch_driver),
-            drivers: parking_lot::Mutex::new([None, None, None, None]),
+            drivers: parking_lot::Mutex::new(Default::default()),
+            reads: parking_lot::Mutex::new(None),
         }))
     }
 
@@ -199,17 +204,30 @@ impl WasmEngine {
         &self.compat_hash
     }
 
-    /// The batch driver for modules with the per-document `filter` and/or `score` exports.
-    /// Not counted in `compilations` (which counts uploaded binaries only).
-    pub(crate) fn driver(&self, filter: bool, score: bool) -> anyhow::Result<Module> {
-        let slot = filter as usize | (score as usize) << 1;
+    /// The batch driver for modules with the per-document `filter` and/or `score` exports,
+    /// with (`serve`) or without the served field reads. Not counted in `compilations`
+    /// (which counts uploaded binaries only).
+    pub(crate) fn driver(&self, filter: bool, score: bool, serve: bool) -> anyhow::Result<Module> {
+        let slot = filter as usize | (score as usize) << 1 | (serve as usize) << 2;
         let mut drivers = self.drivers.lock();
         if let Some(m) = &drivers[slot] {
             return Ok(m.clone());
         }
-        let binary = wat::parse_str(crate::driver::wat(filter, score)).context("generating the batch driver")?;
+        let binary = wat::parse_str(crate::driver::wat(filter, score, serve)).context("generating the batch driver")?;
         let module = Module::new(&self.engine, &binary).map_err(anyhow::Error::from).context("compiling the batch driver")?;
         drivers[slot] = Some(module.clone());
+        Ok(module)
+    }
+
+    /// The reads module of the driver's served field reads ([`crate::driver::READS_WAT`]).
+    pub(crate) fn reads_module(&self) -> anyhow::Result<Module> {
+        let mut reads = self.reads.lock();
+        if let Some(m) = &*reads {
+            return Ok(m.clone());
+        }
+        let binary = wat::parse_str(crate::driver::READS_WAT).context("generating the reads module")?;
+        let module = Module::new(&self.engine, &binary).map_err(anyhow::Error::from).context("compiling the reads module")?;
+        *reads = Some(module.clone());
         Ok(module)
     }
 

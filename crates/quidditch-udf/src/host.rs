@@ -121,6 +121,8 @@ pub struct HostCtx {
     pub memory: Option<wasmtime::Memory>,
     /// Set while the batch driver runs a block (see [`BlockWatch`]).
     pub block_watch: Option<BlockWatch>,
+    /// The batch driver's served field reads ([`crate::driver`]), when it serves them.
+    pub(crate) served: Option<crate::driver::ServedReads>,
 }
 
 /// The per-document time limit inside a batch-driver call. The epoch deadline is one tick
@@ -176,12 +178,16 @@ impl HostCtx {
             write_log,
             memory: None,
             block_watch: None,
+            served: None,
         }
     }
 
     pub fn set_documents(&mut self, docs: Box<dyn DocumentAccess>) {
         self.docs = Some(docs);
         self.slots.clear();
+        if let Some(served) = self.served.as_mut() {
+            served.forget();
+        }
     }
 
     /// The doc id a ctx refers to, checking it belongs to the current call.
@@ -238,6 +244,16 @@ pub fn as_i64(v: &FieldValue<'_>) -> Result<i64, i32> {
     match v {
         FieldValue::I64(i) => Ok(*i),
         FieldValue::F64(f) if f.fract() == 0.0 && *f >= i64::MIN as f64 && *f < i64::MAX as f64 => Ok(*f as i64),
+        FieldValue::Missing => Err(rc::NOT_FOUND),
+        _ => Err(rc::TYPE_MISMATCH),
+    }
+}
+
+/// Field value as bool (no conversions).
+#[inline]
+pub fn as_bool(v: &FieldValue<'_>) -> Result<bool, i32> {
+    match v {
+        FieldValue::Bool(b) => Ok(*b),
         FieldValue::Missing => Err(rc::NOT_FOUND),
         _ => Err(rc::TYPE_MISMATCH),
     }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
-use wasmtime::{Extern, Global, Instance, InstancePre, Memory, Store, Trap, TypedFunc, Val};
+use wasmtime::{Extern, ExternType, Global, Instance, InstancePre, Linker, Memory, Module, Ref, Store, Table, Trap, TypedFunc, Val};
 
 use crate::audit::{AuditEntry, AuditLog, now_rfc3339};
 use crate::component::python_world::PythonRuntime;
 use crate::component::{ComponentHost, UdfPre};
 use crate::config::UdfLimits;
+use crate::driver::{SERVED, ServedReads};
 use crate::document::DocumentAccess;
 use crate::engine::WasmEngine;
 use crate::error::{UdfError, UdfErrorKind};
@@ -38,6 +39,8 @@ pub(crate) enum Runtime {
 
 pub(crate) struct CoreUdf {
     pub pre: InstancePre<HostCtx>,
+    /// The host functions, for linking a module whose field reads the driver serves.
+    pub linker: Arc<Linker<HostCtx>>,
     pub filter: Option<String>,
     pub score: Option<String>,
     pub batch: bool,
@@ -51,6 +54,48 @@ pub(crate) struct DriverModule {
     pub module: wasmtime::Module,
     pub filter: bool,
     pub score: bool,
+    /// How it serves the module's field reads; `None`: the host functions answer them.
+    pub served: Option<ServedPlan>,
+}
+
+/// How the batch driver serves a module's field reads ([`crate::driver`]): which of the
+/// module's imports the reads module provides, and which the linker.
+pub(crate) struct ServedPlan {
+    /// The module's imports in order: (module, name, `Some(k)` for [`SERVED`]`[k]`).
+    imports: Vec<(String, String, Option<usize>)>,
+    /// The served imports the module has (slots of the reads table).
+    served: Vec<usize>,
+    /// Whether `get_score` is among them.
+    scores: bool,
+    /// The compiled reads module ([`crate::driver::READS_WAT`]).
+    pub reads: Option<Module>,
+}
+
+impl ServedPlan {
+    /// `None` when there is nothing to serve (no import of [`SERVED`]) or no memory the
+    /// driver can import (the module must export a 32-bit, unshared `memory`).
+    pub fn for_module(module: &Module) -> Option<ServedPlan> {
+        let plain_memory = matches!(module.get_export("memory"), Some(ExternType::Memory(m)) if !m.is_64() && !m.is_shared());
+        if !plain_memory {
+            return None;
+        }
+        let mut imports = Vec::new();
+        let mut served = Vec::new();
+        for import in module.imports() {
+            let k = if import.module() == "env" { SERVED.iter().position(|n| *n == import.name()) } else { None };
+            if let Some(k) = k
+                && !served.contains(&k)
+            {
+                served.push(k);
+            }
+            imports.push((import.module().to_string(), import.name().to_string(), k));
+        }
+        if served.is_empty() {
+            return None;
+        }
+        let scores = served.iter().any(|&k| SERVED[k] == "get_score");
+        Some(ServedPlan { imports, served, scores, reads: None })
+    }
 }
 
 /// One registered, compiled UDF version. Cheap to share (`Arc`); instances are created
@@ -205,7 +250,14 @@ impl LoadedUdf {
                 store.limiter(|h| &mut h.limiter);
                 // The start function and `_initialize` run under the per-call time limit.
                 store.set_epoch_deadline(call_ticks);
-                let instance = core.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().limiter, false))?;
+                let driven = core.driver.as_ref().filter(|_| self.engine.batch_driver.load(std::sync::atomic::Ordering::Relaxed));
+                let (instance, reads) = match driven.and_then(|d| d.served.as_ref()) {
+                    Some(plan) => {
+                        let (instance, reads) = self.link_served(&mut store, core, plan)?;
+                        (instance, Some(reads))
+                    }
+                    None => (core.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().limiter, false))?, None),
+                };
                 let memory: Option<Memory> = instance.get_memory(&mut store, "memory");
                 store.data_mut().memory = memory;
                 let typed = |store: &mut Store<HostCtx>, name: &Option<String>| {
@@ -227,11 +279,9 @@ impl LoadedUdf {
                 {
                     init.call(&mut store, ()).map_err(|e| self.classify(e, &store.data().limiter, false))?;
                 }
-                let driver = match &core.driver {
-                    Some(d) if self.engine.batch_driver.load(std::sync::atomic::Ordering::Relaxed) => {
-                        Some(self.instantiate_driver(&mut store, &instance, core, d)?)
-                    }
-                    _ => None,
+                let driver = match driven {
+                    Some(d) => Some(self.instantiate_driver(&mut store, &instance, core, d, reads)?),
+                    None => None,
                 };
                 Ok(Inner::Core(CoreInstance { store, filter, score, filter_batch, score_batch, udf_buffer, buffer: None, driver }))
             }
@@ -272,27 +322,77 @@ impl LoadedUdf {
         }
     }
 
-    /// The batch driver in the UDF's store, importing its per-document exports.
-    fn instantiate_driver(&self, store: &mut Store<HostCtx>, udf: &Instance, core: &CoreUdf, d: &DriverModule) -> Result<Driver, UdfError> {
+    /// Instantiates a module whose field reads the driver will serve: the reads module
+    /// first (its table pointing at the host functions until the driver exists), then the
+    /// module with the reads module's functions for its [`SERVED`] imports.
+    fn link_served(&self, store: &mut Store<HostCtx>, core: &CoreUdf, plan: &ServedPlan) -> Result<(Instance, Table), UdfError> {
+        let internal = |what: String| self.error(UdfErrorKind::Internal, what);
+        let failed = |e: wasmtime::Error, store: &Store<HostCtx>| self.classify(e, &store.data().limiter, false);
+        let reads_module = plan.reads.as_ref().ok_or_else(|| internal("the reads module is not compiled".into()))?;
+        let reads = Instance::new(&mut *store, reads_module, &[]).map_err(|e| failed(e, store))?;
+        let table = reads.get_table(&mut *store, "reads").ok_or_else(|| internal("the reads module lacks its table".into()))?;
+        for &k in &plan.served {
+            let host = core.linker.get(&mut *store, "env", SERVED[k]).map_err(|e| failed(e, store))?;
+            let func = host.into_func().ok_or_else(|| internal(format!("`env.{}` is not a function", SERVED[k])))?;
+            table.set(&mut *store, k as u64, Ref::Func(Some(func))).map_err(|e| failed(e, store))?;
+        }
+        let mut imports: Vec<Extern> = Vec::with_capacity(plan.imports.len());
+        for (module, name, served) in &plan.imports {
+            let import = match served {
+                Some(_) => reads.get_export(&mut *store, name).ok_or_else(|| internal(format!("the reads module lacks `{name}`")))?,
+                None => core.linker.get(&mut *store, module, name).map_err(|e| failed(e, store))?,
+            };
+            imports.push(import);
+        }
+        let instance = Instance::new(&mut *store, core.pre.module(), &imports).map_err(|e| failed(e, store))?;
+        Ok((instance, table))
+    }
+
+    /// The batch driver in the UDF's store, importing its per-document exports (and, when
+    /// it serves field reads, the UDF's memory and the host functions it falls back on; the
+    /// reads table is then pointed at the driver's implementations).
+    fn instantiate_driver(
+        &self,
+        store: &mut Store<HostCtx>,
+        udf: &Instance,
+        core: &CoreUdf,
+        d: &DriverModule,
+        reads: Option<Table>,
+    ) -> Result<Driver, UdfError> {
         let missing = |what: &str| self.error(UdfErrorKind::InvalidBinary, format!("the batch driver cannot import `{what}`"));
-        let mut imports: Vec<Extern> = Vec::with_capacity(2);
-        for (wanted, name) in [(d.filter, &core.filter), (d.score, &core.score)] {
-            if wanted {
-                let name = name.as_deref().ok_or_else(|| missing("filter/score"))?;
-                imports.push(udf.get_func(&mut *store, name).ok_or_else(|| missing(name))?.into());
-            }
+        let mut imports: Vec<Extern> = Vec::with_capacity(10);
+        for import in d.module.imports() {
+            let export = match (import.module(), import.name()) {
+                ("udf", "filter") => core.filter.as_deref(),
+                ("udf", "score") => core.score.as_deref(),
+                ("udf", other) => Some(other),
+                (module, name) => {
+                    let host = core.linker.get(&mut *store, module, name).map_err(|_| missing(name))?;
+                    imports.push(host);
+                    continue;
+                }
+            };
+            let export = export.ok_or_else(|| missing(import.name()))?;
+            imports.push(udf.get_export(&mut *store, export).ok_or_else(|| missing(export))?);
         }
         store.data_mut().limiter.reserve_for_host(crate::driver::MEMORY_BYTES);
         store.epoch_deadline_callback(crate::host::BlockWatch::on_deadline);
         let instance = Instance::new(&mut *store, &d.module, &imports).map_err(|e| self.classify(e, &store.data().limiter, false))?;
         let internal = |what: &str| self.error(UdfErrorKind::Internal, format!("the batch driver lacks `{what}`"));
         let memory = instance.get_memory(&mut *store, "memory").ok_or_else(|| internal("memory"))?;
+        if let (Some(table), Some(plan)) = (reads, &d.served) {
+            for &k in &plan.served {
+                let func = instance.get_func(&mut *store, SERVED[k]).ok_or_else(|| internal(SERVED[k]))?;
+                table.set(&mut *store, k as u64, Ref::Func(Some(func))).map_err(|e| self.classify(e, &store.data().limiter, false))?;
+            }
+            store.data_mut().served = Some(ServedReads::new(memory, plan.scores, self.engine.clone()));
+        }
         let pos = instance.get_global(&mut *store, "pos").ok_or_else(|| internal("pos"))?;
-        let block = |store: &mut Store<HostCtx>, wanted: bool, name: &str| -> Result<Option<TypedFunc<i32, i32>>, UdfError> {
+        let block = |store: &mut Store<HostCtx>, wanted: bool, name: &str| -> Result<Option<TypedFunc<(i32, i32), i32>>, UdfError> {
             if !wanted {
                 return Ok(None);
             }
-            instance.get_typed_func::<i32, i32>(&mut *store, name).map(Some).map_err(|_| internal(name))
+            instance.get_typed_func::<(i32, i32), i32>(&mut *store, name).map(Some).map_err(|_| internal(name))
         };
         let filter_block = block(store, d.filter, "filter_block")?;
         let score_block = block(store, d.score, "score_block")?;
@@ -398,8 +498,9 @@ struct Driver {
     memory: Memory,
     /// The block position being evaluated (names the document of a trap).
     pos: Global,
-    filter_block: Option<TypedFunc<i32, i32>>,
-    score_block: Option<TypedFunc<i32, i32>>,
+    /// `(documents, position of the first in the call)`.
+    filter_block: Option<TypedFunc<(i32, i32), i32>>,
+    score_block: Option<TypedFunc<(i32, i32), i32>>,
 }
 
 pub(crate) struct ComponentInstance {
@@ -698,14 +799,17 @@ impl UdfInstance {
         self.set_batch(docs, scores);
         let started = Instant::now();
         let budget = (self.call_ticks, self.query_ticks_left());
+        if let Inner::Core(c) = &mut self.inner
+            && c.filter_batch.is_none()
+        {
+            self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The decisions go straight into `out` (0/1 per document).
+            let r = driver_batch(c, docs, true, budget, &mut self.failed_at, |bytes| {
+                out.extend(bytes.chunks_exact(4).map(|b| b[0] != 0));
+            });
+            return self.finish(r, Some(started), docs.len() as u64, "filter_batch");
+        }
         let result = match &mut self.inner {
-            Inner::Core(c) if c.filter_batch.is_none() => {
-                let mut partial = Vec::new();
-                self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let r = driver_batch(c, docs, true, budget, &mut partial, &mut self.failed_at);
-                *out = partial.chunks_exact(4).map(|b| b[0] != 0).collect();
-                r.map(|r| r.map(|()| std::mem::take(out)))
-            }
             Inner::Core(c) => core_batch(c, docs, 4, true).map(|r| {
                 r.map(|bytes| bytes.chunks_exact(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) != 0).collect::<Vec<_>>())
             }),
@@ -741,14 +845,16 @@ impl UdfInstance {
         self.set_batch(docs, scores);
         let started = Instant::now();
         let budget = (self.call_ticks, self.query_ticks_left());
+        if let Inner::Core(c) = &mut self.inner
+            && c.score_batch.is_none()
+        {
+            self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let r = driver_batch(c, docs, false, budget, &mut self.failed_at, |bytes| {
+                out.extend(bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])));
+            });
+            return self.finish(r, Some(started), docs.len() as u64, "score_batch");
+        }
         let result = match &mut self.inner {
-            Inner::Core(c) if c.score_batch.is_none() => {
-                let mut partial = Vec::new();
-                self.udf.engine.counters.driver_blocks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let r = driver_batch(c, docs, false, budget, &mut partial, &mut self.failed_at);
-                *out = f64s(&partial);
-                r.map(|r| r.map(|()| std::mem::take(out)))
-            }
             Inner::Core(c) => core_batch(c, docs, 8, false).map(|r| {
                 r.map(|bytes| {
                     bytes
@@ -808,16 +914,13 @@ fn ctxs_of(docs: &[u32]) -> impl Iterator<Item = u64> + '_ {
     docs.iter().enumerate().map(|(i, &d)| ((i as u64) << 32) | d as u64)
 }
 
-fn f64s(bytes: &[u8]) -> Vec<f64> {
-    bytes.chunks_exact(8).map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect()
-}
-
 /// Runs per-document exports over `docs` through the batch driver, [`driver::BLOCK`]
-/// documents per call: ctxs into the driver's memory, one call, results out (i32 per
-/// document for `filter`, f64 for `score`) appended to `out`. `budget` is (ticks per
-/// document, ticks left for the query), enforced by [`BlockWatch`]. On a trap, `out` holds
-/// the results of the documents before the failing one, and `failed_at` gets its position
-/// in `docs` and its doc id.
+/// documents per call: ctxs into the driver's memory (and, when it serves field reads, the
+/// block's values of the fields read so far: [`ServedReads::prefill`]), one call, then
+/// `emit` gets the block's results (i32 per document for `filter`, f64 for `score`).
+/// `budget` is (ticks per document, ticks left for the query), enforced by [`BlockWatch`].
+/// On a trap, `emit` has had the results of the documents before the failing one, and
+/// `failed_at` gets its position in `docs` and its doc id.
 ///
 /// [`driver::BLOCK`]: crate::driver::BLOCK
 fn driver_batch(
@@ -825,8 +928,8 @@ fn driver_batch(
     docs: &[u32],
     filter: bool,
     budget: (u64, u64),
-    out: &mut Vec<u8>,
     failed_at: &mut Option<(usize, u32)>,
+    mut emit: impl FnMut(&[u8]),
 ) -> wasmtime::Result<Result<(), String>> {
     use crate::driver::{BLOCK, OUT};
     let Some(d) = &c.driver else { return Ok(Err("no batch driver".into())) };
@@ -835,22 +938,21 @@ fn driver_batch(
         return Ok(Err("the batch driver does not run this export".into()));
     };
     let width = if filter { 4 } else { 8 };
-    out.clear();
-    out.reserve(docs.len() * width);
     let mut query_ticks_left = budget.1;
     for (chunk_no, chunk) in docs.chunks(BLOCK).enumerate() {
         let base = chunk_no * BLOCK;
         {
-            let mem = memory.data_mut(&mut c.store);
-            for (i, &doc) in chunk.iter().enumerate() {
+            let mem = &mut memory.data_mut(&mut c.store)[..BLOCK * 8];
+            for (i, (slot, &doc)) in mem.chunks_exact_mut(8).zip(chunk).enumerate() {
                 let ctx = (((base + i) as u64) << 32) | doc as u64;
-                mem[i * 8..i * 8 + 8].copy_from_slice(&ctx.to_le_bytes());
+                slot.copy_from_slice(&ctx.to_le_bytes());
             }
         }
+        ServedReads::prefill(&mut c.store, base, chunk.len());
         let watch = BlockWatch { pos, last_pos: -1, doc_ticks: 0, call_ticks: budget.0, query_ticks_left };
         c.store.data_mut().block_watch = Some(watch);
         c.store.set_epoch_deadline(1);
-        let result = run.call(&mut c.store, chunk.len() as i32);
+        let result = run.call(&mut c.store, (chunk.len() as i32, base as i32));
         query_ticks_left = c.store.data_mut().block_watch.take().map_or(0, |w| w.query_ticks_left);
         let done = match &result {
             Ok(_) => chunk.len(),
@@ -859,7 +961,7 @@ fn driver_batch(
                 _ => 0,
             },
         };
-        out.extend_from_slice(&memory.data(&c.store)[OUT..OUT + done * width]);
+        emit(&memory.data(&c.store)[OUT..OUT + done * width]);
         if let Err(e) = result {
             *failed_at = Some((base + done, docs[base + done]));
             return Err(e);

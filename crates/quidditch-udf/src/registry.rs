@@ -24,7 +24,7 @@ use crate::engine::{Compiled, WasmEngine, detect_kind};
 use crate::error::{UdfError, UdfErrorKind};
 use crate::host::HostCtx;
 use crate::inline::{InlineCache, InlineCompiler, InlineScript};
-use crate::instance::{CoreUdf, DriverModule, LoadedUdf, Runtime};
+use crate::instance::{CoreUdf, DriverModule, LoadedUdf, Runtime, ServedPlan};
 use crate::limits::InstanceGate;
 use crate::metadata::{BinaryKind, Language, UdfMetadata, echo, parse_version};
 use crate::params::BoundParams;
@@ -89,7 +89,7 @@ pub enum VersionChoice {
 pub struct UdfRegistry {
     config: UdfConfig,
     engine: Arc<WasmEngine>,
-    core_linker: wasmtime::Linker<HostCtx>,
+    core_linker: Arc<wasmtime::Linker<HostCtx>>,
     component_linker: wasmtime::component::Linker<ComponentHost>,
     trusted: TrustedKeys,
     registry_dir: PathBuf,
@@ -141,6 +141,8 @@ impl UdfRegistry {
         let engine = WasmEngine::new(&config, &dir.join("cache"))?;
         let mut core_linker = wasmtime::Linker::new(&engine.engine);
         crate::abi::add_to_linker(&mut core_linker).map_err(anyhow::Error::from)?;
+        crate::driver::add_to_linker(&mut core_linker).map_err(anyhow::Error::from)?;
+        let core_linker = Arc::new(core_linker);
         let component_linker = crate::component::linker(&engine.engine).map_err(anyhow::Error::from)?;
         let audit = Arc::new(AuditLog::open(&dir.join("audit"), config.audit_max_bytes, config.audit_max_files)?);
         let python_dir = config.python.runtime_dir.clone().unwrap_or_else(|| dir.join("python-runtime"));
@@ -682,12 +684,28 @@ impl UdfRegistry {
                 let drive_filter = filter.is_some() && !(batch && has("filter_batch"));
                 let drive_score = score.is_some() && !(batch && has("score_batch"));
                 let driver = if drive_filter || drive_score {
-                    let module = self.engine.driver(drive_filter, drive_score).map_err(|e| err(format!("{e:#}")))?;
-                    Some(DriverModule { module, filter: drive_filter, score: drive_score })
+                    let served = ServedPlan::for_module(module)
+                        .map(|mut plan| {
+                            plan.reads = Some(self.engine.reads_module()?);
+                            anyhow::Ok(plan)
+                        })
+                        .transpose()
+                        .map_err(|e| err(format!("{e:#}")))?;
+                    let module =
+                        self.engine.driver(drive_filter, drive_score, served.is_some()).map_err(|e| err(format!("{e:#}")))?;
+                    Some(DriverModule { module, filter: drive_filter, score: drive_score, served })
                 } else {
                     None
                 };
-                Ok(Runtime::Core(CoreUdf { pre, filter, score, batch, initialize: has("_initialize"), driver }))
+                Ok(Runtime::Core(CoreUdf {
+                    pre,
+                    linker: self.core_linker.clone(),
+                    filter,
+                    score,
+                    batch,
+                    initialize: has("_initialize"),
+                    driver,
+                }))
             }
             Compiled::Component(component) => {
                 let pre = self
@@ -807,6 +825,7 @@ impl UdfRegistry {
             "compilations": c.compilations.load(Ordering::Relaxed),
             "cache_hits": c.cache_hits.load(Ordering::Relaxed),
             "driver_blocks": c.driver_blocks.load(Ordering::Relaxed),
+            "driver_served_fields": c.driver_served_fields.load(Ordering::Relaxed),
             "udfs": self.udfs.read().len(),
             "versions": self.udfs.read().values().map(|v| v.len()).sum::<usize>(),
             "python_runtime": self.python.stats_json(),

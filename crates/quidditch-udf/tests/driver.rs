@@ -1,6 +1,7 @@
 //! Per-document UDFs run batched through the batch driver: the same decisions as one call per
-//! document, a trap names the document of the block it happened in, the per-call time limit
-//! still stops an infinite loop. Also: default-version pins, the next-patch version picked
+//! document, field reads served from the driver's memory answer as the host functions do, a
+//! trap (in the UDF or in a served read) names the document of the block it happened in, the
+//! per-call time limit still stops an infinite loop. Also: default-version pins, the next-patch version picked
 //! under the registry's lock, and the checks an upload passes before anything is compiled.
 
 mod common;
@@ -73,6 +74,127 @@ fn a_trap_in_a_driver_block_names_the_document() {
     let e = inst.filter_batch(&(5..25).collect::<Vec<_>>(), &[1.0; 20], &mut out).unwrap_err();
     assert_eq!(e.kind, UdfErrorKind::Trap);
     assert!(e.message.contains("document 8 of the block") && e.message.contains("segment doc 13"), "{e}");
+    assert_eq!(out, vec![true; 8], "the decisions before the trap are kept");
+}
+
+/// `score` returning every field read it makes, encoded: the return codes of
+/// `get_field_f64(price)`, `get_field_i64(qty)`, `get_field_bool(ok)`, `has_field(tag)` and
+/// `get_field_string(tag)`, the values read (when ok) and `get_score`.
+const EVERY_READ: &str = r#"(module
+  (import "env" "get_field_f64" (func $f64 (param i64 i32 i32 i32) (result i32)))
+  (import "env" "get_field_i64" (func $i64 (param i64 i32 i32 i32) (result i32)))
+  (import "env" "get_field_bool" (func $bool (param i64 i32 i32 i32) (result i32)))
+  (import "env" "has_field" (func $has (param i64 i32 i32) (result i32)))
+  (import "env" "get_field_string" (func $str (param i64 i32 i32 i32 i32) (result i32)))
+  (import "env" "get_score" (func $score (param i64) (result f64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "price") (data (i32.const 16) "qty") (data (i32.const 32) "ok") (data (i32.const 48) "tag")
+  (func (export "score") (param $ctx i64) (result f64)
+    (local $rc i32) (local $acc f64)
+    (local.set $rc (call $f64 (local.get $ctx) (i32.const 0) (i32.const 5) (i32.const 100)))
+    (local.set $acc (f64.convert_i32_u (local.get $rc)))
+    (if (i32.eqz (local.get $rc))
+      (then (local.set $acc (f64.add (local.get $acc) (f64.mul (f64.load (i32.const 100)) (f64.const 4096))))))
+    (local.set $rc (call $i64 (local.get $ctx) (i32.const 16) (i32.const 3) (i32.const 108)))
+    (local.set $acc (f64.add (local.get $acc) (f64.convert_i32_u (i32.mul (local.get $rc) (i32.const 4)))))
+    (if (i32.eqz (local.get $rc))
+      (then (local.set $acc (f64.add (local.get $acc) (f64.mul (f64.convert_i64_s (i64.load (i32.const 108))) (f64.const 1e6))))))
+    (local.set $rc (call $bool (local.get $ctx) (i32.const 32) (i32.const 2) (i32.const 116)))
+    (local.set $acc (f64.add (local.get $acc) (f64.convert_i32_u (i32.mul (local.get $rc) (i32.const 16)))))
+    (if (i32.eqz (local.get $rc))
+      (then (local.set $acc (f64.add (local.get $acc) (f64.mul (f64.convert_i32_u (i32.load (i32.const 116))) (f64.const 1e9))))))
+    (local.set $acc (f64.add (local.get $acc)
+      (f64.convert_i32_u (i32.mul (call $has (local.get $ctx) (i32.const 48) (i32.const 3)) (i32.const 64)))))
+    (i32.store (i32.const 200) (i32.const 16))
+    (local.set $acc (f64.add (local.get $acc)
+      (f64.convert_i32_u (i32.mul (call $str (local.get $ctx) (i32.const 48) (i32.const 3) (i32.const 208) (i32.const 200)) (i32.const 128)))))
+    (f64.add (local.get $acc) (f64.mul (call $score (local.get $ctx)) (f64.const 1e10)))))"#;
+
+/// Documents covering every answer of the reads: values of the asked type, of a convertible
+/// one, of a wrong one, missing and null.
+fn mixed(variant: u32) -> Vec<Value> {
+    (0..1000u32)
+        .map(|i| match (i + variant) % 5 {
+            0 => json!({"price": (i % 50) as f64 / 4.0, "qty": i % 90, "ok": i % 3 == 0, "tag": "x"}),
+            1 => json!({"price": "cheap", "qty": 2.5, "ok": 1, "tag": 7}),
+            2 => json!({}),
+            3 => json!({"price": i % 7, "qty": (i % 11) as f64, "ok": false}),
+            _ => json!({"price": null, "qty": null, "tag": null}),
+        })
+        .collect()
+}
+
+#[test]
+fn served_field_reads_answer_as_the_host_functions() {
+    let dir = TempDir::new().unwrap();
+    let reg = open(dir.path(), UdfConfig::default());
+    let udf = register(&reg, meta("reads", "1.0.0", json!([])), compile_wat(EVERY_READ).unwrap()).unwrap();
+    // More than one driver block, out of order, with repeats; a score per position.
+    let ids: Vec<u32> = (0..1300u32).map(|i| (i * 37) % 1000).collect();
+    let scores: Vec<f32> = (0..ids.len()).map(|i| (i % 13) as f32 * 0.5).collect();
+    let served = |reg: &UdfRegistry| reg.runtime_json()["driver_served_fields"].as_u64().unwrap();
+    let mut driven = udf.instantiate(udf.bind_params(&Default::default()).unwrap(), deadline()).unwrap();
+    assert!(driven.has_batch());
+    reg.set_batch_driver(false);
+    let mut per_call = udf.instantiate(udf.bind_params(&Default::default()).unwrap(), deadline()).unwrap();
+    reg.set_batch_driver(true);
+    for variant in 0..2 {
+        let list = mixed(variant);
+        driven.set_documents(docs(&list));
+        per_call.set_documents(docs(&list));
+        let before = served(&reg);
+        let mut got = Vec::new();
+        driven.score_batch(&ids, &scores, &mut got).unwrap();
+        // price, qty, ok and has(tag) are served; the string read goes to the host.
+        assert_eq!(served(&reg) - before, 4, "the driver serves the four numeric/bool/presence reads");
+        let expected: Vec<f64> = ids.iter().zip(&scores).map(|(&d, &s)| per_call.score(d, s).unwrap()).collect();
+        assert_eq!(got.len(), expected.len());
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(g.to_bits(), e.to_bits(), "position {i} (doc {}): driver {g} vs one call {e}", ids[i]);
+        }
+        // And independently of both: the return code of get_field_f64(price) from the JSON.
+        for (i, &d) in ids.iter().enumerate() {
+            let want = match list[d as usize].get("price") {
+                Some(Value::Number(_)) => 0.0,
+                None | Some(Value::Null) => 1.0,
+                Some(_) => 2.0,
+            };
+            let rc_price = got[i].rem_euclid(4.0);
+            assert_eq!(rc_price, want, "doc {d}: {}", list[d as usize]);
+        }
+    }
+}
+
+/// `filter` reading `qty`, then `price` with an output pointer past the end of its memory
+/// on the document whose `qty` is 13.
+const BAD_POINTER_ON_13: &str = r#"(module
+  (import "env" "get_field_i64" (func $i64 (param i64 i32 i32 i32) (result i32)))
+  (import "env" "get_field_f64" (func $f64 (param i64 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "qty") (data (i32.const 16) "price")
+  (func (export "filter") (param $ctx i64) (result i32)
+    (drop (call $i64 (local.get $ctx) (i32.const 0) (i32.const 3) (i32.const 64)))
+    (drop (call $f64 (local.get $ctx) (i32.const 16) (i32.const 5)
+      (select (i32.const 65532) (i32.const 72) (i64.eq (i64.load (i32.const 64)) (i64.const 13)))))
+    (i32.const 1)))"#;
+
+#[test]
+fn a_trap_in_a_served_field_read_names_the_document() {
+    let dir = TempDir::new().unwrap();
+    let reg = open(dir.path(), UdfConfig::default());
+    let udf = register(&reg, meta("pointer", "1.0.0", json!([])), compile_wat(BAD_POINTER_ON_13).unwrap()).unwrap();
+    let list: Vec<Value> = (0..40).map(|i| json!({"qty": i, "price": i as f64 * 1.5})).collect();
+    let mut inst = udf.instantiate(udf.bind_params(&Default::default()).unwrap(), deadline()).unwrap();
+    inst.set_documents(docs(&list));
+    let before = reg.runtime_json()["driver_served_fields"].as_u64().unwrap();
+    let mut out = Vec::new();
+    inst.filter_batch(&(20..40).collect::<Vec<_>>(), &[1.0; 20], &mut out).unwrap();
+    assert_eq!(out, vec![true; 20]);
+    assert_eq!(reg.runtime_json()["driver_served_fields"].as_u64().unwrap() - before, 2, "qty and price are served");
+    let e = inst.filter_batch(&(5..25).collect::<Vec<_>>(), &[1.0; 20], &mut out).unwrap_err();
+    assert_eq!(e.kind, UdfErrorKind::Trap);
+    assert!(e.message.contains("document 8 of the block") && e.message.contains("segment doc 13"), "{e}");
+    assert!(e.message.contains("get_field_f64") && e.message.contains("outside the UDF's memory"), "{e}");
     assert_eq!(out, vec![true; 8], "the decisions before the trap are kept");
 }
 

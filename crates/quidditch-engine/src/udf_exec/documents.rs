@@ -187,6 +187,15 @@ impl DocumentAccess for SegmentDocuments {
         }
     }
 
+    /// Numeric columns (one lookup per document) and paths absent from the segment; not
+    /// keyword strings or `_source` (a parse per document).
+    fn prefetchable(&self, slot: FieldSlot) -> bool {
+        matches!(
+            self.slots.get(slot.0 as usize),
+            Some((_, SlotReader::Dense { .. } | SlotReader::Numeric { .. } | SlotReader::Missing))
+        )
+    }
+
     fn document_id(&mut self, doc: u32) -> Option<Cow<'_, str>> {
         let column = self.ids.as_ref()?;
         let ord = column.term_ords(doc).next()?;

@@ -2,7 +2,7 @@
 //! candidates and asks the UDF about each one, per document or a block at a time.
 
 use tantivy::query::Scorer;
-use tantivy::{DocId, DocSet, Score, TERMINATED};
+use tantivy::{COLLECT_BLOCK_BUFFER_LEN, DocId, DocSet, Score, TERMINATED};
 
 use super::BLOCK;
 use super::evaluator::{Evaluator, Verdict};
@@ -115,17 +115,29 @@ impl UdfScorer {
             self.pos = 0;
             self.block_docs.clear();
             self.block_scores.clear();
-            let needs_score = self.needs_score();
-            while self.block_docs.len() < BLOCK {
-                let d = self.inner.doc();
-                if d == TERMINATED {
-                    break;
+            if self.needs_score() {
+                while self.block_docs.len() < BLOCK {
+                    let d = self.inner.doc();
+                    if d == TERMINATED {
+                        break;
+                    }
+                    if self.eval.is_alive(d) {
+                        self.block_docs.push(d);
+                        self.block_scores.push(self.inner.score());
+                    }
+                    self.inner.advance();
                 }
-                if self.eval.is_alive(d) {
-                    self.block_docs.push(d);
-                    self.block_scores.push(if needs_score { self.inner.score() } else { 0.0 });
+            } else {
+                // No scores: the candidates 64 at a time (one virtual call, not two per doc).
+                let mut buffer = [0; COLLECT_BLOCK_BUFFER_LEN];
+                while self.block_docs.len() + COLLECT_BLOCK_BUFFER_LEN <= BLOCK {
+                    let n = self.inner.fill_buffer(&mut buffer);
+                    self.block_docs.extend(buffer[..n].iter().copied().filter(|&d| self.eval.is_alive(d)));
+                    if n < COLLECT_BLOCK_BUFFER_LEN {
+                        break;
+                    }
                 }
-                self.inner.advance();
+                self.block_scores.resize(self.block_docs.len(), 0.0);
             }
             if self.block_docs.is_empty() {
                 return self.set(TERMINATED, 0.0);
@@ -193,6 +205,31 @@ impl DocSet for UdfScorer {
 
     fn doc(&self) -> DocId {
         self.doc
+    }
+
+    /// Batched: straight from the evaluated block (collectors without scores, `_count`).
+    fn fill_buffer(&mut self, buffer: &mut [DocId; COLLECT_BLOCK_BUFFER_LEN]) -> usize {
+        let mut n = 0;
+        while self.doc != TERMINATED && n < buffer.len() {
+            if !self.batched {
+                buffer[n] = self.doc;
+                n += 1;
+                self.advance();
+                continue;
+            }
+            // `kept[pos]` is the current doc; copy it and what follows it in the block.
+            let take = self.kept.len().saturating_sub(self.pos).min(buffer.len() - n);
+            if take == 0 {
+                break;
+            }
+            for (slot, &(d, _)) in buffer[n..n + take].iter_mut().zip(&self.kept[self.pos..]) {
+                *slot = d;
+            }
+            n += take;
+            self.pos += take - 1;
+            self.advance();
+        }
+        n
     }
 
     fn size_hint(&self) -> u32 {

@@ -4,7 +4,7 @@ use wasmtime::{Caller, Linker};
 
 use super::memory as m;
 use crate::document::FieldValue;
-use crate::host::{HostCtx, LogLevel, as_f64, as_i64, rc, trap};
+use crate::host::{HostCtx, LogLevel, as_bool, as_f64, as_i64, rc, trap};
 use crate::params::ParamValue;
 
 /// The guest memory and the host state, borrowed together.
@@ -118,13 +118,12 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
         m::range(F, mem.len(), out, 4)?;
         let (_, doc) = host.doc_of(F, ctx)?;
         let slot = host.slot(m::bytes(F, mem, np, nl)?);
-        match host.read(slot, doc) {
-            FieldValue::Bool(b) => {
+        match as_bool(&host.read(slot, doc)) {
+            Ok(b) => {
                 m::write(F, mem, out, &(b as i32).to_le_bytes())?;
                 Ok(rc::OK)
             }
-            FieldValue::Missing => Ok(rc::NOT_FOUND),
-            _ => Ok(rc::TYPE_MISMATCH),
+            Err(code) => Ok(code),
         }
     })?;
     linker.func_wrap("env", "has_field", |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32| {
