@@ -242,6 +242,26 @@ impl Engine {
         Ok(names.iter().filter_map(|n| map.get(n).cloned()).collect())
     }
 
+    /// `indices_boost`: gives each target the boost of the first entry whose index name,
+    /// alias or pattern reaches its index. An entry that names no index is
+    /// `index_not_found`, as in OpenSearch.
+    pub fn apply_indices_boost(&self, targets: &mut [SearchTarget], boosts: &[(String, f32)]) -> EngineResult<()> {
+        if boosts.is_empty() {
+            return Ok(());
+        }
+        let mut reached = Vec::with_capacity(boosts.len());
+        for (expr, boost) in boosts {
+            let names: Vec<String> = self.resolve_reached(expr)?.into_iter().map(|(i, _)| i.name().to_string()).collect();
+            reached.push((names, *boost));
+        }
+        for target in targets {
+            if let Some((_, boost)) = reached.iter().find(|(names, _)| names.iter().any(|n| n == target.index.name())) {
+                target.boost = *boost;
+            }
+        }
+        Ok(())
+    }
+
     /// What a search over `expr` reads: each index with the filter and routing of the
     /// aliases it was reached through. An index named directly (or reached through any
     /// alias without a filter) is searched unfiltered, as in OpenSearch; several filtered
@@ -265,7 +285,7 @@ impl Engine {
                 continue;
             }
             let Reached::ThroughAliases(through) = how else {
-                out.push(SearchTarget { index, filter: None, routing: None });
+                out.push(SearchTarget { index, filter: None, routing: None, boost: 1.0 });
                 continue;
             };
             let metas: Vec<&AliasMetadata> = through.iter().filter_map(|a| aliases.get(index.name(), a)).collect();
@@ -295,7 +315,7 @@ impl Engine {
             } else {
                 None
             };
-            out.push(SearchTarget { index, filter, routing });
+            out.push(SearchTarget { index, filter, routing, boost: 1.0 });
         }
         Ok(out)
     }

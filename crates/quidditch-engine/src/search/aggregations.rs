@@ -13,13 +13,21 @@ use tantivy::aggregation::intermediate_agg_result::{
 use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
 use tantivy::tokenizer::TokenizerManager;
 
+use super::pipeline_aggs::{PIPELINE_TYPES, PipelineAgg};
+use super::request::SearchRequest;
+use super::top_hits_agg::TopHitsSpec;
+use crate::error::EngineResult;
+use crate::query_ast::QueryAst;
 use super::sort::text_field_error;
 use crate::mapping::Mapping;
 use crate::query_ast::format_millis_iso;
 use crate::query_ast::{DateFormat, FieldKind, QueryError, calendar_bucket_start, parse_date_millis};
 
+/// OpenSearch's `search.max_buckets` default: the most buckets one response may hold.
+pub const MAX_BUCKETS: u32 = 65_535;
+
 /// Aggregation types Quidditch accepts (what tantivy implements, OpenSearch names).
-const BUCKET_TYPES: &[&str] = &["terms", "range", "date_range", "histogram", "date_histogram"];
+const BUCKET_TYPES: &[&str] = &["terms", "range", "date_range", "histogram", "date_histogram", "composite"];
 const METRIC_TYPES: &[&str] = &[
     "avg", "min", "max", "sum", "stats", "extended_stats", "value_count", "cardinality", "percentiles",
 ];
@@ -40,6 +48,21 @@ struct AggMeta {
     requested_ranges: Option<Vec<(Option<f64>, Option<f64>)>>,
     /// `terms`: how many buckets each shard hands to the reduce.
     terms_cut: Option<TermsShardCut>,
+    /// Pipeline aggregations declared among this aggregation's sub-aggregations.
+    pipelines: Vec<PipelineAgg>,
+    /// `composite`: its sources, for showing keys and `after_key`.
+    composite: Option<super::composite_agg::CompositeMeta>,
+    /// `top_hits` aggregations among this aggregation's sub-aggregations.
+    top_hits: Vec<TopHitsSpec>,
+    /// The aggregation's OpenSearch request body (what a bucket's documents are, for
+    /// `top_hits` below it).
+    request_body: Map<String, Value>,
+}
+
+impl AggMeta {
+    fn has_top_hits(&self) -> bool {
+        !self.top_hits.is_empty() || self.children.iter().any(|(_, c)| c.has_top_hits())
+    }
 }
 
 /// OpenSearch's shard side of a `terms` aggregation: each shard counts its terms exactly, then
@@ -122,6 +145,10 @@ pub struct PreparedAggs {
     /// shard's state before it goes to the reduce.
     shard_cut: Aggregations,
     meta: Vec<(String, AggMeta)>,
+    /// Pipeline aggregations of this level, run after the reduce (`pipeline_aggs`).
+    pipelines: Vec<PipelineAgg>,
+    /// `top_hits` aggregations of this level, run after the reduce (`top_hits_agg`).
+    top_hits: Vec<TopHitsSpec>,
     /// Top-level `filter`/`filters` aggregations, run as extra passes (see `filter_aggs`).
     pub(crate) filters: Vec<super::filter_aggs::FilterAggPlan>,
 }
@@ -151,20 +178,26 @@ fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<Field
 impl PreparedAggs {
     pub fn prepare(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
         let (rest, filters) = super::filter_aggs::split(aggs, mappings)?;
-        let mut prepared = Self::prepare_nested(&rest, mappings)?;
+        let mut prepared = Self::prepare_level(&rest, mappings, None)?;
         prepared.filters = filters;
         Ok(prepared)
     }
 
     /// Aggregations below the top level: `filter`/`filters` are not supported there.
     pub(crate) fn prepare_nested(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
-        let (rewritten, meta) = rewrite_level(aggs, mappings)?;
+        Self::prepare_level(aggs, mappings, Some("filter"))
+    }
+
+    /// One level of aggregations; `parent` is the enclosing aggregation's type (`None` at
+    /// the top), which decides where parent pipelines may be declared.
+    fn prepare_level(aggs: &Value, mappings: &[Arc<Mapping>], parent: Option<&str>) -> Result<PreparedAggs, QueryError> {
+        let Level { tantivy: rewritten, metas: meta, pipelines, top_hits } = rewrite_level(aggs, mappings, parent)?;
         let mut cut = rewritten.clone();
         set_shard_sizes(&mut cut, &meta);
         let parse = |v: Value| -> Result<Aggregations, QueryError> {
             serde_json::from_value(v).map_err(|e| bad(format!("failed to parse aggregations: {e}")))
         };
-        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, filters: Vec::new() })
+        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, pipelines, top_hits, filters: Vec::new() })
     }
 
     /// The shard side of OpenSearch's `terms`: cuts every `terms` aggregation of one shard's
@@ -187,6 +220,44 @@ impl PreparedAggs {
         Ok(errors)
     }
 
+    /// For `profile`: the top-level aggregations' names and their type (OpenSearch's
+    /// `MultiBucketCollector` when there are several: they are collected together).
+    pub(crate) fn profile_names(&self) -> (String, String) {
+        let mut names: Vec<&str> = self.meta.iter().map(|(n, _)| n.as_str()).collect();
+        names.extend(self.filters.iter().map(|f| f.name.as_str()));
+        let agg_type = match (self.meta.as_slice(), self.filters.as_slice()) {
+            ([(_, meta)], []) => meta.agg_type.clone(),
+            ([], [_]) => "filter".to_string(),
+            _ => "MultiBucketCollector".to_string(),
+        };
+        (names.join(", "), agg_type)
+    }
+
+    /// Runs the pipeline aggregations of every level over the reduced `out` (this level's
+    /// `aggregations` object), deepest first.
+    pub(crate) fn apply_pipelines(&self, out: &mut Value, typed_keys: bool) -> Result<(), QueryError> {
+        let Value::Object(level) = out else { return Ok(()) };
+        apply_level_pipelines(level, &self.meta, &self.pipelines, typed_keys)
+    }
+
+    /// Whether some `top_hits` aggregation needs its per-bucket searches.
+    pub(crate) fn has_top_hits(&self) -> bool {
+        !self.top_hits.is_empty() || self.meta.iter().any(|(_, m)| m.has_top_hits())
+    }
+
+    /// Fills every `top_hits` aggregation of the reduced `out` with one search per bucket
+    /// (`search` runs a request over the search's shards; `query` is the search's query).
+    pub(crate) fn fill_top_hits(
+        &self,
+        out: &mut Value,
+        req: &SearchRequest,
+        query: &QueryAst,
+        search: &mut dyn FnMut(&SearchRequest) -> EngineResult<Value>,
+    ) -> EngineResult<()> {
+        let Value::Object(level) = out else { return Ok(()) };
+        fill_level_top_hits(level, &self.meta, &self.top_hits, &mut Vec::new(), req, query, search)
+    }
+
     /// Whether tantivy has aggregations to collect in the main pass.
     pub fn has_main(&self) -> bool {
         !self.meta.is_empty()
@@ -205,9 +276,17 @@ impl PreparedAggs {
         typed_keys: bool,
         doc_count_errors: &[(String, i64)],
     ) -> Result<Value, QueryError> {
-        let final_result = results
-            .into_final_result(self.request.clone(), AggregationLimitsGuard::default())
-            .map_err(|e| QueryError::illegal_argument(format!("aggregation failed: {}", super::query_phase::without_debug_output(&e.to_string()))))?;
+        let limits = AggregationLimitsGuard::new(None, Some(MAX_BUCKETS));
+        let final_result = results.into_final_result(self.request.clone(), limits).map_err(|e| match e {
+            tantivy::TantivyError::AggregationError(tantivy::aggregation::AggregationError::BucketLimitExceeded { limit, current }) => {
+                QueryError::new(
+                    400,
+                    "too_many_buckets_exception",
+                    format!("Trying to create too many buckets. Must be less than or equal to: [{limit}] but was [{current}]. This limit can be set by changing the [search.max_buckets] cluster level setting."),
+                )
+            }
+            e => QueryError::illegal_argument(format!("aggregation failed: {}", super::query_phase::without_debug_output(&e.to_string()))),
+        })?;
         let value = serde_json::to_value(final_result)
             .map_err(|e| QueryError::internal(format!("aggregation result: {e}")))?;
         Ok(rewrite_result(value, &self.meta, typed_keys, doc_count_errors))
@@ -218,10 +297,88 @@ fn context(tokenizers: &TokenizerManager) -> AggContextParams {
     AggContextParams::new(AggregationLimitsGuard::default(), tokenizers.clone())
 }
 
-fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<(String, AggMeta)>), QueryError> {
+/// Pipelines of `level` and of every aggregation below it, over the final JSON.
+fn apply_level_pipelines(
+    level: &mut Map<String, Value>,
+    metas: &[(String, AggMeta)],
+    pipelines: &[PipelineAgg],
+    typed_keys: bool,
+) -> Result<(), QueryError> {
+    for (name, meta) in metas {
+        let key = if typed_keys { format!("{}#{name}", typed_prefix(meta)) } else { name.clone() };
+        let Some(Value::Object(agg)) = level.get_mut(&key) else { continue };
+        if !meta.children.is_empty() || !meta.pipelines.is_empty() {
+            match agg.get_mut("buckets") {
+                Some(Value::Array(buckets)) => {
+                    for b in buckets {
+                        if let Value::Object(b) = b {
+                            apply_level_pipelines(b, &meta.children, &meta.pipelines, typed_keys)?;
+                        }
+                    }
+                }
+                Some(Value::Object(keyed)) => {
+                    for b in keyed.values_mut() {
+                        if let Value::Object(b) = b {
+                            apply_level_pipelines(b, &meta.children, &meta.pipelines, typed_keys)?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        super::pipeline_aggs::apply_parents(agg, &meta.pipelines, typed_keys)?;
+    }
+    super::pipeline_aggs::apply_siblings(level, pipelines, typed_keys)
+}
+
+/// `top_hits` of one level (`filters`: the enclosing buckets' restrictions), then of every
+/// bucket below.
+fn fill_level_top_hits(
+    level: &mut Map<String, Value>,
+    metas: &[(String, AggMeta)],
+    top_hits: &[TopHitsSpec],
+    filters: &mut Vec<Value>,
+    req: &SearchRequest,
+    query: &QueryAst,
+    search: &mut dyn FnMut(&SearchRequest) -> EngineResult<Value>,
+) -> EngineResult<()> {
+    for spec in top_hits {
+        let (key, value) = spec.run(req, query, filters, req.typed_keys, search)?;
+        level.insert(key, value);
+    }
+    for (name, meta) in metas.iter().filter(|(_, m)| m.has_top_hits()) {
+        let key = if req.typed_keys { format!("{}#{name}", typed_prefix(meta)) } else { name.clone() };
+        let Some(Value::Object(agg)) = level.get_mut(&key) else { continue };
+        let buckets: Vec<&mut Value> = match agg.get_mut("buckets") {
+            Some(Value::Array(buckets)) => buckets.iter_mut().collect(),
+            Some(Value::Object(keyed)) => keyed.values_mut().collect(),
+            _ => Vec::new(),
+        };
+        for bucket in buckets {
+            filters.push(super::top_hits_agg::bucket_filter(&meta.agg_type, &meta.request_body, bucket)?);
+            if let Value::Object(b) = bucket {
+                fill_level_top_hits(b, &meta.children, &meta.top_hits, filters, req, query, search)?;
+            }
+            filters.pop();
+        }
+    }
+    Ok(())
+}
+
+/// One level of the request rewritten for tantivy, with what runs after the reduce.
+struct Level {
+    tantivy: Value,
+    metas: Vec<(String, AggMeta)>,
+    pipelines: Vec<PipelineAgg>,
+    top_hits: Vec<TopHitsSpec>,
+}
+
+fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>], parent: Option<&str>) -> Result<Level, QueryError> {
     let obj = aggs.as_object().ok_or_else(|| bad("[aggs] must be an object"))?;
     let mut out = Map::new();
     let mut metas = Vec::new();
+    let mut pipelines = Vec::new();
+    let mut top_hits = Vec::new();
     for (name, def) in obj {
         let def = def
             .as_object()
@@ -254,6 +411,28 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
         let agg_type =
             agg_type.ok_or_else(|| bad(format!("Missing definition for aggregation [{name}]")))?;
         let body = body.and_then(Value::as_object).cloned().unwrap_or_default();
+        if PIPELINE_TYPES.contains(&agg_type.as_str()) {
+            if sub.is_some() {
+                return Err(bad(format!("Aggregator [{name}] of type [{agg_type}] cannot accept sub-aggregations")));
+            }
+            let pipeline = PipelineAgg::parse(name, &agg_type, &body, meta)?;
+            pipeline.check_parent(parent)?;
+            pipelines.push(pipeline);
+            continue;
+        }
+        if agg_type == "top_hits" {
+            if sub.is_some() {
+                return Err(bad(format!("Aggregator [{name}] of type [{agg_type}] cannot accept sub-aggregations")));
+            }
+            if parent == Some("filter") {
+                return Err(QueryError::illegal_argument(format!(
+                    "[{name}]: [top_hits] is not supported under a [filter] or [filters] aggregation yet"
+                )));
+            }
+            top_hits.push(TopHitsSpec::parse(name, &body, meta)?);
+            continue;
+        }
+        let request_body = body.clone();
         if agg_type == "filter" || agg_type == "filters" {
             return Err(QueryError::illegal_argument(format!(
                 "[{name}]: [{agg_type}] aggregations are supported at the top level only"
@@ -267,7 +446,14 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
             ));
         }
         let terms_cut = (agg_type == "terms").then(|| TermsShardCut::of(name, &body)).transpose()?;
-        let (body, kind, tantivy_type, calendar) = rewrite_body(name, &agg_type, body, mappings)?;
+        let mut composite = None;
+        let (body, kind, tantivy_type, calendar) = if agg_type == "composite" {
+            let (body, meta) = super::composite_agg::rewrite(name, &body, mappings, field_kind_of)?;
+            composite = Some(meta);
+            (body, None, agg_type.clone(), None)
+        } else {
+            rewrite_body(name, &agg_type, body, mappings)?
+        };
         if tantivy_type == "range" {
             check_disjoint_ranges(name, &body)?;
         }
@@ -290,20 +476,30 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<(Value, Vec<
         let mut def_out = Map::new();
         def_out.insert(tantivy_type, Value::Object(body));
         let mut children = Vec::new();
+        let mut child_pipelines = Vec::new();
+        let mut child_top_hits = Vec::new();
         if let Some(sub) = sub {
             if METRIC_TYPES.contains(&agg_type.as_str()) {
                 return Err(bad(format!(
                     "Aggregator [{name}] of type [{agg_type}] cannot accept sub-aggregations"
                 )));
             }
-            let (sub_out, sub_meta) = rewrite_level(sub, mappings)?;
-            def_out.insert("aggs".into(), sub_out);
-            children = sub_meta;
+            let level = rewrite_level(sub, mappings, Some(&agg_type))?;
+            if !level.metas.is_empty() {
+                def_out.insert("aggs".into(), level.tantivy);
+            }
+            children = level.metas;
+            child_pipelines = level.pipelines;
+            child_top_hits = level.top_hits;
         }
         out.insert(name.clone(), Value::Object(def_out));
-        metas.push((name.clone(), AggMeta { agg_type, kind, children, meta, calendar, requested_ranges, terms_cut }));
+        metas.push((
+            name.clone(),
+            AggMeta { agg_type, kind, children, meta, calendar, requested_ranges, terms_cut, pipelines: child_pipelines, composite,
+                      top_hits: child_top_hits, request_body },
+        ));
     }
-    Ok((Value::Object(out), metas))
+    Ok(Level { tantivy: Value::Object(out), metas, pipelines, top_hits })
 }
 
 /// tantivy's range aggregation rejects overlapping ranges (OpenSearch counts a document in
@@ -613,6 +809,7 @@ fn typed_prefix(meta: &AggMeta) -> &'static str {
         ("value_count", _) => "value_count",
         ("cardinality", _) => "cardinality",
         ("percentiles", _) => "tdigest_percentiles",
+        ("composite", _) => "composite",
         _ => "agg",
     }
 }
@@ -775,6 +972,9 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
         if let Some(v) = obj.get("value").cloned() {
             obj.insert("value".into(), as_int_if_integral(&v));
         }
+    }
+    if let Some(composite) = &meta.composite {
+        composite.rewrite_result(&mut obj);
     }
     if meta.agg_type == "terms" {
         obj.entry("doc_count_error_upper_bound").or_insert(json!(0));

@@ -1,8 +1,9 @@
 //! Collectors for field-sorted hits (with `search_after` and `min_score`), and a wrapper that
-//! stops collecting once the request's `timeout` has passed.
+//! stops collecting once the request's `timeout` has passed or `terminate_after` documents
+//! were collected.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 use std::time::Instant;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -117,41 +118,53 @@ impl SegmentCollector for SortedSegmentCollector {
     }
 }
 
-/// Wraps a collector; once `deadline` passes, further documents are ignored and `timed_out`
-/// is set, so the search returns what it has (`"timed_out": true`).
-pub struct DeadlineCollector<C> {
+/// Wraps a collector with the limits of one shard's pass: once `deadline` passes, further
+/// documents are ignored and `timed_out` is set, so the search returns what it has
+/// (`"timed_out": true`); after `terminate_after` documents (counted over all segments of
+/// the shard) the rest are ignored and `terminated` is set (`"terminated_early": true`).
+pub struct LimitedCollector<C> {
     pub inner: C,
-    pub deadline: Instant,
+    pub deadline: Option<Instant>,
     pub timed_out: Arc<AtomicBool>,
+    pub terminate_after: Option<usize>,
+    pub terminated: Arc<AtomicBool>,
+    /// Documents collected so far on this shard (for `terminate_after`).
+    pub collected: Arc<AtomicUsize>,
 }
 
-pub struct DeadlineSegmentCollector<S> {
+pub struct LimitedSegmentCollector<S> {
     inner: S,
-    deadline: Instant,
+    deadline: Option<Instant>,
     timed_out: Arc<AtomicBool>,
+    terminate_after: Option<usize>,
+    terminated: Arc<AtomicBool>,
+    collected: Arc<AtomicUsize>,
     countdown: u32,
     stopped: bool,
 }
 
-impl<C: Collector> Collector for DeadlineCollector<C> {
+impl<C: Collector> Collector for LimitedCollector<C> {
     type Fruit = C::Fruit;
-    type Child = DeadlineSegmentCollector<C::Child>;
+    type Child = LimitedSegmentCollector<C::Child>;
 
     fn for_segment(
         &self,
         segment_ord: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<Self::Child> {
-        let stopped = Instant::now() >= self.deadline;
-        if stopped {
+        let timed_out = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if timed_out {
             self.timed_out.store(true, AtomicOrdering::Relaxed);
         }
-        Ok(DeadlineSegmentCollector {
+        Ok(LimitedSegmentCollector {
             inner: self.inner.for_segment(segment_ord, reader)?,
             deadline: self.deadline,
             timed_out: self.timed_out.clone(),
+            terminate_after: self.terminate_after,
+            terminated: self.terminated.clone(),
+            collected: self.collected.clone(),
             countdown: 0,
-            stopped,
+            stopped: timed_out,
         })
     }
 
@@ -167,22 +180,31 @@ impl<C: Collector> Collector for DeadlineCollector<C> {
     }
 }
 
-impl<S: SegmentCollector> SegmentCollector for DeadlineSegmentCollector<S> {
+impl<S: SegmentCollector> SegmentCollector for LimitedSegmentCollector<S> {
     type Fruit = S::Fruit;
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if self.stopped {
             return;
         }
-        if self.countdown == 0 {
-            self.countdown = 1024;
-            if Instant::now() >= self.deadline {
+        if let Some(limit) = self.terminate_after {
+            if self.collected.fetch_add(1, AtomicOrdering::Relaxed) >= limit {
                 self.stopped = true;
-                self.timed_out.store(true, AtomicOrdering::Relaxed);
+                self.terminated.store(true, AtomicOrdering::Relaxed);
                 return;
             }
         }
-        self.countdown -= 1;
+        if let Some(deadline) = self.deadline {
+            if self.countdown == 0 {
+                self.countdown = 1024;
+                if Instant::now() >= deadline {
+                    self.stopped = true;
+                    self.timed_out.store(true, AtomicOrdering::Relaxed);
+                    return;
+                }
+            }
+            self.countdown -= 1;
+        }
         self.inner.collect(doc, score);
     }
 

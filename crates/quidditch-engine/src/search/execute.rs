@@ -45,12 +45,14 @@ pub struct SearchTarget {
     pub filter: Option<QueryAst>,
     /// The alias's routing values; intersected with the request's `routing`.
     pub routing: Option<Vec<String>>,
+    /// `indices_boost`: this index's scores are multiplied by it (1: no boost).
+    pub boost: f32,
 }
 
 impl SearchTarget {
     /// The index itself, unfiltered.
     pub fn whole(index: &Arc<Index>) -> SearchTarget {
-        SearchTarget { index: index.clone(), filter: None, routing: None }
+        SearchTarget { index: index.clone(), filter: None, routing: None, boost: 1.0 }
     }
 }
 
@@ -71,7 +73,9 @@ pub(super) fn target_shards(targets: &[SearchTarget], req: &SearchRequest, run: 
             if wanted.as_ref().is_some_and(|w| !w.contains(&number)) {
                 continue;
             }
-            shards.push(ShardSnapshot::new(index, number, searcher, run, target.filter.clone()));
+            let mut snapshot = ShardSnapshot::new(index, number, searcher, run, target.filter.clone());
+            snapshot.boost = target.boost;
+            shards.push(snapshot);
         }
     }
     shards
@@ -157,9 +161,19 @@ fn search_shards(
     let (results, summary) = collect_outcomes(shards, outcomes, req)?;
     let mut reduced = reduce(&mut plan, req, results)?;
     reduced.timed_out |= udf_timed_out;
+    if let (Some(aggs), Some(out)) = (plan.aggs.as_ref().filter(|a| a.has_top_hits()), reduced.aggregations.as_mut()) {
+        aggs.fill_top_hits(out, req, &plan.query, &mut |bucket_req| {
+            search_shards(shards, mappings, bucket_req, udf_run.clone(), Instant::now())
+        })?;
+    }
     let page = std::mem::take(&mut reduced.page);
     let statistics = plan.statistics.as_deref().map(|s| s as &dyn tantivy::query::Bm25StatisticsProvider);
-    let hits = fetch(shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
+    let mut hits = fetch(shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
+    if let Some(collapse) = &plan.collapse {
+        super::collapse::add_inner_hits(&mut hits, collapse, req, |group_req| {
+            search_shards(shards, mappings, group_req, udf_run.clone(), Instant::now())
+        })?;
+    }
     Ok(Rendered {
         req,
         plan: &plan,
@@ -168,6 +182,7 @@ fn search_shards(
         shards: summary,
         took_ms: start.elapsed().as_millis() as u64,
         udf_failures: if req.count_only { None } else { udf_run.as_ref().and_then(|r| r.failures_json()) },
+        shard_names: if req.profile { shards.iter().map(ShardSnapshot::profile_id).collect() } else { Vec::new() },
     }
     .to_json())
 }

@@ -25,6 +25,10 @@ pub(crate) struct FetchedHit<'a> {
     pub explanation: Option<Value>,
     /// `highlight` (only when requested and some field has fragments).
     pub highlight: Option<Value>,
+    /// Time spent fetching this hit (for `profile`).
+    pub nanos: u64,
+    /// `collapse` with `inner_hits`: each inner hits' result for the hit's group.
+    pub inner_hits: Option<Value>,
 }
 
 /// Loads the documents of `page` (hits refer to `shards` by position); with `explain`, explains
@@ -40,6 +44,7 @@ pub(crate) fn fetch<'a>(
     let mut lowered: HashMap<usize, Box<dyn Query>> = HashMap::new();
     page.into_iter()
         .map(|hit| {
+            let start = std::time::Instant::now();
             let shard = &shards[hit.shard_pos];
             let doc = shard.index.read_stored(&shard.searcher, hit.hit.address())?;
             let explanation = if let Some(explained) = explain {
@@ -55,7 +60,7 @@ pub(crate) fn fetch<'a>(
                 Some((spec, query)) => shard.with_lowering(|ctx| highlight_hit(spec, query, ctx, &shard.mapping, &doc.source_json())),
                 None => None,
             };
-            Ok(FetchedHit { shard, hit, doc, explanation, highlight })
+            Ok(FetchedHit { shard, hit, doc, explanation, highlight, nanos: start.elapsed().as_nanos() as u64, inner_hits: None })
         })
         .collect()
 }

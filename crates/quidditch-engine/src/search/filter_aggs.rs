@@ -117,7 +117,9 @@ impl FilterAggPlan {
         b.insert("doc_count".into(), json!(self.counts[slot]));
         if let Some(sub) = &self.sub {
             let results = self.sub_results[slot].take().unwrap_or_default();
-            if let Value::Object(m) = sub.finish(results, typed_keys, &[])? {
+            let mut finished = sub.finish(results, typed_keys, &[])?;
+            sub.apply_pipelines(&mut finished, typed_keys)?;
+            if let Value::Object(m) = finished {
                 b.extend(m);
             }
         }

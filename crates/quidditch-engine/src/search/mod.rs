@@ -6,6 +6,8 @@
 //! Everything here is synchronous: the HTTP layer calls it on a blocking thread.
 
 pub mod aggregations;
+pub mod collapse;
+mod composite_agg;
 mod collector;
 mod dfs;
 mod execute;
@@ -15,7 +17,10 @@ pub mod fields;
 pub mod explain;
 mod filter_aggs;
 pub mod highlight;
+mod pipeline_aggs;
 mod plan;
+pub mod profile;
+pub mod rescore;
 pub mod pit;
 pub mod query_phase;
 mod reduce;
@@ -24,6 +29,7 @@ mod response;
 pub mod scroll;
 pub mod sort;
 pub mod source_filter;
+mod top_hits_agg;
 
 pub use execute::{SearchTarget, search, search_pit, search_targets};
 pub use pit::{PitInfo, PitRegistry};

@@ -35,6 +35,14 @@ pub(crate) struct SearchPlan {
     pub deadline: Option<Instant>,
     /// `dfs_query_then_fetch` over several shards: every shard scores with these totals.
     pub statistics: Option<Arc<super::dfs::GlobalStatistics>>,
+    /// Each shard collects at most this many documents.
+    pub terminate_after: Option<usize>,
+    /// Shards measure their phases (`search::profile`).
+    pub profile: bool,
+    /// `collapse`: shards keep the best hit per group; the reduce one per group.
+    pub collapse: Option<super::collapse::ResolvedCollapse>,
+    /// `rescore`: applied to each shard's top hits after its query phase.
+    pub rescore: Vec<super::rescore::RescoreSpec>,
 }
 
 impl SearchPlan {
@@ -77,6 +85,12 @@ impl SearchPlan {
             )),
             None => None,
         };
+        let collapse = match &req.collapse {
+            Some(spec) => Some(super::collapse::ResolvedCollapse::resolve(spec, mappings)?),
+            None => None,
+        };
+        // Each shard returns enough hits to fill every rescore window.
+        let k = req.rescore.iter().map(|r| r.window_size).fold(req.from + req.size, usize::max);
         let scoring = relevance_only || req.track_scores || sorts.iter().any(|s| s.spec.is_score());
         Ok(SearchPlan {
             query,
@@ -85,11 +99,15 @@ impl SearchPlan {
             after,
             relevance_only,
             scoring,
-            k: req.from + req.size,
+            k,
             count_hits: req.track_total_hits != TrackTotalHits::Disabled,
             aggs,
             deadline: req.timeout.map(|t| start + t),
             statistics: None,
+            terminate_after: req.terminate_after,
+            profile: req.profile,
+            collapse,
+            rescore: req.rescore.clone(),
         })
     }
 

@@ -14,7 +14,9 @@ use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query};
 use tantivy::{DocAddress, Searcher};
 
-use super::collector::{DeadlineCollector, SortedCollector, SortedHit};
+use super::collapse::CollapsingCollector;
+use super::collector::{LimitedCollector, SortedCollector, SortedHit};
+use super::profile::{ProfiledQuery, ShardProfile, Timed};
 use super::plan::SearchPlan;
 use super::sort::SortValue;
 use crate::error::{EngineError, EngineResult};
@@ -35,6 +37,8 @@ pub(crate) struct ShardSnapshot {
     udf: Option<UdfLowering>,
     /// The filter of the alias the search reached this index through.
     alias_filter: Option<QueryAst>,
+    /// `indices_boost` of this shard's index (1 without one).
+    pub boost: f32,
 }
 
 impl ShardSnapshot {
@@ -51,7 +55,7 @@ impl ShardSnapshot {
             fields: mapping.clone(),
             index: index.name().to_string(),
         });
-        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf, alias_filter }
+        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf, alias_filter, boost: 1.0 }
     }
 
     /// The search's query on this shard: with the alias filter as a non-scoring clause.
@@ -82,6 +86,24 @@ impl ShardSnapshot {
         f(&ctx)
     }
 
+    /// The shard's id in `profile` output: `[node][index][shard]` (one node: `quidditch`).
+    pub(crate) fn profile_id(&self) -> String {
+        format!("[quidditch][{}][{}]", self.index.name(), self.shard)
+    }
+
+    /// The plan's top-`k` field-sorted collector on this shard.
+    fn sorted_collector(&self, plan: &SearchPlan) -> SortedCollector {
+        SortedCollector {
+            sorts: plan.sorts.clone(),
+            mapping: self.mapping.clone(),
+            k: plan.k,
+            after: plan.after.clone(),
+            min_score: None,
+            needs_score: plan.scoring,
+            doc_bases: self.doc_bases(),
+        }
+    }
+
     /// Global doc number of each segment's first doc (for `_doc` sort values).
     fn doc_bases(&self) -> Vec<u64> {
         let mut base = 0u64;
@@ -104,6 +126,9 @@ pub struct ShardHit {
     pub score: f32,
     pub segment_ord: u32,
     pub doc: u32,
+    /// Under `collapse`: the hit's group (its collapse field value).
+    #[serde(default)]
+    pub collapse_key: Option<SortValue>,
 }
 
 impl ShardHit {
@@ -112,7 +137,7 @@ impl ShardHit {
     }
 
     fn from_sorted(hit: SortedHit) -> ShardHit {
-        ShardHit { key: hit.key, score: hit.score, segment_ord: hit.address.segment_ord, doc: hit.address.doc_id }
+        ShardHit { key: hit.key, score: hit.score, segment_ord: hit.address.segment_ord, doc: hit.address.doc_id, collapse_key: None }
     }
 }
 
@@ -155,29 +180,47 @@ pub struct ShardQueryResult {
     pub terms_doc_count_errors: Vec<(String, i64)>,
     /// The deadline passed before or while this shard was searched: partial (or no) results.
     pub timed_out: bool,
+    /// `terminate_after` stopped this shard's collection.
+    #[serde(default)]
+    pub terminated_early: bool,
+    /// `profile: true`: what this shard's query phase measured.
+    #[serde(default)]
+    pub profile: Option<ShardProfile>,
 }
 
-/// Runs `collector` over `query`, stopping early at the deadline, scoring with the plan's
-/// global statistics under `dfs_query_then_fetch` (else the shard's own).
+/// What the passes of one shard's query phase report besides their fruits.
+#[derive(Default)]
+struct PassFlags {
+    timed_out: Arc<AtomicBool>,
+    terminated: Arc<AtomicBool>,
+}
+
+/// Runs `collector` over `query`, stopping early at the deadline or after `terminate_after`
+/// documents, scoring with the plan's global statistics under `dfs_query_then_fetch` (else
+/// the shard's own).
 fn run<C: Collector>(
     searcher: &Searcher,
     query: &dyn Query,
     collector: C,
     plan: &SearchPlan,
-    timed_out: &Arc<AtomicBool>,
+    flags: &PassFlags,
 ) -> tantivy::Result<C::Fruit> {
     let stats: &dyn tantivy::query::Bm25StatisticsProvider = match &plan.statistics {
         Some(global) => global.as_ref(),
         None => searcher,
     };
-    match plan.deadline {
-        None => searcher.search_with_statistics_provider(query, &collector, stats),
-        Some(deadline) => searcher.search_with_statistics_provider(
-            query,
-            &DeadlineCollector { inner: collector, deadline, timed_out: timed_out.clone() },
-            stats,
-        ),
+    if plan.deadline.is_none() && plan.terminate_after.is_none() {
+        return searcher.search_with_statistics_provider(query, &collector, stats);
     }
+    let limited = LimitedCollector {
+        inner: collector,
+        deadline: plan.deadline,
+        timed_out: flags.timed_out.clone(),
+        terminate_after: plan.terminate_after,
+        terminated: flags.terminated.clone(),
+        collected: Default::default(),
+    };
+    searcher.search_with_statistics_provider(query, &limited, stats)
 }
 
 pub(crate) fn tantivy_error(e: tantivy::TantivyError) -> EngineError {
@@ -218,8 +261,13 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
     if deadline.is_some_and(|d| Instant::now() >= d) {
         return Ok(ShardQueryResult { timed_out: true, ..Default::default() });
     }
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let query = snap.lower(&snap.matching(&plan.query))?;
+    let flags = PassFlags::default();
+    let lowering = Instant::now();
+    let mut query = snap.lower(&snap.matching(&plan.query))?;
+    if snap.boost != 1.0 {
+        // `indices_boost`: every score of this index's documents is multiplied.
+        query = Box::new(tantivy::query::BoostQuery::new(query, snap.boost));
+    }
     let hits_query: Box<dyn Query> = match &plan.post_filter {
         Some(pf) => Box::new(BooleanQuery::new(vec![
             (Occur::Must, query.box_clone()),
@@ -227,17 +275,25 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         ])),
         None => query.box_clone(),
     };
+    let rewrite_nanos = lowering.elapsed().as_nanos() as u64;
+    let profiled = plan.profile.then(|| ProfiledQuery { inner: hits_query.box_clone(), timings: Default::default() });
+    let hits_query: Box<dyn Query> = match &profiled {
+        Some(p) => Box::new(p.clone()),
+        None => hits_query,
+    };
+    let (hits_clock, aggs_clock) = (super::profile::clock(plan.profile), super::profile::clock(plan.profile));
     let tokenizers = snap.index.tantivy_index().tokenizers();
     let agg_collector = plan.aggs.as_ref().filter(|a| a.has_main()).map(|a| a.collector(tokenizers));
     // With a post_filter, aggregations see the unfiltered query: a separate pass.
     let (agg_in_main, agg_separate) =
         if plan.post_filter.is_some() { (None, agg_collector) } else { (agg_collector, None) };
+    let agg_in_main = Timed::new(agg_in_main, aggs_clock.as_ref());
     let count = plan.count_hits.then_some(Count);
     let k = plan.k;
-    let (hits, total, mut agg_fruit) = if plan.relevance_only {
-        let top = (k > 0).then(|| TopDocs::with_limit(k).order_by_score());
+    let (mut hits, total, mut agg_fruit) = if plan.relevance_only && plan.collapse.is_none() {
+        let top = Timed::new((k > 0).then(|| TopDocs::with_limit(k).order_by_score()), hits_clock.as_ref());
         let (top, total, aggs) =
-            run(&snap.searcher, hits_query.as_ref(), (top, count, agg_in_main), plan, &timed_out)
+            run(&snap.searcher, hits_query.as_ref(), (top, count, agg_in_main), plan, &flags)
                 .map_err(tantivy_error)?;
         let hits = top
             .unwrap_or_default()
@@ -247,27 +303,43 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
                 score,
                 segment_ord: address.segment_ord,
                 doc: address.doc_id,
+                collapse_key: None,
             })
             .collect();
         (hits, total, aggs)
-    } else {
-        let sorted = (k > 0).then(|| SortedCollector {
-            sorts: plan.sorts.clone(),
-            mapping: snap.mapping.clone(),
-            k,
-            after: plan.after.clone(),
-            min_score: None,
-            needs_score: plan.scoring,
-            doc_bases: snap.doc_bases(),
+    } else if let Some(collapse) = &plan.collapse {
+        let collapsing = (k > 0).then(|| CollapsingCollector {
+            sorted: snap.sorted_collector(plan),
+            group: collapse.key.clone(),
         });
+        let collapsing = Timed::new(collapsing, hits_clock.as_ref());
+        let (groups, total, aggs) =
+            run(&snap.searcher, hits_query.as_ref(), (collapsing, count, agg_in_main), plan, &flags)
+                .map_err(tantivy_error)?;
+        let hits = groups
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(hit, group)| ShardHit { collapse_key: Some(group), ..ShardHit::from_sorted(hit) })
+            .collect();
+        (hits, total, aggs)
+    } else {
+        let sorted = (k > 0).then(|| snap.sorted_collector(plan));
+        let sorted = Timed::new(sorted, hits_clock.as_ref());
         let (sorted, total, aggs) =
-            run(&snap.searcher, hits_query.as_ref(), (sorted, count, agg_in_main), plan, &timed_out)
+            run(&snap.searcher, hits_query.as_ref(), (sorted, count, agg_in_main), plan, &flags)
                 .map_err(tantivy_error)?;
         (sorted.unwrap_or_default().into_iter().map(ShardHit::from_sorted).collect(), total, aggs)
     };
     if let Some(collector) = agg_separate {
-        agg_fruit =
-            Some(run(&snap.searcher, query.as_ref(), collector, plan, &timed_out).map_err(tantivy_error)?);
+        let collector = Timed::new(collector, aggs_clock.as_ref());
+        agg_fruit = Some(run(&snap.searcher, query.as_ref(), collector, plan, &flags).map_err(tantivy_error)?);
+    }
+    if !plan.rescore.is_empty() {
+        let stats: &dyn tantivy::query::Bm25StatisticsProvider = match &plan.statistics {
+            Some(global) => global.as_ref(),
+            None => &snap.searcher,
+        };
+        hits = super::rescore::rescore_hits(snap, stats, &plan.rescore, hits)?;
     }
     let mut terms_doc_count_errors = Vec::new();
     if let (Some(fruit), Some(aggs)) = (agg_fruit.as_mut(), plan.aggs.as_ref()) {
@@ -281,8 +353,9 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
             for (_, filter) in &filter_plan.filters {
                 let q = snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?;
                 let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
+                let counted = Timed::new((Count, sub), aggs_clock.as_ref());
                 let (doc_count, mut sub) =
-                    run(&snap.searcher, q.as_ref(), (Count, sub), plan, &timed_out).map_err(tantivy_error)?;
+                    run(&snap.searcher, q.as_ref(), counted, plan, &flags).map_err(tantivy_error)?;
                 if let (Some(fruit), Some(sub_aggs)) = (sub.as_mut(), filter_plan.sub.as_ref()) {
                     sub_aggs.cut_for_shard(fruit).map_err(tantivy_error)?;
                 }
@@ -292,12 +365,29 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
             filter_aggs.push(buckets);
         }
     }
+    let profile = profiled.map(|p| {
+        let mut profile = ShardProfile::measured(&p, rewrite_nanos);
+        profile.hits_collector = match (k, plan.relevance_only) {
+            (0, _) => "TotalHitCountCollector",
+            (_, true) => "SimpleTopScoreDocCollector",
+            (_, false) => "SimpleFieldCollector",
+        }
+        .to_string();
+        profile.hits_collect_nanos = super::profile::read(&hits_clock);
+        profile.aggregations = plan.aggs.as_ref().map(|a| {
+            let (names, agg_type) = a.profile_names();
+            (names, agg_type, super::profile::read(&aggs_clock))
+        });
+        profile
+    });
     Ok(ShardQueryResult {
         hits,
         total: total.unwrap_or(0) as u64,
         aggs: agg_fruit.as_ref().map(AggState::encode).transpose()?,
         filter_aggs,
         terms_doc_count_errors,
-        timed_out: timed_out.load(AtomicOrdering::Relaxed),
+        timed_out: flags.timed_out.load(AtomicOrdering::Relaxed),
+        terminated_early: flags.terminated.load(AtomicOrdering::Relaxed),
+        profile,
     })
 }

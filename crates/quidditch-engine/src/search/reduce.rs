@@ -23,6 +23,10 @@ pub(crate) struct Reduced {
     pub max_score: Option<f32>,
     pub aggregations: Option<Value>,
     pub timed_out: bool,
+    /// Some shard stopped at `terminate_after`.
+    pub terminated_early: bool,
+    /// `profile`: each shard's measured profile, by shard position.
+    pub profiles: Vec<(usize, super::profile::ShardProfile)>,
 }
 
 /// Merges `results` (indexed by shard position) under `plan`; consumes the plan's
@@ -34,6 +38,8 @@ pub(crate) fn reduce(
 ) -> EngineResult<Reduced> {
     let mut total = 0u64;
     let mut timed_out = false;
+    let mut terminated_early = false;
+    let mut profiles = Vec::new();
     let mut candidates: Vec<PageHit> = Vec::new();
     let mut merged_aggs = None;
     let mut filter_states = Vec::new();
@@ -43,6 +49,10 @@ pub(crate) fn reduce(
     for (shard_pos, result) in results.into_iter().enumerate() {
         total += result.total;
         timed_out |= result.timed_out;
+        terminated_early |= result.terminated_early;
+        if let Some(profile) = result.profile {
+            profiles.push((shard_pos, profile));
+        }
         candidates.extend(result.hits.into_iter().map(|hit| PageHit { shard_pos, hit }));
         if let Some(state) = result.aggs {
             agg_shards += 1;
@@ -66,11 +76,20 @@ pub(crate) fn reduce(
         filter_states.push(result.filter_aggs);
     }
     let sorts = plan.sorts.clone();
-    candidates.sort_by(|a, b| {
-        compare_keys(&sorts, &a.hit.key, &b.hit.key)
-            .then(a.shard_pos.cmp(&b.shard_pos))
-            .then(a.hit.address().cmp(&b.hit.address()))
-    });
+    if plan.rescore.is_empty() {
+        candidates.sort_by(|a, b| {
+            compare_keys(&sorts, &a.hit.key, &b.hit.key)
+                .then(a.shard_pos.cmp(&b.shard_pos))
+                .then(a.hit.address().cmp(&b.hit.address()))
+        });
+    } else {
+        candidates = merge_heads(&sorts, candidates);
+    }
+    if plan.collapse.is_some() {
+        // The first hit of each group in global order is the group's best.
+        let mut seen = std::collections::HashSet::new();
+        candidates.retain(|c| seen.insert(c.hit.collapse_key.as_ref().map(super::collapse::GroupKey::of)));
+    }
     let max_score = if plan.scoring {
         candidates.iter().map(|c| c.hit.score).fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
     } else {
@@ -100,8 +119,41 @@ pub(crate) fn reduce(
                     o.insert(key, value);
                 }
             }
+            aggs.apply_pipelines(&mut out, req.typed_keys)?;
             Some(out)
         }
     };
-    Ok(Reduced { page, total, max_score, aggregations, timed_out })
+    Ok(Reduced { page, total, max_score, aggregations, timed_out, terminated_early, profiles })
+}
+
+/// Merges the shards' lists (`candidates` grouped by shard, each in its shard's order) by
+/// repeatedly taking the best head, ties to the lower shard, as OpenSearch's coordinator
+/// merges shard top docs. A rescored shard list is not sorted (its window stays ahead of its
+/// other hits), so this is not the same as sorting everything.
+fn merge_heads(sorts: &[super::sort::ResolvedSort], candidates: Vec<PageHit>) -> Vec<PageHit> {
+    let mut lists: Vec<std::collections::VecDeque<PageHit>> = Vec::new();
+    for hit in candidates {
+        match lists.last_mut() {
+            Some(list) if list.back().is_some_and(|h| h.shard_pos == hit.shard_pos) => list.push_back(hit),
+            _ => lists.push(std::collections::VecDeque::from([hit])),
+        }
+    }
+    let mut merged = Vec::new();
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, list) in lists.iter().enumerate() {
+            let Some(head) = list.front() else { continue };
+            let better = match best.and_then(|b| lists[b].front()) {
+                None => true,
+                Some(current) => compare_keys(sorts, &head.hit.key, &current.hit.key) == std::cmp::Ordering::Less,
+            };
+            if better {
+                best = Some(i);
+            }
+        }
+        match best.and_then(|b| lists[b].pop_front()) {
+            Some(hit) => merged.push(hit),
+            None => return merged,
+        }
+    }
 }

@@ -68,6 +68,21 @@ pub struct SearchRequest {
     pub fields: Vec<super::fields::FieldRequest>,
     /// `pit: {id, keep_alive}`: search the point in time's pinned shards (see `search::pit`).
     pub pit: Option<PitRef>,
+    /// `terminate_after`: each shard stops collecting after this many matching documents
+    /// (the response then says `terminated_early`).
+    pub terminate_after: Option<usize>,
+    /// `indices_boost`: score multipliers by index name, alias or pattern, first match wins
+    /// (resolved to the searched indices by the caller into `SearchTarget::boost`).
+    pub indices_boost: Vec<(String, f32)>,
+    /// `profile: true`: each shard reports where its time went (`search::profile`).
+    pub profile: bool,
+    /// `stats`: the statistics groups the search is counted in. OpenSearch only uses them in
+    /// the `_stats` API's search section, which Quidditch does not report; validated only.
+    pub stats_groups: Vec<String>,
+    /// `collapse`: one hit per value of a field (see `search::collapse`).
+    pub collapse: Option<super::collapse::CollapseSpec>,
+    /// `rescore`: rescorers applied in order to each shard's top hits (`search::rescore`).
+    pub rescore: Vec<super::rescore::RescoreSpec>,
 }
 
 /// The `pit` object of a search body.
@@ -164,6 +179,12 @@ impl Default for SearchRequest {
             fields: Vec::new(),
             dfs: false,
             pit: None,
+            terminate_after: None,
+            indices_boost: Vec::new(),
+            profile: false,
+            stats_groups: Vec::new(),
+            collapse: None,
+            rescore: Vec::new(),
         }
     }
 }
@@ -246,6 +267,7 @@ impl SearchRequest {
         SearchRequest {
             query: self.query,
             routing: self.routing,
+            terminate_after: self.terminate_after,
             count_only: true,
             size: 0,
             track_total_hits: TrackTotalHits::Exact,
@@ -313,7 +335,16 @@ impl SearchRequest {
                     "highlight" => req.highlight = Some(super::highlight::HighlightSpec::parse(v)?),
                     "fields" => req.fields.extend(super::fields::parse_field_requests(k, v, false)?),
                     "docvalue_fields" => req.fields.extend(super::fields::parse_field_requests(k, v, true)?),
-                    "profile" | "terminate_after" | "stats" | "indices_boost" | "ext" => {}
+                    "terminate_after" => req.terminate_after = parse_terminate_after(parse_usize_value(k, v)?)?,
+                    "indices_boost" => req.indices_boost = parse_indices_boost(v)?,
+                    "profile" => match v {
+                        Value::Bool(b) => req.profile = *b,
+                        other => return Err(QueryError::parsing(format!("[profile] must be a boolean, got [{other}]"))),
+                    },
+                    "stats" => req.stats_groups = parse_stats_groups(v)?,
+                    "ext" => check_search_ext(v)?,
+                    "collapse" => req.collapse = Some(super::collapse::CollapseSpec::parse(v)?),
+                    "rescore" => req.rescore = super::rescore::RescoreSpec::parse_list(v)?,
                     other => {
                         return Err(QueryError::parsing(format!(
                             "Unknown key for a START_OBJECT in [{other}]."
@@ -358,6 +389,12 @@ impl SearchRequest {
                 other => return Err(QueryError::illegal_argument(format!("No search type for [{other}]"))),
             };
         }
+        if let Some(v) = param("terminate_after") {
+            req.terminate_after = parse_terminate_after(parse_int_param("terminate_after", v)?)?;
+        }
+        if let Some(v) = param("stats") {
+            req.stats_groups = split_list(v);
+        }
         if let Some(v) = param("track_total_hits") {
             req.track_total_hits = parse_track_total_hits(&Value::String(v.to_string()))?;
         }
@@ -399,6 +436,10 @@ impl SearchRequest {
         }
         if req.scroll.is_some() && req.pit.is_some() {
             return Err(QueryError::illegal_argument("using [point in time] is not allowed in a scroll context"));
+        }
+        super::collapse::CollapseSpec::check_request(&req)?;
+        if !req.rescore.is_empty() && req.sort.iter().any(|s| !s.is_score()) {
+            return Err(QueryError::illegal_argument("Cannot use [sort] option in conjunction with [rescore]."));
         }
         if req.scroll.is_some() {
             check_scroll_request(&req, from, size, param("request_cache"))?;
@@ -464,4 +505,66 @@ fn check_scroll_request(req: &SearchRequest, from: i64, size: i64, request_cache
 
 fn body_sets_tth(body: Option<&Value>) -> bool {
     body.and_then(|b| b.get("track_total_hits")).is_some()
+}
+
+/// `terminate_after`: 0 means no limit, as in OpenSearch.
+fn parse_terminate_after(n: i64) -> Result<Option<usize>, QueryError> {
+    match n {
+        n if n < 0 => Err(QueryError::illegal_argument("terminateAfter must be > 0")),
+        0 => Ok(None),
+        n => Ok(Some(n as usize)),
+    }
+}
+
+/// `indices_boost`: `[{"index": boost}, …]`, or the deprecated object form `{"index": boost}`
+/// (its entries in body order). Each key is an index name, alias or pattern.
+fn parse_indices_boost(v: &Value) -> Result<Vec<(String, f32)>, QueryError> {
+    let boost = |name: &str, b: &Value| -> Result<(String, f32), QueryError> {
+        match b.as_f64() {
+            Some(f) => Ok((name.to_string(), f as f32)),
+            None => Err(QueryError::parsing(format!("[indices_boost] the boost of [{name}] must be a number, got [{b}]"))),
+        }
+    };
+    match v {
+        Value::Object(o) => o.iter().map(|(k, b)| boost(k, b)).collect(),
+        Value::Array(entries) => entries
+            .iter()
+            .map(|e| match e.as_object() {
+                Some(o) if o.len() == 1 => o.iter().map(|(k, b)| boost(k, b)).next().unwrap_or_else(|| unreachable!()),
+                _ => Err(QueryError::parsing(format!(
+                    "Expected [START_OBJECT] with exactly one index name in [indices_boost] but found [{e}]"
+                ))),
+            })
+            .collect(),
+        other => Err(QueryError::parsing(format!(
+            "Expected [START_ARRAY] in [indices_boost] but found [{}]",
+            if other.is_string() { "VALUE_STRING" } else { "a value" }
+        ))),
+    }
+}
+
+/// `stats`: a list of group names (or one name).
+fn parse_stats_groups(v: &Value) -> Result<Vec<String>, QueryError> {
+    let name = |g: &Value| {
+        g.as_str().map(String::from).ok_or_else(|| QueryError::parsing(format!("[stats] entries must be strings, got [{g}]")))
+    };
+    match v {
+        Value::Array(groups) => groups.iter().map(name).collect(),
+        Value::String(_) => Ok(vec![name(v)?]),
+        other => Err(QueryError::parsing(format!("[stats] must be an array of group names, got [{other}]"))),
+    }
+}
+
+/// `ext`: search extensions come from plugins, and Quidditch has none, so any named section
+/// is unknown (OpenSearch without the plugin fails the same way); `{}` is accepted.
+fn check_search_ext(v: &Value) -> Result<(), QueryError> {
+    let obj = v.as_object().ok_or_else(|| QueryError::parsing("[ext] must be an object"))?;
+    match obj.keys().next() {
+        None => Ok(()),
+        Some(name) => Err(QueryError::new(
+            400,
+            "named_object_not_found_exception",
+            format!("unknown search extension [{name}] in [ext]: no search extension is installed"),
+        )),
+    }
 }

@@ -40,13 +40,19 @@ pub(crate) struct Rendered<'a> {
     pub shards: ShardsSummary,
     pub took_ms: u64,
     pub udf_failures: Option<Value>,
+    /// `[node][index][shard]` of each shard by position (for `profile`).
+    pub shard_names: Vec<String>,
 }
 
 impl Rendered<'_> {
     /// The response body: `{"count", "_shards"}` for `_count`, the search response otherwise.
     pub fn to_json(self) -> Value {
         if self.req.count_only {
-            return json!({"count": self.reduced.total, "_shards": self.shards.to_json()});
+            let mut body = json!({"count": self.reduced.total, "_shards": self.shards.to_json()});
+            if self.req.terminate_after.is_some() {
+                body["terminated_early"] = json!(self.reduced.terminated_early);
+            }
+            return body;
         }
         let req = self.req;
         let mut hits_obj = Map::new();
@@ -68,15 +74,35 @@ impl Rendered<'_> {
         let mut body = Map::new();
         body.insert("took".into(), json!(self.took_ms));
         body.insert("timed_out".into(), json!(self.reduced.timed_out));
+        if req.terminate_after.is_some() {
+            body.insert("terminated_early".into(), json!(self.reduced.terminated_early));
+        }
         body.insert("_shards".into(), self.shards.to_json());
         body.insert("hits".into(), Value::Object(hits_obj));
-        if let Some(failures) = self.udf_failures {
-            body.insert("udf_failures".into(), failures);
+        if let Some(failures) = &self.udf_failures {
+            body.insert("udf_failures".into(), failures.clone());
         }
-        if let Some(aggs) = self.reduced.aggregations {
-            body.insert("aggregations".into(), aggs);
+        if let Some(aggs) = &self.reduced.aggregations {
+            body.insert("aggregations".into(), aggs.clone());
+        }
+        if req.profile {
+            body.insert("profile".into(), json!({"shards": self.profile_shards()}));
         }
         Value::Object(body)
+    }
+
+    /// `profile.shards[]`: each shard's measured query phase with its fetch time.
+    fn profile_shards(&self) -> Vec<Value> {
+        self.reduced
+            .profiles
+            .iter()
+            .map(|(pos, profile)| {
+                let fetched: Vec<&FetchedHit<'_>> = self.hits.iter().filter(|h| h.hit.shard_pos == *pos).collect();
+                let nanos = fetched.iter().map(|h| h.nanos).sum();
+                let id = self.shard_names.get(*pos).cloned().unwrap_or_default();
+                profile.to_json(id, nanos, fetched.len() as u64)
+            })
+            .collect()
     }
 }
 
@@ -104,8 +130,18 @@ fn hit_json(fetched: &FetchedHit<'_>, req: &SearchRequest, plan: &SearchPlan) ->
             h.insert("fields".into(), fields);
         }
     }
+    if let (Some(collapse), Some(group)) = (&plan.collapse, &hit.collapse_key) {
+        // Collapsed hits show their group's value, as OpenSearch does.
+        let fields = h.entry("fields").or_insert_with(|| json!({}));
+        if let Value::Object(fields) = fields {
+            fields.insert(collapse.field.clone(), json!([collapse.value_json(group)]));
+        }
+    }
     if let Some(highlight) = &fetched.highlight {
         h.insert("highlight".into(), highlight.clone());
+    }
+    if let Some(inner_hits) = &fetched.inner_hits {
+        h.insert("inner_hits".into(), inner_hits.clone());
     }
     if plan.shows_sort_values(req) {
         let values: Vec<Value> = plan.sorts.iter().zip(&hit.key).map(|(s, v)| s.to_json(v)).collect();

@@ -200,11 +200,12 @@ impl ScrollContext {
         Ok(Rendered {
             req: &req,
             plan: &self.plan,
-            reduced: Reduced { page: Vec::new(), total: self.total, max_score: self.max_score, aggregations, timed_out },
+            reduced: Reduced { page: Vec::new(), total: self.total, max_score: self.max_score, aggregations, timed_out, terminated_early: false, profiles: Vec::new() },
             hits,
             shards: self.summary.clone(),
             took_ms: start.elapsed().as_millis() as u64,
             udf_failures: None,
+            shard_names: Vec::new(),
         }
         .to_json())
     }

@@ -24,22 +24,21 @@ const SEARCH: ApiParams = ApiParams::new(&[
     "track_scores", "version", "seq_no_primary_term", "typed_keys", "routing",
     "allow_partial_search_results", "rest_total_hits_as_int", "request_cache",
     "batched_reduce_size", "max_concurrent_shard_requests", "pre_filter_shard_size",
-    "ccs_minimize_roundtrips", "scroll", "docvalue_fields", "search_type",
+    "ccs_minimize_roundtrips", "scroll", "docvalue_fields", "search_type", "terminate_after", "stats",
 ])
 .not_implemented(&[
     "allow_no_indices", "expand_wildcards",
     "explain", "ignore_throttled", "ignore_unavailable", "include_named_queries_score",
-    "preference", "search_pipeline", "shard_info", "stats",
+    "preference", "search_pipeline", "shard_info",
     "stored_fields", "suggest_field", "suggest_mode", "suggest_size", "suggest_text",
-    "terminate_after",
 ]);
 
 const COUNT: ApiParams = ApiParams::new(&[
-    "q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient", "routing",
+    "q", "df", "default_operator", "analyzer", "analyze_wildcard", "lenient", "routing", "terminate_after",
 ])
 .not_implemented(&[
     "allow_no_indices", "expand_wildcards", "ignore_throttled",
-    "ignore_unavailable", "min_score", "preference", "terminate_after",
+    "ignore_unavailable", "min_score", "preference",
 ]);
 
 const MSEARCH: ApiParams = ApiParams::new(&[
@@ -93,7 +92,8 @@ fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMa
         }
         return search::search_pit(engine.pits(), &request, Some(engine.udfs())).map_err(ApiError::from);
     }
-    let targets = engine.resolve_search(expr).map_err(ApiError::from)?;
+    let mut targets = engine.resolve_search(expr).map_err(ApiError::from)?;
+    engine.apply_indices_boost(&mut targets, &request.indices_boost).map_err(ApiError::from)?;
     if request.scroll.is_some() {
         return engine.scrolls().open(&targets, &request, Some(engine.udfs())).map_err(ApiError::from);
     }
