@@ -2,8 +2,9 @@
 usable through every node right after the 201, a deletion is seen everywhere, a node started
 later gets the registry, and stats are summed across nodes.
 
-Indices are still per node at this step, so each node gets its own copy of the test index;
-expected results come from a plain `range` query on the same node."""
+Documents are still per node at this step (the index is created once in the cluster, the
+PUT through the other nodes answers 400), so each node gets its own copy of the test
+documents; expected results come from a plain `range` query on the same node."""
 import json
 import time
 

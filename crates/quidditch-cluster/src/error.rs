@@ -22,6 +22,9 @@ pub enum ClusterError {
     /// This node has not applied the latest registry change in time.
     #[error("node [{node}] has not applied the UDF registry's revision {wanted} yet (applied {applied})")]
     UdfRegistryBehind { node: String, applied: i64, wanted: i64 },
+    /// This node has not applied the latest index metadata change in time.
+    #[error("node [{node}] has not applied the index metadata revision {wanted} yet (applied {applied})")]
+    MetadataBehind { node: String, applied: i64, wanted: i64 },
     /// A value read from etcd is not what this version writes.
     #[error("malformed cluster state at [{key}]: {reason}")]
     MalformedState { key: String, reason: String },

@@ -7,6 +7,9 @@
 //! | `udfs/versions/<name>/<version>` | [`crate::udfs::ReplicatedUdf`] as JSON | until deleted |
 //! | `udfs/blobs/<sha256>/<n>` | chunk `n` (zero-padded) of a binary, ≤ 1 MiB | until no version uses it |
 //! | `udfs/revision` | rewritten by every registry change: its modification revision is the registry's revision | permanent |
+//! | `metadata/indices/<name>` | [`crate::indices::ReplicatedIndex`] as JSON | until the index is deleted |
+//! | `metadata/deleted/<uuid>` | the deleted index's name (a tombstone for nodes that were down) | permanent |
+//! | `metadata/revision` | rewritten by every index metadata change: its modification revision is the metadata revision | permanent |
 //!
 //! Several clusters can share one etcd: they differ by `<cluster>`.
 
@@ -62,6 +65,31 @@ impl Keys {
         format!("{}udfs/revision", self.root)
     }
 
+    /// Everything of the index metadata (what the metadata watch follows).
+    pub fn metadata(&self) -> String {
+        format!("{}metadata/", self.root)
+    }
+
+    pub fn indices(&self) -> String {
+        format!("{}metadata/indices/", self.root)
+    }
+
+    pub fn index(&self, name: &str) -> String {
+        format!("{}metadata/indices/{name}", self.root)
+    }
+
+    pub fn deleted_indices(&self) -> String {
+        format!("{}metadata/deleted/", self.root)
+    }
+
+    pub fn deleted_index(&self, uuid: &str) -> String {
+        format!("{}metadata/deleted/{uuid}", self.root)
+    }
+
+    pub fn metadata_revision(&self) -> String {
+        format!("{}metadata/revision", self.root)
+    }
+
     /// The election name for the cluster manager (etcd appends `/<lease id>` per candidate).
     pub fn manager_election(&self) -> String {
         format!("{}election/manager", self.root)
@@ -83,5 +111,8 @@ mod tests {
         assert!(a.udf_chunk("abc", 2) < a.udf_chunk("abc", 10));
         assert!(a.udf_chunk("abc", 0).starts_with(&a.udf_chunks("abc")));
         assert!(a.udf_revision().starts_with(&a.udfs()));
+        assert!(a.index("i").starts_with(&a.indices()) && a.indices().starts_with(&a.metadata()));
+        assert!(a.deleted_index("u").starts_with(&a.metadata()) && a.metadata_revision().starts_with(&a.metadata()));
+        assert!(!a.metadata_revision().starts_with(&a.indices()));
     }
 }

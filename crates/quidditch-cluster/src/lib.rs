@@ -13,12 +13,15 @@
 //!   layer reads without a round trip;
 //! - [`udfs`] replicates the UDF registry (metadata and binaries in etcd, applied by every
 //!   node's own registry);
+//! - [`indices`] replicates index metadata (create, delete, mapping changes), applied by
+//!   every node's own engine;
 //! - [`peer::PeerClient`] calls the other nodes' HTTP APIs (fan-out of `_nodes/stats`);
 //! - [`keys::Keys`] is the one place the layout of the state in etcd is spelled out.
 //!
 //! Without `--etcd` none of this runs: the server is today's embedded single node.
 
 pub mod error;
+pub mod indices;
 pub mod keys;
 pub mod membership;
 pub mod node;
@@ -27,6 +30,7 @@ pub mod udfs;
 pub mod view;
 
 pub use error::ClusterError;
+pub use indices::{LocalIndices, ReplicatedIndex};
 pub use membership::{Cluster, ClusterConfig, LEASE_TTL_SECS};
 pub use node::NodeInfo;
 pub use peer::PeerClient;

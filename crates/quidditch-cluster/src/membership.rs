@@ -77,6 +77,10 @@ pub struct Cluster {
     changes: tokio::sync::watch::Sender<u64>,
     /// The registry revision this node's UDF registry has applied (`udfs.rs`).
     pub(crate) udf_applied: tokio::sync::watch::Sender<i64>,
+    /// The metadata revision this node's engine has applied (`indices.rs`).
+    pub(crate) indices_applied: tokio::sync::watch::Sender<i64>,
+    /// Serializes this node's index metadata changes (`indices.rs`).
+    pub(crate) index_lock: tokio::sync::Mutex<()>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -132,6 +136,8 @@ impl Cluster {
             peers: PeerClient::new(PEER_TIMEOUT),
             changes,
             udf_applied: tokio::sync::watch::channel(0).0,
+            indices_applied: tokio::sync::watch::channel(0).0,
+            index_lock: tokio::sync::Mutex::new(()),
             tasks: Mutex::new(Vec::new()),
         });
         // A node that just died may still hold its name for up to one TTL: wait that out.

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::EngineConfig;
 use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
-use crate::index::{Index, IndexSettings, WriterSlots};
+use crate::index::{Index, IndexIdentity, IndexSettings, WriterSlots};
 use crate::mapping::Mapping;
 use crate::names::{self, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
@@ -447,7 +447,22 @@ impl Engine {
             Some(_) => return Err(EngineError::Parse("request body must be a JSON object".into())),
         };
         let (settings, mapping, aliases) = self.with_templates(name, requested)?;
-        self.create_with(name, settings, mapping, aliases)
+        self.create_with(name, settings, mapping, aliases, None)
+    }
+
+    /// Cluster mode: creates the index another node created, as the cluster recorded it
+    /// (its uuid and creation date; settings and mappings as resolved there, so templates are
+    /// not applied again).
+    pub fn create_replicated(
+        &self,
+        name: &str,
+        identity: IndexIdentity,
+        settings: IndexSettings,
+        mappings: &Value,
+    ) -> EngineResult<Arc<Index>> {
+        names::validate_index_name(name)?;
+        let mapping = Mapping::parse(mappings)?;
+        self.create_with(name, settings, mapping, Vec::new(), Some(identity))
     }
 
     /// The request's settings, mappings and aliases over the templates matching `name`,
@@ -502,6 +517,7 @@ impl Engine {
         settings: IndexSettings,
         mapping: Mapping,
         aliases: Vec<(String, AliasMetadata)>,
+        identity: Option<IndexIdentity>,
     ) -> EngineResult<Arc<Index>> {
         let _admin = self.admin.lock();
         if self.aliases.read().is_alias(name) {
@@ -520,7 +536,7 @@ impl Engine {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        let index = Index::create(&dir, name, settings, mapping, &self.config, &self.writer_slots).map_err(|e| {
+        let index = Index::create_as(&dir, name, settings, mapping, identity, &self.config, &self.writer_slots).map_err(|e| {
             let _ = std::fs::remove_dir_all(&dir);
             EngineError::Internal(e)
         })?;
@@ -567,7 +583,7 @@ impl Engine {
     fn create_with_checked(&self, name: &str) -> EngineResult<Arc<Index>> {
         names::validate_index_name(name)?;
         let (settings, mapping, aliases) = self.with_templates(name, ResolvedTemplate::default())?;
-        self.create_with(name, settings, mapping, aliases)
+        self.create_with(name, settings, mapping, aliases, None)
     }
 
     /// `DELETE /{expr}`: deletes every index the expression resolves to; returns their names.

@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod http;
 mod node;
+mod index_replication;
 mod udf_replication;
 
 use std::path::PathBuf;
@@ -182,6 +183,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // The registry is the cluster's: catch up before answering anything.
             cluster.replicate_udfs(Arc::new(udf_replication::RegistryReplica { udfs: udfs.clone() }));
             cluster.wait_for_udfs(std::time::Duration::from_secs(120)).await?;
+            // Likewise the index metadata: indices created or deleted meanwhile.
+            cluster.replicate_indices(Arc::new(index_replication::EngineReplica { engine: engine.clone() }));
+            cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
         }
         let node = Arc::new(node);
         let config = Arc::new(config);

@@ -120,8 +120,21 @@ impl Index {
     pub(crate) fn create(
         dir: &Path,
         name: &str,
+        settings: IndexSettings,
+        mapping: Mapping,
+        config: &EngineConfig,
+        slots: &Arc<WriterSlots>,
+    ) -> anyhow::Result<Arc<Index>> {
+        Index::create_as(dir, name, settings, mapping, None, config, slots)
+    }
+
+    /// [`Index::create`] under a given identity (a fresh uuid and creation date when `None`).
+    pub(crate) fn create_as(
+        dir: &Path,
+        name: &str,
         mut settings: IndexSettings,
         mapping: Mapping,
+        identity: Option<IndexIdentity>,
         config: &EngineConfig,
         slots: &Arc<WriterSlots>,
     ) -> anyhow::Result<Arc<Index>> {
@@ -132,8 +145,8 @@ impl Index {
             Shard::create_files(&shard::shard_dir(dir, n))?;
         }
         let meta = IndexMeta {
-            uuid: new_uuid(),
-            creation_date: now_millis(),
+            uuid: identity.as_ref().map_or_else(new_uuid, |i| i.uuid.clone()),
+            creation_date: identity.as_ref().map_or_else(now_millis, |i| i.creation_date),
             settings,
             mappings: mapping.to_json(),
             closed: false,
@@ -592,6 +605,15 @@ pub(crate) fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Who an index is: cluster mode creates on every node the index one node created, under
+/// the uuid and creation date the cluster recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexIdentity {
+    pub uuid: String,
+    /// Epoch milliseconds.
+    pub creation_date: i64,
 }
 
 /// 22 URL-safe base64 characters from a random uuid (OpenSearch's uuid shape).

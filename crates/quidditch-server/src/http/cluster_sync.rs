@@ -1,6 +1,7 @@
 //! Cluster mode: requests that run or show UDFs first wait until this node has applied every
 //! UDF registry change committed in etcd (bounded), so a UDF registered or deleted through
-//! any node is seen the same way through this one.
+//! any node is seen the same way through this one; requests that read or write indices wait
+//! likewise for the index metadata (an index created through any node exists here).
 
 use std::time::Duration;
 
@@ -22,7 +23,19 @@ pub async fn udf_registry_barrier(State(state): State<AppState>, req: Request<Bo
     {
         return ApiError::from(e).into_response();
     }
+    if let Some(cluster) = &state.node.cluster
+        && uses_indices(req.uri().path())
+        && let Err(e) = cluster.wait_for_indices(REGISTRY_WAIT).await
+    {
+        return ApiError::from(e).into_response();
+    }
     next.run(req).await
+}
+
+/// Everything but the node and membership APIs, the UDF API and the root.
+fn uses_indices(path: &str) -> bool {
+    const NODE_LOCAL: &[&str] = &["/_nodes", "/_cat/nodes", "/api/", "/_runtime"];
+    path != "/" && !NODE_LOCAL.iter().any(|p| path.starts_with(p))
 }
 
 /// Searches (any of them may call a UDF), scripts, and every UDF API call but a new upload
@@ -47,5 +60,17 @@ mod tests {
         assert!(!reads_udfs(&Method::POST, "/api/v1/udfs"));
         assert!(!reads_udfs(&Method::PUT, "/items/_doc/1"));
         assert!(!reads_udfs(&Method::GET, "/_cluster/health"));
+    }
+
+    #[test]
+    fn which_requests_wait_for_the_index_metadata() {
+        assert!(uses_indices("/items/_search"));
+        assert!(uses_indices("/items"));
+        assert!(uses_indices("/_cat/indices"));
+        assert!(uses_indices("/_cluster/health"));
+        assert!(!uses_indices("/_nodes/stats"));
+        assert!(!uses_indices("/_cat/nodes"));
+        assert!(!uses_indices("/api/v1/udfs/f"));
+        assert!(!uses_indices("/"));
     }
 }

@@ -166,7 +166,9 @@ impl From<ClusterError> for ApiError {
                 "cluster_block_exception",
                 format!("blocked by: [SERVICE_UNAVAILABLE/2/no cluster state: etcd is unreachable]; {e}"),
             ),
-            ClusterError::UdfRegistryBehind { .. } => ApiError::new(503, "cluster_block_exception", e.to_string()),
+            ClusterError::UdfRegistryBehind { .. } | ClusterError::MetadataBehind { .. } => {
+                ApiError::new(503, "cluster_block_exception", e.to_string())
+            }
             ClusterError::NodeUnreachable { node, .. } => {
                 ApiError::new(503, "node_not_connected_exception", e.to_string()).with("node", node.clone())
             }

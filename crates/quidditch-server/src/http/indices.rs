@@ -112,8 +112,13 @@ async fn create_index(State(state): State<AppState>, Path(name): Path<String>, b
              versions. Please do not specify value for setting [index.soft_deletes.enabled] of index [{name}]."
         )
     });
-    let engine = state.engine.clone();
-    let index = blocking(move || Ok(engine.create_index(&name, body.as_ref())?)).await?;
+    let index = match &state.node.cluster {
+        Some(cluster) => crate::index_replication::create(cluster, &state.engine, name, body).await?,
+        None => {
+            let engine = state.engine.clone();
+            blocking(move || Ok(engine.create_index(&name, body.as_ref())?)).await?
+        }
+    };
     let mut resp = json_response(200, json!({ "acknowledged": true, "shards_acknowledged": true, "index": index.name() }));
     if let Some(text) = warning {
         super::add_deprecation_warning(&mut resp, &text);
@@ -188,8 +193,15 @@ async fn index_exists(State(state): State<AppState>, Path(expr): Path<String>) -
 }
 
 async fn delete_index(State(state): State<AppState>, Path(expr): Path<String>) -> Result<Response, ApiError> {
-    let engine = state.engine.clone();
-    blocking(move || Ok(engine.delete_indices(&expr)?)).await?;
+    match &state.node.cluster {
+        Some(cluster) => {
+            crate::index_replication::delete(cluster, &state.engine, expr).await?;
+        }
+        None => {
+            let engine = state.engine.clone();
+            blocking(move || Ok(engine.delete_indices(&expr)?)).await?;
+        }
+    }
     Ok(json_response(200, json!({ "acknowledged": true })))
 }
 
@@ -264,6 +276,10 @@ async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Qu
     }
     let update = Mapping::parse(&body)?;
     let indices = resolve_with(&state, &expr, &params)?;
+    if let Some(cluster) = &state.node.cluster {
+        crate::index_replication::put_mapping(cluster, indices, update).await?;
+        return Ok(json_response(200, json!({ "acknowledged": true })));
+    }
     blocking(move || {
         for index in indices {
             index.put_mapping(&update)?;

@@ -1,0 +1,160 @@
+//! Cluster mode: this node's indices as replicas of the cluster's index metadata (see
+//! `quidditch_cluster::indices`). Creating, deleting and changing the mapping of an index
+//! through any node commits the change to etcd before answering; every node (the one that
+//! took the call included) applies committed records to its own engine from the watch.
+//!
+//! Every change through this node holds the cluster's index metadata lock across the local
+//! change, the commit and the undo of a failed commit, so the watch never applies a record
+//! in between.
+
+use std::sync::Arc;
+
+use quidditch_cluster::{Cluster, ClusterError, LocalIndices, ReplicatedIndex};
+use quidditch_engine::{Engine, EngineError, Index, IndexIdentity, Mapping};
+use quidditch_engine::index::IndexSettings;
+use serde_json::Value;
+use tracing::warn;
+
+use crate::http::ApiError;
+
+/// The engine as the replication sees it.
+pub struct EngineReplica {
+    pub engine: Arc<Engine>,
+}
+
+impl LocalIndices for EngineReplica {
+    fn indices(&self) -> Vec<(String, String)> {
+        self.engine.list().iter().map(|i| (i.name().to_string(), i.uuid().to_string())).collect()
+    }
+
+    fn apply(&self, record: &ReplicatedIndex) -> Result<(), String> {
+        match self.engine.index(&record.name) {
+            Ok(index) if index.uuid() == record.uuid => {
+                if index.mapping().to_json() != record.mappings {
+                    let mapping = Mapping::parse(&record.mappings).map_err(|e| e.to_string())?;
+                    index.put_mapping(&mapping).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            Ok(index) => Err(format!(
+                "this node has another index of that name (uuid [{}], the cluster's is [{}]); it keeps its own",
+                index.uuid(),
+                record.uuid
+            )),
+            Err(EngineError::IndexNotFound { .. }) => {
+                let settings: IndexSettings = serde_json::from_value(record.settings.clone()).map_err(|e| format!("settings: {e}"))?;
+                let identity = IndexIdentity { uuid: record.uuid.clone(), creation_date: record.creation_date };
+                self.engine
+                    .create_replicated(&record.name, identity, settings, &record.mappings)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn remove(&self, name: &str, uuid: &str) -> Result<(), String> {
+        match self.engine.index(name) {
+            Ok(index) if index.uuid() == uuid => self.engine.delete_indices(name).map(drop).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The cluster's record of a local index.
+fn record_of(index: &Index, node: &str) -> ReplicatedIndex {
+    ReplicatedIndex {
+        name: index.name().to_string(),
+        uuid: index.uuid().to_string(),
+        creation_date: index.creation_date(),
+        settings: serde_json::to_value(index.settings()).expect("IndexSettings serializes"),
+        mappings: index.mapping().to_json(),
+        node: node.to_string(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(format!("index metadata task failed: {e}")))?
+}
+
+/// `PUT /{index}` in cluster mode: created here (all checks as on one node), then committed;
+/// undone here when the commit fails (the name taken in the cluster: the usual
+/// `resource_already_exists_exception`; etcd unreachable: 503).
+pub async fn create(cluster: &Cluster, engine: &Arc<Engine>, name: String, body: Option<Value>) -> Result<Arc<Index>, ApiError> {
+    let _guard = cluster.index_metadata_lock().lock().await;
+    let creating = engine.clone();
+    let index = blocking(move || Ok(creating.create_index(&name, body.as_ref())?)).await?;
+    let record = record_of(&index, &cluster.local().name);
+    let committed = cluster.publish_index(&record).await;
+    if !matches!(committed, Ok(true)) {
+        let (undo, name, uuid) = (engine.clone(), record.name.clone(), record.uuid.clone());
+        let _ = blocking(move || {
+            if undo.index(&name).is_ok_and(|i| i.uuid() == uuid) {
+                undo.delete_indices(&name)?;
+            }
+            Ok(())
+        })
+        .await;
+    }
+    match committed {
+        Ok(true) => Ok(index),
+        Ok(false) => {
+            let uuid = cluster.index_record(&record.name).await?.map(|(r, _)| r.uuid).unwrap_or_default();
+            Err(EngineError::IndexAlreadyExists { index: record.name, uuid }.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `DELETE /{expr}` in cluster mode: the indices it names are removed from the cluster
+/// first, then here (the other nodes follow the watch).
+pub async fn delete(cluster: &Cluster, engine: &Arc<Engine>, expr: String) -> Result<Vec<String>, ApiError> {
+    let _guard = cluster.index_metadata_lock().lock().await;
+    let targets: Vec<(String, String)> =
+        engine.resolve_indices_lenient(&expr).iter().map(|i| (i.name().to_string(), i.uuid().to_string())).collect();
+    cluster.unpublish_indices(&targets).await?;
+    let engine = engine.clone();
+    blocking(move || Ok(engine.delete_indices(&expr)?)).await
+}
+
+/// How often a mapping change is retried when another node's change won the compare.
+const MAPPING_ATTEMPTS: usize = 5;
+
+/// `PUT /{index}/_mapping` in cluster mode: applied here (all checks as on one node), then
+/// the cluster's mapping of each index, merged with `update`, is committed with a compare on
+/// the record's revision. A type conflicting with a change another node committed first is a
+/// `mapper_parsing_exception` (the engine's merge rule).
+pub async fn put_mapping(cluster: &Cluster, indices: Vec<Arc<Index>>, update: Mapping) -> Result<(), ApiError> {
+    let _guard = cluster.index_metadata_lock().lock().await;
+    let (local, local_update) = (indices.clone(), update.clone());
+    blocking(move || {
+        for index in local {
+            index.put_mapping(&local_update)?;
+        }
+        Ok(())
+    })
+    .await?;
+    for index in indices {
+        commit_mapping(cluster, &index, &update).await?;
+    }
+    Ok(())
+}
+
+async fn commit_mapping(cluster: &Cluster, index: &Index, update: &Mapping) -> Result<(), ApiError> {
+    for _ in 0..MAPPING_ATTEMPTS {
+        let Some((record, revision)) = cluster.index_record(index.name()).await? else {
+            // Not a cluster index (created implicitly by a write on this node): local only.
+            return Ok(());
+        };
+        if record.uuid != index.uuid() {
+            return Ok(());
+        }
+        let merged = Mapping::parse(&record.mappings)?.merged(update)?;
+        let next = ReplicatedIndex { mappings: merged.to_json(), ..record };
+        if cluster.update_index(&next, revision).await? {
+            return Ok(());
+        }
+    }
+    warn!(index = index.name(), "mapping change lost {MAPPING_ATTEMPTS} compare-and-set races in a row");
+    Err(ClusterError::Etcd { operation: "commit mapping change", reason: "too many concurrent mapping changes; retry".into() }.into())
+}
