@@ -61,19 +61,7 @@ pub fn parse_document(
         m
     });
     let fin = updated.as_ref().unwrap_or(mapping);
-    doc.text_analysis = doc
-        .text
-        .iter()
-        .map(|(path, _)| {
-            let resolved = fin.resolve(path)?;
-            let slot = resolved.text_slot?;
-            let analyzer = match &resolved.analyzer {
-                Some(name) => fin.analysis().analyzer(name)?,
-                None => fin.analysis().default_analyzer(),
-            };
-            Some((slot, analyzer))
-        })
-        .collect();
+    doc.text_analysis = doc.text.iter().map(|(path, _)| fin.text_slot_analyzer(path)).collect();
     Ok((doc, updated))
 }
 
@@ -376,7 +364,12 @@ pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], parsed: ParsedD
             Some((field, analyzer)) => {
                 for v in values {
                     if let OwnedValue::Str(s) = v {
-                        doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(&s));
+                        // tantivy runs the slot's analyzer (the same one, `SlotAnalyzers`).
+                        if fields.text_pool_analyzed {
+                            doc.add_text(field, &s);
+                        } else {
+                            doc.add_pre_tokenized_text(field, analyzer.pre_tokenized(&s));
+                        }
                     }
                 }
             }

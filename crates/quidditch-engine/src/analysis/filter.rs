@@ -82,7 +82,18 @@ impl Filter {
 
     pub fn apply(&self, tokens: Vec<Token>) -> Vec<Token> {
         match self {
-            Filter::Lowercase => map_text(tokens, |t| t.to_lowercase()),
+            Filter::Lowercase => {
+                let mut tokens = tokens;
+                for t in &mut tokens {
+                    // In place for ASCII (what `to_lowercase` returns for it), no new string.
+                    if t.text.is_ascii() {
+                        t.text.make_ascii_lowercase();
+                    } else {
+                        t.text = t.text.to_lowercase();
+                    }
+                }
+                tokens
+            }
             Filter::Uppercase => map_text(tokens, |t| t.to_uppercase()),
             Filter::Trim => map_text(tokens, |t| t.trim().to_string()),
             Filter::AsciiFolding { folder, preserve_original } => {

@@ -114,6 +114,10 @@ impl AnalysisRegistry {
         if let Some(a) = self.analyzers.get(name) {
             return Some(a.clone());
         }
+        // The common case, once per text value indexed: shared, not rebuilt.
+        if matches!(name, "standard" | "default") {
+            return Some(standard_analyzer());
+        }
         builtin_analyzer(name).map(Arc::new)
     }
 

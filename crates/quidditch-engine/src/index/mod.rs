@@ -99,6 +99,9 @@ pub struct Index {
     routing: ShardRouting,
     shards: Vec<Shard>,
     fields: IndexFields,
+    /// The analyzer of each typed text slot, read by the shards' slot tokenizers; follows
+    /// `mapping` (set just before each new mapping is installed).
+    slot_analyzers: Arc<crate::analysis::SlotAnalyzers>,
     deleted: AtomicBool,
     /// Closed by `POST /{index}/_close` (persisted in `meta.json`): reads and writes fail
     /// with `index_closed_exception` until `_open`.
@@ -179,6 +182,7 @@ impl Index {
         } else {
             meta.settings.shard_routing()?
         };
+        let slot_analyzers = Arc::new(crate::analysis::SlotAnalyzers::new(mapping.slot_analyzers()));
         let mut shards = Vec::with_capacity(routing.number_of_shards as usize);
         let mut replays = Vec::new();
         let mut fields = None;
@@ -193,6 +197,12 @@ impl Index {
                 schema::ENGINE_ANALYZED,
                 crate::analysis::tantivy_analyzer(analysis.default_analyzer()),
             );
+            for slot in 0..shard_fields.text_pool_size {
+                shard.tantivy_index().tokenizers().register(
+                    &schema::text_pool_tokenizer(slot),
+                    crate::analysis::slot_tokenizer(slot, slot_analyzers.clone(), analysis.default_analyzer()),
+                );
+            }
             shards.push(shard);
             replays.push(ops);
         }
@@ -209,6 +219,7 @@ impl Index {
             routing,
             shards,
             fields,
+            slot_analyzers,
             deleted: AtomicBool::new(false),
             closed: AtomicBool::new(meta.closed),
             last_search_ms: AtomicI64::new(i64::MIN),
@@ -458,6 +469,7 @@ impl Index {
         self.settings.read().mapping_limits().check(&merged)?;
         merged.check_analyzers(merged.analysis())?;
         self.persist_meta(Some(&merged), None)?;
+        self.slot_analyzers.set(merged.slot_analyzers());
         *self.mapping.write() = Arc::new(merged);
         Ok(())
     }
@@ -470,6 +482,7 @@ impl Index {
         let next = if Arc::ptr_eq(&current, base) { grown.clone() } else { current.merged(grown)? };
         self.persist_meta(Some(&next), None)?;
         let next = Arc::new(next);
+        self.slot_analyzers.set(next.slot_analyzers());
         *self.mapping.write() = next.clone();
         Ok(next)
     }

@@ -32,6 +32,13 @@ pub fn text_pool_name(slot: u32) -> String {
     format!("_t{slot}")
 }
 
+/// The tantivy tokenizer a pool slot's field declares: the slot's analyzer, registered on
+/// open (see `analysis::SlotAnalyzers`). Indices from before it declare `raw` and get their
+/// pool values pre-tokenized.
+pub fn text_pool_tokenizer(slot: u32) -> String {
+    format!("quidditch_t{slot}")
+}
+
 /// Handles of the fixed schema's fields (`Index::fields()`).
 #[derive(Debug, Clone, Copy)]
 pub struct IndexFields {
@@ -61,6 +68,10 @@ pub struct IndexFields {
     pub text_pool: Option<Field>,
     /// Number of pool fields in this index's schema.
     pub text_pool_size: u32,
+    /// The pool fields declare [`text_pool_tokenizer`]s: values are added as plain text and
+    /// tantivy runs the slot's analyzer. Otherwise (indices created before) they are added
+    /// pre-tokenized, which tantivy's document stores as JSON and parses back to index.
+    pub text_pool_analyzed: bool,
 }
 
 impl IndexFields {
@@ -104,16 +115,18 @@ pub fn build_schema() -> (Schema, IndexFields) {
             .set_expand_dots_enabled(),
     );
     let routing = Some(b.add_text_field(ROUTING, STRING | STORED));
-    // Values arrive pre-tokenized (the engine runs the field's analyzer), so the tokenizer
-    // name is never used; norms are on (BM25 length normalisation per field).
-    let pool_options = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer("raw")
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions)
-            .set_fieldnorms(true),
-    );
+    // Each slot's tokenizer is the analyzer of the path that holds it; norms are on (BM25
+    // length normalisation per field).
     let pool: Vec<Field> = (0..TEXT_FIELD_POOL)
-        .map(|slot| b.add_text_field(&text_pool_name(slot), pool_options.clone()))
+        .map(|slot| {
+            let options = TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(&text_pool_tokenizer(slot))
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                    .set_fieldnorms(true),
+            );
+            b.add_text_field(&text_pool_name(slot), options)
+        })
         .collect();
     let text_pool = pool.first().copied();
     let fields = IndexFields {
@@ -127,6 +140,7 @@ pub fn build_schema() -> (Schema, IndexFields) {
         kw,
         text_pool,
         text_pool_size: TEXT_FIELD_POOL,
+        text_pool_analyzed: true,
         routing,
     };
     (b.build(), fields)
@@ -152,5 +166,9 @@ pub fn fields_of(schema: &Schema) -> anyhow::Result<IndexFields> {
         routing: schema.get_field(ROUTING).ok(),
         text_pool: schema.get_field(&text_pool_name(0)).ok(),
         text_pool_size: (0..).take_while(|slot| schema.get_field(&text_pool_name(*slot)).is_ok()).count() as u32,
+        text_pool_analyzed: schema.get_field(&text_pool_name(0)).is_ok_and(|f| {
+            let tantivy::schema::FieldType::Str(opts) = schema.get_field_entry(f).field_type() else { return false };
+            opts.get_indexing_options().is_some_and(|i| i.tokenizer() == text_pool_tokenizer(0))
+        }),
     })
 }

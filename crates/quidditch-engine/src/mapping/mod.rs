@@ -653,6 +653,31 @@ impl Mapping {
         &self.text_slots
     }
 
+    /// The typed text field slot of a text path and the analyzer its values are indexed
+    /// with; `None` for paths without a slot (they live in the `_text` JSON field).
+    pub fn text_slot_analyzer(&self, path: &str) -> Option<(u32, Arc<crate::analysis::Analyzer>)> {
+        let resolved = self.resolve(path)?;
+        let slot = resolved.text_slot?;
+        let analyzer = match &resolved.analyzer {
+            Some(name) => self.analysis.analyzer(name)?,
+            None => self.analysis.default_analyzer(),
+        };
+        Some((slot, analyzer))
+    }
+
+    /// [`Mapping::text_slot_analyzer`] by slot (index = slot), for the pool's tokenizers.
+    pub fn slot_analyzers(&self) -> Vec<Option<Arc<crate::analysis::Analyzer>>> {
+        let mut out = vec![None; crate::index::schema::TEXT_FIELD_POOL as usize];
+        for path in self.text_slots.keys() {
+            if let Some((slot, analyzer)) = self.text_slot_analyzer(path) {
+                if let Some(entry) = out.get_mut(slot as usize) {
+                    *entry = Some(analyzer);
+                }
+            }
+        }
+        out
+    }
+
     /// The mapping with the slots persisted earlier (new text paths then get free ones).
     pub fn with_text_slots(mut self, slots: BTreeMap<String, u32>) -> Mapping {
         self.text_slots = slots;
