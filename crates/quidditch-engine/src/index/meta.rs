@@ -264,7 +264,7 @@ impl IndexSettings {
 
     /// `index.analyze.max_token_count` (OpenSearch's default 10,000).
     pub fn analyze_max_token_count(&self) -> usize {
-        self.values.get("analyze.max_token_count").and_then(as_u64).map(|n| n as usize).unwrap_or(10_000)
+        self.values.get("analyze.max_token_count").and_then(as_u64).map(|n| n as usize).unwrap_or(ANALYZE_MAX_TOKEN_COUNT)
     }
 
     /// Updates dynamic settings (`PUT /{index}/_settings`).
@@ -294,6 +294,26 @@ impl IndexSettings {
         json!({ "index": index })
     }
 
+    /// The settings this engine applies when an index does not give them, as
+    /// `{"index": {…}}` with string values (`GET /{index}/_settings?include_defaults`).
+    /// `refresh_interval_ms` and `search_idle_after_ms` are the node's configuration.
+    pub fn defaults_json(refresh_interval_ms: u64, search_idle_after_ms: u64) -> Value {
+        let limits = crate::mapping::MappingLimits::default();
+        let mut index = Map::new();
+        let mut put = |key: &str, value: String| insert_dotted(&mut index, key, Value::String(value));
+        put("number_of_shards", "1".into());
+        put("number_of_replicas", "1".into());
+        put("refresh_interval", format!("{refresh_interval_ms}ms"));
+        put("search.idle.after", format!("{search_idle_after_ms}ms"));
+        put("max_result_window", crate::search::request::MAX_RESULT_WINDOW.to_string());
+        put("analyze.max_token_count", ANALYZE_MAX_TOKEN_COUNT.to_string());
+        put("mapping.total_fields.limit", limits.total_fields.to_string());
+        put("mapping.depth.limit", limits.depth.to_string());
+        put("mapping.nested_fields.limit", limits.nested_fields.to_string());
+        put("mapping.field_name_length.limit", limits.field_name_length.to_string());
+        json!({ "index": index })
+    }
+
     /// Only the settings that were given, as `{"index": {…}}` with string values (how
     /// templates show their settings).
     pub fn given_json(&self) -> Value {
@@ -317,6 +337,9 @@ impl IndexSettings {
     }
 }
 
+/// OpenSearch's default `index.analyze.max_token_count`.
+const ANALYZE_MAX_TOKEN_COUNT: usize = 10_000;
+
 fn as_u64(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
@@ -334,7 +357,9 @@ fn flatten(prefix: &str, obj: &Map<String, Value>, out: &mut BTreeMap<String, Va
     }
 }
 
-fn insert_dotted(obj: &mut Map<String, Value>, key: &str, v: Value) {
+/// Sets `a.b.c` in a JSON tree, creating the objects on the way (a scalar in the way is
+/// replaced by an object).
+pub fn insert_dotted(obj: &mut Map<String, Value>, key: &str, v: Value) {
     match key.split_once('.') {
         None => {
             obj.insert(key.to_string(), v);

@@ -359,6 +359,16 @@ impl Index {
         Ok(())
     }
 
+    /// `POST /{index}/_forcemerge` on every shard (see [`shard::Shard::force_merge`]).
+    pub fn force_merge(&self, max_segments: Option<usize>, only_expunge_deletes: bool) -> EngineResult<()> {
+        self.ensure_open()?;
+        let mapping = self.mapping();
+        for shard in &self.shards {
+            shard.force_merge(&self.me, &self.commit_context(&mapping), max_segments, only_expunge_deletes)?;
+        }
+        Ok(())
+    }
+
     /// What a shard's commit needs to rebuild its writer from the WAL if the commit fails.
     fn commit_context<'a>(&'a self, mapping: &'a Mapping) -> shard::CommitContext<'a> {
         shard::CommitContext { index_name: &self.name, mapping, fields: &self.fields }
@@ -443,7 +453,17 @@ impl Index {
             .iter()
             .map(|s| {
                 let (docs, deleted) = s.doc_counts();
-                ShardStats { shard: s.number, docs, deleted, store_bytes: s.store_size_bytes(), max_seq_no: s.max_seq_no() }
+                let (wal_bytes, wal_operations) = s.wal_stats();
+                ShardStats {
+                    shard: s.number,
+                    docs,
+                    deleted,
+                    store_bytes: s.store_size_bytes(),
+                    max_seq_no: s.max_seq_no(),
+                    segments: s.segment_count(),
+                    wal_bytes,
+                    wal_operations,
+                }
             })
             .collect()
     }
@@ -574,6 +594,11 @@ pub struct ShardStats {
     pub deleted: u64,
     pub store_bytes: u64,
     pub max_seq_no: i64,
+    /// Searchable tantivy segments.
+    pub segments: usize,
+    /// Write-ahead log bytes and the operations in it not yet committed to tantivy.
+    pub wal_bytes: u64,
+    pub wal_operations: u64,
 }
 
 /// Parses a time value like `1s`, `500ms`, `2m`, or `-1` (disabled → `Ok(None)`).

@@ -371,6 +371,57 @@ impl Shard {
         Ok(())
     }
 
+    /// `POST /{index}/_forcemerge`: commits, then merges the committed segments down to at
+    /// most `max_segments` (the smallest ones into one; when there are no more than that,
+    /// each segment holding deleted documents on its own, as with `only_expunge_deletes`);
+    /// the reader reloads after. The write lock
+    /// is held only to start the merge, so writes go on while tantivy merges (tantivy keeps
+    /// segments in a merge out of its background merges).
+    pub fn force_merge(
+        &self,
+        index: &Weak<Index>,
+        ctx: &CommitContext<'_>,
+        max_segments: Option<usize>,
+        only_expunge_deletes: bool,
+    ) -> EngineResult<()> {
+        let merges = {
+            let mut st = self.write.lock();
+            self.commit_locked(&mut st, ctx)?;
+            // Closing the writer waits for tantivy's own background merges: one of them could
+            // otherwise be merging the segments picked below, and whichever ends second fails.
+            // Under the write lock nothing commits (and starts a merge) until ours has started.
+            self.close_writer_locked(&mut st, ctx)?;
+            let mut metas = self.tantivy.searchable_segment_metas()?;
+            let groups: Vec<Vec<tantivy::index::SegmentId>> = if only_expunge_deletes {
+                metas.iter().filter(|m| m.has_deletes()).map(|m| vec![m.id()]).collect()
+            } else {
+                let target = max_segments.unwrap_or(1).max(1);
+                if metas.len() <= target {
+                    // Already few enough: like Lucene's forced merge, a segment holding deleted
+                    // documents is still rewritten without them.
+                    metas.iter().filter(|m| m.has_deletes()).map(|m| vec![m.id()]).collect()
+                } else {
+                    metas.sort_by_key(|m| m.num_docs());
+                    vec![metas[..metas.len() - target + 1].iter().map(|m| m.id()).collect()]
+                }
+            };
+            if groups.is_empty() {
+                Vec::new()
+            } else {
+                self.ensure_writer(&mut st, index)?;
+                let writer = st.writer.as_mut().expect("ensure_writer opened it");
+                groups.iter().map(|ids| writer.merge(ids)).collect::<Vec<_>>()
+            }
+        };
+        for merge in merges {
+            merge.wait()?;
+        }
+        // Also when nothing was left to merge: the background merges just waited for may have
+        // changed the segments.
+        self.reader.reload()?;
+        Ok(())
+    }
+
     /// Documents visible to search, and deleted-but-not-merged ones.
     pub fn doc_counts(&self) -> (u64, u64) {
         let searcher = self.searcher();
@@ -382,6 +433,18 @@ impl Shard {
     /// Bytes on disk (tantivy files + WAL).
     pub fn store_size_bytes(&self) -> u64 {
         super::dir_size(&self.dir)
+    }
+
+    /// Searchable tantivy segments (as of the last refresh).
+    pub fn segment_count(&self) -> usize {
+        self.searcher().segment_readers().len()
+    }
+
+    /// The write-ahead log's bytes and the operations in it not yet committed to tantivy
+    /// (what OpenSearch's `translog` stats count).
+    pub fn wal_stats(&self) -> (u64, u64) {
+        let st = self.write.lock();
+        (st.wal.size_bytes(), st.uncommitted as u64)
     }
 
     /// `_seq_no` of the newest acknowledged write of this shard (-1 if none).

@@ -13,6 +13,7 @@ use quidditch_engine::{EngineError, Index, Mapping};
 use serde_json::{Map, Value, json};
 
 use super::params::{ApiParams, ApiRoutes};
+use super::settings_view::SettingsView;
 use super::{ApiError, AppState, json_response, parse_json_body};
 
 /// Cluster-manager timeouts are no-ops on one node: metadata changes apply at once.
@@ -30,8 +31,11 @@ const PUT_MAPPING: ApiParams = ApiParams::new(&[
     "ignore_unavailable", "allow_no_indices", "timeout", "master_timeout", "cluster_manager_timeout",
 ])
 .not_implemented(&["expand_wildcards", "write_index_only"]);
-const GET_SETTINGS: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "local", "master_timeout", "cluster_manager_timeout"])
-    .not_implemented(&["expand_wildcards", "flat_settings", "include_defaults"]);
+const GET_SETTINGS: ApiParams = ApiParams::new(&[
+    "ignore_unavailable", "allow_no_indices", "local", "master_timeout", "cluster_manager_timeout", "flat_settings",
+    "include_defaults",
+])
+.not_implemented(&["expand_wildcards"]);
 const PUT_SETTINGS: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout"])
     .not_implemented(&["allow_no_indices", "expand_wildcards", "flat_settings", "ignore_unavailable", "preserve_existing"]);
 const REFRESH: ApiParams =
@@ -39,6 +43,13 @@ const REFRESH: ApiParams =
 /// A flush is a refresh-with-commit here; there is never an ongoing flush to wait for.
 const FLUSH: ApiParams = ApiParams::new(&["ignore_unavailable", "allow_no_indices", "force", "wait_if_ongoing"])
     .not_implemented(&["expand_wildcards"]);
+/// The merge result is committed by tantivy itself, so `flush` (after the merge) always
+/// holds; every copy is a primary on one node, so `primary_only` changes nothing but the
+/// `_shards` count.
+const FORCE_MERGE: ApiParams = ApiParams::new(&[
+    "ignore_unavailable", "allow_no_indices", "flush", "max_num_segments", "only_expunge_deletes", "primary_only",
+])
+.not_implemented(&["expand_wildcards", "wait_for_completion"]);
 const GET_FIELD_MAPPING: ApiParams = ApiParams::new(&["include_defaults", "ignore_unavailable", "allow_no_indices", "local"])
     .not_implemented(&["expand_wildcards"]);
 /// Closing and opening apply at once on one node: the waits are met when the call returns.
@@ -62,15 +73,21 @@ pub fn routes() -> ApiRoutes {
         .route("/{index}/_mapping/field/{fields}", get(get_field_mapping), &GET_FIELD_MAPPING)
         .route("/{index}/_settings", get(get_settings), &GET_SETTINGS)
         .route("/{index}/_settings", put(put_settings), &PUT_SETTINGS)
+        .route("/{index}/_settings/{name}", get(get_named_settings), &GET_SETTINGS)
         .route("/_settings", get(get_all_settings), &GET_SETTINGS)
+        .route("/_settings/{name}", get(get_all_named_settings), &GET_SETTINGS)
         .route("/{index}/_refresh", post(refresh).get(refresh), &REFRESH)
         .route("/_refresh", post(refresh_all).get(refresh_all), &REFRESH)
         .route("/{index}/_flush", post(refresh).get(refresh), &FLUSH)
         .route("/_flush", post(refresh_all).get(refresh_all), &FLUSH)
+        .route("/{index}/_forcemerge", post(force_merge), &FORCE_MERGE)
+        .route("/_forcemerge", post(force_merge_all), &FORCE_MERGE)
         .route("/{index}/_close", post(close_index), &CLOSE_OPEN)
         .route("/{index}/_open", post(open_index), &CLOSE_OPEN)
         .route("/{index}/_stats", get(stats), &STATS)
+        .route("/{index}/_stats/{metric}", get(stats_metric), &STATS)
         .route("/_stats", get(stats_all), &STATS)
+        .route("/_stats/{metric}", get(stats_all_metric), &STATS)
 }
 
 /// Runs blocking engine work (fsync, commits, tantivy reads) off the async runtime.
@@ -290,20 +307,55 @@ async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Qu
     Ok(json_response(200, json!({ "acknowledged": true })))
 }
 
-fn settings_of(indices: &[std::sync::Arc<Index>]) -> Value {
+/// `GET …/_settings[/{name}]`: each index's settings through the request's view.
+fn settings_of(state: &AppState, indices: &[std::sync::Arc<Index>], view: &SettingsView) -> Value {
+    let config = state.engine.config();
+    let defaults = IndexSettings::defaults_json(config.refresh_interval_ms, config.search_idle_after_ms);
     let mut out = Map::new();
     for index in indices {
-        out.insert(index.name().to_string(), json!({ "settings": settings_json(index) }));
+        let given = settings_json(index);
+        let mut entry = Map::new();
+        let shown = view.show(&given);
+        let shown_defaults = view.include_defaults().then(|| view.show_defaults(&defaults, &given));
+        let empty = |v: &Value| v.as_object().is_some_and(Map::is_empty);
+        if view.filters() && empty(&shown) && shown_defaults.as_ref().is_none_or(empty) {
+            continue;
+        }
+        entry.insert("settings".into(), shown);
+        if let Some(d) = shown_defaults {
+            entry.insert("defaults".into(), d);
+        }
+        out.insert(index.name().to_string(), Value::Object(entry));
     }
     Value::Object(out)
 }
 
 async fn get_settings(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
-    Ok(json_response(200, settings_of(&resolve_with(&state, &expr, &params)?)))
+    let view = SettingsView::from_request(&params, None)?;
+    Ok(json_response(200, settings_of(&state, &resolve_with(&state, &expr, &params)?, &view)))
 }
 
-async fn get_all_settings(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(json_response(200, settings_of(&state.engine.list())))
+async fn get_named_settings(
+    State(state): State<AppState>,
+    Path((expr, name)): Path<(String, String)>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let view = SettingsView::from_request(&params, Some(&name))?;
+    Ok(json_response(200, settings_of(&state, &resolve_with(&state, &expr, &params)?, &view)))
+}
+
+async fn get_all_settings(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+    let view = SettingsView::from_request(&params, None)?;
+    Ok(json_response(200, settings_of(&state, &state.engine.list(), &view)))
+}
+
+async fn get_all_named_settings(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let view = SettingsView::from_request(&params, Some(&name))?;
+    Ok(json_response(200, settings_of(&state, &state.engine.list(), &view)))
 }
 
 async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -322,6 +374,52 @@ async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, b
     })
     .await?;
     Ok(json_response(200, json!({ "acknowledged": true })))
+}
+
+async fn force_merge(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    let indices = resolve_with(&state, &expr, &params)?;
+    force_merge_indices(indices, &params).await
+}
+
+async fn force_merge_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+    force_merge_indices(state.engine.list(), &params).await
+}
+
+async fn force_merge_indices(indices: Vec<std::sync::Arc<Index>>, params: &HashMap<String, String>) -> Result<Response, ApiError> {
+    // `-1` is OpenSearch's "not set".
+    let max_segments = match params.get("max_num_segments").map(|v| (v, v.parse::<i64>())) {
+        None | Some((_, Ok(-1))) => None,
+        Some((_, Ok(n))) if n >= 1 => Some(n as usize),
+        Some((v, _)) => {
+            return Err(ApiError::illegal_argument(format!(
+                "failed to parse [max_num_segments] with value [{v}]: a number >= 1 (or -1) is expected"
+            )));
+        }
+    };
+    let only_expunge_deletes = flag(params, "only_expunge_deletes")?.unwrap_or(false);
+    flag(params, "flush")?;
+    let primary_only = flag(params, "primary_only")?.unwrap_or(false);
+    let primaries: u64 = indices.iter().map(|i| i.settings().number_of_shards()).sum();
+    let total: u64 = if primary_only {
+        primaries
+    } else {
+        indices.iter().map(|i| i.settings().number_of_shards() * (1 + i.settings().number_of_replicas())).sum()
+    };
+    blocking(move || {
+        for index in indices {
+            index.force_merge(max_segments, only_expunge_deletes)?;
+        }
+        Ok(())
+    })
+    .await?;
+    let mut resp = json_response(200, json!({ "_shards": { "total": total, "successful": primaries, "failed": 0 } }));
+    if only_expunge_deletes && max_segments.is_some() {
+        super::add_deprecation_warning(
+            &mut resp,
+            "setting only_expunge_deletes and max_num_segments at the same time is deprecated and will be rejected in a future version",
+        );
+    }
+    Ok(resp)
 }
 
 async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
@@ -350,39 +448,92 @@ async fn refresh_all(State(state): State<AppState>) -> Result<Response, ApiError
     refresh_indices(state.engine.list()).await
 }
 
-fn index_stats(index: &Index) -> Value {
-    let (docs, deleted) = index.doc_counts();
-    let size = index.store_size_bytes();
-    json!({
-        "docs": { "count": docs, "deleted": deleted },
-        "store": { "size_in_bytes": size, "reserved_in_bytes": 0 },
-        "indexing": { "index_total": index.max_seq_no() + 1 },
-    })
+/// The `_stats` metrics Quidditch computes, in OpenSearch's order.
+const STATS_METRICS: [&str; 5] = ["docs", "store", "indexing", "segments", "translog"];
+/// Every metric OpenSearch's `_stats` takes (an unknown one gets a "did you mean" from these).
+const OPENSEARCH_STATS_METRICS: [&str; 18] = [
+    "_all", "completion", "docs", "fielddata", "flush", "get", "indexing", "merge", "query_cache", "recovery",
+    "refresh", "request_cache", "search", "segments", "store", "suggest", "translog", "warmer",
+];
+
+/// The metrics of `/_stats/{metric}` (comma-separated; none or `_all`: every computed one).
+fn stats_metrics(path: &str, metric: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    let Some(metric) = metric else { return Ok(STATS_METRICS.to_vec()) };
+    let asked: Vec<&str> = metric.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+    if let Some(unknown) = asked.iter().find(|m| !OPENSEARCH_STATS_METRICS.contains(m)) {
+        let hint = super::params::did_you_mean(unknown, OPENSEARCH_STATS_METRICS.iter().copied());
+        return Err(ApiError::illegal_argument(format!("request [{path}] contains unrecognized metric: {hint}")));
+    }
+    if asked.contains(&"_all") {
+        if asked.len() > 1 {
+            return Err(ApiError::illegal_argument(format!(
+                "request [{path}] contains _all and individual metrics [{}]",
+                asked.join(",")
+            )));
+        }
+        return Ok(STATS_METRICS.to_vec());
+    }
+    if let Some(missing) = asked.iter().find(|m| !STATS_METRICS.contains(m)) {
+        return Err(ApiError::illegal_argument(format!(
+            "request [{path}] asks for the [{missing}] metric, which Quidditch does not compute (it computes [{}])",
+            STATS_METRICS.join(", ")
+        )));
+    }
+    Ok(STATS_METRICS.iter().copied().filter(|m| asked.contains(m)).collect())
 }
 
-fn sum_stats(values: &[Value]) -> Value {
-    let sum = |ptr: &str| values.iter().filter_map(|v| v.pointer(ptr).and_then(Value::as_i64)).sum::<i64>();
-    json!({
-        "docs": { "count": sum("/docs/count"), "deleted": sum("/docs/deleted") },
-        "store": { "size_in_bytes": sum("/store/size_in_bytes"), "reserved_in_bytes": 0 },
-        "indexing": { "index_total": sum("/indexing/index_total") },
-    })
+/// One shard's numbers for the asked metrics.
+fn shard_metrics(s: &quidditch_engine::index::ShardStats, metrics: &[&str]) -> Value {
+    let mut out = Map::new();
+    for metric in metrics {
+        let value = match *metric {
+            "docs" => json!({ "count": s.docs, "deleted": s.deleted }),
+            "store" => json!({ "size_in_bytes": s.store_bytes, "reserved_in_bytes": 0 }),
+            "indexing" => json!({ "index_total": s.max_seq_no + 1 }),
+            "segments" => json!({ "count": s.segments }),
+            // The WAL is OpenSearch's translog: what it holds is exactly what is not yet
+            // committed to tantivy (a commit truncates it).
+            _ => json!({
+                "operations": s.wal_operations,
+                "size_in_bytes": s.wal_bytes,
+                "uncommitted_operations": s.wal_operations,
+                "uncommitted_size_in_bytes": s.wal_bytes,
+            }),
+        };
+        out.insert(metric.to_string(), value);
+    }
+    Value::Object(out)
+}
+
+/// Adds every number of `v` into the same place of `acc` (shards into an index, indices
+/// into `_all`).
+fn add_stats(acc: &mut Value, v: &Value) {
+    match (acc, v) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, bv) in b {
+                match a.get_mut(k) {
+                    Some(av) => add_stats(av, bv),
+                    None => {
+                        a.insert(k.clone(), bv.clone());
+                    }
+                }
+            }
+        }
+        (a @ Value::Number(_), Value::Number(b)) => {
+            *a = json!(a.as_i64().unwrap_or(0) + b.as_i64().unwrap_or(0));
+        }
+        _ => {}
+    }
 }
 
 /// `level=shards`: each primary's own numbers, keyed by shard number (replicas are never
 /// allocated on one node, so each list has one entry).
-fn shard_level_stats(index: &Index, node: &str) -> Value {
+fn shard_level_stats(shards: &[(quidditch_engine::index::ShardStats, Value)], node: &str) -> Value {
     let mut out = Map::new();
-    for s in index.shard_stats() {
-        out.insert(
-            s.shard.to_string(),
-            json!([{
-                "routing": { "state": "STARTED", "primary": true, "node": node },
-                "docs": { "count": s.docs, "deleted": s.deleted },
-                "store": { "size_in_bytes": s.store_bytes, "reserved_in_bytes": 0 },
-                "indexing": { "index_total": s.max_seq_no + 1 },
-            }]),
-        );
+    for (s, metrics) in shards {
+        let mut entry = json!({ "routing": { "state": "STARTED", "primary": true, "node": node } });
+        add_stats(&mut entry, metrics);
+        out.insert(s.shard.to_string(), json!([entry]));
     }
     Value::Object(out)
 }
@@ -390,6 +541,7 @@ fn shard_level_stats(index: &Index, node: &str) -> Value {
 async fn stats_for(
     indices: Vec<std::sync::Arc<Index>>,
     params: HashMap<String, String>,
+    metrics: Vec<&'static str>,
     node: String,
 ) -> Result<Response, ApiError> {
     let level = params.get("level").map(String::as_str).unwrap_or("indices");
@@ -401,33 +553,44 @@ async fn stats_for(
     let level = level.to_string();
     let body = blocking(move || {
         let mut per_index = Map::new();
-        let mut all = Vec::new();
+        let mut all = json!({});
         let mut shards = 0u64;
         let mut primaries = 0u64;
         for index in &indices {
-            let s = index_stats(index);
+            let per_shard: Vec<_> = index
+                .shard_stats()
+                .into_iter()
+                .map(|s| {
+                    let metrics = shard_metrics(&s, &metrics);
+                    (s, metrics)
+                })
+                .collect();
+            let mut sum = json!({});
+            for (_, m) in &per_shard {
+                add_stats(&mut sum, m);
+            }
+            if metrics.contains(&"store") {
+                // The index's own files (meta.json) count too.
+                sum["store"]["size_in_bytes"] = json!(index.store_size_bytes());
+            }
             let settings = index.settings();
             shards += settings.number_of_shards() * (1 + settings.number_of_replicas());
             primaries += settings.number_of_shards();
-            let mut entry = json!({ "uuid": index.uuid(), "primaries": s, "total": s });
+            let mut entry = json!({ "uuid": index.uuid(), "primaries": sum, "total": sum });
             if level == "shards" {
-                entry["shards"] = shard_level_stats(index, &node);
+                entry["shards"] = shard_level_stats(&per_shard, &node);
             }
             per_index.insert(index.name().to_string(), entry);
-            all.push(s);
+            add_stats(&mut all, &sum);
         }
-        let total = sum_stats(&all);
-        if level == "cluster" {
-            return Ok(json!({
-                "_shards": { "total": shards, "successful": primaries, "failed": 0 },
-                "_all": { "primaries": total, "total": total },
-            }));
-        }
-        Ok(json!({
+        let mut body = json!({
             "_shards": { "total": shards, "successful": primaries, "failed": 0 },
-            "_all": { "primaries": total, "total": total },
-            "indices": per_index,
-        }))
+            "_all": { "primaries": all, "total": all },
+        });
+        if level != "cluster" {
+            body["indices"] = Value::Object(per_index);
+        }
+        Ok(body)
     })
     .await?;
     Ok(json_response(200, body))
@@ -435,9 +598,24 @@ async fn stats_for(
 
 async fn stats(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let indices = resolve_with(&state, &expr, &params)?;
-    stats_for(indices, params, state.node.name.clone()).await
+    stats_for(indices, params, STATS_METRICS.to_vec(), state.node.name.clone()).await
 }
 
 async fn stats_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
-    stats_for(state.engine.list(), params, state.node.name.clone()).await
+    stats_for(state.engine.list(), params, STATS_METRICS.to_vec(), state.node.name.clone()).await
+}
+
+async fn stats_metric(
+    State(state): State<AppState>,
+    Path((expr, metric)): Path<(String, String)>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let metrics = stats_metrics(&format!("/{expr}/_stats/{metric}"), Some(&metric))?;
+    let indices = resolve_with(&state, &expr, &params)?;
+    stats_for(indices, params, metrics, state.node.name.clone()).await
+}
+
+async fn stats_all_metric(State(state): State<AppState>, Path(metric): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    let metrics = stats_metrics(&format!("/_stats/{metric}"), Some(&metric))?;
+    stats_for(state.engine.list(), params, metrics, state.node.name.clone()).await
 }

@@ -18,6 +18,7 @@ mod nodes;
 mod pit;
 mod scripts;
 mod search;
+mod settings_view;
 mod templates;
 mod transport;
 mod udfs;

@@ -82,21 +82,25 @@ impl ApiParams {
 
     /// `[foo]`, with OpenSearch's hint: `[sizee] -> did you mean [size]?`.
     fn describe_unknown(&self, name: &str) -> String {
-        let mut scored: Vec<(f32, &str)> = COMMON
-            .iter()
-            .chain(self.accepted)
-            .map(|candidate| (similarity(name, candidate), *candidate))
-            .filter(|(score, _)| *score > 0.5)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-        match scored.as_slice() {
-            [] => format!("[{name}]"),
-            [(_, one)] => format!("[{name}] -> did you mean [{one}]?"),
-            many => format!(
-                "[{name}] -> did you mean any of [{}]?",
-                many.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(", ")
-            ),
-        }
+        did_you_mean(name, COMMON.iter().chain(self.accepted).copied())
+    }
+}
+
+/// `[name]`, with OpenSearch's hint naming the candidates closest to it:
+/// `[sizee] -> did you mean [size]?`, `… did you mean any of [a, b]?`.
+pub(super) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let mut scored: Vec<(f32, &str)> = candidates
+        .map(|candidate| (similarity(name, candidate), candidate))
+        .filter(|(score, _)| *score > 0.5)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    match scored.as_slice() {
+        [] => format!("[{name}]"),
+        [(_, one)] => format!("[{name}] -> did you mean [{one}]?"),
+        many => format!(
+            "[{name}] -> did you mean any of [{}]?",
+            many.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
