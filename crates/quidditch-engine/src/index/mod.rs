@@ -119,7 +119,9 @@ impl std::fmt::Debug for Index {
 }
 
 impl Index {
-    /// Creates a new index directory (`meta.json`, `shards/<n>/{tantivy,wal}`).
+    /// Creates a new index directory (`meta.json`, `shards/<n>/{tantivy,wal}`) under a fresh
+    /// identity (the engine itself always goes through [`Index::create_as`]).
+    #[cfg(test)]
     pub(crate) fn create(
         dir: &Path,
         name: &str,
