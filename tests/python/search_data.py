@@ -64,3 +64,19 @@ def load(client, index=INDEX, docs=DOCS):
         lines.append(doc)
     resp = client.bulk(body=lines, refresh=True)
     assert not resp["errors"], [i for i in resp["items"] if "error" in i["index"]][:3]
+
+
+def load_one_and_five_shards(client, one, five, split):
+    """(Re)creates `one` (1 shard) and `five` (5 shards) with MAPPING holding DOCS, bulk-loaded
+    in two refreshed parts (documents before `split`, then the rest), so each shard has
+    several segments."""
+    from opensearchpy import helpers
+
+    for name, shards in [(one, 1), (five, 5)]:
+        if client.indices.exists(index=name):
+            client.indices.delete(index=name)
+        client.indices.create(index=name, body={
+            "settings": {"number_of_shards": shards, "number_of_replicas": 0}, "mappings": MAPPING})
+        actions = [{"_index": name, "_id": i, "_source": d} for i, d in DOCS.items()]
+        helpers.bulk(client, actions[:split], refresh=True)
+        helpers.bulk(client, actions[split:], refresh=True)

@@ -6,10 +6,10 @@ from (`_shard` of an explained search)."""
 import heapq
 
 import pytest
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from search_data import DOCS, MAPPING
+from search_data import DOCS, load_one_and_five_shards
 
 ONE, FIVE = "collapse-one", "collapse-five"
 
@@ -17,14 +17,7 @@ ONE, FIVE = "collapse-one", "collapse-five"
 @pytest.fixture(scope="module")
 def es(server) -> OpenSearch:
     client = server.client()
-    for name, shards in [(ONE, 1), (FIVE, 5)]:
-        if client.indices.exists(index=name):
-            client.indices.delete(index=name)
-        client.indices.create(index=name, body={
-            "settings": {"number_of_shards": shards, "number_of_replicas": 0}, "mappings": MAPPING})
-        actions = [{"_index": name, "_id": i, "_source": d} for i, d in DOCS.items()]
-        helpers.bulk(client, actions[:400], refresh=True)
-        helpers.bulk(client, actions[400:], refresh=True)
+    load_one_and_five_shards(client, ONE, FIVE, split=400)
     return client
 
 

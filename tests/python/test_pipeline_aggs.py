@@ -4,10 +4,10 @@ bucket_selector) against the same numbers computed here from the documents, and 
 import math
 
 import pytest
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import RequestError
 
-from search_data import CATEGORIES, DOCS, MAPPING, created_of
+from search_data import CATEGORIES, DOCS, created_of, load_one_and_five_shards
 
 ONE, FIVE = "pipeline-one", "pipeline-five"
 DAY_MS = 86_400_000
@@ -17,14 +17,7 @@ INTERVAL = 30 * DAY_MS
 @pytest.fixture(scope="module")
 def es(server) -> OpenSearch:
     client = server.client()
-    for name, shards in [(ONE, 1), (FIVE, 5)]:
-        if client.indices.exists(index=name):
-            client.indices.delete(index=name)
-        client.indices.create(index=name, body={
-            "settings": {"number_of_shards": shards, "number_of_replicas": 0}, "mappings": MAPPING})
-        actions = [{"_index": name, "_id": i, "_source": d} for i, d in DOCS.items()]
-        helpers.bulk(client, actions[:600], refresh=True)
-        helpers.bulk(client, actions[600:], refresh=True)
+    load_one_and_five_shards(client, ONE, FIVE, split=600)
     return client
 
 

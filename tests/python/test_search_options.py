@@ -4,10 +4,10 @@ values come from the documents (search_data.DOCS) and from plain searches of the
 import re
 
 import pytest
-from opensearchpy import OpenSearch, helpers
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
-from search_data import DOCS, MAPPING
+from search_data import DOCS, load_one_and_five_shards
 
 ONE, FIVE = "opts-one", "opts-five"
 BOOST_A, BOOST_B = "opts-boost-a", "opts-boost-b"
@@ -16,15 +16,7 @@ BOOST_A, BOOST_B = "opts-boost-a", "opts-boost-b"
 @pytest.fixture(scope="module")
 def es(server) -> OpenSearch:
     client = server.client()
-    for name, shards in [(ONE, 1), (FIVE, 5)]:
-        if client.indices.exists(index=name):
-            client.indices.delete(index=name)
-        client.indices.create(index=name, body={
-            "settings": {"number_of_shards": shards, "number_of_replicas": 0}, "mappings": MAPPING})
-        actions = [{"_index": name, "_id": i, "_source": d} for i, d in DOCS.items()]
-        # Two bulk calls with a refresh each: several segments per shard.
-        helpers.bulk(client, actions[:500], refresh=True)
-        helpers.bulk(client, actions[500:], refresh=True)
+    load_one_and_five_shards(client, ONE, FIVE, split=500)
     for name in (BOOST_A, BOOST_B):
         if client.indices.exists(index=name):
             client.indices.delete(index=name)
