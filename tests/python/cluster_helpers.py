@@ -87,6 +87,19 @@ class Cluster:
     def urls(self):
         return [n.url for n in self.nodes]
 
+    def restart(self):
+        """Stops every node and etcd, starts them again (nodes in parallel), and waits until
+        every node sees all the others."""
+        for n in self.nodes:
+            n.stop()
+        self.etcd.stop()
+        self.etcd.start()
+        for n in self.nodes:
+            n.launch()
+        for n in self.nodes:
+            n.wait_started()
+        self.wait_for_nodes(len(self.nodes))
+
     def wait_for_nodes(self, count: int, timeout="30s"):
         """Every running node sees `count` members (the server itself waits, bounded)."""
         for n in self.nodes:

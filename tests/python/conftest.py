@@ -204,6 +204,20 @@ def etcd_factory(tmp_path_factory):
         e.stop()
 
 
+@pytest.fixture(scope="module")
+def etcd(etcd_factory):
+    """One etcd per test module."""
+    return etcd_factory()
+
+
+@pytest.fixture(scope="module")
+def cluster(etcd, cluster_factory):
+    """Three nodes of one cluster on the module's etcd, all members."""
+    c = cluster_factory(etcd, 3)
+    c.wait_for_nodes(3)
+    return c
+
+
 @pytest.fixture(scope="session")
 def cluster_factory(tmp_path_factory, shared_python_runtime):
     """`make(etcd, n)` starts nodes `node-1` … `node-n` of a fresh cluster (its own name, so

@@ -14,18 +14,6 @@ from cluster_helpers import free_port, node_args
 from conftest import Server, quidditch_bin
 
 
-@pytest.fixture(scope="module")
-def etcd(etcd_factory):
-    return etcd_factory()
-
-
-@pytest.fixture(scope="module")
-def cluster(etcd, cluster_factory):
-    c = cluster_factory(etcd, 3)
-    c.wait_for_nodes(3)
-    return c
-
-
 def cat_nodes(url):
     r = requests.get(f"{url}/_cat/nodes", params={"h": "name,cluster_manager,ip,node.role", "format": "json"}, timeout=30)
     assert r.status_code == 200, r.text

@@ -12,18 +12,6 @@ from cluster_helpers import node_args
 from conftest import Server
 
 
-@pytest.fixture(scope="module")
-def etcd(etcd_factory):
-    return etcd_factory()
-
-
-@pytest.fixture(scope="module")
-def cluster(etcd, cluster_factory):
-    c = cluster_factory(etcd, 3)
-    c.wait_for_nodes(3)
-    return c
-
-
 BODY = {
     "settings": {"number_of_shards": 3},
     "mappings": {"properties": {"title": {"type": "text"}, "price": {"type": "double"}, "tag": {"type": "keyword"}}},
@@ -123,15 +111,7 @@ def test_whole_cluster_restart_keeps_the_indices(etcd_factory, cluster_factory):
     c.wait_for_nodes(3)
     assert requests.put(f"{c.nodes[0].url}/cl_kept", json=BODY, timeout=60).status_code == 200
     uuid = get_index(c.nodes[0].url, "cl_kept")["settings"]["index"]["uuid"]
-    for n in c.nodes:
-        n.stop()
-    etcd.stop()
-    etcd.start()
-    for n in c.nodes:
-        n.launch()
-    for n in c.nodes:
-        n.wait_started()
-    c.wait_for_nodes(3)
+    c.restart()
     for url in c.urls():
         assert get_index(url, "cl_kept")["settings"]["index"]["uuid"] == uuid
 

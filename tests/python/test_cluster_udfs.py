@@ -20,17 +20,11 @@ DOCS = [{"title": f"item {i}", "price": (i * 7) % 50} for i in range(60)]
 
 
 @pytest.fixture(scope="module")
-def etcd(etcd_factory):
-    return etcd_factory()
-
-
-@pytest.fixture(scope="module")
-def cluster(etcd, cluster_factory):
-    c = cluster_factory(etcd, 3)
-    c.wait_for_nodes(3)
-    for url in c.urls():
+def cluster(cluster):
+    """conftest's 3-node cluster, each node holding the test documents."""
+    for url in cluster.urls():
         load_index(url)
-    return c
+    return cluster
 
 
 def load_index(url):
@@ -147,15 +141,7 @@ def test_whole_cluster_restart_keeps_the_registry(etcd_factory, cluster_factory)
     c = cluster_factory(etcd, 3)
     c.wait_for_nodes(3)
     register(c.nodes[0].url, "cl_restart")
-    for n in c.nodes:
-        n.stop()
-    etcd.stop()
-    etcd.start()
-    for n in c.nodes:
-        n.launch()
-    for n in c.nodes:
-        n.wait_started()
-    c.wait_for_nodes(3)
+    c.restart()
     for url in c.urls():
         load_index(url)
         r = udf_ids(url, "cl_restart", 40)
