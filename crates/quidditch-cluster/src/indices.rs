@@ -158,25 +158,12 @@ impl Cluster {
     /// Waits until this node has applied every index metadata change committed so far, at
     /// most `timeout`. While etcd is unreachable the node answers from what it has.
     pub async fn wait_for_indices(&self, timeout: Duration) -> Result<(), ClusterError> {
-        if !self.view().etcd_reachable {
-            return Ok(());
-        }
-        let mut client = self.client();
-        let wanted = match self.etcd_call("read metadata revision", client.get(self.keys().metadata_revision(), None)).await {
-            Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
-            Err(e) => {
-                warn!(error = %e, "cannot read the metadata revision; using this node's indices as they are");
-                return Ok(());
+        let key = self.keys().metadata_revision();
+        match self.wait_for_revision("index metadata", key, &self.indices_applied, timeout).await? {
+            None => Ok(()),
+            Some((applied, wanted)) => {
+                Err(ClusterError::MetadataBehind { node: self.local().name.clone(), applied, wanted })
             }
-        };
-        let mut applied = self.indices_applied.subscribe();
-        match tokio::time::timeout(timeout, applied.wait_for(|a| *a >= wanted)).await {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(ClusterError::MetadataBehind {
-                node: self.local().name.clone(),
-                applied: *self.indices_applied.borrow(),
-                wanted,
-            }),
         }
     }
 
@@ -184,16 +171,10 @@ impl Cluster {
     /// a full reconciliation first (and after any interruption of the watch), then every
     /// change as it is committed.
     pub fn replicate_indices(self: &Arc<Self>, local: Arc<dyn LocalIndices>) {
-        let cluster = self.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                if let Err(e) = cluster.follow_indices(&local).await {
-                    warn!(error = %e, "index metadata replication interrupted; resynchronizing");
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        self.keep_following("index metadata", move |cluster| {
+            let local = local.clone();
+            async move { cluster.follow_indices(&local).await }
         });
-        self.track(task);
     }
 
     async fn follow_indices(&self, local: &Arc<dyn LocalIndices>) -> Result<(), ClusterError> {

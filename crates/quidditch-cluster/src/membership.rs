@@ -228,6 +228,55 @@ impl Cluster {
         self.tasks.lock().push(task);
     }
 
+    /// The shared half of the registry and metadata barriers: reads the revision `key` was
+    /// last committed at and waits (at most `timeout`) until `applied` reaches it. `Ok(None)`
+    /// once reached, or when etcd cannot be asked (the node answers from what it has);
+    /// `Ok(Some((applied, wanted)))` when the node stayed behind.
+    pub(crate) async fn wait_for_revision(
+        &self,
+        what: &'static str,
+        key: String,
+        applied: &tokio::sync::watch::Sender<i64>,
+        timeout: Duration,
+    ) -> Result<Option<(i64, i64)>, ClusterError> {
+        if !self.view().etcd_reachable {
+            return Ok(None);
+        }
+        let mut client = self.client();
+        let wanted = match self.etcd_call("read a replication revision", client.get(key, None)).await {
+            Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
+            // etcd just went away: answer from what this node has.
+            Err(e) => {
+                warn!(error = %e, "cannot read the {what} revision; using this node's copy as it is");
+                return Ok(None);
+            }
+        };
+        let mut seen = applied.subscribe();
+        match tokio::time::timeout(timeout, seen.wait_for(|a| *a >= wanted)).await {
+            Ok(Ok(_)) => Ok(None),
+            _ => Ok(Some((*applied.borrow(), wanted))),
+        }
+    }
+
+    /// Runs `follow` (a full reconciliation, then watched changes until the watch fails) for
+    /// as long as the process lives, starting it again half a second after each interruption.
+    pub(crate) fn keep_following<F, Fut>(self: &Arc<Self>, what: &'static str, follow: F)
+    where
+        F: Fn(Arc<Cluster>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), ClusterError>> + Send,
+    {
+        let cluster = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Err(e) = follow(cluster.clone()).await {
+                    warn!(error = %e, "{what} replication interrupted; resynchronizing");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        self.track(task);
+    }
+
     /// One etcd call, bounded by the etcd timeout; a failure marks etcd unreachable until the
     /// lease renewal succeeds again.
     pub(crate) async fn etcd_call<T>(

@@ -181,27 +181,12 @@ impl Cluster {
     /// `timeout`. While etcd is unreachable the node answers from what it has (searches keep
     /// working); only a node that is reachable but behind fails.
     pub async fn wait_for_udfs(&self, timeout: Duration) -> Result<(), ClusterError> {
-        if !self.view().etcd_reachable {
-            return Ok(());
-        }
-        let mut client = self.client();
-        let wanted = match self.etcd_call("read UDF registry revision", client.get(self.keys().udf_revision(), None)).await {
-            Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
-            // etcd just went away: answer from what this node has.
-            Err(e) => {
-                warn!(error = %e, "cannot read the UDF registry revision; using this node's registry as it is");
-                return Ok(());
+        let key = self.keys().udf_revision();
+        match self.wait_for_revision("UDF registry", key, &self.udf_applied, timeout).await? {
+            None => Ok(()),
+            Some((applied, wanted)) => {
+                Err(ClusterError::UdfRegistryBehind { node: self.local().name.clone(), applied, wanted })
             }
-        };
-        let mut applied = self.udf_applied.subscribe();
-        let reached = tokio::time::timeout(timeout, applied.wait_for(|a| *a >= wanted)).await;
-        match reached {
-            Ok(Ok(_)) => Ok(()),
-            _ => Err(ClusterError::UdfRegistryBehind {
-                node: self.local().name.clone(),
-                applied: *self.udf_applied.borrow(),
-                wanted,
-            }),
         }
     }
 
@@ -209,16 +194,10 @@ impl Cluster {
     /// full reconciliation first (and after any interruption of the watch), then every change
     /// as it is committed.
     pub fn replicate_udfs(self: &Arc<Self>, local: Arc<dyn LocalUdfs>) {
-        let cluster = self.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                if let Err(e) = cluster.follow_udfs(&local).await {
-                    warn!(error = %e, "UDF registry replication interrupted; resynchronizing");
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        self.keep_following("UDF registry", move |cluster| {
+            let local = local.clone();
+            async move { cluster.follow_udfs(&local).await }
         });
-        self.track(task);
     }
 
     /// Reconciles once, then applies watched changes until the watch fails.
