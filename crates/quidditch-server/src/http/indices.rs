@@ -310,13 +310,15 @@ async fn put_mapping(State(state): State<AppState>, Path(expr): Path<String>, Qu
 /// `GET …/_settings[/{name}]`: each index's settings through the request's view.
 fn settings_of(state: &AppState, indices: &[std::sync::Arc<Index>], view: &SettingsView) -> Value {
     let config = state.engine.config();
-    let defaults = IndexSettings::defaults_json(config.refresh_interval_ms, config.search_idle_after_ms);
+    let defaults = view
+        .include_defaults()
+        .then(|| IndexSettings::defaults_json(config.refresh_interval_ms, config.search_idle_after_ms));
     let mut out = Map::new();
     for index in indices {
         let given = settings_json(index);
         let mut entry = Map::new();
         let shown = view.show(&given);
-        let shown_defaults = view.include_defaults().then(|| view.show_defaults(&defaults, &given));
+        let shown_defaults = defaults.as_ref().map(|d| view.show_defaults(d, &given));
         let empty = |v: &Value| v.as_object().is_some_and(Map::is_empty);
         if view.filters() && empty(&shown) && shown_defaults.as_ref().is_none_or(empty) {
             continue;
