@@ -238,6 +238,41 @@ def test_composite_with_sub_aggregation_and_errors(es):
             es.search(index=ONE, body={"size": 0, "aggs": {"c": {"composite": comp}}})
 
 
+@pytest.mark.parametrize("index", [ONE, FIVE])
+def test_composite_date_format_prints_keys_and_parses_after(es, index):
+    import datetime as dt
+    sources = [{"day": {"date_histogram": {"field": "created", "calendar_interval": "1d", "format": "yyyy/MM/dd"}}}]
+    buckets, _ = page_all(es, index, sources, size=50)
+    expected = {}
+    for i in DOCS:
+        day = created_of(int(i)).strftime("%Y/%m/%d")
+        expected[day] = expected.get(day, 0) + 1
+    assert [b["key"]["day"] for b in buckets] == sorted(expected)
+    assert {b["key"]["day"]: b["doc_count"] for b in buckets} == expected
+    # `after` given in the format; terms on a date field are formatted too.
+    r = es.search(index=index, body={"size": 0, "aggs": {"c": {"composite": {"size": 2, "after": {"d": "2024-03-01"},
+        "sources": [{"d": {"terms": {"field": "created", "format": "strict_date"}}}]}}}})["aggregations"]["c"]
+    after = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    later = sorted({created_of(int(i)) for i in DOCS if created_of(int(i)) > after})[:2]
+    assert [b["key"]["d"] for b in r["buckets"]] == [t.strftime("%Y-%m-%d") for t in later]
+    assert r["after_key"] == r["buckets"][-1]["key"]
+
+
+def test_composite_value_type_is_a_hint_for_unmapped_fields_and_validated(es):
+    r = es.search(index=FIVE, body={"size": 0, "aggs": {"c": {"composite": {
+        "sources": [{"x": {"terms": {"field": "no_such_field", "value_type": "long"}}}]}}}})["aggregations"]["c"]
+    assert r["buckets"] == []
+    mapped = es.search(index=FIVE, body={"size": 0, "aggs": {"c": {"composite": {"size": 100,
+        "sources": [{"x": {"terms": {"field": "category", "value_type": "long"}}}]}}}})["aggregations"]["c"]
+    assert [b["key"]["x"] for b in mapped["buckets"]] == sorted(CATEGORIES)
+    for source in [{"terms": {"field": "category", "value_type": "no_such_type"}},
+                   {"terms": {"field": "stock", "format": "0.00"}},
+                   {"date_histogram": {"field": "created", "calendar_interval": "1d", "format": "yyyy-qq"}}]:
+        with pytest.raises(RequestError) as e:
+            es.search(index=ONE, body={"size": 0, "aggs": {"c": {"composite": {"sources": [{"x": source}]}}}})
+        assert e.value.status_code == 400 and e.value.error == "illegal_argument_exception"
+
+
 # -------------------------------------------------------------------------------- top_hits
 
 @pytest.mark.parametrize("index", [ONE, FIVE])

@@ -114,6 +114,44 @@ impl DateFormat {
         }
         Err(format!("failed to parse date field [{s}]"))
     }
+
+    /// Prints epoch milliseconds with the first alternative, as OpenSearch prints dates
+    /// (aggregation keys with a `format`): `strict_date` → `2024-01-31`, ISO forms →
+    /// `2024-01-31T10:00:00.000Z`, epoch formats → the number, patterns token by token (UTC).
+    pub fn format_millis(&self, ms: i64) -> String {
+        match self.alts.first() {
+            None | Some(Alt::Iso) => format_millis(ms),
+            Some(Alt::IsoDateOnly) => format_millis(ms)[..10].to_string(),
+            Some(Alt::EpochMillis) => ms.to_string(),
+            Some(Alt::EpochSecond) => ms.div_euclid(1000).to_string(),
+            Some(Alt::Pattern(tokens)) => format_with_pattern(ms, tokens),
+        }
+    }
+}
+
+fn format_with_pattern(ms: i64, tokens: &[Token]) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = String::new();
+    for t in tokens {
+        match t {
+            Token::Year => out.push_str(&format!("{y:04}")),
+            Token::Month(w) => out.push_str(&format!("{m:0w$}", w = *w)),
+            Token::Day(w) => out.push_str(&format!("{d:0w$}", w = *w)),
+            Token::Hour(w) => out.push_str(&format!("{:0w$}", rem / 3_600_000, w = *w)),
+            Token::Minute(w) => out.push_str(&format!("{:0w$}", (rem / 60_000) % 60, w = *w)),
+            Token::Second(w) => out.push_str(&format!("{:0w$}", (rem / 1000) % 60, w = *w)),
+            Token::Fraction(n) => {
+                let millis = format!("{:03}", rem % 1000);
+                let digits: String = millis.chars().chain(std::iter::repeat('0')).take(*n).collect();
+                out.push_str(&digits);
+            }
+            Token::Zone => out.push('Z'),
+            Token::Literal(c) => out.push(*c),
+        }
+    }
+    out
 }
 
 
@@ -463,5 +501,14 @@ mod tests {
         assert!(!detect_date("2024"));
         assert!(!detect_date("hello world"));
         assert_eq!(format_millis(1_709_164_800_123), "2024-02-29T00:00:00.123Z");
+        let ms = 1_709_164_800_123;
+        assert_eq!(DateFormat::parse("strict_date").unwrap().format_millis(ms), "2024-02-29");
+        assert_eq!(DateFormat::parse("epoch_second").unwrap().format_millis(ms), "1709164800");
+        assert_eq!(DateFormat::parse("yyyy/MM/dd HH:mm:ss.SSS").unwrap().format_millis(ms), "2024/02/29 00:00:00.123");
+        for spec in ["strict_date", "yyyy/MM/dd HH:mm", "epoch_millis", "iso8601"] {
+            let f = DateFormat::parse(spec).unwrap();
+            let printed = f.format_millis(1_709_164_800_000);
+            assert_eq!(f.parse_str(&printed).unwrap(), 1_709_164_800_000, "{spec}");
+        }
     }
 }

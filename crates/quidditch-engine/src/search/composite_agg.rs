@@ -18,6 +18,8 @@ pub(crate) struct CompositeSource {
     name: String,
     source_type: String,
     kind: Option<FieldKind>,
+    /// `format` of a date source: keys and `after_key` printed with it, `after` parsed with it.
+    format: Option<DateFormat>,
 }
 
 /// The sources of one `composite` aggregation, in order.
@@ -60,9 +62,9 @@ pub(crate) fn rewrite(
                         Some(o) if o.len() == 1 => o.iter().next().unwrap_or_else(|| unreachable!()),
                         _ => return Err(bad(format!("[{source_name}] a composite source must have one type"))),
                     };
-                    let (out, kind) = rewrite_source(source_name, source_type, def, mappings, &resolve)?;
+                    let (out, kind, format) = rewrite_source(source_name, source_type, def, mappings, &resolve)?;
                     sources_out.push(json!({source_name.clone(): {source_type.clone(): out}}));
-                    meta.sources.push(CompositeSource { name: source_name.clone(), source_type: source_type.clone(), kind });
+                    meta.sources.push(CompositeSource { name: source_name.clone(), source_type: source_type.clone(), kind, format });
                 }
             }
             other => return Err(bad(format!("[composite] unknown field [{other}]"))),
@@ -96,7 +98,7 @@ fn rewrite_source(
     def: &Value,
     mappings: &[Arc<Mapping>],
     resolve: &impl Fn(&[Arc<Mapping>], &str) -> Result<(Option<FieldKind>, String), QueryError>,
-) -> Result<(Map<String, Value>, Option<FieldKind>), QueryError> {
+) -> Result<(Map<String, Value>, Option<FieldKind>, Option<DateFormat>), QueryError> {
     let def = def.as_object().ok_or_else(|| bad(format!("[{source_name}] must be an object")))?;
     if !matches!(source_type, "terms" | "histogram" | "date_histogram") {
         return Err(QueryError::illegal_argument(format!(
@@ -105,11 +107,15 @@ fn rewrite_source(
     }
     let mut out = Map::new();
     let mut kind = None;
+    let mut mapped = false;
+    let mut format = None;
+    let mut value_type = None;
     for (k, v) in def {
         match k.as_str() {
             "field" => {
                 let field = v.as_str().ok_or_else(|| bad(format!("[{source_name}] [field] must be a string")))?;
                 let (field_kind, column) = resolve(mappings, field)?;
+                mapped = field_kind.is_some();
                 kind = field_kind;
                 out.insert("field".into(), Value::String(column));
             }
@@ -151,7 +157,16 @@ fn rewrite_source(
                 };
             }
             "time_zone" if v.as_str().is_some_and(|z| matches!(z, "UTC" | "Z" | "+00:00" | "Etc/UTC")) => {}
-            "format" | "value_type" => {}
+            "format" => {
+                let spec = v.as_str().ok_or_else(|| bad(format!("[{source_name}] [format] must be a string")))?;
+                format = Some(spec.to_string());
+            }
+            "value_type" => {
+                let name = v.as_str().ok_or_else(|| bad(format!("[{source_name}] [value_type] must be a string")))?;
+                value_type = Some(value_type_kind(name).ok_or_else(|| {
+                    QueryError::illegal_argument(format!("Unknown value type [{name}] in composite source [{source_name}]"))
+                })?);
+            }
             other => return Err(bad(format!("[{source_type}] unknown field [{other}] in composite source [{source_name}]"))),
         }
     }
@@ -164,12 +179,42 @@ fn rewrite_source(
     if source_type == "date_histogram" && !out.contains_key("fixed_interval") && !out.contains_key("calendar_interval") {
         return Err(QueryError::illegal_argument(format!("Invalid interval specified, must be non-null and non-empty in [{source_name}]")));
     }
+    // As OpenSearch's `ValuesSourceConfig`: `value_type` is a hint for an unmapped field only;
+    // a mapped field keeps its own type.
+    if !mapped && value_type.is_some() {
+        kind = value_type;
+    }
     if source_type != "terms" && matches!(kind, Some(FieldKind::Keyword | FieldKind::Ip | FieldKind::Text)) {
         return Err(QueryError::illegal_argument(format!(
             "Field of type [keyword] is not supported for composite source [{source_name}] of type [{source_type}]"
         )));
     }
-    Ok((out, kind))
+    let format = match format {
+        None => None,
+        Some(spec) if source_type == "date_histogram" || kind == Some(FieldKind::Date) => Some(
+            DateFormat::parse(&spec)
+                .map_err(|e| QueryError::illegal_argument(format!("Invalid format [{spec}] in composite source [{source_name}]: {e}")))?,
+        ),
+        Some(spec) => {
+            return Err(QueryError::illegal_argument(format!(
+                "[format] [{spec}] of composite source [{source_name}] is only supported on date values (a date_histogram source or a date field); numeric formats are not implemented"
+            )));
+        }
+    };
+    Ok((out, kind, format))
+}
+
+/// OpenSearch's `ValueType` names → the kind of values an unmapped field is treated as.
+fn value_type_kind(name: &str) -> Option<FieldKind> {
+    Some(match name {
+        "string" => FieldKind::Keyword,
+        "long" | "integer" | "short" | "byte" => FieldKind::Long,
+        "double" | "float" | "number" | "numeric" => FieldKind::Double,
+        "date" => FieldKind::Date,
+        "ip" => FieldKind::Ip,
+        "boolean" => FieldKind::Boolean,
+        _ => return None,
+    })
 }
 
 impl CompositeSource {
@@ -184,7 +229,11 @@ impl CompositeSource {
             return Ok("null:".to_string());
         }
         if self.is_date() {
-            let ms = parse_date_millis(value, &DateFormat::default_format()).map_err(|_| bad_value())?;
+            let ms = match &self.format {
+                Some(f) => parse_date_millis(value, f).or_else(|_| parse_date_millis(value, &DateFormat::default_format())),
+                None => parse_date_millis(value, &DateFormat::default_format()),
+            }
+            .map_err(|_| bad_value())?;
             return Ok(format!("dt:{}", ms.saturating_mul(1_000_000)));
         }
         Ok(match (self.kind, value) {
@@ -205,6 +254,14 @@ impl CompositeSource {
 
     /// A bucket key (tantivy's final key) as OpenSearch shows it.
     fn show(&self, key: &Value) -> Value {
+        let shown = self.show_unformatted(key);
+        match (&self.format, shown.as_i64()) {
+            (Some(format), Some(ms)) => json!(format.format_millis(ms)),
+            _ => shown,
+        }
+    }
+
+    fn show_unformatted(&self, key: &Value) -> Value {
         match (key, self.kind) {
             (Value::Number(n), Some(FieldKind::Long | FieldKind::Date)) if self.source_type == "terms" => {
                 n.as_f64().map(|f| json!(f as i64)).unwrap_or_else(|| key.clone())
