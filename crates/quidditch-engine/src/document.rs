@@ -37,6 +37,40 @@ pub struct ParsedDocument {
     pub kw: Vec<(String, Vec<OwnedValue>)>,
     /// Every mapped path present (leaves, their parents, multi-fields).
     pub field_names: BTreeSet<String>,
+    /// The `nested` objects of a root document, each its own document, in block order:
+    /// an object's own nested objects come before it (see [`DocBlock`]).
+    pub nested: Vec<NestedObject>,
+}
+
+/// One `nested` object of a document: its path (`comments`, `comments.replies`) and fields.
+#[derive(Debug, Default)]
+pub struct NestedObject {
+    pub path: String,
+    pub doc: ParsedDocument,
+}
+
+/// `_field_names` term of every hidden nested document (top-level searches exclude them).
+pub const NESTED_DOC_TERM: &str = "\u{1}nested";
+
+/// `_field_names` term of the hidden documents of the nested objects at `path`.
+pub fn nested_path_term(path: &str) -> String {
+    format!("\u{1}nested:{path}")
+}
+
+/// `_field_names` term of the hidden documents of the root document `id` (deleted with it).
+pub fn nested_parent_term(id: &str) -> String {
+    format!("\u{1}parent:{id}")
+}
+
+/// What one source is indexed as: the hidden documents of its nested objects followed by
+/// the root document, added to tantivy as one contiguous block in one segment (tantivy's
+/// `IndexWriter::run` keeps a group's documents together and in order; merges keep the
+/// order), the layout Lucene's block join uses: the parent of a nested document is the
+/// first document after it one level up.
+#[derive(Debug)]
+pub struct DocBlock {
+    pub nested: Vec<TantivyDocument>,
+    pub root: TantivyDocument,
 }
 
 /// Parses `source` against `mapping`. Returns the parsed document and, when the document
@@ -51,17 +85,22 @@ pub fn parse_document(
             "failed to parse, document is empty or not an object (id '{id}')"
         ))
     })?;
-    let mut parser = Parser { mapping: None, base: mapping, id, doc: ParsedDocument::default() };
+    let mut parser =
+        Parser { mapping: None, base: mapping, id, doc: ParsedDocument::default(), ancestors: Vec::new(), nested: Vec::new() };
     for (key, value) in obj {
         parser.field("", key, value, mapping.dynamic)?;
     }
-    let Parser { mapping: updated, mut doc, .. } = parser;
+    let Parser { mapping: updated, mut doc, nested, .. } = parser;
     let updated = updated.map(|mut m| {
         m.rebuild();
         m
     });
     let fin = updated.as_ref().unwrap_or(mapping);
     doc.text_analysis = doc.text.iter().map(|(path, _)| fin.text_slot_analyzer(path)).collect();
+    doc.nested = nested;
+    for object in &mut doc.nested {
+        object.doc.text_analysis = object.doc.text.iter().map(|(path, _)| fin.text_slot_analyzer(path)).collect();
+    }
     Ok((doc, updated))
 }
 
@@ -70,7 +109,12 @@ struct Parser<'a> {
     mapping: Option<Mapping>,
     base: &'a Mapping,
     id: &'a str,
+    /// The document being filled: the root, or the nested object being parsed.
     doc: ParsedDocument,
+    /// The documents suspended while a nested object is parsed (the root first).
+    ancestors: Vec<ParsedDocument>,
+    /// Finished nested objects, in block order.
+    nested: Vec<NestedObject>,
 }
 
 impl Parser<'_> {
@@ -180,6 +224,7 @@ impl Parser<'_> {
                 }
                 Ok(())
             }
+            Value::Object(obj) if field.ty == FieldType::Nested => self.nested_object(path, field, obj, dynamic),
             Value::Object(obj) if field.ty == FieldType::Object => {
                 let inner = field.dynamic.unwrap_or(dynamic);
                 self.doc.field_names.insert(path.to_string());
@@ -188,7 +233,7 @@ impl Parser<'_> {
                 }
                 Ok(())
             }
-            _ if field.ty == FieldType::Object => Err(EngineError::MapperParsing(format!(
+            _ if field.ty.is_object_like() => Err(EngineError::MapperParsing(format!(
                 "object mapping for [{path}] tried to parse field [{path}] as object, but found a concrete value"
             ))),
             _ => {
@@ -200,6 +245,42 @@ impl Parser<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Parses one element of a `nested` field into its own document. With
+    /// `include_in_parent` / `include_in_root` its values are also indexed in the enclosing
+    /// document / the root, as OpenSearch does.
+    fn nested_object(
+        &mut self,
+        path: &str,
+        field: &FieldMapping,
+        obj: &serde_json::Map<String, Value>,
+        dynamic: Dynamic,
+    ) -> EngineResult<()> {
+        let inner = field.dynamic.unwrap_or(dynamic);
+        let enclosing = std::mem::take(&mut self.doc);
+        self.ancestors.push(enclosing);
+        let mut parsed = Ok(());
+        self.doc.field_names.insert(path.to_string());
+        for (k, v) in obj {
+            parsed = self.field(path, k, v, inner);
+            if parsed.is_err() {
+                break;
+            }
+        }
+        let enclosing = self.ancestors.pop().unwrap_or_default();
+        let object = std::mem::replace(&mut self.doc, enclosing);
+        parsed?;
+        let flag = |name: &str| field.params.get(name).is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+        if flag("include_in_parent") {
+            merge_values(&mut self.doc, &object);
+        }
+        if flag("include_in_root") && !(flag("include_in_parent") && self.ancestors.is_empty()) {
+            let root = self.ancestors.first_mut().unwrap_or(&mut self.doc);
+            merge_values(root, &object);
+        }
+        self.nested.push(NestedObject { path: path.to_string(), doc: object });
+        Ok(())
     }
 
     /// Records the path and each parent object in `_field_names` (for `exists`).
@@ -244,6 +325,19 @@ impl Parser<'_> {
         }
         Ok(())
     }
+}
+
+/// Adds `from`'s indexed values to `into` (`include_in_parent` / `include_in_root`).
+fn merge_values(into: &mut ParsedDocument, from: &ParsedDocument) {
+    for (src, dst) in [(&from.text, &mut into.text), (&from.kw, &mut into.kw)] {
+        for (path, values) in src {
+            match dst.iter_mut().find(|(p, _)| p == path) {
+                Some((_, vals)) => vals.extend(values.iter().cloned()),
+                None => dst.push((path.clone(), values.clone())),
+            }
+        }
+    }
+    into.field_names.extend(from.field_names.iter().cloned());
 }
 
 fn preview(v: &Value) -> String {
@@ -335,7 +429,7 @@ pub fn coerce(field: &FieldMapping, value: &Value) -> Result<Option<OwnedValue>,
             let ms = fmt.parse_value(value)?;
             Ok(Some(OwnedValue::Date(DateTime::from_timestamp_millis(ms))))
         }
-        FieldType::Object | FieldType::Binary | FieldType::GeoPoint => Err(String::new()),
+        FieldType::Object | FieldType::Nested | FieldType::Binary | FieldType::GeoPoint => Err(String::new()),
     }
 }
 
@@ -346,12 +440,29 @@ fn float_to_int(f: f64) -> Result<i64, String> {
     Ok(f.trunc() as i64)
 }
 
-/// Builds the tantivy document for a parsed source, without the versioning fields (those
+/// Builds the tantivy documents for a parsed source, without the versioning fields (those
 /// are assigned under the index's write lock, see [`add_meta`]).
-pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], parsed: ParsedDocument) -> TantivyDocument {
-    let mut doc = TantivyDocument::new();
-    doc.add_text(fields.id, id);
-    doc.add_bytes(fields.source, source);
+pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], mut parsed: ParsedDocument) -> DocBlock {
+    let nested = std::mem::take(&mut parsed.nested)
+        .into_iter()
+        .map(|object| {
+            let mut doc = TantivyDocument::new();
+            doc.add_text(fields.field_names, NESTED_DOC_TERM);
+            doc.add_text(fields.field_names, nested_path_term(&object.path));
+            doc.add_text(fields.field_names, nested_parent_term(id));
+            add_values(&mut doc, fields, object.doc);
+            doc
+        })
+        .collect();
+    let mut root = TantivyDocument::new();
+    root.add_text(fields.id, id);
+    root.add_bytes(fields.source, source);
+    add_values(&mut root, fields, parsed);
+    DocBlock { nested, root }
+}
+
+/// Adds a parsed document's indexed values (`_field_names`, text, `_kw`) to `doc`.
+fn add_values(doc: &mut TantivyDocument, fields: &IndexFields, parsed: ParsedDocument) {
     for name in &parsed.field_names {
         doc.add_text(fields.field_names, name);
     }
@@ -382,7 +493,6 @@ pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], parsed: ParsedD
     if !parsed.kw.is_empty() {
         doc.add_field_value(fields.kw, &object(parsed.kw));
     }
-    doc
 }
 
 /// Adds `_seq_no`, `_version` and `_primary_term`.

@@ -310,6 +310,7 @@ impl IndexSettings {
         put("mapping.total_fields.limit", limits.total_fields.to_string());
         put("mapping.depth.limit", limits.depth.to_string());
         put("mapping.nested_fields.limit", limits.nested_fields.to_string());
+        put("mapping.nested_objects.limit", limits.nested_objects.to_string());
         put("mapping.field_name_length.limit", limits.field_name_length.to_string());
         json!({ "index": index })
     }

@@ -199,6 +199,7 @@ impl Shard {
         ops: Vec<WalOp>,
     ) -> anyhow::Result<usize> {
         let mut replayed = 0usize;
+        let has_nested = mapping.has_nested();
         for op in ops {
             st.next_seq_no = st.next_seq_no.max(op.seq_no() + 1);
             let writer = st.writer.as_mut().ok_or_else(|| anyhow::anyhow!("index closed"))?;
@@ -207,9 +208,9 @@ impl Shard {
                     let meta = DocMeta { seq_no, version, primary_term };
                     let doc = match write::build_doc(mapping, fields, &id, &source) {
                         Ok((mut doc, _)) => {
-                            crate::document::add_meta(&mut doc, fields, meta);
+                            crate::document::add_meta(&mut doc.root, fields, meta);
                             if let (Some(field), Some(routing)) = (fields.routing, &routing) {
-                                doc.add_text(field, routing);
+                                doc.root.add_text(field, routing);
                             }
                             doc
                         }
@@ -218,12 +219,9 @@ impl Shard {
                             continue;
                         }
                     };
-                    writer.delete_term(Term::from_field_text(fields.id, &id));
-                    writer.add_document(doc)?;
+                    write::add_block(writer, fields, &id, doc, true, has_nested)?;
                 }
-                WalOp::Delete { id, .. } => {
-                    writer.delete_term(Term::from_field_text(fields.id, &id));
-                }
+                WalOp::Delete { id, .. } => write::delete_block(writer, fields, &id, has_nested),
             }
             replayed += 1;
         }

@@ -269,7 +269,8 @@ fn write_path_profile() {
             let mut w: tantivy::IndexWriter = idx.writer_with_num_threads(cfg.indexing_threads(), cfg.writer_memory_bytes()).unwrap();
             let t = Instant::now();
             for (i, s) in sources.iter().enumerate() {
-                let (mut d, _) = write::build_doc(&mapping, &lf, &i.to_string(), s).unwrap();
+                let (block, _) = write::build_doc(&mapping, &lf, &i.to_string(), s).unwrap();
+                let mut d = block.root;
                 crate::document::add_meta(&mut d, &lf, DocMeta { seq_no: i as i64, version: 1, primary_term: 1 });
                 w.add_document(d).unwrap();
             }

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tantivy::{TantivyDocument, Term};
+use tantivy::Term;
+use tantivy::indexer::UserOperation;
 
 use super::shard::Shard;
 use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
-use crate::document::{DocMeta, add_meta, parse_document, to_tantivy};
+use crate::document::{DocBlock, DocMeta, add_meta, nested_parent_term, parse_document, to_tantivy};
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
 use crate::mapping::{Mapping, MappingLimits};
@@ -129,7 +130,7 @@ pub struct WriteResult {
 }
 
 enum Pending {
-    Add { id: String, doc: TantivyDocument, replace: bool },
+    Add { id: String, doc: DocBlock, replace: bool },
     Delete { id: String },
 }
 
@@ -140,7 +141,7 @@ pub(crate) fn build_doc(
     fields: &IndexFields,
     id: &str,
     source: &[u8],
-) -> EngineResult<(TantivyDocument, Option<Mapping>)> {
+) -> EngineResult<(DocBlock, Option<Mapping>)> {
     let value: Value = serde_json::from_slice(source).map_err(|e| {
         EngineError::MapperParsing(format!("failed to parse: {e} (document with id '{id}')"))
     })?;
@@ -225,24 +226,55 @@ struct Prepared {
     /// For `WriteOp::Index`: the id (generated if absent), the source, and the document
     /// built against the mapping snapshot — `Ok(None)` when it must be rebuilt under the lock
     /// because it adds fields.
-    built: Option<(String, bool, Arc<[u8]>, EngineResult<Option<TantivyDocument>>)>,
+    built: Option<(String, bool, Arc<[u8]>, EngineResult<Option<DocBlock>>)>,
 }
 
-fn add_pending(writer: &mut tantivy::IndexWriter, fields: &IndexFields, pending: Vec<Pending>) -> EngineResult<()> {
+/// Hands staged ops to tantivy. In an index with `nested` fields (`has_nested`) a document
+/// is a block (its hidden nested documents, then itself) added as one group, and deleting or
+/// replacing it deletes its nested documents too.
+fn add_pending(writer: &mut tantivy::IndexWriter, fields: &IndexFields, pending: Vec<Pending>, has_nested: bool) -> EngineResult<()> {
     for p in pending {
         match p {
-            Pending::Add { id, doc, replace } => {
-                if replace {
-                    writer.delete_term(Term::from_field_text(fields.id, &id));
-                }
-                writer.add_document(doc)?;
-            }
-            Pending::Delete { id } => {
-                writer.delete_term(Term::from_field_text(fields.id, &id));
-            }
+            Pending::Add { id, doc, replace } => add_block(writer, fields, &id, doc, replace, has_nested)?,
+            Pending::Delete { id } => delete_block(writer, fields, &id, has_nested),
         }
     }
     Ok(())
+}
+
+/// Adds one document's block, replacing the document `id` first when `replace`.
+pub(crate) fn add_block(
+    writer: &mut tantivy::IndexWriter,
+    fields: &IndexFields,
+    id: &str,
+    doc: DocBlock,
+    replace: bool,
+    has_nested: bool,
+) -> tantivy::Result<()> {
+    if !has_nested && doc.nested.is_empty() {
+        if replace {
+            writer.delete_term(Term::from_field_text(fields.id, id));
+        }
+        writer.add_document(doc.root)?;
+        return Ok(());
+    }
+    let mut ops = Vec::with_capacity(doc.nested.len() + 3);
+    if replace {
+        ops.push(UserOperation::Delete(Term::from_field_text(fields.id, id)));
+        ops.push(UserOperation::Delete(Term::from_field_text(fields.field_names, &nested_parent_term(id))));
+    }
+    ops.extend(doc.nested.into_iter().map(UserOperation::Add));
+    ops.push(UserOperation::Add(doc.root));
+    writer.run(ops)?;
+    Ok(())
+}
+
+/// Deletes the document `id` (and its nested documents).
+pub(crate) fn delete_block(writer: &mut tantivy::IndexWriter, fields: &IndexFields, id: &str, has_nested: bool) {
+    writer.delete_term(Term::from_field_text(fields.id, id));
+    if has_nested {
+        writer.delete_term(Term::from_field_text(fields.field_names, &nested_parent_term(id)));
+    }
 }
 
 /// Batches at least this large are parsed on several threads.
@@ -408,6 +440,7 @@ impl Index {
         }
         drop(wal);
         let n = pending.len();
+        let has_nested = mapping.has_nested();
         let WriteState { writer, wal: log, uncommitted, .. } = &mut *st;
         let writer = writer.as_mut().ok_or_else(|| EngineError::IndexNotFound { index: self.name.clone() })?;
         let log: &crate::wal::Wal = log;
@@ -419,13 +452,13 @@ impl Index {
         let (synced, added) = if n >= 64 {
             std::thread::scope(|s| {
                 let sync = s.spawn(|| log.sync());
-                let added = add_pending(writer, &self.fields, pending);
+                let added = add_pending(writer, &self.fields, pending, has_nested);
                 let synced = sync.join().unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")));
                 (synced, added)
             })
         } else {
             let synced = log.sync();
-            let added = if synced.is_ok() { add_pending(writer, &self.fields, pending) } else { Ok(()) };
+            let added = if synced.is_ok() { add_pending(writer, &self.fields, pending, has_nested) } else { Ok(()) };
             (synced, added)
         };
         *uncommitted += n;
@@ -608,7 +641,7 @@ impl Batch<'_> {
         source: Arc<[u8]>,
         routing: Option<String>,
         current: Option<LiveDoc>,
-        prebuilt: Option<TantivyDocument>,
+        prebuilt: Option<DocBlock>,
     ) -> EngineResult<WriteResult> {
         let version = current.as_ref().map(|c| c.meta.version + 1).unwrap_or(1);
         let existed = current.as_ref().is_some_and(|c| c.source.is_some());
@@ -625,9 +658,15 @@ impl Batch<'_> {
                 doc
             }
         };
-        add_meta(&mut doc, &self.index.fields, meta);
+        let nested_limit = self.limits.nested_objects;
+        if doc.nested.len() as u64 > nested_limit {
+            return Err(EngineError::MapperParsing(format!(
+                "The number of nested documents has exceeded the allowed limit of [{nested_limit}]. This limit can be set by changing the [index.mapping.nested_objects.limit] index level setting."
+            )));
+        }
+        add_meta(&mut doc.root, &self.index.fields, meta);
         if let (Some(field), Some(routing)) = (self.index.fields.routing, &routing) {
-            doc.add_text(field, routing);
+            doc.root.add_text(field, routing);
         }
         st.next_seq_no += 1;
         self.wal.push(WalOp::Index {

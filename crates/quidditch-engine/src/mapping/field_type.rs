@@ -30,6 +30,9 @@ pub enum FieldType {
     /// Validated and kept in `_source` only (no geo queries), but `exists` sees it.
     GeoPoint,
     Object,
+    /// An object whose array elements are each indexed as their own hidden document (see
+    /// `document::DocBlock`), so a query matches within one element at a time.
+    Nested,
 }
 
 /// Which of the two tantivy JSON fields holds a mapped path.
@@ -73,6 +76,7 @@ impl FieldType {
             "binary" => FieldType::Binary,
             "geo_point" => FieldType::GeoPoint,
             "object" => FieldType::Object,
+            "nested" => FieldType::Nested,
             _ => return None,
         })
     }
@@ -98,6 +102,7 @@ impl FieldType {
             FieldType::Binary => "binary",
             FieldType::GeoPoint => "geo_point",
             FieldType::Object => "object",
+            FieldType::Nested => "nested",
         }
     }
 
@@ -106,7 +111,7 @@ impl FieldType {
     pub fn target(self) -> Option<JsonTarget> {
         match self {
             FieldType::Text | FieldType::MatchOnlyText => Some(JsonTarget::Text),
-            FieldType::Object | FieldType::Binary | FieldType::GeoPoint => None,
+            FieldType::Object | FieldType::Nested | FieldType::Binary | FieldType::GeoPoint => None,
             _ => Some(JsonTarget::Kw),
         }
     }
@@ -125,7 +130,7 @@ impl FieldType {
             }
             FieldType::Boolean => ValueKind::Bool,
             FieldType::Date | FieldType::DateNanos => ValueKind::Date,
-            FieldType::Object | FieldType::Binary | FieldType::GeoPoint => return None,
+            FieldType::Object | FieldType::Nested | FieldType::Binary | FieldType::GeoPoint => return None,
         })
     }
 
@@ -143,6 +148,11 @@ impl FieldType {
     /// Kept in `_source` and `_field_names` only (validated, never indexed for search).
     pub fn is_source_only(self) -> bool {
         matches!(self, FieldType::Binary | FieldType::GeoPoint)
+    }
+
+    /// Has `properties` (`object`, `nested`).
+    pub fn is_object_like(self) -> bool {
+        matches!(self, FieldType::Object | FieldType::Nested)
     }
 
     /// Analysed text (`text`, `match_only_text`).

@@ -22,9 +22,11 @@ pub struct MappingLimits {
     pub total_fields: u64,
     /// `index.mapping.depth.limit`: the root is depth 1, an object at the root depth 2, …
     pub depth: u64,
-    /// `index.mapping.nested_fields.limit`: `nested` fields (no `nested` type here, so never
-    /// reached; the setting is accepted and validated for compatibility).
+    /// `index.mapping.nested_fields.limit`: how many `nested` fields the mapping may have.
     pub nested_fields: u64,
+    /// `index.mapping.nested_objects.limit`: how many nested objects one document may have
+    /// (all `nested` fields together; checked when the document is written).
+    pub nested_objects: u64,
     /// `index.mapping.field_name_length.limit`: the longest field name (one path segment),
     /// in UTF-16 code units like Java's `String.length()`.
     pub field_name_length: u64,
@@ -32,7 +34,7 @@ pub struct MappingLimits {
 
 impl Default for MappingLimits {
     fn default() -> Self {
-        MappingLimits { total_fields: 1000, depth: 20, nested_fields: 50, field_name_length: i64::MAX as u64 }
+        MappingLimits { total_fields: 1000, depth: 20, nested_fields: 50, nested_objects: 10_000, field_name_length: i64::MAX as u64 }
     }
 }
 
@@ -43,10 +45,11 @@ struct LimitSetting {
     max: u64,
 }
 
-const SETTINGS: [LimitSetting; 4] = [
+const SETTINGS: [LimitSetting; 5] = [
     LimitSetting { key: "mapping.total_fields.limit", min: 0, max: i64::MAX as u64 },
     LimitSetting { key: "mapping.depth.limit", min: 1, max: MAX_DEPTH_LIMIT },
     LimitSetting { key: "mapping.nested_fields.limit", min: 0, max: i64::MAX as u64 },
+    LimitSetting { key: "mapping.nested_objects.limit", min: 0, max: i64::MAX as u64 },
     LimitSetting { key: "mapping.field_name_length.limit", min: 1, max: i64::MAX as u64 },
 ];
 
@@ -62,6 +65,7 @@ impl MappingLimits {
                 "mapping.total_fields.limit" => &mut limits.total_fields,
                 "mapping.depth.limit" => &mut limits.depth,
                 "mapping.nested_fields.limit" => &mut limits.nested_fields,
+                "mapping.nested_objects.limit" => &mut limits.nested_objects,
                 _ => &mut limits.field_name_length,
             };
             *slot = value;
@@ -79,6 +83,13 @@ impl MappingLimits {
                 self.total_fields
             )));
         }
+        let nested = mapping.paths().filter(|f| f.ty == FieldType::Nested).count() as u64;
+        if nested > self.nested_fields {
+            return Err(EngineError::IllegalArgument(format!(
+                "Limit of nested fields [{}] has been exceeded",
+                self.nested_fields
+            )));
+        }
         // Iterative walk: the check must not itself recurse as deep as the input.
         let mut stack: Vec<(String, u64, &FieldMapping)> =
             mapping.properties.iter().map(|(name, f)| (name.clone(), 2, f)).collect();
@@ -88,7 +99,7 @@ impl MappingLimits {
             for sub in field.fields.keys() {
                 self.check_name(sub)?;
             }
-            if field.ty != FieldType::Object {
+            if !field.ty.is_object_like() {
                 continue;
             }
             if depth > self.depth {

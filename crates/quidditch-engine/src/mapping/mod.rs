@@ -114,20 +114,20 @@ impl FieldMapping {
             match key.as_str() {
                 "type" => {}
                 "properties" => {
-                    if ty != FieldType::Object {
+                    if !ty.is_object_like() {
                         return Err(EngineError::MapperParsing(format!(
                             "unknown parameter [properties] on mapper [{path}] of type [{ty}]"
                         )));
                     }
                     field.properties = parse_properties(path, value)?;
                 }
-                "dynamic" if ty == FieldType::Object => {
+                "dynamic" if ty.is_object_like() => {
                     field.dynamic = Some(Dynamic::parse(value, &format!("{path}."))?);
                 }
                 "fields" => {
-                    if ty == FieldType::Object {
+                    if ty.is_object_like() {
                         return Err(EngineError::MapperParsing(format!(
-                            "unknown parameter [fields] on mapper [{path}] of type [object]"
+                            "unknown parameter [fields] on mapper [{path}] of type [{ty}]"
                         )));
                     }
                     let subs = value.as_object().ok_or_else(|| {
@@ -140,9 +140,10 @@ impl FieldMapping {
                         let sub_path = format!("{path}.{name}");
                         validate_field_name(name, &sub_path)?;
                         let sub = FieldMapping::parse(&sub_path, def)?;
-                        if sub.ty == FieldType::Object {
+                        if sub.ty.is_object_like() {
                             return Err(EngineError::MapperParsing(format!(
-                                "Type [object] cannot be used in multi field [{sub_path}]"
+                                "Type [{}] cannot be used in multi field [{sub_path}]",
+                                sub.ty
                             )));
                         }
                         field.fields.insert(name.clone(), sub);
@@ -535,7 +536,7 @@ impl Mapping {
             let entry = props
                 .entry(seg.to_string())
                 .or_insert_with(|| FieldMapping::new(FieldType::Object));
-            if entry.ty != FieldType::Object {
+            if !entry.ty.is_object_like() {
                 return Err(EngineError::MapperParsing(format!(
                     "Could not dynamically add mapping for field [{path}]. Existing mapping for [{walked}] must be of type object but found [{}].",
                     entry.ty
@@ -565,7 +566,7 @@ impl Mapping {
                     let sub_path = format!("{path}.{sub_name}");
                     flat.insert(sub_path.clone(), ResolvedField::new(sub_path, sub, None));
                 }
-                if f.ty == FieldType::Object {
+                if f.ty.is_object_like() {
                     walk(&path, &f.properties, flat);
                 }
             }
@@ -594,7 +595,7 @@ impl Mapping {
         fn index_tree(prefix: &str, props: &BTreeMap<String, FieldMapping>, out: &mut HashMap<String, Arc<FieldMapping>>) {
             for (name, f) in props {
                 let path = join(prefix, name);
-                if f.ty == FieldType::Object {
+                if f.ty.is_object_like() {
                     index_tree(&path, &f.properties, out);
                 }
                 out.insert(path, Arc::new(f.clone()));
@@ -694,6 +695,25 @@ impl Mapping {
     /// Looks up a user field path (`title`, `user.name`, `title.keyword`).
     pub fn resolve(&self, path: &str) -> Option<&ResolvedField> {
         self.flat.get(path)
+    }
+
+    /// The innermost `nested` object holding `path` (`path` itself when it is a nested
+    /// object), if any: the hidden documents a field's values live in.
+    pub fn nested_scope<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let mut scope = None;
+        for (i, _) in path.match_indices('.').chain(std::iter::once((path.len(), ""))) {
+            let prefix = &path[..i];
+            if self.resolve(prefix).is_some_and(|f| f.ty == FieldType::Nested) {
+                scope = Some(prefix);
+            }
+        }
+        scope
+    }
+
+    /// Whether any field is `nested` (the index then has hidden documents to keep out of
+    /// top-level searches).
+    pub fn has_nested(&self) -> bool {
+        self.flat.values().any(|f| f.ty == FieldType::Nested)
     }
 
     /// Every mapped path (leaves, objects and multi-fields), unordered.

@@ -98,6 +98,11 @@ pub trait FieldResolver: Send + Sync {
     fn resolve(&self, field: &str) -> Option<ResolvedField>;
     /// Every mapped leaf field name (including multi-field sub-fields such as `title.keyword`).
     fn field_names(&self) -> Vec<String>;
+    /// Whether `path` is a `nested` object (`Some(false)`: mapped as something else, `None`:
+    /// unmapped).
+    fn is_nested(&self, _path: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// A field resolved against a schema: the tantivy field plus how to build terms for it.

@@ -25,6 +25,7 @@ mod match_phrase;
 mod match_phrase_prefix;
 mod match_query;
 mod multi_match;
+mod nested;
 mod prefix;
 mod query_string;
 mod range;
@@ -65,6 +66,7 @@ pub use match_phrase::MatchPhraseQuery;
 pub use match_phrase_prefix::MatchPhrasePrefixQuery;
 pub use match_query::{MatchQuery, MinimumShouldMatch, Operator};
 pub use multi_match::{MultiMatchQuery, MultiMatchType};
+pub use nested::{NestedQuery, NestedScoreMode, nested_children_of, nested_documents, root_documents};
 pub use prefix::PrefixQuery;
 pub use query_string::{
     FieldCombination, QsNode, QsOccur, QsValue, QueryStringQuery, unescape as unescape_query_text,
@@ -108,6 +110,7 @@ pub enum QueryAst {
     MatchBoolPrefix(MatchBoolPrefixQuery),
     Boosting(BoostingQuery),
     TermsSet(TermsSetQuery),
+    Nested(NestedQuery),
 }
 
 impl QueryAst {
@@ -143,6 +146,7 @@ impl QueryAst {
             QueryAst::MatchBoolPrefix(q) => q.lower(ctx),
             QueryAst::Boosting(q) => q.lower(ctx),
             QueryAst::TermsSet(q) => q.lower(ctx),
+            QueryAst::Nested(q) => q.lower(ctx),
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct LoweringContext<'a> {
     pub tokenizers: &'a tantivy::tokenizer::TokenizerManager,
     /// Resolvers for extension nodes (UDFs); `None` when unavailable.
     pub extensions: Option<&'a dyn QueryExtensions>,
+    /// Inside a `nested` query: its path (the level whose hidden documents the clause runs
+    /// on). `None` at the top level.
+    pub nested_path: Option<&'a str>,
 }
 
 /// Applies an optional `boost` the way OpenSearch does (a multiplier on the clause score).

@@ -13,6 +13,7 @@ mod match_all;
 mod match_phrase;
 mod match_query;
 mod multi_match;
+mod nested;
 mod pattern_term;
 mod prefix;
 mod query_string;
@@ -76,6 +77,7 @@ pub fn parse_query(value: &Value) -> Result<QueryAst, QueryError> {
         "match_phrase_prefix" => extra_queries::parse_match_phrase_prefix(body),
         "match_bool_prefix" => extra_queries::parse_match_bool_prefix(body),
         "simple_query_string" => query_string::parse_simple_query_string(body),
+        "nested" => nested::parse(body),
         other => Err(QueryError::unknown_query(other)),
     }
 }

@@ -129,6 +129,7 @@ pub fn explain(target: &SearchTarget, id: &str, body: Option<&Value>, params: &E
         analysis: mapping.analysis(),
         tokenizers: index.tantivy_index().tokenizers(),
         extensions: None,
+        nested_path: None,
     };
     let query = ast.lower(&ctx)?;
     match explain_doc(&searcher, query.as_ref(), address, None)? {

@@ -26,7 +26,7 @@ const METADATA: &[(&str, &str, bool, bool)] = &[
 fn caps_of(ty: FieldType) -> (bool, bool) {
     match ty {
         FieldType::Text | FieldType::MatchOnlyText => (true, false),
-        FieldType::Object => (false, false),
+        FieldType::Object | FieldType::Nested => (false, false),
         FieldType::Binary => (false, false),
         FieldType::GeoPoint => (true, true),
         _ => (true, true),

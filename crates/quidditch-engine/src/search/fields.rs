@@ -62,7 +62,7 @@ pub(crate) fn check_field_requests(requests: &[FieldRequest], mapping: &Mapping)
 
 /// The `fields` object of one hit (`None` when nothing was found).
 pub(crate) fn hit_fields(requests: &[FieldRequest], mapping: &Mapping, source: &Value) -> Option<Value> {
-    let names: Vec<String> = mapping.paths().filter(|f| f.ty != FieldType::Object).map(|f| f.path.clone()).collect();
+    let names: Vec<String> = mapping.paths().filter(|f| !f.ty.is_object_like()).map(|f| f.path.clone()).collect();
     let mut out = Map::new();
     for r in requests {
         let matched: Vec<&String> = names.iter().filter(|n| *n == &r.pattern || wildcard_glob_match(&r.pattern, n)).collect();
@@ -89,7 +89,7 @@ pub(crate) fn source_values(source: &Value, field: &str, mapping: &Mapping) -> V
     let mut found = lookup(source, field);
     if found.is_empty() {
         if let Some((parent, _)) = field.rsplit_once('.') {
-            if mapping.resolve(parent).is_some_and(|p| p.ty != FieldType::Object) {
+            if mapping.resolve(parent).is_some_and(|p| !p.ty.is_object_like()) {
                 found = lookup(source, parent);
             }
         }

@@ -1,7 +1,9 @@
-//! `filter` and `filters` aggregations (top level). tantivy's filter aggregation takes a
-//! tantivy query string or a typetag-serialized builder, neither of which carries an index
-//! mapping; so Quidditch runs each filter as its own pass: `query AND filter`, counted, with
-//! the sub-aggregations collected by tantivy over that document set.
+//! `filter`, `filters` and `nested` aggregations (top level). tantivy's filter aggregation
+//! takes a tantivy query string or a typetag-serialized builder, neither of which carries an
+//! index mapping; so Quidditch runs each filter as its own pass: `query AND filter`, counted,
+//! with the sub-aggregations collected by tantivy over that document set. A `nested`
+//! aggregation is one such pass over the hidden documents of its path whose root document
+//! matches the query (`query_ast::nested_children_of`).
 
 use serde_json::{Map, Value, json};
 use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
@@ -17,6 +19,8 @@ pub(crate) struct FilterAggPlan {
     pub filters: Vec<(Option<String>, QueryAst)>,
     /// `filters` given as an array: buckets are returned as an array.
     pub anonymous: bool,
+    /// A `nested` aggregation over this path's nested objects (one bucket, no filter).
+    pub nested_path: Option<String>,
     pub sub: Option<Box<PreparedAggs>>,
     pub meta: Option<Value>,
     /// Per filter: matching documents and sub-aggregation results, summed over indices.
@@ -44,6 +48,10 @@ pub(crate) fn split(
             continue;
         };
         let (single, multi) = (d.get("filter"), d.get("filters"));
+        if let Some(nested) = d.get("nested") {
+            plans.push(nested_plan(name, d, nested, mappings)?);
+            continue;
+        }
         if single.is_none() && multi.is_none() {
             rest.insert(name.clone(), def.clone());
             continue;
@@ -82,6 +90,7 @@ pub(crate) fn split(
             name: name.clone(),
             filters,
             anonymous,
+            nested_path: None,
             sub,
             meta: d.get("meta").cloned(),
             counts: vec![0; n],
@@ -89,6 +98,50 @@ pub(crate) fn split(
         });
     }
     Ok((Value::Object(rest), plans))
+}
+
+/// `{"nested": {"path": "comments"}, "aggs": {…}}`: the path must be a `nested` field of
+/// every index searched that maps it.
+fn nested_plan(
+    name: &str,
+    def: &Map<String, Value>,
+    nested: &Value,
+    mappings: &[std::sync::Arc<crate::mapping::Mapping>],
+) -> Result<FilterAggPlan, QueryError> {
+    let mut path = None;
+    for (k, v) in nested.as_object().ok_or_else(|| bad(format!("[nested] of aggregation [{name}] must be an object")))? {
+        match k.as_str() {
+            "path" => path = Some(v.as_str().ok_or_else(|| bad("[nested] [path] must be a string"))?.to_string()),
+            other => return Err(bad(format!("Unexpected token in [nested] aggregation [{name}]: [{other}]"))),
+        }
+    }
+    let path = path.ok_or_else(|| bad(format!("Missing [path] field for nested aggregation [{name}]")))?;
+    for m in mappings {
+        if let Some(f) = m.resolve(&path)
+            && f.ty != crate::mapping::FieldType::Nested
+        {
+            return Err(QueryError::illegal_argument(format!("[nested] nested path [{path}] is not nested")));
+        }
+    }
+    for k in def.keys() {
+        if !matches!(k.as_str(), "nested" | "aggs" | "aggregations" | "meta") {
+            return Err(bad(format!("Found two aggregation type definitions in [{name}]: [nested] and [{k}]")));
+        }
+    }
+    let sub = match def.get("aggs").or_else(|| def.get("aggregations")) {
+        Some(s) => Some(Box::new(PreparedAggs::prepare_nested(s, mappings)?)),
+        None => None,
+    };
+    Ok(FilterAggPlan {
+        name: name.to_string(),
+        filters: vec![(None, QueryAst::match_all())],
+        anonymous: false,
+        nested_path: Some(path),
+        sub,
+        meta: def.get("meta").cloned(),
+        counts: vec![0],
+        sub_results: vec![None],
+    })
 }
 
 /// `query AND filter`, the filter unscored.
@@ -149,6 +202,7 @@ impl FilterAggPlan {
             o.insert("meta".into(), m.clone());
         }
         let key = match (typed_keys, single) {
+            (true, _) if self.nested_path.is_some() => format!("nested#{}", self.name),
             (true, true) => format!("filter#{}", self.name),
             (true, false) => format!("filters#{}", self.name),
             (false, _) => self.name.clone(),

@@ -54,11 +54,15 @@ pub(crate) fn field_kind(ty: FieldType) -> Option<FieldKind> {
         FieldType::Boolean => FieldKind::Boolean,
         FieldType::Date | FieldType::DateNanos => FieldKind::Date,
         // Source-only types resolve like unmapped fields for queries (`exists` still works).
-        FieldType::Object | FieldType::Binary | FieldType::GeoPoint => return None,
+        FieldType::Object | FieldType::Nested | FieldType::Binary | FieldType::GeoPoint => return None,
     })
 }
 
 impl FieldResolver for Mapping {
+    fn is_nested(&self, path: &str) -> Option<bool> {
+        Mapping::resolve(self, path).map(|f| f.ty == FieldType::Nested)
+    }
+
     fn resolve(&self, field: &str) -> Option<query_ast::ResolvedField> {
         let f = Mapping::resolve(self, field)?;
         let kind = field_kind(f.ty)?;
@@ -83,7 +87,7 @@ impl FieldResolver for Mapping {
     fn field_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .paths()
-            .filter(|f| f.ty != FieldType::Object)
+            .filter(|f| !f.ty.is_object_like())
             .map(|f| f.path.clone())
             .collect();
         names.sort();

@@ -70,8 +70,17 @@ impl ShardSnapshot {
         }
     }
 
+    /// Lowers a top-level query: in an index with `nested` fields, restricted to the root
+    /// documents (the hidden nested ones are only reached through `nested` queries).
     pub(crate) fn lower(&self, ast: &QueryAst) -> Result<Box<dyn Query>, QueryError> {
-        self.with_lowering(|ctx| ast.lower(ctx))
+        self.with_lowering(|ctx| {
+            let query = ast.lower(ctx)?;
+            if !self.mapping.has_nested() {
+                return Ok(query);
+            }
+            Ok(Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::MustNot, crate::query_ast::nested_documents(ctx)?)]))
+                as Box<dyn Query>)
+        })
     }
 
     /// Runs `f` with this shard's lowering context (mapping, analysis, schema, UDFs).
@@ -82,6 +91,7 @@ impl ShardSnapshot {
             analysis: self.mapping.analysis(),
             tokenizers: self.index.tantivy_index().tokenizers(),
             extensions: self.udf.as_ref().map(|u| u as &dyn QueryExtensions),
+            nested_path: None,
         };
         f(&ctx)
     }
@@ -351,7 +361,13 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         for filter_plan in &aggs.filters {
             let mut buckets = Vec::with_capacity(filter_plan.filters.len());
             for (_, filter) in &filter_plan.filters {
-                let q = snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?;
+                let q = match &filter_plan.nested_path {
+                    Some(path) => {
+                        let roots = snap.lower(&snap.matching(&plan.query))?;
+                        snap.with_lowering(|ctx| crate::query_ast::nested_children_of(ctx, roots, path))?
+                    }
+                    None => snap.lower(&snap.matching(&super::filter_aggs::filtered(&plan.query, filter)))?,
+                };
                 let sub = filter_plan.sub.as_ref().map(|s| s.collector(tokenizers));
                 let counted = Timed::new((Count, sub), aggs_clock.as_ref());
                 let (doc_count, mut sub) =

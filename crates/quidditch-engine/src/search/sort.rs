@@ -218,7 +218,7 @@ impl ResolvedSort {
                         f.ty
                     )));
                 }
-                if f.ty == FieldType::Object {
+                if f.ty.is_object_like() {
                     return Err(QueryError::illegal_argument(format!(
                         "can't sort on object field [{name}]"
                     )));
