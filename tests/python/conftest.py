@@ -91,7 +91,7 @@ class Server:
         def pump():
             for line in self.proc.stderr:
                 self.log_lines.append(line)
-                m = re.search(r"quidditch listening on (http://[0-9.:]+)", line)
+                m = re.search(r"quidditch listening on (https?://[0-9.:]+)", line)
                 if m and not found.is_set():
                     self.url = m.group(1)
                     found.set()

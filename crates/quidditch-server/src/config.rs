@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub udf: quidditch_udf::UdfConfig,
     /// Index engine settings (commit interval, WAL).
     pub engine: quidditch_engine::EngineConfig,
+    /// TLS on the REST port (PEM files); plain HTTP when unset.
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Users, roles and API keys (off unless `enabled`).
+    pub security: crate::security::SecurityConfig,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +39,8 @@ impl Default for ServerConfig {
             api_key: None,
             udf: Default::default(),
             engine: Default::default(),
+            tls: None,
+            security: Default::default(),
         }
     }
 }

@@ -4,6 +4,8 @@ mod cli;
 mod config;
 mod http;
 mod node;
+mod security;
+mod tls;
 mod index_replication;
 mod udf_replication;
 
@@ -40,6 +42,17 @@ enum Command {
     },
     /// Generate an Ed25519 key pair for signing UDFs.
     Keygen(cli::KeygenArgs),
+    /// Write a self-signed CA, a node certificate and a client certificate for TLS (local use).
+    Certs {
+        /// Directory for ca.pem, node.pem, node-key.pem, client.pem, client-key.pem.
+        #[arg(long, default_value = "./certs")]
+        out: PathBuf,
+        /// Host names and IP addresses the node certificate is valid for.
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+    },
+    /// Print the bcrypt hash of a password (read from stdin) for the security file's `hash`.
+    Passwd,
     /// Offline maintenance of an index's write-ahead log.
     Wal {
         #[command(subcommand)]
@@ -99,6 +112,23 @@ struct ServeArgs {
     /// Cluster mode: the URL the other nodes reach this node at (default: http://<listen address>).
     #[arg(long, requires = "etcd")]
     advertise: Option<String>,
+    /// TLS: the node's certificate chain (PEM); with --tls-key (config `tls.cert`).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS: the node's private key (PEM) (config `tls.key`).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS: require client certificates signed by this CA (PEM) (config `tls.client_ca`).
+    #[arg(long, requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Security on, with the users, roles and role mappings of this file (config
+    /// `security.file`; see docs/security.md).
+    #[arg(long)]
+    security_file: Option<PathBuf>,
+    /// Security on (users from `--security-file` and/or the admin password in
+    /// $QUIDDITCH_ADMIN_PASSWORD).
+    #[arg(long)]
+    security: bool,
 }
 
 /// What `--etcd …` asks for.
@@ -115,6 +145,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args).map(|_| 0),
         Command::Udf { server, json, command } => cli::run_udf(&server, json, command),
         Command::Keygen(args) => cli::run_keygen(args),
+        Command::Certs { out, hosts } => write_certs(&out, &hosts),
+        Command::Passwd => print_password_hash(),
         Command::Wal { command: WalCommand::Salvage { index, config, data_dir } } => salvage_wal(&index, config, data_dir),
     };
     match result {
@@ -149,6 +181,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.python_runtime_dir.filter(|d| !d.as_os_str().is_empty()) {
         config.udf.python.runtime_dir = Some(dir);
     }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(tls::TlsConfig { cert, key, client_ca: args.tls_client_ca });
+    }
+    if let Some(file) = args.security_file {
+        config.security.file = Some(file);
+        config.security.enabled = true;
+    }
+    if args.security {
+        config.security.enabled = true;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
@@ -172,6 +214,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             config.engine.clone(),
             udfs.clone(),
         )?;
+        let security = if config.security.enabled {
+            Some(Arc::new(security::Security::open(&config.security, &config.data_dir)?))
+        } else {
+            None
+        };
+        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let bound = listener.local_addr()?;
         config.listen = bound;
@@ -189,13 +237,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let node = Arc::new(node);
         let config = Arc::new(config);
-        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone(), node: node.clone() };
+        if !bound.ip().is_loopback() && tls.is_none() && security.is_none() {
+            tracing::warn!(
+                "listening on {bound}, reachable from other machines, WITHOUT TLS AND WITHOUT SECURITY: anyone who \
+                 can reach the port can read, write and delete every index (see docs/security.md)"
+            );
+        }
+        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone(), node: node.clone(), security };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // Tests and scripts wait for this exact line to learn the bound port.
-        info!("quidditch listening on http://{bound}");
-        eprintln!("quidditch listening on http://{bound}");
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        info!("quidditch listening on {scheme}://{bound}");
+        eprintln!("quidditch listening on {scheme}://{bound}");
+        let app = http::router(state).into_make_service_with_connect_info::<tls::PeerAddr>();
+        match tls {
+            Some(tls) => {
+                axum::serve(tls::TlsListener::new(listener, tls)?, app)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await?
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?,
+        }
         // Leave first: the other nodes stop counting on this one at once, not a lease TTL later.
         if let Some(cluster) = &node.cluster {
             cluster.leave().await;
@@ -227,6 +288,26 @@ async fn join_cluster(join: JoinArgs, config: &ServerConfig, bound: std::net::So
         started_at_ms: cluster.local().started_at_ms,
         cluster: Some(cluster),
     })
+}
+
+fn write_certs(out: &std::path::Path, hosts: &[String]) -> anyhow::Result<i32> {
+    let certs = tls::generate_certs(out, hosts)?;
+    println!("CA certificate:     {}", certs.ca.display());
+    println!("node certificate:   {} (key {}) for {}", certs.node_cert.display(), certs.node_key.display(), hosts.join(", "));
+    println!("client certificate: {} (key {})", certs.client_cert.display(), certs.client_key.display());
+    println!("serve with: quidditch serve --tls-cert {} --tls-key {}", certs.node_cert.display(), certs.node_key.display());
+    Ok(0)
+}
+
+fn print_password_hash() -> anyhow::Result<i32> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        anyhow::bail!("no password on stdin (e.g. `echo -n 'secret' | quidditch passwd`)");
+    }
+    println!("{}", security::users::hash_password(password)?);
+    Ok(0)
 }
 
 fn salvage_wal(index: &str, config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {

@@ -33,6 +33,24 @@ pub struct AuditEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub duration_ms: f64,
+    /// For the server's security events (authentication failures, permission denials): what
+    /// was asked and from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<AuditRequest>,
+}
+
+/// The request a security event is about.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuditRequest {
+    /// The action refused (`indices:data/read/search`, `udf:use`, …); none for a failed login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indices: Vec<String>,
+    /// The client's address.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// Filters of `GET /api/v1/udfs/_audit`.

@@ -449,6 +449,7 @@ impl LoadedUdf {
             outcome: "failure".into(),
             error: Some(e.to_string()),
             duration_ms: 0.0,
+            request: None,
         });
     }
 }

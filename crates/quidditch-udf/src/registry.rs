@@ -386,6 +386,7 @@ impl UdfRegistry {
             outcome: "success".into(),
             error: None,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request: None,
         });
     }
 
@@ -427,6 +428,7 @@ impl UdfRegistry {
             outcome: "failure".into(),
             error: Some(e.to_string()),
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request: None,
         });
         e
     }
@@ -644,6 +646,7 @@ impl UdfRegistry {
             outcome: "success".into(),
             error: None,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request: None,
         });
         udf
     }
@@ -790,6 +793,7 @@ impl UdfRegistry {
             outcome: "success".into(),
             error: None,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            request: None,
         });
         Ok(udf)
     }

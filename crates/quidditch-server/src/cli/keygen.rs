@@ -5,7 +5,6 @@
 //! key (`<file>.pub`) is 32 bytes in hex, the form the server's `udf.trusted_keys` takes.
 //! `--sign` also reads base64 seeds and PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -76,15 +75,7 @@ fn keygen(args: &KeygenArgs) -> CliResult<()> {
 }
 
 fn write_private(path: &Path, text: &str) -> CliResult<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(text.as_bytes()).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
+    crate::tls::write_private(path, text).map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Reads a private key file: hex or base64 of the 32-byte seed, or a PKCS#8 PEM.

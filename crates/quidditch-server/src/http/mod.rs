@@ -18,6 +18,7 @@ mod nodes;
 mod pit;
 mod scripts;
 mod search;
+pub mod security;
 mod settings_view;
 mod templates;
 mod transport;
@@ -48,36 +49,66 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// This process as a node (single, or a cluster member).
     pub node: Arc<crate::node::LocalNode>,
+    /// Authentication and authorization, when security is enabled.
+    pub security: Option<Arc<crate::security::Security>>,
+}
+
+/// Every module's routes (each declares its URL parameters, `params::ApiRoutes`).
+fn all_routes() -> Vec<params::ApiRoutes> {
+    vec![
+        cluster::routes(),
+        nodes::routes(),
+        indices::routes(),
+        analysis::routes(),
+        aliases::routes(),
+        templates::routes(),
+        documents::routes(),
+        search::routes(),
+        pit::routes(),
+        by_query::routes(),
+        explain::routes(),
+        field_api::routes(),
+        udfs::routes(),
+        scripts::routes(),
+        security::routes(),
+    ]
+}
+
+/// The route templates of the router (`/{index}/_search`, …), for the permission table test.
+#[cfg(test)]
+pub fn route_templates() -> Vec<String> {
+    all_routes().iter().flat_map(|r| r.paths().to_vec()).collect()
 }
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     udfs::inline::InlineUploads::install(&state.udfs, state.config.clone());
     let barrier_state = state.clone();
-    // Every module's routes declare their URL parameters (`params::ApiRoutes`).
-    Router::new()
-        .merge(cluster::routes().into_router())
-        .merge(nodes::routes().into_router())
-        .merge(indices::routes().into_router())
-        .merge(analysis::routes().into_router())
-        .merge(aliases::routes().into_router())
-        .merge(templates::routes().into_router())
-        .merge(documents::routes().into_router())
-        .merge(search::routes().into_router())
-        .merge(pit::routes().into_router())
-        .merge(by_query::routes().into_router())
-        .merge(explain::routes().into_router())
-        .merge(field_api::routes().into_router())
-        .merge(udfs::routes().into_router())
-        .merge(scripts::routes().into_router())
+    let routes = all_routes();
+    let templates: Vec<String> = routes.iter().flat_map(|r| r.paths().to_vec()).collect();
+    let gate = state.security.clone().map(|sec| Arc::new(security::Gate::new(&state, sec, &templates)));
+    let mut router = Router::new();
+    for r in routes {
+        router = router.merge(r.into_router());
+    }
+    let router = router
         .fallback(no_handler)
         .layer(middleware::from_fn_with_state(barrier_state, cluster_sync::udf_registry_barrier))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))
-        .layer(middleware::from_fn(opensearch_errors))
-        // Outermost: handlers and the error shaping above see inflated bodies and plain JSON.
-        .layer(middleware::from_fn(move |req, next| transport::transport(max_body, req, next)))
+        .layer(middleware::from_fn(opensearch_errors));
+    // In front of routing (`Router::layer` runs after it: the router is wrapped as the
+    // fallback of an empty one), so a wildcard can be narrowed to the indices the caller may
+    // read by rewriting the URI before the inner router matches it.
+    let router = match gate {
+        Some(gate) => Router::new()
+            .fallback_service(router)
+            .layer(middleware::from_fn(move |req, next| security::enforce(gate.clone(), req, next))),
+        None => router,
+    };
+    // Outermost: handlers and the error shaping above see inflated bodies and plain JSON.
+    router.layer(middleware::from_fn(move |req, next| transport::transport(max_body, req, next)))
 }
 
 /// A declared `Content-Length` over the limit is refused before the body is read: with
@@ -96,7 +127,7 @@ async fn refuse_oversized_body(max_body: usize, req: Request<Body>, next: Next) 
     next.run(req).await
 }
 
-fn body_too_large() -> ApiError {
+pub(crate) fn body_too_large() -> ApiError {
     ApiError::new(413, "content_too_long_exception", "request body is larger than the configured limit (http.max_content_length)")
 }
 

@@ -135,7 +135,7 @@ pub fn query_names(query: &str) -> Vec<String> {
         .collect()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -173,6 +173,8 @@ async fn check_params(accepts: &'static ApiParams, req: Request<Body>, next: Nex
 #[derive(Default)]
 pub struct ApiRoutes {
     router: Router<AppState>,
+    /// Every path added, for the security layer's route table.
+    paths: Vec<String>,
 }
 
 impl ApiRoutes {
@@ -184,7 +186,14 @@ impl ApiRoutes {
     /// the handler runs.
     pub fn route(self, path: &str, methods: MethodRouter<AppState>, accepts: &'static ApiParams) -> Self {
         let checked = methods.layer(middleware::from_fn(move |req, next| check_params(accepts, req, next)));
-        ApiRoutes { router: self.router.route(path, checked) }
+        let mut paths = self.paths;
+        paths.push(path.to_string());
+        ApiRoutes { router: self.router.route(path, checked), paths }
+    }
+
+    /// The paths (route templates) added so far.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
     }
 
     pub fn into_router(self) -> Router<AppState> {

@@ -24,7 +24,7 @@ fn app_with(config: ServerConfig) -> TestApp {
     let engine = quidditch_engine::Engine::open(&dir.path().join("indices"), config.engine.clone(), udfs.clone())
         .expect("engine");
     let node = Arc::new(crate::node::LocalNode::single(config.listen));
-    let state = AppState { engine, udfs, config: Arc::new(config), node };
+    let state = AppState { engine, udfs, config: Arc::new(config), node, security: None };
     TestApp { router: router(state), _dir: dir }
 }
 
