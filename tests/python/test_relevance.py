@@ -525,6 +525,32 @@ def test_search_analyzer_and_query_analyzer(client):
     assert ids(client, "relevance-search-analyzer", {"match": {"t": {"query": "hello world", "analyzer": "standard"}}}) == ["1"]
 
 
+def test_put_mapping_cannot_change_an_analyzer(client):
+    """Indexed tokens were made by the field's analyzer: OpenSearch refuses to change it (an
+    unset one is `default`), and still accepts a new `search_analyzer` or new fields."""
+    from opensearchpy.exceptions import RequestError
+    index = "relevance-analyzer-update"
+    client.indices.create(index=index, body={"mappings": {"properties": {
+        "t": {"type": "text", "analyzer": "whitespace"}, "plain": {"type": "text"}}}})
+    client.index(index=index, id="1", body={"t": "Hello World", "plain": "Hello World"}, refresh=True)
+    for field, old, new in [("t", "whitespace", "simple"), ("t", "whitespace", None), ("plain", "default", "standard")]:
+        definition = {"type": "text", **({"analyzer": new} if new else {})}
+        with pytest.raises(RequestError) as e:
+            client.indices.put_mapping(index=index, body={"properties": {field: definition}})
+        assert e.value.status_code == 400
+        assert e.value.error == "illegal_argument_exception"
+        assert e.value.info["error"]["reason"] == (
+            f"Mapper for [{field}] conflicts with existing mapper:\n\t"
+            f"Cannot update parameter [analyzer] from [{old}] to [{new or 'default'}]")
+    assert client.indices.get_mapping(index=index)[index]["mappings"]["properties"]["t"] == {"type": "text", "analyzer": "whitespace"}
+    # whitespace keeps case: the stored tokens still answer as before.
+    assert ids(client, index, {"match": {"t": {"query": "Hello", "analyzer": "keyword"}}}) == ["1"]
+    client.indices.put_mapping(index=index, body={"properties": {
+        "t": {"type": "text", "analyzer": "whitespace", "search_analyzer": "simple"}, "u": {"type": "text", "analyzer": "simple"}}})
+    got = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert got["t"]["search_analyzer"] == "simple" and got["u"]["analyzer"] == "simple"
+
+
 def test_unknown_analysis_names_are_400(client):
     from opensearchpy.exceptions import RequestError
     cases = [

@@ -487,7 +487,9 @@ impl Index {
         let _writes: Vec<_> = self.shards.iter().map(|s| s.write.lock()).collect();
         let _meta = self.meta_lock.lock();
         self.ensure_open()?;
-        let merged = self.mapping().merged(update)?;
+        let current = self.mapping();
+        current.check_update(update)?;
+        let merged = current.merged(update)?;
         self.settings.read().mapping_limits().check(&merged)?;
         merged.check_analyzers(merged.analysis())?;
         self.persist_meta(Some(&merged), None)?;

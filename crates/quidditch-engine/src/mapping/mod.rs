@@ -244,11 +244,12 @@ impl FieldMapping {
         }
         if other.format.is_some() && other.format != self.format {
             if self.format.is_some() {
-                return Err(EngineError::IllegalArgument(format!(
-                    "Mapper for [{path}] conflicts with existing mapper:\n\tCannot update parameter [format] from [{}] to [{}]",
+                return Err(parameter_conflict(
+                    path,
+                    "format",
                     self.format.as_deref().unwrap_or_default(),
-                    other.format.as_deref().unwrap_or_default()
-                )));
+                    other.format.as_deref().unwrap_or_default(),
+                ));
             }
             self.format = other.format.clone();
         }
@@ -266,6 +267,38 @@ impl FieldMapping {
         }
         merge_properties(path, &mut self.properties, &other.properties)
     }
+}
+
+/// OpenSearch's refusal of a mapping update that changes a parameter which cannot change.
+fn parameter_conflict(path: &str, parameter: &str, from: &str, to: &str) -> EngineError {
+    EngineError::IllegalArgument(format!(
+        "Mapper for [{path}] conflicts with existing mapper:\n\tCannot update parameter [{parameter}] from [{from}] to [{to}]"
+    ))
+}
+
+/// Refuses what `PUT _mapping` may not change in existing fields beyond what
+/// [`FieldMapping::merge`] checks: a text field's index-time `analyzer` (its indexed tokens
+/// were made by the old one; `default` when unset, as OpenSearch names it). `search_analyzer`
+/// may change. Index templates compose without this check (a later template may redefine).
+fn check_updatable(
+    path: &str,
+    existing: &BTreeMap<String, FieldMapping>,
+    update: &BTreeMap<String, FieldMapping>,
+) -> EngineResult<()> {
+    for (name, new) in update {
+        let Some(old) = existing.get(name) else { continue };
+        let field_path = join(path, name);
+        if old.ty.is_text() && new.ty == old.ty {
+            let analyzer = |f: &FieldMapping| f.params.get("analyzer").and_then(Value::as_str).unwrap_or("default").to_string();
+            let (from, to) = (analyzer(old), analyzer(new));
+            if from != to {
+                return Err(parameter_conflict(&field_path, "analyzer", &from, &to));
+            }
+        }
+        check_updatable(&field_path, &old.properties, &new.properties)?;
+        check_updatable(&field_path, &old.fields, &new.fields)?;
+    }
+    Ok(())
 }
 
 /// The JSON type name of a value, for error messages.
@@ -501,6 +534,13 @@ impl Mapping {
             m.insert("properties".into(), properties_to_json(&self.properties));
         }
         Value::Object(m)
+    }
+
+    /// Whether `PUT _mapping` may apply `update` to this mapping: a changed `analyzer` of an
+    /// existing text field fails with `illegal_argument_exception` like OpenSearch's
+    /// "Cannot update parameter [analyzer]" (type changes fail in [`Mapping::merged`]).
+    pub fn check_update(&self, update: &Mapping) -> EngineResult<()> {
+        check_updatable("", &self.properties, &update.properties)
     }
 
     /// A new mapping with `update` merged in (PUT _mapping). Conflicting type changes fail

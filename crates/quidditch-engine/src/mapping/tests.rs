@@ -96,3 +96,43 @@ fn strict_and_false_dynamic() {
     let (parsed, updated) = parse_document(&off, &json!({"b": 1}), "1").unwrap();
     assert!(updated.is_none() && parsed.kw.is_empty());
 }
+
+/// `PUT _mapping` cannot change an existing text field's index-time analyzer (unset is
+/// `default`), in a multi-field too; `search_analyzer` and new fields may change.
+#[test]
+fn put_mapping_refuses_an_analyzer_change() {
+    let m = Mapping::parse(&json!({"properties": {
+        "t": {"type": "text", "analyzer": "whitespace"},
+        "plain": {"type": "text"},
+        "o": {"properties": {"k": {"type": "keyword", "fields": {"en": {"type": "text", "analyzer": "english"}}}}}
+    }}))
+    .unwrap();
+    let conflict = |update: serde_json::Value| match m.check_update(&Mapping::parse(&update).unwrap()) {
+        Err(EngineError::IllegalArgument(reason)) => reason,
+        other => panic!("expected a conflict for {update}, got {other:?}"),
+    };
+    assert_eq!(
+        conflict(json!({"properties": {"t": {"type": "text", "analyzer": "simple"}}})),
+        "Mapper for [t] conflicts with existing mapper:\n\tCannot update parameter [analyzer] from [whitespace] to [simple]"
+    );
+    assert_eq!(
+        conflict(json!({"properties": {"t": {"type": "text"}}})),
+        "Mapper for [t] conflicts with existing mapper:\n\tCannot update parameter [analyzer] from [whitespace] to [default]"
+    );
+    assert_eq!(
+        conflict(json!({"properties": {"plain": {"type": "text", "analyzer": "standard"}}})),
+        "Mapper for [plain] conflicts with existing mapper:\n\tCannot update parameter [analyzer] from [default] to [standard]"
+    );
+    assert_eq!(
+        conflict(json!({"properties": {"o.k": {"type": "keyword", "fields": {"en": {"type": "text"}}}}})),
+        "Mapper for [o.k.en] conflicts with existing mapper:\n\tCannot update parameter [analyzer] from [english] to [default]"
+    );
+    for fine in [
+        json!({"properties": {"t": {"type": "text", "analyzer": "whitespace", "search_analyzer": "simple"}}}),
+        json!({"properties": {"plain": {"type": "text"}, "new": {"type": "text", "analyzer": "simple"}}}),
+    ] {
+        let update = Mapping::parse(&fine).unwrap();
+        m.check_update(&update).unwrap();
+        m.merged(&update).unwrap();
+    }
+}
