@@ -454,7 +454,9 @@ pub fn to_tantivy(fields: &IndexFields, id: &str, source: &[u8], mut parsed: Par
             doc
         })
         .collect();
-    let mut root = TantivyDocument::new();
+    // The root's buffer holds the source and every indexed value (at most about the source
+    // again, plus paths): sized once instead of grown by copies for larger documents.
+    let mut root = TantivyDocument::with_capacity(id.len() + 2 * source.len() + 256);
     root.add_text(fields.id, id);
     root.add_bytes(fields.source, source);
     add_values(&mut root, fields, parsed);

@@ -279,38 +279,41 @@ pub(crate) fn delete_block(writer: &mut tantivy::IndexWriter, fields: &IndexFiel
 
 /// Batches at least this large are parsed on several threads.
 const PARALLEL_PREPARE_MIN_OPS: usize = 512;
+/// Ops one preparation task takes at a time (amortises the pool's scheduling).
+const PREPARE_CHUNK_OPS: usize = 128;
+
+/// The node's document-preparation pool: one thread per core (at most 4), shared by every
+/// write. Long-lived threads matter here: a document is a few dozen small allocations, and
+/// threads spawned per request start with cold allocator caches (measured: most of the
+/// preparation time went to `malloc` on them).
+fn prepare_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("quidditch-prepare-{i}"))
+            .build()
+            .expect("document preparation thread pool")
+    })
+}
 
 impl Index {
-    /// Parses and builds the documents of a batch, on several threads for large batches
-    /// (a single `_bulk` client should not be limited to one core).
+    /// Parses and builds the documents of a batch, on the preparation pool's threads for
+    /// large batches (a single `_bulk` client should not be limited to one core).
     fn prepare_all(&self, ops: Vec<(WriteOp, Option<String>)>, mapping: &Mapping) -> EngineResult<Vec<Prepared>> {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4);
-        if ops.len() < PARALLEL_PREPARE_MIN_OPS || threads < 2 {
+        use rayon::prelude::*;
+        if ops.len() < PARALLEL_PREPARE_MIN_OPS || prepare_pool().current_num_threads() < 2 {
             return Ok(ops.into_iter().map(|(op, routing)| self.prepare_outside_lock(op, routing, mapping)).collect());
         }
-        let per_thread = ops.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<(WriteOp, Option<String>)>> = Vec::with_capacity(threads);
-        let mut rest = ops.into_iter();
-        loop {
-            let chunk: Vec<(WriteOp, Option<String>)> = rest.by_ref().take(per_thread).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            chunks.push(chunk);
-        }
-        std::thread::scope(|s| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    s.spawn(move || chunk.into_iter().map(|(op, routing)| self.prepare_outside_lock(op, routing, mapping)).collect::<Vec<_>>())
-                })
-                .collect();
-            let mut out = Vec::new();
-            for h in handles {
-                out.extend(h.join().map_err(|_| EngineError::internal("document preparation thread panicked"))?);
-            }
-            Ok(out)
-        })
+        let prepare = || {
+            ops.into_par_iter()
+                .with_min_len(PREPARE_CHUNK_OPS)
+                .map(|(op, routing)| self.prepare_outside_lock(op, routing, mapping))
+                .collect::<Vec<_>>()
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare_pool().install(prepare)))
+            .map_err(|_| EngineError::internal("document preparation thread panicked"))
     }
 
     fn prepare_outside_lock(&self, op: WriteOp, routing: Option<String>, mapping: &Mapping) -> Prepared {
