@@ -56,6 +56,11 @@ struct Args {
     /// Only the `quidditch serve` side (comparing two server builds: `--server-bin`).
     #[arg(long)]
     server_only: bool,
+    /// Where the in-process write path spends its time: CPU per document of each phase
+    /// (JSON parse, mapping, tantivy document, tantivy indexing of the engine's layout) beside
+    /// raw tantivy, instead of the comparison.
+    #[arg(long)]
+    write_profile: bool,
 }
 
 /// A tiny deterministic PRNG (SplitMix64), so both sides and every run see the same data.
@@ -188,6 +193,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 struct SideResult {
     index_secs: f64,
+    /// CPU seconds the server process spent indexing (server side only; less sensitive to
+    /// other load on the machine than the wall clock).
+    index_cpu_secs: Option<f64>,
     docs_per_sec: f64,
     p50: Duration,
     p99: Duration,
@@ -199,6 +207,7 @@ impl SideResult {
     fn new(index_secs: f64, docs: usize, latencies: &[Duration], total_hits: u64) -> SideResult {
         SideResult {
             index_secs,
+            index_cpu_secs: None,
             docs_per_sec: docs as f64 / index_secs,
             p50: percentile(latencies, 0.5),
             p99: percentile(latencies, 0.99),
@@ -218,14 +227,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let docs = generate(args.docs);
     let queries = generate_queries(args.queries + 100);
 
+    if args.write_profile {
+        return write_profile(&args, &docs);
+    }
     if args.server_only {
         eprintln!("quidditch server {}…", args.server_bin.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
         let server = run_server(&args, &docs, &queries)?;
         println!("search-engine benchmark, server only: {} docs, {} queries", args.docs, args.queries);
-        println!("{:<14} {:>12} {:>14} {:>10} {:>10}", "side", "index s", "docs/s", "p50 ms", "p99 ms");
+        println!("{:<14} {:>12} {:>14} {:>10} {:>10} {:>14}", "side", "index s", "docs/s", "p50 ms", "p99 ms", "index CPU s");
         println!(
-            "{:<14} {:>12.2} {:>14.0} {:>10.3} {:>10.3}",
-            "quidditch", server.index_secs, server.docs_per_sec, ms(server.p50), ms(server.p99)
+            "{:<14} {:>12.2} {:>14.0} {:>10.3} {:>10.3} {:>14.2}",
+            "quidditch", server.index_secs, server.docs_per_sec, ms(server.p50), ms(server.p99),
+            server.index_cpu_secs.unwrap_or(f64::NAN)
         );
         println!("total hits over all measured queries: {}", server.total_hits);
         return Ok(());
@@ -266,7 +279,19 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 
 // ------------------------------------------------------------------------------------ raw
 
-fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Result<SideResult> {
+/// The raw side's typed schema and its field handles.
+struct RawFields {
+    id: tantivy::schema::Field,
+    title: tantivy::schema::Field,
+    category: tantivy::schema::Field,
+    price: tantivy::schema::Field,
+    stock: tantivy::schema::Field,
+    created: tantivy::schema::Field,
+    in_stock: tantivy::schema::Field,
+    source: tantivy::schema::Field,
+}
+
+fn raw_schema() -> (Schema, RawFields) {
     let mut b = Schema::builder();
     let id = b.add_text_field("id", STRING | STORED);
     let title = b.add_text_field(
@@ -283,28 +308,50 @@ fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Re
     let created = b.add_date_field("created", INDEXED | FAST);
     let in_stock = b.add_bool_field("in_stock", INDEXED | FAST);
     let source = b.add_bytes_field("source", STORED);
-    let schema = b.build();
     let _ = TEXT;
+    (b.build(), RawFields { id, title, category, price, stock, created, in_stock, source })
+}
 
-    let dir = scratch_dir("raw")?;
-    let index = Index::create_in_dir(&dir, schema)?;
+/// Indexes `docs` the raw way (one writer, the server's threads and memory) and commits;
+/// returns the writer, whose background merges may still run.
+fn index_raw(args: &Args, index: &Index, docs: &[BenchDoc]) -> anyhow::Result<IndexWriter> {
+    let (_, f) = raw_schema();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
-    let start = Instant::now();
     let mut writer: IndexWriter = index.writer_with_num_threads(threads, args.writer_memory_mb * 1_000_000)?;
     for d in docs {
         let src = serde_json::to_vec(&d.source)?;
         writer.add_document(doc!(
-            id => d.id.clone(),
-            title => d.title.clone(),
-            category => d.category.clone(),
-            price => d.price,
-            stock => d.stock,
-            created => DateTime::from_timestamp_millis(d.created_millis),
-            in_stock => d.in_stock,
-            source => src,
+            f.id => d.id.clone(),
+            f.title => d.title.clone(),
+            f.category => d.category.clone(),
+            f.price => d.price,
+            f.stock => d.stock,
+            f.created => DateTime::from_timestamp_millis(d.created_millis),
+            f.in_stock => d.in_stock,
+            f.source => src,
         ))?;
     }
     writer.commit()?;
+    Ok(writer)
+}
+
+/// Raw indexing alone, on a scratch directory.
+fn run_raw_indexing(args: &Args, docs: &[BenchDoc]) -> anyhow::Result<()> {
+    let dir = scratch_dir("raw")?;
+    let index = Index::create_in_dir(&dir, raw_schema().0)?;
+    index_raw(args, &index, docs)?.wait_merging_threads()?;
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Result<SideResult> {
+    let (schema, RawFields { title, category, price, source, .. }) = raw_schema();
+
+    let dir = scratch_dir("raw")?;
+    let index = Index::create_in_dir(&dir, schema)?;
+    let start = Instant::now();
+    let writer = index_raw(args, &index, docs)?;
     let index_secs = start.elapsed().as_secs_f64();
     writer.wait_merging_threads()?;
 
@@ -360,8 +407,137 @@ fn run_raw(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow::Re
     }
     latencies.sort();
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = (stock, created, in_stock);
     Ok(SideResult::new(index_secs, docs.len(), &latencies, total_hits))
+}
+
+// ---------------------------------------------------------------------------- write profile
+
+/// CPU time of the whole process (every thread, user + system), from `/proc/self/stat`:
+/// unlike wall time it does not count what the other tenants of a shared machine run.
+fn process_cpu() -> Duration {
+    cpu_of("self")
+}
+
+/// [`process_cpu`] of process `pid` (`"self"` for this one).
+fn cpu_of(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let field = |i: usize| rest.split_whitespace().nth(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// CPU time of the calling thread (`/proc/thread-self/schedstat`, nanoseconds on CPU).
+fn thread_cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(s.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0))
+}
+
+/// Times `f` on the process's CPU clock and the wall clock.
+fn cpu_and_wall<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Duration, Duration)> {
+    let (cpu, wall) = (process_cpu(), Instant::now());
+    let out = f()?;
+    Ok((out, process_cpu().saturating_sub(cpu), wall.elapsed()))
+}
+
+fn write_profile(args: &Args, docs: &[BenchDoc]) -> anyhow::Result<()> {
+    use quidditch_engine::document::{DocMeta, add_meta, parse_document, to_tantivy};
+    use quidditch_engine::{Engine, EngineConfig, OpType, Refresh, WriteOp};
+
+    let n = docs.len();
+    let per_doc = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    let sources: Vec<Vec<u8>> = docs.iter().map(|d| d.source.to_string().into_bytes()).collect();
+    println!("write profile: {n} docs, CPU microseconds per document (process CPU: all threads)");
+
+    let (_, raw_cpu, raw_wall) = cpu_and_wall(|| run_raw_indexing(args, docs))?;
+    println!("{:<44} {:>8.2} us/doc cpu  {:>8.0} docs/s wall", "raw tantivy: index + commit", per_doc(raw_cpu), n as f64 / raw_wall.as_secs_f64());
+
+    // The engine's phases one by one, on this thread, against a real index's mapping.
+    let dir = scratch_dir("profile")?;
+    let udfs = quidditch_udf::UdfRegistry::open(&dir.join("udfs"), Default::default())?;
+    let engine = Engine::open(&dir.join("indices"), EngineConfig::default(), udfs)?;
+    let index = engine.create_index("bench", Some(&mapping())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mapping = index.mapping();
+    let fields = *index.fields();
+    let t = thread_cpu();
+    let values: Vec<Value> = sources.iter().map(|s| serde_json::from_slice(s)).collect::<Result<_, _>>()?;
+    let parse = thread_cpu() - t;
+    let t = thread_cpu();
+    let parsed: Vec<_> = values
+        .iter()
+        .zip(docs)
+        .map(|(v, d)| parse_document(&mapping, v, &d.id).map(|(p, _)| p))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let map = thread_cpu() - t;
+    let t = thread_cpu();
+    let built: Vec<tantivy::TantivyDocument> = parsed
+        .into_iter()
+        .zip(docs.iter().zip(&sources))
+        .enumerate()
+        .map(|(i, (p, (d, src)))| {
+            let mut doc = to_tantivy(&fields, &d.id, src, p);
+            add_meta(&mut doc, &fields, DocMeta { seq_no: i as i64, version: 1, primary_term: 1 });
+            doc
+        })
+        .collect();
+    let build = thread_cpu() - t;
+    println!("{:<44} {:>8.2} us/doc cpu", "engine: JSON parse (serde_json Value)", per_doc(parse));
+    println!("{:<44} {:>8.2} us/doc cpu", "engine: mapping (parse_document)", per_doc(map));
+    println!("{:<44} {:>8.2} us/doc cpu", "engine: tantivy document (to_tantivy)", per_doc(build));
+
+    // tantivy indexing of the engine's documents (its schema and tokenizers), nothing else.
+    let tantivy_index = index.tantivy_index();
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+    let copy_dir = scratch_dir("profile-tantivy")?;
+    let mut copy = tantivy::Index::create_in_dir(&copy_dir, tantivy_index.schema())?;
+    copy.set_tokenizers(tantivy_index.tokenizers().clone());
+    let (_, idx_cpu, idx_wall) = cpu_and_wall(|| {
+        let mut writer: IndexWriter = copy.writer_with_num_threads(threads, args.writer_memory_mb * 1_000_000)?;
+        for doc in built {
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        Ok(())
+    })?;
+    println!("{:<44} {:>8.2} us/doc cpu  {:>8.0} docs/s wall", "engine layout: tantivy index + commit", per_doc(idx_cpu), n as f64 / idx_wall.as_secs_f64());
+    drop(copy);
+    let _ = std::fs::remove_dir_all(&copy_dir);
+
+    // The whole in-process write path (`Index::write` batches + the final refresh).
+    let batches: Vec<Vec<WriteOp>> = docs
+        .chunks(args.bulk_size.max(1))
+        .zip(sources.chunks(args.bulk_size.max(1)))
+        .map(|(chunk, srcs)| {
+            chunk
+                .iter()
+                .zip(srcs)
+                .map(|(d, s)| WriteOp::Index {
+                    id: Some(d.id.clone()),
+                    source: s.clone(),
+                    op_type: OpType::Index,
+                    if_seq_no: None,
+                    if_primary_term: None,
+                })
+                .collect()
+        })
+        .collect();
+    let (_, all_cpu, all_wall) = cpu_and_wall(|| {
+        for batch in batches {
+            for r in index.write(batch, Refresh::False).map_err(|e| anyhow::anyhow!("{e}"))? {
+                r.map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+        }
+        index.refresh().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    })?;
+    println!("{:<44} {:>8.2} us/doc cpu  {:>8.0} docs/s wall", "engine: Index::write + refresh (1 client)", per_doc(all_cpu), n as f64 / all_wall.as_secs_f64());
+    engine.shutdown()?;
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------ in-process
@@ -600,6 +776,8 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
             body
         })
         .collect();
+    let server_pid = server.child.id().to_string();
+    let cpu_start = cpu_of(&server_pid);
     let start = Instant::now();
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -635,6 +813,7 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
     })?;
     agent.post(&format!("{url}/bench/_refresh")).call()?;
     let index_secs = start.elapsed().as_secs_f64();
+    let index_cpu_secs = cpu_of(&server_pid).saturating_sub(cpu_start).as_secs_f64();
     let count: Value = agent.get(&format!("{url}/bench/_count")).call()?.into_json()?;
     if count["count"].as_u64() != Some(docs.len() as u64) {
         bail!("server has {} documents, expected {}", count["count"], docs.len());
@@ -663,5 +842,5 @@ fn run_server(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
     }
     pings.sort();
     eprintln!("HTTP round trip baseline (GET /): p50 {:.3} ms, p99 {:.3} ms", ms(percentile(&pings, 0.5)), ms(percentile(&pings, 0.99)));
-    Ok(SideResult::new(index_secs, docs.len(), &latencies, total_hits))
+    Ok(SideResult { index_cpu_secs: Some(index_cpu_secs), ..SideResult::new(index_secs, docs.len(), &latencies, total_hits) })
 }
