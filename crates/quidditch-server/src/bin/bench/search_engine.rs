@@ -477,7 +477,7 @@ fn write_profile(args: &Args, docs: &[BenchDoc]) -> anyhow::Result<()> {
         .zip(docs.iter().zip(&sources))
         .enumerate()
         .map(|(i, (p, (d, src)))| {
-            let mut doc = to_tantivy(&fields, &d.id, src, p);
+            let mut doc = to_tantivy(&fields, &d.id, src, p).root;
             add_meta(&mut doc, &fields, DocMeta { seq_no: i as i64, version: 1, primary_term: 1 });
             doc
         })
