@@ -72,7 +72,6 @@ def test_reindex_max_docs(client):
 def test_bad_input(http, client):
     load(client, "bq-bad", 5)
     cases = [
-        ("post", "/bq-bad/_delete_by_query?wait_for_completion=false", {"query": {"match_all": {}}}),
         ("post", "/bq-bad/_delete_by_query?conflicts=maybe", {}),
         ("post", "/bq-bad/_update_by_query", {"script": {"source": "ctx._source.n++"}}),
         ("post", "/bq-bad/_delete_by_query", {"query": {"match_all": {}}, "max_docs": 0}),

@@ -41,11 +41,13 @@ pub struct ByQueryOptions {
     /// Refresh every written index at the end.
     pub refresh: bool,
     pub batch_size: usize,
+    /// Set from outside (`POST _tasks/{id}/_cancel`) to stop the run before its next batch.
+    pub cancelled: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ByQueryOptions {
     fn default() -> Self {
-        ByQueryOptions { proceed_on_conflicts: false, max_docs: None, refresh: false, batch_size: DEFAULT_BATCH_SIZE }
+        ByQueryOptions { proceed_on_conflicts: false, max_docs: None, refresh: false, batch_size: DEFAULT_BATCH_SIZE, cancelled: None }
     }
 }
 
@@ -61,11 +63,13 @@ pub struct ByQueryOutcome {
     pub version_conflicts: u64,
     pub noops: u64,
     pub failures: Vec<Value>,
+    /// Why the run stopped early (`by user request` when its task was cancelled).
+    pub canceled: Option<String>,
 }
 
 impl ByQueryOutcome {
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut body = json!({
             "took": self.took_ms,
             "timed_out": false,
             "total": self.total,
@@ -80,7 +84,11 @@ impl ByQueryOutcome {
             "requests_per_second": -1.0,
             "throttled_until_millis": 0,
             "failures": self.failures,
-        })
+        });
+        if let Some(reason) = &self.canceled {
+            body["canceled"] = json!(reason);
+        }
+        body
     }
 }
 
@@ -101,6 +109,10 @@ pub fn run(
     let mut written: BTreeMap<String, Arc<Index>> = BTreeMap::new();
     let mut remaining = outcome.total;
     'batches: while remaining > 0 {
+        if options.cancelled.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            outcome.canceled = Some("by user request".to_string());
+            break;
+        }
         let batch = cursor.next_batch(options.batch_size.min(remaining as usize))?;
         if batch.is_empty() {
             break;

@@ -42,6 +42,8 @@ pub struct Engine {
     /// The node's budget of open index writers (`max_open_writers`).
     writer_slots: Arc<WriterSlots>,
     pits: crate::search::PitRegistry,
+    /// The cluster-level search limits (`_cluster/settings`).
+    search_limits: crate::search::SearchLimits,
 }
 
 impl std::fmt::Debug for Engine {
@@ -103,6 +105,7 @@ impl Engine {
             scrolls: crate::search::ScrollRegistry::default(),
             writer_slots,
             pits: crate::search::PitRegistry::default(),
+            search_limits: crate::search::SearchLimits::default(),
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -159,6 +162,11 @@ impl Engine {
     /// The node's open points in time.
     pub fn pits(&self) -> &crate::search::PitRegistry {
         &self.pits
+    }
+
+    /// The cluster-level search limits every search reads (`_cluster/settings` sets them).
+    pub fn search_limits(&self) -> &crate::search::SearchLimits {
+        &self.search_limits
     }
 
     /// The UDF registry, for UDF query clauses.

@@ -1,11 +1,13 @@
 //! `quidditch`: the search server (`serve`), the UDF client (`udf …`) and `keygen`.
 
 mod cli;
+mod cluster_settings;
 mod config;
 mod http;
 mod node;
 mod security;
 mod tls;
+mod tasks;
 mod index_replication;
 mod udf_replication;
 
@@ -243,7 +245,21 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                  can reach the port can read, write and delete every index (see docs/security.md)"
             );
         }
-        let state = http::AppState { engine: engine.clone(), udfs, config: config.clone(), node: node.clone(), security };
+        // Cluster mode keeps cluster settings in etcd: the cluster module is to supply an
+        // etcd-backed `PersistentSettingsStore` here (and call `replace_persistent` on changes);
+        // until it does, each node keeps them in its data dir.
+        let settings_store = cluster_settings::FileSettingsStore::in_data_dir(&config.data_dir);
+        let cluster_settings = Arc::new(cluster_settings::ClusterSettings::open(Box::new(settings_store), engine.clone())?);
+        let tasks = tasks::TaskManager::new(node.id.clone());
+        let state = http::AppState {
+            engine: engine.clone(),
+            udfs,
+            config: config.clone(),
+            node: node.clone(),
+            cluster_settings,
+            tasks,
+            security,
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Tests and scripts wait for this exact line to learn the bound port.
         info!("quidditch listening on {scheme}://{bound}");

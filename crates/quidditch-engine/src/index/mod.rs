@@ -470,6 +470,31 @@ impl Index {
             .collect()
     }
 
+    /// Every searchable segment of every shard, in shard order (`_cat/segments`). Reading
+    /// them is not a search: it does not wake a search-idle index.
+    pub fn segments(&self) -> Vec<SegmentInfo> {
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let committed: std::collections::HashSet<tantivy::index::SegmentId> = shard
+                .tantivy_index()
+                .load_metas()
+                .map(|m| m.segments.iter().map(|s| s.id()).collect())
+                .unwrap_or_default();
+            for segment in shard.searcher().segment_readers() {
+                let docs = segment.num_docs() as u64;
+                out.push(SegmentInfo {
+                    shard: shard.number,
+                    id: segment.segment_id().short_uuid_string(),
+                    docs,
+                    deleted: segment.max_doc() as u64 - docs,
+                    bytes: segment.space_usage().map(|u| u.total().get_bytes()).unwrap_or(0),
+                    committed: committed.contains(&segment.segment_id()),
+                });
+            }
+        }
+        out
+    }
+
     /// Bytes on disk (tantivy files + WAL + meta.json).
     pub fn store_size_bytes(&self) -> u64 {
         dir_size(&self.dir)
@@ -588,6 +613,21 @@ impl Index {
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// One searchable tantivy segment of a shard.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub shard: u32,
+    /// tantivy's short segment id.
+    pub id: String,
+    pub docs: u64,
+    /// Deleted documents the segment still holds (until a merge drops them).
+    pub deleted: u64,
+    /// Bytes of the segment's files.
+    pub bytes: u64,
+    /// Whether the last commit lists it (a segment is searchable once refreshed).
+    pub committed: bool,
 }
 
 /// One shard's numbers, for `_cat/shards` and `_stats?level=shards`.

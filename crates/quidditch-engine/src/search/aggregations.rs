@@ -151,6 +151,8 @@ pub struct PreparedAggs {
     top_hits: Vec<TopHitsSpec>,
     /// Top-level `filter`/`filters` aggregations, run as extra passes (see `filter_aggs`).
     pub(crate) filters: Vec<super::filter_aggs::FilterAggPlan>,
+    /// `search.max_buckets` for this request (`SearchRequest::max_buckets`).
+    pub(crate) max_buckets: u32,
 }
 
 fn bad(reason: impl Into<String>) -> QueryError {
@@ -197,7 +199,7 @@ impl PreparedAggs {
         let parse = |v: Value| -> Result<Aggregations, QueryError> {
             serde_json::from_value(v).map_err(|e| bad(format!("failed to parse aggregations: {e}")))
         };
-        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, pipelines, top_hits, filters: Vec::new() })
+        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, pipelines, top_hits, filters: Vec::new(), max_buckets: MAX_BUCKETS })
     }
 
     /// The shard side of OpenSearch's `terms`: cuts every `terms` aggregation of one shard's
@@ -276,7 +278,7 @@ impl PreparedAggs {
         typed_keys: bool,
         doc_count_errors: &[(String, i64)],
     ) -> Result<Value, QueryError> {
-        let limits = AggregationLimitsGuard::new(None, Some(MAX_BUCKETS));
+        let limits = AggregationLimitsGuard::new(None, Some(self.max_buckets));
         let final_result = results.into_final_result(self.request.clone(), limits).map_err(|e| match e {
             tantivy::TantivyError::AggregationError(tantivy::aggregation::AggregationError::BucketLimitExceeded { limit, current }) => {
                 QueryError::new(

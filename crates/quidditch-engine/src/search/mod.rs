@@ -17,6 +17,7 @@ pub mod fields;
 pub mod explain;
 mod filter_aggs;
 pub mod highlight;
+pub mod limits;
 mod pipeline_aggs;
 mod plan;
 pub mod profile;
@@ -32,6 +33,7 @@ pub mod source_filter;
 mod top_hits_agg;
 
 pub use execute::{SearchTarget, search, search_pit, search_targets};
+pub use limits::SearchLimits;
 pub use pit::{PitInfo, PitRegistry};
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};
 pub use request::{PitRef, SearchRequest, Slice, TrackTotalHits};

@@ -53,7 +53,11 @@ impl SearchPlan {
             super::fields::check_field_requests(&req.fields, mapping)?;
         }
         let aggs = match &req.aggs {
-            Some(a) => Some(PreparedAggs::prepare(a, mappings)?),
+            Some(a) => {
+                let mut prepared = PreparedAggs::prepare(a, mappings)?;
+                prepared.max_buckets = req.max_buckets;
+                Some(prepared)
+            }
             None => None,
         };
         // `min_score` filters on the final score: a function_score wrapper with no functions.

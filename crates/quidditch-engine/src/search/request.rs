@@ -83,6 +83,9 @@ pub struct SearchRequest {
     pub collapse: Option<super::collapse::CollapseSpec>,
     /// `rescore`: rescorers applied in order to each shard's top hits (`search::rescore`).
     pub rescore: Vec<super::rescore::RescoreSpec>,
+    /// `search.max_buckets`, a cluster setting rather than a request key: the HTTP layer
+    /// copies the node's current limit (`search::SearchLimits`) in.
+    pub max_buckets: u32,
 }
 
 /// The `pit` object of a search body.
@@ -185,6 +188,7 @@ impl Default for SearchRequest {
             stats_groups: Vec::new(),
             collapse: None,
             rescore: Vec::new(),
+            max_buckets: super::aggregations::MAX_BUCKETS,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! HTTP routes: `POST /{index}/_delete_by_query`, `POST /{index}/_update_by_query` and
 //! `POST /_reindex`. Thin: parse the body and parameters into a search request plus
 //! [`quidditch_engine::by_query`] options, run it on a blocking thread, render the counts.
-//! Every run completes before the response (`wait_for_completion=false` is refused).
+//! A run completes before the response, or with `wait_for_completion=false` runs as a
+//! background task (`crate::tasks`): the answer is its id, its result `GET _tasks/{id}`.
 
 use std::collections::HashMap;
 
@@ -53,11 +54,6 @@ async fn update_by_query(State(state): State<AppState>, Path(index): Path<String
 
 /// The options every run takes from the URL (`body` may set `conflicts` and `max_docs` too).
 fn options(params: &HashMap<String, String>, body: &mut Map<String, Value>) -> Result<ByQueryOptions, ApiError> {
-    if flag(params, "wait_for_completion")? == Some(false) {
-        return Err(ApiError::illegal_argument(
-            "[wait_for_completion=false] is not implemented by Quidditch: the request runs to completion",
-        ));
-    }
     if let Some(slices) = params.get("slices").filter(|s| !matches!(s.as_str(), "1" | "auto")) {
         return Err(ApiError::illegal_argument(format!("[slices={slices}] is not implemented by Quidditch; use 1 or auto")));
     }
@@ -136,16 +132,49 @@ async fn by_query(state: AppState, expr: String, params: HashMap<String, String>
     let options = options(&params, &mut body)?;
     let req = search_request(body, &params)?;
     let engine = state.engine.clone();
-    let outcome = blocking(move || {
+    let (task_action, name) = match action {
+        ByQueryAction::Delete => ("indices:data/write/delete/byquery", "delete-by-query"),
+        _ => ("indices:data/write/update/byquery", "update-by-query"),
+    };
+    let description = format!("{name} [{expr}]");
+    run_or_start(&state, &params, task_action, description, options, move |options| {
         let targets = engine.resolve_search(&expr)?;
         Ok(by_query::run(&targets, &req, Some(engine.udfs()), &action, &options)?)
     })
-    .await?;
-    Ok(render(&outcome))
+    .await
+}
+
+/// Runs `job` and answers its counts, or with `wait_for_completion=false` starts it as a
+/// cancellable background task and answers `{"task": "node:id"}` at once (its result is then
+/// kept for `GET _tasks/{id}`).
+async fn run_or_start(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    task_action: &'static str,
+    description: String,
+    mut options: ByQueryOptions,
+    job: impl FnOnce(ByQueryOptions) -> Result<by_query::ByQueryOutcome, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    if flag(params, "wait_for_completion")? != Some(false) {
+        let outcome = blocking(move || job(options)).await?;
+        let (status, body) = render(&outcome);
+        return Ok(json_response(status, body));
+    }
+    let guard = state.tasks.register(task_action, description, true, None);
+    options.cancelled = Some(guard.task.cancelled.clone());
+    let id = state.tasks.task_id(&guard.task);
+    tokio::spawn(async move {
+        match blocking(move || job(options)).await {
+            Ok(outcome) => guard.task.complete(render(&outcome).1, false),
+            Err(e) => guard.task.complete(e.error_object(), true),
+        }
+        drop(guard);
+    });
+    Ok(json_response(200, serde_json::json!({ "task": id })))
 }
 
 /// The response status is the worst failure's: 409 for a version conflict that aborted.
-fn render(outcome: &by_query::ByQueryOutcome) -> Response {
+fn render(outcome: &by_query::ByQueryOutcome) -> (u16, Value) {
     let mut body = outcome.to_json();
     let mut status = 200;
     if let Some(failures) = body["failures"].as_array_mut() {
@@ -156,7 +185,7 @@ fn render(outcome: &by_query::ByQueryOutcome) -> Response {
             status = status.max(failure_status);
         }
     }
-    json_response(status, body)
+    (status, body)
 }
 
 async fn reindex(State(state): State<AppState>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
@@ -206,7 +235,8 @@ async fn reindex(State(state): State<AppState>, Query(params): Params, body: Byt
     }
     let req = search_request(source, &HashMap::new())?;
     let engine = state.engine.clone();
-    let outcome = blocking(move || {
+    let description = format!("reindex from [{source_expr}] to [{dest_name}]");
+    run_or_start(&state, &params, "indices:data/write/reindex", description, options, move |options| {
         let targets = engine.resolve_search(&source_expr)?;
         if targets.iter().any(|t| t.index.name() == dest_name) {
             return Err(ApiError::bad_request(
@@ -218,8 +248,7 @@ async fn reindex(State(state): State<AppState>, Query(params): Params, body: Byt
         let action = ByQueryAction::CopyTo { dest, dest_routing: dest_routing.or(alias_routing), op_type };
         Ok(by_query::run(&targets, &req, Some(engine.udfs()), &action, &options)?)
     })
-    .await?;
-    Ok(render(&outcome))
+    .await
 }
 
 fn validation(reason: &str) -> ApiError {

@@ -8,7 +8,9 @@ mod analysis;
 pub mod params;
 
 mod by_query;
+mod cat;
 mod cluster;
+mod cluster_settings;
 mod cluster_sync;
 mod documents;
 mod explain;
@@ -20,6 +22,7 @@ mod scripts;
 mod search;
 pub mod security;
 mod settings_view;
+mod tasks;
 mod templates;
 mod transport;
 mod udfs;
@@ -49,6 +52,10 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// This process as a node (single, or a cluster member).
     pub node: Arc<crate::node::LocalNode>,
+    /// `_cluster/settings` (persistent and transient layers).
+    pub cluster_settings: Arc<crate::cluster_settings::ClusterSettings>,
+    /// Running requests and background by-query runs (`_tasks`).
+    pub tasks: Arc<crate::tasks::TaskManager>,
     /// Authentication and authorization, when security is enabled.
     pub security: Option<Arc<crate::security::Security>>,
 }
@@ -57,6 +64,9 @@ pub struct AppState {
 fn all_routes() -> Vec<params::ApiRoutes> {
     vec![
         cluster::routes(),
+        cluster_settings::routes(),
+        cat::routes(),
+        tasks::routes(),
         nodes::routes(),
         indices::routes(),
         analysis::routes(),
@@ -84,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     udfs::inline::InlineUploads::install(&state.udfs, state.config.clone());
     let barrier_state = state.clone();
+    let tasks_state = state.clone();
     let routes = all_routes();
     let templates: Vec<String> = routes.iter().flat_map(|r| r.paths().to_vec()).collect();
     let gate = state.security.clone().map(|sec| Arc::new(security::Gate::new(&state, sec, &templates)));
@@ -94,6 +105,7 @@ pub fn router(state: AppState) -> Router {
     let router = router
         .fallback(no_handler)
         .layer(middleware::from_fn_with_state(barrier_state, cluster_sync::udf_registry_barrier))
+        .layer(middleware::from_fn_with_state(tasks_state, tasks::track_requests))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))

@@ -82,7 +82,8 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let request = SearchRequest::parse(body, params).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?;
+    let mut request = SearchRequest::parse(body, params).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?;
+    request.max_buckets = engine.search_limits().max_buckets();
     if request.pit.is_some() {
         if !expr.is_empty() {
             return Err(ApiError::bad_request(
@@ -94,7 +95,8 @@ fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMa
     }
     let mut targets = engine.resolve_search(expr).map_err(ApiError::from)?;
     engine.apply_indices_boost(&mut targets, &request.indices_boost).map_err(ApiError::from)?;
-    if request.scroll.is_some() {
+    if let Some(keep_alive) = request.scroll {
+        engine.search_limits().check_scroll_keep_alive(keep_alive)?;
         return engine.scrolls().open(&targets, &request, Some(engine.udfs())).map_err(ApiError::from);
     }
     search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
@@ -129,6 +131,9 @@ async fn scroll_next(
         Some(v) => search::request::parse_time_value(&v).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?,
         None => None,
     };
+    if let Some(keep_alive) = keep_alive {
+        state.engine.search_limits().check_scroll_keep_alive(keep_alive)?;
+    }
     let as_int = params.get("rest_total_hits_as_int").is_some_and(|v| v != "false");
     let engine = state.engine.clone();
     let page = blocking(move || engine.scrolls().next(&scroll_id, keep_alive, as_int).map_err(ApiError::from)).await?;

@@ -24,7 +24,11 @@ fn app_with(config: ServerConfig) -> TestApp {
     let engine = quidditch_engine::Engine::open(&dir.path().join("indices"), config.engine.clone(), udfs.clone())
         .expect("engine");
     let node = Arc::new(crate::node::LocalNode::single(config.listen));
-    let state = AppState { engine, udfs, config: Arc::new(config), node, security: None };
+    let store = crate::cluster_settings::FileSettingsStore::in_data_dir(dir.path());
+    let cluster_settings =
+        Arc::new(crate::cluster_settings::ClusterSettings::open(Box::new(store), engine.clone()).expect("cluster settings"));
+    let tasks = crate::tasks::TaskManager::new(node.id.clone());
+    let state = AppState { engine, udfs, config: Arc::new(config), node, cluster_settings, tasks, security: None };
     TestApp { router: router(state), _dir: dir }
 }
 
