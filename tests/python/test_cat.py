@@ -102,7 +102,9 @@ def test_segments(client, indices):
     assert sum(int(r["docs.count"]) for r in a_rows) == indices["cat-a"][2]
     client.delete(index="cat-b", id="0", refresh=True)
     rows = client.cat.segments(index="cat-b", format="json")
-    assert sum(int(r["docs.deleted"]) for r in rows) == 1
+    # tantivy drops a segment whose every document is deleted, so the delete shows as a
+    # deleted document or as a segment fewer.
+    assert sum(int(r["docs.deleted"]) for r in rows) + (3 - len(rows)) == 1
     assert sum(int(r["docs.count"]) for r in rows) == indices["cat-b"][2] - 1
     client.indices.forcemerge(index="cat-b", max_num_segments=1)
     (row,) = client.cat.segments(index="cat-b", format="json")

@@ -56,7 +56,7 @@ def test_background_runs_keep_their_result(client, docs, api):
     assert set(started) == {"task"}
     nid, number = started["task"].rsplit(":", 1)
     assert nid == node_id(client) and number.isdigit()
-    done = client.tasks.get(task_id=started["task"], wait_for_completion=True, timeout="60s")
+    done = client.tasks.get(task_id=started["task"], wait_for_completion=True)
     assert done["completed"] is True
     assert done["task"]["action"].startswith("indices:data/write/") and done["task"]["cancellable"] is True
     response = done["response"]
@@ -82,7 +82,7 @@ def test_cancel_a_background_reindex(client, docs):
         cancelled = client.tasks.cancel(task_id=started["task"])
     except NotFoundError:
         cancelled = None  # it finished first
-    done = client.tasks.get(task_id=started["task"], wait_for_completion=True, timeout="60s")["response"]
+    done = client.tasks.get(task_id=started["task"], wait_for_completion=True)["response"]
     if cancelled is None:
         assert done["created"] == docs and "canceled" not in done
     else:
