@@ -216,10 +216,8 @@ fn decide(
     {
         let mut named = BTreeSet::new();
         let mut inline = false;
-        for text in body_documents(body) {
-            if let Ok(Some(v)) = parse_json_body(&Bytes::copy_from_slice(text)) {
-                collect_udfs(&v, &mut named, &mut inline);
-            }
+        for v in body_values(body) {
+            collect_udfs(&v, &mut named, &mut inline);
         }
         if inline {
             check_udf(sec, p, "udf:use/inline", "*")?;
@@ -318,14 +316,16 @@ fn index_list(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// The NDJSON lines of a body, or the body itself when it is one JSON document.
-fn body_documents(body: &Bytes) -> Vec<&[u8]> {
-    let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
-    if lines.len() > 1 && lines.iter().all(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok()) {
-        lines
-    } else {
-        vec![&body[..]]
+/// The JSON documents of a body: the body itself when it is one document, else its NDJSON
+/// lines (`_msearch`). Each is parsed once.
+fn body_values(body: &Bytes) -> Vec<Value> {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return vec![v];
     }
+    body.split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect()
 }
 
 /// The indices a `_bulk`, `_mget`, `_msearch` or `_aliases` body names (with the path's index

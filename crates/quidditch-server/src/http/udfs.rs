@@ -73,17 +73,13 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, write: bool) -> R
         (None, Some((who, _))) => Ok(who),
         (None, None) => Ok("anonymous".into()),
         (Some(_), _) if !write => Ok("anonymous".into()),
-        (Some(key), Some((who, given))) if constant_time_eq(key.as_bytes(), given.as_bytes()) => Ok(who),
+        (Some(key), Some((who, given))) if crate::security::constant_time_eq(key.as_bytes(), given.as_bytes()) => Ok(who),
         (Some(_), _) => Err(ApiError::new(
             401,
             "security_exception",
             "missing or wrong API key for a UDF write endpoint (send `Authorization: ApiKey <key>` or basic auth with the key as password)",
         )),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Stored metadata plus the versions list, as every read endpoint shows it.

@@ -198,7 +198,6 @@ impl Security {
                 roles.push(role.clone());
             }
         }
-        // The bootstrap admin's role comes from its record, as for file users.
         if let Some(only) = only {
             roles.retain(|r| only.contains(r));
         }
