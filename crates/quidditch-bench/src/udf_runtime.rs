@@ -16,9 +16,9 @@ use quidditch_udf::{LoadedUdf, UdfConfig, UdfRegistry};
 
 use super::common::{Row, instantiation, native_filter, new_instance, per_item, register};
 
-const TRIVIAL: &str = include_str!("../../../../../tests/fixtures/wat/trivial_filter.wat");
-const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
-const BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
+const TRIVIAL: &str = include_str!("../../../tests/fixtures/wat/trivial_filter.wat");
+const FIELD: &str = include_str!("../../../tests/fixtures/wat/field_filter.wat");
+const BATCH: &str = include_str!("../../../tests/fixtures/wat/batch_filter.wat");
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut docs: usize = 1_000_000;

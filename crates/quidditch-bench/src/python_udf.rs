@@ -25,8 +25,8 @@ use quidditch_udf::{
 
 use super::common::{Row, instantiation, native_filter, new_instance, per_item, register};
 
-const FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
-const BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
+const FIELD: &str = include_str!("../../../tests/fixtures/wat/field_filter.wat");
+const BATCH: &str = include_str!("../../../tests/fixtures/wat/batch_filter.wat");
 
 const PYTHON_SOURCE: &str = r#""""Keeps documents whose field `n` is even (benchmark)."""
 

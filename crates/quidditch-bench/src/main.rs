@@ -1,22 +1,13 @@
 //! `bench`: benchmarks, one subcommand per area; results go to BENCHMARKS.md.
 
-#[path = "bench/common.rs"]
 mod common;
-#[path = "bench/search_engine.rs"]
 mod search_engine;
-#[path = "bench/shards.rs"]
 mod shards;
-#[path = "bench/python_udf.rs"]
 mod python_udf;
-#[path = "bench/udf_runtime.rs"]
 mod udf_runtime;
-#[path = "bench/udf_http.rs"]
 mod udf_http;
-#[path = "bench/udf_search.rs"]
 mod udf_search;
-#[path = "bench/udf_sdk.rs"]
 mod udf_sdk;
-#[path = "bench/wal_append.rs"]
 mod wal_append;
 
 fn main() {

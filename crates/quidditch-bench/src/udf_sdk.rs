@@ -19,8 +19,8 @@ use quidditch_udf::{LoadedUdf, UdfConfig, UdfRegistry};
 
 use super::common::{new_instance, register};
 
-const WAT_FIELD: &str = include_str!("../../../../../tests/fixtures/wat/field_filter.wat");
-const WAT_BATCH: &str = include_str!("../../../../../tests/fixtures/wat/batch_filter.wat");
+const WAT_FIELD: &str = include_str!("../../../tests/fixtures/wat/field_filter.wat");
+const WAT_BATCH: &str = include_str!("../../../tests/fixtures/wat/batch_filter.wat");
 const BATCH: usize = 1024;
 
 fn guest_dir() -> PathBuf {
