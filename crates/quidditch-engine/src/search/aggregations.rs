@@ -27,7 +27,7 @@ use crate::query_ast::{DateFormat, FieldKind, QueryError, calendar_bucket_start,
 pub const MAX_BUCKETS: u32 = 65_535;
 
 /// Aggregation types Quidditch accepts (what tantivy implements, OpenSearch names).
-const BUCKET_TYPES: &[&str] = &["terms", "range", "date_range", "histogram", "date_histogram", "composite"];
+const BUCKET_TYPES: &[&str] = &["terms", "rare_terms", "range", "date_range", "histogram", "date_histogram", "composite"];
 const METRIC_TYPES: &[&str] = &[
     "avg", "min", "max", "sum", "stats", "extended_stats", "value_count", "cardinality", "percentiles",
 ];
@@ -48,6 +48,8 @@ struct AggMeta {
     requested_ranges: Option<Vec<(Option<f64>, Option<f64>)>>,
     /// `terms`: how many buckets each shard hands to the reduce.
     terms_cut: Option<TermsShardCut>,
+    /// `rare_terms`: its `max_doc_count` (the buckets kept after the reduce).
+    rare_max_doc_count: Option<u64>,
     /// Pipeline aggregations declared among this aggregation's sub-aggregations.
     pipelines: Vec<PipelineAgg>,
     /// `composite`: its sources, for showing keys and `after_key`.
@@ -448,6 +450,12 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>], parent: Option<&str>) 
             ));
         }
         let terms_cut = (agg_type == "terms").then(|| TermsShardCut::of(name, &body)).transpose()?;
+        let (body, rare_max_doc_count) = if agg_type == "rare_terms" {
+            let (body, max) = rare_terms_as_terms(name, body)?;
+            (body, Some(max))
+        } else {
+            (body, None)
+        };
         let mut composite = None;
         let (body, kind, tantivy_type, calendar) = if agg_type == "composite" {
             let (body, meta) = super::composite_agg::rewrite(name, &body, mappings, field_kind_of)?;
@@ -497,11 +505,62 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>], parent: Option<&str>) 
         out.insert(name.clone(), Value::Object(def_out));
         metas.push((
             name.clone(),
-            AggMeta { agg_type, kind, children, meta, calendar, requested_ranges, terms_cut, pipelines: child_pipelines, composite,
+            AggMeta { agg_type, kind, children, meta, calendar, requested_ranges, terms_cut, rare_max_doc_count, pipelines: child_pipelines, composite,
                       top_hits: child_top_hits, request_body },
         ));
     }
     Ok(Level { tantivy: Value::Object(out), metas, pipelines, top_hits })
+}
+
+/// OpenSearch's bound on `rare_terms`' `max_doc_count`.
+const MAX_RARE_DOC_COUNT: u64 = 100;
+
+/// A `rare_terms` body → the `terms` body that collects it (every term, exactly: shards are
+/// not cut, so a term's reduced count is its true count), and its `max_doc_count`.
+/// OpenSearch approximates with a cuckoo filter (`precision`); counting exactly gives the
+/// same buckets without its false positives.
+fn rare_terms_as_terms(name: &str, body: Map<String, Value>) -> Result<(Map<String, Value>, u64), QueryError> {
+    let mut terms = Map::new();
+    let mut max_doc_count = 1;
+    for (k, v) in body {
+        match k.as_str() {
+            "field" | "include" | "exclude" | "missing" | "value_type" => {
+                terms.insert(k, v);
+            }
+            "max_doc_count" => {
+                max_doc_count = match v.as_u64() {
+                    Some(n) if (1..=MAX_RARE_DOC_COUNT).contains(&n) => n,
+                    Some(n) if n > MAX_RARE_DOC_COUNT => {
+                        return Err(QueryError::illegal_argument(format!(
+                            "[max_doc_count] must be smaller than or equal to [{MAX_RARE_DOC_COUNT}] in [{name}]"
+                        )));
+                    }
+                    _ => return Err(QueryError::illegal_argument(format!("[max_doc_count] must be greater than 0. Found [{v}] in [{name}]"))),
+                }
+            }
+            "precision" => {
+                if v.as_f64().is_none_or(|p| p < 0.00001) {
+                    return Err(QueryError::illegal_argument(format!("[precision] must be greater than 0.00001. Found [{v}] in [{name}]")));
+                }
+            }
+            other => return Err(bad(format!("[rare_terms] unknown field [{other}]"))),
+        }
+    }
+    terms.insert("size".into(), json!(MAX_BUCKETS));
+    terms.insert("order".into(), json!({"_key": "asc"}));
+    Ok((terms, max_doc_count))
+}
+
+/// The reduced buckets of a `rare_terms` aggregation: those with at most `max_doc_count`
+/// documents, rarest first then by key (OpenSearch's order).
+fn keep_rare_buckets(obj: &mut Map<String, Value>, max_doc_count: u64) {
+    obj.remove("doc_count_error_upper_bound");
+    obj.remove("sum_other_doc_count");
+    let Some(Value::Array(buckets)) = obj.get_mut("buckets") else { return };
+    let count = |b: &Value| b.get("doc_count").and_then(Value::as_u64).unwrap_or(0);
+    buckets.retain(|b| count(b) <= max_doc_count);
+    // Stable: buckets come ordered by key.
+    buckets.sort_by_key(count);
 }
 
 /// tantivy's range aggregation rejects overlapping ranges (OpenSearch counts a document in
@@ -562,9 +621,12 @@ fn normalize_ip_include_exclude(name: &str, body: &mut Map<String, Value>) -> Re
                 }
             }
             Some(_) => {
-                return Err(QueryError::illegal_argument(format!(
-                    "Aggregation [{name}] cannot support regular expression style include/exclude settings as they can only be applied to string fields. Use an array of values for include/exclude clauses"
-                )));
+                // OpenSearch raises an `AggregationExecutionException` here: a 500.
+                return Err(QueryError::new(
+                    500,
+                    "aggregation_execution_exception",
+                    format!("Aggregation [{name}] cannot support regular expression style include/exclude settings as they can only be applied to string fields. Use an array of values for include/exclude clauses"),
+                ));
             }
         }
     }
@@ -606,11 +668,24 @@ fn rewrite_body(
     mut body: Map<String, Value>,
     mappings: &[Arc<Mapping>],
 ) -> Result<(Map<String, Value>, Option<FieldKind>, String, Option<(char, u64)>), QueryError> {
-    let kind;
+    // `rare_terms` collects as a `terms` aggregation over every term (`rare_terms_as_terms`).
+    let agg_type = if agg_type == "rare_terms" { "terms" } else { agg_type };
+    let mut kind;
     let mut calendar = None;
+    let value_type = match body.remove("value_type") {
+        None => None,
+        Some(v) => {
+            let hint = v.as_str().unwrap_or_default();
+            Some(super::composite_agg::value_type_kind(hint).ok_or_else(|| {
+                QueryError::illegal_argument(format!("Unknown value type [{hint}] in aggregation [{name}]"))
+            })?)
+        }
+    };
     if let Some(field) = body.get("field").and_then(Value::as_str).map(String::from) {
         let (k, column) = field_kind_of(mappings, &field)?;
-        kind = k;
+        // As OpenSearch's `ValuesSourceConfig`: `value_type` is a hint for an unmapped field
+        // only; a mapped field keeps its own type.
+        kind = k.or(value_type);
         body.insert("field".into(), Value::String(column));
     } else if body.contains_key("script") {
         return Err(QueryError::illegal_argument("scripts in aggregations are not supported"));
@@ -764,6 +839,11 @@ fn rewrite_body(
             }
         }
     }
+    // Boolean columns hold 0/1; tantivy's `missing` takes a number or a string.
+    if let Some(Value::Bool(b)) = body.get("missing").cloned() {
+        body.insert("missing".into(), json!(i64::from(b)));
+        kind = kind.or(Some(FieldKind::Boolean));
+    }
     Ok((body, kind, tantivy_type, calendar))
 }
 
@@ -798,6 +878,8 @@ fn typed_prefix(meta: &AggMeta) -> &'static str {
         ("terms", Some(FieldKind::Long | FieldKind::Date | FieldKind::Boolean)) => "lterms",
         ("terms", Some(FieldKind::Double)) => "dterms",
         ("terms", _) => "sterms",
+        ("rare_terms", Some(FieldKind::Long | FieldKind::Date | FieldKind::Boolean)) => "lrareterms",
+        ("rare_terms", _) => "srareterms",
         ("range", Some(FieldKind::Date)) | ("date_range", _) => "date_range",
         ("range", _) => "range",
         ("histogram", _) => "histogram",
@@ -841,7 +923,7 @@ fn as_int_if_integral(v: &Value) -> Value {
 fn rewrite_bucket(mut bucket: Map<String, Value>, meta: &AggMeta, typed_keys: bool) -> Map<String, Value> {
     let is_date = meta.kind == Some(FieldKind::Date);
     match meta.agg_type.as_str() {
-        "terms" | "histogram" | "date_histogram" => {
+        "terms" | "rare_terms" | "histogram" | "date_histogram" => {
             if let Some(key) = bucket.get("key").cloned() {
                 match meta.kind {
                     Some(FieldKind::Long) => {
@@ -981,6 +1063,9 @@ fn rewrite_one(value: Value, meta: &AggMeta, typed_keys: bool) -> Value {
     if meta.agg_type == "terms" {
         obj.entry("doc_count_error_upper_bound").or_insert(json!(0));
         obj.entry("sum_other_doc_count").or_insert(json!(0));
+    }
+    if let Some(max_doc_count) = meta.rare_max_doc_count {
+        keep_rare_buckets(&mut obj, max_doc_count);
     }
     if let Some(m) = &meta.meta {
         obj.insert("meta".into(), m.clone());

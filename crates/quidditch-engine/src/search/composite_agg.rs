@@ -205,7 +205,7 @@ fn rewrite_source(
 }
 
 /// OpenSearch's `ValueType` names → the kind of values an unmapped field is treated as.
-fn value_type_kind(name: &str) -> Option<FieldKind> {
+pub(super) fn value_type_kind(name: &str) -> Option<FieldKind> {
     Some(match name {
         "string" => FieldKind::Keyword,
         "long" | "integer" | "short" | "byte" => FieldKind::Long,

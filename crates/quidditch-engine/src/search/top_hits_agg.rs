@@ -111,7 +111,7 @@ pub(crate) fn bucket_filter(agg_type: &str, body: &Map<String, Value>, bucket: &
     let key = bucket.get("key").cloned().unwrap_or(Value::Null);
     let unsupported = || QueryError::illegal_argument(format!("[top_hits] is not supported under a [{agg_type}] aggregation"));
     Ok(match agg_type {
-        "terms" => term_filter(field, bucket),
+        "terms" | "rare_terms" => term_filter(field, bucket),
         "histogram" => {
             let interval = body.get("interval").and_then(Value::as_f64).ok_or_else(unsupported)?;
             let from = key.as_f64().ok_or_else(unsupported)?;
