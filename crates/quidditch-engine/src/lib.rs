@@ -2,7 +2,7 @@
 //!
 //! Entry points: [`Engine`] (the set of indices), [`Index`] (one index: mapping, searcher,
 //! writes, realtime get), [`Mapping`] (user field path → tantivy location), [`EngineError`]
-//! (status + OpenSearch error type). The tantivy layout is described in
+//! (what went wrong, in domain terms). The tantivy layout is described in
 //! `docs/architecture.md`.
 
 pub mod alias;
@@ -11,16 +11,16 @@ pub mod analysis;
 pub mod date;
 pub mod document;
 mod engine;
-pub mod error;
+pub(crate) mod error;
 pub mod index;
-pub mod ip;
-pub mod mapping;
+pub(crate) mod ip;
+pub(crate) mod mapping;
 pub mod names;
 pub mod template;
 pub mod query_ast;
 pub mod query_dsl;
 pub mod search;
-pub mod udf_exec;
+pub(crate) mod udf_exec;
 pub mod wal;
 
 use std::time::Duration;

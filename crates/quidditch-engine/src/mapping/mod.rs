@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use dynamic::infer_field;
-pub use field_type::{FieldType, JsonTarget, ValueKind};
+pub use field_type::{FieldType, JsonTarget};
 pub use limits::{MAX_DEPTH_LIMIT, MappingLimits};
 
 use crate::analysis::AnalysisRegistry;

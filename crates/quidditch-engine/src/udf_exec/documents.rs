@@ -93,15 +93,6 @@ impl SegmentDocuments {
         }
         SlotReader::Source(steps)
     }
-
-    /// Whether `path` would be read from a fast-field column (for tests and the benchmark).
-    pub fn is_columnar(&mut self, path: &str) -> bool {
-        let slot = self.resolve(path);
-        matches!(
-            self.slots.get(slot.0 as usize),
-            Some((_, SlotReader::Dense { .. } | SlotReader::Numeric { .. } | SlotReader::Keyword { .. }))
-        )
-    }
 }
 
 fn decode(raw: u64, column_type: ColumnType, kind: FieldKind) -> FieldValue<'static> {

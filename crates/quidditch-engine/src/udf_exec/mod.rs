@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use quidditch_udf::{BoundParams, LoadedUdf};
 
-pub use documents::SegmentDocuments;
 pub use filter::UdfFilterQuery;
 pub use run::{UdfFailure, UdfRun};
 pub use score::{SegmentScoreScript, UdfScoreQuery};
