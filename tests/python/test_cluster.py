@@ -38,7 +38,14 @@ def wait_until(condition, timeout=30.0, what="condition"):
 def test_every_node_sees_the_three_members(cluster):
     names = {f"node-{i}" for i in range(1, 4)}
     for node in cluster.nodes:
-        h = requests.get(f"{node.url}/_cluster/health", timeout=30).json()
+        # The election result reaches each node through its etcd watch, which can trail the
+        # node's first answer right after start: wait for it, then check the whole health body.
+        h = wait_until(
+            lambda: (lambda b: b if b["discovered_cluster_manager"] else None)(
+                requests.get(f"{node.url}/_cluster/health", timeout=30).json()
+            ),
+            what=f"{node.url} to see the elected cluster manager",
+        )
         assert h["cluster_name"] == cluster.name
         assert h["number_of_nodes"] == 3
         assert h["number_of_data_nodes"] == 3
