@@ -288,6 +288,13 @@ impl AliasTable {
         self.indices.get(index)?.get(alias)
     }
 
+    /// An alias is hidden when its definitions say `is_hidden: true` (OpenSearch requires
+    /// every index of a hidden alias to agree).
+    pub fn is_hidden(&self, name: &str) -> bool {
+        let mut metas = self.indices.values().filter_map(|aliases| aliases.get(name)).peekable();
+        metas.peek().is_some() && metas.all(|m| m.is_hidden == Some(true))
+    }
+
     /// Whether any index has this alias.
     pub fn is_alias(&self, name: &str) -> bool {
         self.indices.values().any(|a| a.contains_key(name))

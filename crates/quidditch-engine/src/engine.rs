@@ -13,7 +13,7 @@ use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
 use crate::index::{Index, IndexIdentity, IndexSettings, WriterSlots};
 use crate::mapping::Mapping;
-use crate::names::{self, Reached};
+use crate::names::{self, ExpandWildcards, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
 use crate::query_dsl;
 use crate::search::SearchTarget;
@@ -227,10 +227,24 @@ impl Engine {
     /// [`Engine::resolve_indices`] with how each index was reached (directly or through
     /// which aliases).
     fn resolve_reached(&self, expr: &str) -> Result<Vec<(Arc<Index>, Reached)>, EngineError> {
+        self.resolve_reached_expanding(expr, ExpandWildcards::OPEN_CLOSED)
+    }
+
+    /// [`Engine::resolve_indices`] with `expand_wildcards`: what wildcards and `_all` reach.
+    /// (The default of the other resolvers is open and closed indices, not hidden ones.)
+    pub fn resolve_indices_expanding(&self, expr: &str, expand: ExpandWildcards) -> Result<Vec<Arc<Index>>, EngineError> {
+        Ok(self.resolve_reached_expanding(expr, expand)?.into_iter().map(|(index, _)| index).collect())
+    }
+
+    fn resolve_reached_expanding(&self, expr: &str, expand: ExpandWildcards) -> Result<Vec<(Arc<Index>, Reached)>, EngineError> {
         let map = self.indices.read();
         let existing: Vec<&str> = map.keys().map(String::as_str).collect();
-        let targets = self.aliases.read().targets();
-        let reached = names::resolve_with_aliases(expr, &existing, &targets).map_err(|e| match e {
+        let alias_table = self.aliases.read();
+        let targets = alias_table.targets();
+        let index_state = |name: &str| map.get(name).map_or((false, false), |i| (i.is_closed(), i.is_hidden()));
+        let alias_hidden = |name: &str| alias_table.is_hidden(name);
+        let filter = names::WildcardFilter { expand, index_state: &index_state, alias_hidden: &alias_hidden };
+        let reached = names::resolve_expanding(expr, &existing, &targets, &filter).map_err(|e| match e {
             EngineError::IndexNotFound { index } => self.missing(&index),
             other => other,
         })?;

@@ -62,9 +62,78 @@ pub fn resolve<'a>(expr: &str, existing: impl Iterator<Item = &'a str> + Clone) 
     Ok(resolve_with_aliases(expr, &indices, &AliasTargets::new())?.into_iter().map(|(n, _)| n).collect())
 }
 
+/// `expand_wildcards`: which indices and aliases a wildcard (or `_all`, or an empty
+/// expression) reaches. Concrete names are never filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpandWildcards {
+    pub open: bool,
+    pub closed: bool,
+    pub hidden: bool,
+}
+
+impl ExpandWildcards {
+    pub const OPEN: ExpandWildcards = ExpandWildcards { open: true, closed: false, hidden: false };
+    pub const OPEN_CLOSED: ExpandWildcards = ExpandWildcards { open: true, closed: true, hidden: false };
+    pub const ALL: ExpandWildcards = ExpandWildcards { open: true, closed: true, hidden: true };
+
+    /// Parses OpenSearch's comma list of `open`, `closed`, `hidden`, `none`, `all`.
+    pub fn parse(value: &str) -> EngineResult<ExpandWildcards> {
+        let mut out = ExpandWildcards { open: false, closed: false, hidden: false };
+        for part in value.split(',').map(str::trim) {
+            match part {
+                "open" => out.open = true,
+                "closed" => out.closed = true,
+                "hidden" => out.hidden = true,
+                "all" => out = ExpandWildcards::ALL,
+                "none" => {}
+                other => return Err(EngineError::IllegalArgument(format!("No valid expand wildcard value [{other}]"))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a wildcard `pattern` reaches an index (or alias) `name` in this state. A hidden
+    /// one is reached only when `hidden` is expanded, or when both the pattern and the name
+    /// start with a dot (as OpenSearch does for dot-prefixed hidden indices).
+    pub fn admits(&self, pattern: &str, name: &str, closed: bool, hidden: bool) -> bool {
+        let state = if closed { self.closed } else { self.open };
+        state && (!hidden || self.hidden || (pattern.starts_with('.') && name.starts_with('.')))
+    }
+}
+
+/// What [`resolve_expanding`] needs to know of each index and alias a wildcard may reach.
+pub struct WildcardFilter<'a> {
+    pub expand: ExpandWildcards,
+    /// `(closed, hidden)` of an index.
+    pub index_state: &'a dyn Fn(&str) -> (bool, bool),
+    /// Whether an alias is hidden (`is_hidden`).
+    pub alias_hidden: &'a dyn Fn(&str) -> bool,
+}
+
 /// [`resolve`] over indices and aliases: a concrete alias name (or a wildcard matching one)
 /// stands for the indices it points to. Each index comes once, with how it was reached.
 pub fn resolve_with_aliases(expr: &str, indices: &[&str], aliases: &AliasTargets) -> EngineResult<Vec<(String, Reached)>> {
+    let filter = WildcardFilter { expand: ExpandWildcards::ALL, index_state: &|_| (false, false), alias_hidden: &|_| false };
+    resolve_expanding(expr, indices, aliases, &filter)
+}
+
+/// [`resolve_with_aliases`] where wildcards (and `_all`) reach only what `filter` admits: an
+/// index by its state, an alias by its hiddenness and then its indices by their open/closed
+/// state (a hidden index behind a visible alias is reached through it).
+pub fn resolve_expanding(
+    expr: &str,
+    indices: &[&str],
+    aliases: &AliasTargets,
+    filter: &WildcardFilter,
+) -> EngineResult<Vec<(String, Reached)>> {
+    let admits_index = |pattern: &str, name: &str| {
+        let (closed, hidden) = (filter.index_state)(name);
+        filter.expand.admits(pattern, name, closed, hidden)
+    };
+    let admits_aliased = |name: &str| {
+        let (closed, _) = (filter.index_state)(name);
+        if closed { filter.expand.closed } else { filter.expand.open }
+    };
     let expr = expr.trim();
     let mut out: Vec<(String, Reached)> = Vec::new();
     fn add(out: &mut Vec<(String, Reached)>, index: &str, via: Option<&str>) {
@@ -81,12 +150,12 @@ pub fn resolve_with_aliases(expr: &str, indices: &[&str], aliases: &AliasTargets
         }
     }
     if expr.is_empty() || expr == "_all" {
-        return Ok(indices.iter().map(|n| (n.to_string(), Reached::Directly)).collect());
+        return Ok(indices.iter().filter(|n| admits_index("*", n)).map(|n| (n.to_string(), Reached::Directly)).collect());
     }
     let mut saw_wildcard = false;
     for part in expr.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if part == "_all" {
-            for n in indices {
+            for n in indices.iter().filter(|n| admits_index("*", n)) {
                 add(&mut out, n, None);
             }
             saw_wildcard = true;
@@ -102,13 +171,14 @@ pub fn resolve_with_aliases(expr: &str, indices: &[&str], aliases: &AliasTargets
         } else if is_pattern(part) {
             saw_wildcard = true;
             for n in indices {
-                if matches(part, n) {
+                if matches(part, n) && admits_index(part, n) {
                     add(&mut out, n, None);
                 }
             }
             for (alias, targets) in aliases {
-                if matches(part, alias) {
-                    for n in targets {
+                let hidden = (filter.alias_hidden)(alias);
+                if matches(part, alias) && filter.expand.admits(part, alias, false, hidden) {
+                    for n in targets.iter().filter(|n| admits_aliased(n)) {
                         add(&mut out, n, Some(alias));
                     }
                 }
@@ -169,5 +239,33 @@ mod tests {
         assert_eq!(r("only*"), vec![("b".into(), via(&["only-b"]))]);
         assert_eq!(r("*,-both"), vec![("a".into(), Reached::Directly), ("b".into(), Reached::Directly), ("logs-1".into(), Reached::Directly)]);
         assert!(resolve_with_aliases("nope", &names, &aliases).is_err());
+    }
+
+    #[test]
+    fn wildcards_follow_expand_wildcards() {
+        // "c" is closed, "h" and ".dot" hidden; alias "vis" (visible) points at "h".
+        let names = [".dot", "c", "h", "o"];
+        let aliases: AliasTargets = [("vis".to_string(), vec!["h".to_string()])].into_iter().collect();
+        let state = |n: &str| (n == "c", n == "h" || n == ".dot");
+        let r = |e: &str, expand: &str| {
+            let filter = WildcardFilter {
+                expand: ExpandWildcards::parse(expand).unwrap(),
+                index_state: &state,
+                alias_hidden: &|_| false,
+            };
+            resolve_expanding(e, &names, &aliases, &filter).unwrap().into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+        };
+        assert_eq!(r("_all", "open"), vec!["o"]);
+        // `*` also matches the visible alias, which reaches its hidden index.
+        assert_eq!(r("*", "open"), vec!["o", "h"]);
+        assert_eq!(r("_all", "open,closed"), vec!["c", "o"]);
+        assert_eq!(r("", "all"), vec![".dot", "c", "h", "o"]);
+        assert_eq!(r("*", "none"), Vec::<String>::new());
+        // A dot pattern reaches a dot-prefixed hidden index; a concrete name is never filtered.
+        assert_eq!(r(".*", "open"), vec![".dot"]);
+        assert_eq!(r("h,c", "open"), vec!["h", "c"]);
+        // A hidden index behind a visible alias is reached through the alias.
+        assert_eq!(r("v*", "open"), vec!["h"]);
+        assert!(ExpandWildcards::parse("opn").is_err());
     }
 }

@@ -25,7 +25,7 @@ import yaml
 
 SUPPORTED_FEATURES = {"headers", "warnings", "warnings_regex", "allowed_warnings",
                       "allowed_warnings_regex", "node_selector", "contains", "default_shards",
-                      "stash_in_path", "stash_in_key"}
+                      "stash_in_path", "stash_in_key", "arbitrary_key"}
 
 CATCH_STATUS = {
     "bad_request": [400], "unauthorized": [401], "forbidden": [403], "missing": [404],
@@ -186,6 +186,11 @@ class Runner:
                     cur = cur[int(key)]
                 except (ValueError, IndexError):
                     raise Failure(f"path [{path}]: no element [{key}]")
+            elif isinstance(cur, dict) and key == "_arbitrary_key_":
+                # Java's ObjectPath: the meta-key evaluates to one key of the map (not its value).
+                if not cur or key in cur:
+                    raise Failure(f"path [{path}]: [_arbitrary_key_] of {json.dumps(cur)[:300]}")
+                cur = next(iter(cur))
             elif isinstance(cur, dict):
                 if key not in cur:
                     raise Failure(f"path [{path}]: no key [{key}] in {json.dumps(cur)[:300]}")
@@ -343,7 +348,8 @@ class Runner:
 
     # ---- files ---------------------------------------------------------------------------
     def wipe(self):
-        r = requests.get(self.base_url + "/_cat/indices?format=json", timeout=30)
+        # Hidden indices too: the Java runner wipes with expand_wildcards=all.
+        r = requests.get(self.base_url + "/_cat/indices?format=json&expand_wildcards=all", timeout=30)
         if r.status_code == 200:
             for row in r.json():
                 requests.delete(self.base_url + "/" + urllib.parse.quote(row["index"]), timeout=30)

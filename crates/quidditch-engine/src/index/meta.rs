@@ -238,6 +238,12 @@ impl IndexSettings {
         self.values.get("number_of_replicas").and_then(as_u64).unwrap_or(1)
     }
 
+    /// `index.hidden`: wildcards reach the index only when `expand_wildcards` includes
+    /// `hidden` (or a dot pattern names a dot-prefixed index).
+    pub fn is_hidden(&self) -> bool {
+        matches!(self.values.get("hidden"), Some(Value::Bool(true))) || self.values.get("hidden").and_then(Value::as_str) == Some("true")
+    }
+
     /// The `analysis` settings tree (given nested or as dotted `analysis.*` keys).
     pub fn analysis(&self) -> Option<Value> {
         self.tree("analysis")

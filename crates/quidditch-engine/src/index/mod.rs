@@ -261,6 +261,11 @@ impl Index {
         self.settings.read().clone()
     }
 
+    /// `index.hidden` (see [`IndexSettings::is_hidden`]).
+    pub fn is_hidden(&self) -> bool {
+        self.settings.read().is_hidden()
+    }
+
     /// Number of primary shards (fixed at creation).
     pub fn number_of_shards(&self) -> u32 {
         self.routing.number_of_shards

@@ -11,7 +11,9 @@ use axum::routing::get;
 use quidditch_engine::Index;
 use serde_json::{Map, Value, json};
 
-use super::indices::{Params, flag};
+use quidditch_engine::names::ExpandWildcards;
+
+use super::indices::{Params, expand_wildcards, flag};
 use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response};
 use crate::node::LocalNode;
@@ -24,13 +26,14 @@ pub const OPENSEARCH_VERSION: &str = "2.11.0";
 const HEALTH: ApiParams = ApiParams::new(&[
     "level", "wait_for_status", "wait_for_active_shards", "wait_for_nodes", "wait_for_events", "timeout",
     "master_timeout", "cluster_manager_timeout", "local", "wait_for_no_initializing_shards",
-    "wait_for_no_relocating_shards",
-])
-.not_implemented(&["expand_wildcards"]);
+    "wait_for_no_relocating_shards", "expand_wildcards",
+]);
 const CAT_INDICES: ApiParams =
-    ApiParams::new(&["h", "s", "v", "help", "bytes", "health", "local", "master_timeout", "cluster_manager_timeout"])
-        .not_implemented(&["expand_wildcards", "include_unloaded_segments", "pri", "time"]);
-const CAT_HEALTH: ApiParams = ApiParams::new(&["h", "s", "v", "help"]).not_implemented(&["time", "ts"]);
+    ApiParams::new(&[
+        "h", "s", "v", "help", "bytes", "health", "local", "master_timeout", "cluster_manager_timeout", "expand_wildcards",
+    ])
+    .not_implemented(&["include_unloaded_segments", "pri", "time"]);
+const CAT_HEALTH: ApiParams = ApiParams::new(&["h", "s", "v", "help", "ts"]).not_implemented(&["time"]);
 const CAT_SHARDS: ApiParams =
     ApiParams::new(&["h", "s", "v", "help", "bytes", "local", "master_timeout", "cluster_manager_timeout"])
         .not_implemented(&["time"]);
@@ -249,10 +252,15 @@ async fn health_for(
     Path(expr): Path<String>,
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
+    // Health looks at every state by default (OpenSearch's `lenientExpandHidden`).
+    let expand = expand_wildcards(&params, ExpandWildcards::ALL)?;
     wait_for_health(&state, &params, || {
         let unavailable = state.engine.resolve_unavailable(&expr);
-        let indices =
-            if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
+        let indices = if unavailable.is_empty() {
+            state.engine.resolve_indices_expanding(&expr, expand)?
+        } else {
+            state.engine.resolve_indices_lenient(&expr)
+        };
         Ok((indices, unavailable))
     })
     .await
@@ -499,8 +507,11 @@ fn cat_indices_table(
     })
 }
 
+/// `_cat/indices` lists open and closed indices, hidden ones only when asked
+/// (OpenSearch's `strictExpand`).
 async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
-    let indices = state.engine.list();
+    let expand = expand_wildcards(&params, ExpandWildcards::OPEN_CLOSED)?;
+    let indices = state.engine.resolve_indices_expanding("", expand)?;
     let unavailable = state.engine.unavailable();
     let table = tokio::task::spawn_blocking(move || {
         let t = cat_indices_table(&indices, &unavailable, &params);
@@ -517,7 +528,12 @@ async fn cat_indices_for(
     axum::extract::Query(params): Params,
 ) -> Result<Response, ApiError> {
     let unavailable = state.engine.resolve_unavailable(&expr);
-    let indices = if unavailable.is_empty() { state.engine.resolve_indices(&expr)? } else { state.engine.resolve_indices_lenient(&expr) };
+    let expand = expand_wildcards(&params, ExpandWildcards::OPEN_CLOSED)?;
+    let indices = if unavailable.is_empty() {
+        state.engine.resolve_indices_expanding(&expr, expand)?
+    } else {
+        state.engine.resolve_indices_lenient(&expr)
+    };
     cat_indices_table(&indices, &unavailable, &params)?.render(&params)
 }
 
@@ -635,11 +651,13 @@ async fn cat_health(State(state): State<AppState>, axum::extract::Query(params):
         "active_shards_percent",
         format!("{:.1}%", h["active_shards_percent_as_number"].as_f64().unwrap_or(100.0)),
     );
-    CatTable { columns: HEALTH_COLUMNS, default: &[
+    const WITH_TIME: &[&str] = &[
         "epoch", "timestamp", "cluster", "status", "node.total", "node.data", "discovered_cluster_manager",
         "shards", "pri", "relo", "init", "unassign", "pending_tasks", "max_task_wait_time", "active_shards_percent",
-    ], rows: vec![r] }
-    .render(&params)
+    ];
+    // `ts=false` drops the time columns from the default set (OpenSearch's `ts`).
+    let default = if flag(&params, "ts")? == Some(false) { &WITH_TIME[2..] } else { WITH_TIME };
+    CatTable { columns: HEALTH_COLUMNS, default, rows: vec![r] }.render(&params)
 }
 
 const ALIAS_COLUMNS: &[(&str, &[&str], bool)] = &[

@@ -121,6 +121,18 @@ pub(super) fn flag(params: &HashMap<String, String>, key: &str) -> Result<Option
     }
 }
 
+/// `?expand_wildcards=` (`open`, `closed`, `hidden`, `none`, `all`, comma-separated), or the
+/// API's default.
+pub(super) fn expand_wildcards(
+    params: &HashMap<String, String>,
+    default: quidditch_engine::names::ExpandWildcards,
+) -> Result<quidditch_engine::names::ExpandWildcards, ApiError> {
+    match params.get("expand_wildcards") {
+        None => Ok(default),
+        Some(v) => Ok(quidditch_engine::names::ExpandWildcards::parse(v)?),
+    }
+}
+
 async fn create_index(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?;
     let warning = soft_deletes_disabled(body.as_ref()).then(|| {
