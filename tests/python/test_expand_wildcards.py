@@ -55,3 +55,27 @@ def test_expand_wildcards_picks_open_and_closed(client):
         assert e.value.info["error"]["type"] == "illegal_argument_exception"
     finally:
         client.indices.delete(index="ewc-open,ewc-closed")
+
+
+def test_docs_example(server_factory):
+    """Runs the curl example of docs/rest-api.md's hidden-indices section on a fresh server
+    holding one visible index."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from test_documents import json_values
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
+    section = doc.split("<!-- rest-api:hidden:begin -->")[1].split("<!-- rest-api:hidden:end -->")[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    srv = server_factory()
+    srv.client().indices.create(index="books", body={"settings": {"number_of_replicas": 0}})
+    script = "set -e\n" + block.replace("localhost:9200", srv.url.removeprefix("http://"))
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    created, listed, listed_all, health = json_values(r.stdout)
+    assert created["acknowledged"] is True and created["index"] == ".internal"
+    assert [row["index"] for row in listed] == ["books"]
+    assert sorted(row["index"] for row in listed_all) == [".internal", "books"]
+    assert sorted(health["indices"]) == [".internal", "books"]
