@@ -10,6 +10,7 @@
 //! | `metadata/indices/<name>` | [`crate::indices::ReplicatedIndex`] as JSON | until the index is deleted |
 //! | `metadata/deleted/<uuid>` | the deleted index's name (a tombstone for nodes that were down) | permanent |
 //! | `metadata/revision` | rewritten by every index metadata change: its modification revision is the metadata revision | permanent |
+//! | `allocation/<index>` | [`crate::IndexAllocation`] as JSON (uuid, node per shard), written by the manager | until the index is deleted |
 //!
 //! Several clusters can share one etcd: they differ by `<cluster>`.
 
@@ -90,6 +91,15 @@ impl Keys {
         format!("{}metadata/revision", self.root)
     }
 
+    /// Prefix of the shard allocation records.
+    pub fn allocations(&self) -> String {
+        format!("{}allocation/", self.root)
+    }
+
+    pub fn allocation(&self, index: &str) -> String {
+        format!("{}allocation/{index}", self.root)
+    }
+
     /// The election name for the cluster manager (etcd appends `/<lease id>` per candidate).
     pub fn manager_election(&self) -> String {
         format!("{}election/manager", self.root)
@@ -114,5 +124,6 @@ mod tests {
         assert!(a.index("i").starts_with(&a.indices()) && a.indices().starts_with(&a.metadata()));
         assert!(a.deleted_index("u").starts_with(&a.metadata()) && a.metadata_revision().starts_with(&a.metadata()));
         assert!(!a.metadata_revision().starts_with(&a.indices()));
+        assert!(a.allocation("i").starts_with(&a.allocations()) && !a.allocations().starts_with(&a.metadata()));
     }
 }

@@ -15,11 +15,14 @@
 //!   node's own registry);
 //! - [`indices`] replicates index metadata (create, delete, mapping changes), applied by
 //!   every node's own engine;
+//! - [`allocation`] places the shards on the nodes (decided by the elected manager, followed
+//!   by every node);
 //! - [`peer::PeerClient`] calls the other nodes' HTTP APIs (fan-out of `_nodes/stats`);
 //! - [`keys::Keys`] is the one place the layout of the state in etcd is spelled out.
 //!
 //! Without `--etcd` none of this runs: the server is today's embedded single node.
 
+pub mod allocation;
 pub mod error;
 pub mod indices;
 pub mod keys;
@@ -29,10 +32,11 @@ pub mod peer;
 pub mod udfs;
 pub mod view;
 
+pub use allocation::IndexAllocation;
 pub use error::ClusterError;
 pub use indices::{LocalIndices, ReplicatedIndex};
 pub use membership::{Cluster, ClusterConfig, LEASE_TTL_SECS};
 pub use node::NodeInfo;
-pub use peer::PeerClient;
+pub use peer::{FORWARDED_HEADER, PeerClient, PeerResponse, SECRET_HEADER};
 pub use udfs::{LocalUdfs, ReplicatedUdf};
 pub use view::ClusterView;

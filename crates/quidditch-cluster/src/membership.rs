@@ -40,6 +40,8 @@ pub struct ClusterConfig {
     pub node_id: String,
     /// URL this node's HTTP API is reached at by the other nodes.
     pub http_url: String,
+    /// Shared by every node: node-to-node calls carry it and are refused without it.
+    pub secret: Option<String>,
 }
 
 impl ClusterConfig {
@@ -81,6 +83,10 @@ pub struct Cluster {
     pub(crate) indices_applied: tokio::sync::watch::Sender<i64>,
     /// Serializes this node's index metadata changes (`indices.rs`).
     pub(crate) index_lock: tokio::sync::Mutex<()>,
+    /// Shard allocation records as last seen, with their modification revision (`allocation.rs`).
+    pub(crate) allocations: RwLock<std::collections::BTreeMap<String, (crate::IndexAllocation, i64)>>,
+    /// This node's key in the manager election while it is the elected manager.
+    pub(crate) election_key: RwLock<Option<Vec<u8>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -126,6 +132,7 @@ impl Cluster {
             started_at_ms,
         };
         let (changes, _) = tokio::sync::watch::channel(0);
+        let peers = PeerClient::new(PEER_TIMEOUT, &config.node_name, config.secret.clone());
         let cluster = Arc::new(Cluster {
             keys: Keys::new(&config.cluster_name),
             config,
@@ -133,11 +140,13 @@ impl Cluster {
             client,
             lease: AtomicI64::new(0),
             view: RwLock::new(ClusterView::default()),
-            peers: PeerClient::new(PEER_TIMEOUT),
+            peers,
             changes,
             udf_applied: tokio::sync::watch::channel(0).0,
             indices_applied: tokio::sync::watch::channel(0).0,
             index_lock: tokio::sync::Mutex::new(()),
+            allocations: RwLock::new(Default::default()),
+            election_key: RwLock::new(None),
             tasks: Mutex::new(Vec::new()),
         });
         // A node that just died may still hold its name for up to one TTL: wait that out.
@@ -334,6 +343,7 @@ impl Cluster {
             if let Err(e) = self.hold_lease(lease).await {
                 warn!(error = %e, "lost the etcd session");
             }
+            *self.election_key.write() = None;
             self.set_reachable(false);
             loop {
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -369,7 +379,8 @@ impl Cluster {
         loop {
             tokio::select! {
                 result = &mut campaign, if !elected => {
-                    result.map_err(|e| ClusterError::etcd("manager campaign", e))?;
+                    let won = result.map_err(|e| ClusterError::etcd("manager campaign", e))?;
+                    *self.election_key.write() = won.leader().map(|l| l.key().to_vec());
                     elected = true;
                     info!(node = %self.local.name, "elected cluster manager");
                 }
@@ -455,6 +466,11 @@ impl Cluster {
         *self.view.write() = view;
         self.changes.send_modify(|n| *n += 1);
         Ok(revision)
+    }
+
+    /// Wakes whoever waits on [`Cluster::subscribe`].
+    pub(crate) fn notify_change(&self) {
+        self.changes.send_modify(|n| *n += 1);
     }
 
     fn set_reachable(&self, reachable: bool) {

@@ -94,6 +94,10 @@ pub enum EngineError {
         version: Option<String>,
         doc_id: Option<String>,
     },
+    /// A shard held by another node (cluster mode) failed there with this status and type, or
+    /// its node did not answer (503 `node_not_connected_exception`): `node` names it.
+    #[error("{reason}")]
+    OnNode { node: String, status: u16, error_type: &'static str, reason: String },
     /// 500 `exception`: I/O, tantivy, or a bug. Never caused by input alone.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -126,6 +130,7 @@ impl EngineError {
             EngineError::BadRequest { error_type, .. } => error_type,
             EngineError::UdfRejected { kind, .. } => kind.error_type(),
             EngineError::UdfFailed { kind, .. } => kind.error_type(),
+            EngineError::OnNode { error_type, .. } => error_type,
             EngineError::Internal(_) => "exception",
         }
     }
@@ -150,6 +155,11 @@ impl EngineError {
         EngineError::BadRequest { error_type, reason: reason.into() }
     }
 
+    /// [`EngineError::OnNode`] from another node's answer (its OpenSearch type kept).
+    pub fn on_node(node: &str, status: u16, error_type: &str, reason: impl Into<String>) -> Self {
+        EngineError::OnNode { node: node.to_string(), status, error_type: intern_error_type(error_type), reason: reason.into() }
+    }
+
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         EngineError::Internal(anyhow::anyhow!("{e}"))
     }
@@ -165,6 +175,22 @@ impl From<std::io::Error> for EngineError {
     fn from(e: std::io::Error) -> Self {
         EngineError::Internal(anyhow::anyhow!("io: {e}"))
     }
+}
+
+/// OpenSearch error types are a small closed set: each one received from another node is
+/// kept once for the process, so errors can carry it as `&'static str`.
+fn intern_error_type(error_type: &str) -> &'static str {
+    static TYPES: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashSet<&'static str>>> = std::sync::OnceLock::new();
+    let mut types = TYPES.get_or_init(Default::default).lock();
+    if let Some(known) = types.get(error_type) {
+        return known;
+    }
+    if types.len() >= 1024 {
+        return "exception";
+    }
+    let kept: &'static str = Box::leak(error_type.to_string().into_boxed_str());
+    types.insert(kept);
+    kept
 }
 
 /// Result alias used throughout the engine.

@@ -17,6 +17,9 @@ use tracing::warn;
 
 use crate::http::ApiError;
 
+/// How long a create waits for the manager to allocate the new index's shards.
+const ALLOCATION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The engine as the replication sees it.
 pub struct EngineReplica {
     pub engine: Arc<Engine>,
@@ -97,7 +100,15 @@ pub async fn create(cluster: &Cluster, engine: &Arc<Engine>, name: String, body:
         .await;
     }
     match committed {
-        Ok(true) => Ok(index),
+        Ok(true) => {
+            drop(_guard);
+            // As OpenSearch waits for the primaries to start: answer once the manager has
+            // placed the shards (bounded; `_cluster/health` shows them unassigned until then).
+            if !cluster.wait_for_allocation(index.name(), index.uuid(), ALLOCATION_WAIT).await {
+                warn!(index = %index.name(), "the shards of the new index are not allocated yet");
+            }
+            Ok(index)
+        }
         Ok(false) => {
             let uuid = cluster.index_record(&record.name).await?.map(|(r, _)| r.uuid).unwrap_or_default();
             Err(EngineError::IndexAlreadyExists { index: record.name, uuid }.into())

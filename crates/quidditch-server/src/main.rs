@@ -131,6 +131,10 @@ struct ServeArgs {
     /// $QUIDDITCH_ADMIN_PASSWORD).
     #[arg(long)]
     security: bool,
+    /// Cluster mode: a secret shared by every node; node-to-node calls carry it and a node
+    /// refuses node-to-node calls without it.
+    #[arg(long, env = "QUIDDITCH_CLUSTER_SECRET", requires = "etcd", hide_env_values = true)]
+    cluster_secret: Option<String>,
 }
 
 /// What `--etcd …` asks for.
@@ -139,6 +143,7 @@ struct JoinArgs {
     cluster_name: String,
     node_name: String,
     advertise: Option<String>,
+    secret: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -166,6 +171,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cluster_name: args.cluster_name.clone().unwrap_or_default(),
         node_name: args.node_name.clone().unwrap_or_default(),
         advertise: args.advertise.clone(),
+        secret: args.cluster_secret.clone(),
     });
     let mut config = ServerConfig::load(args.config.as_deref())?;
     if let Some(listen) = args.listen {
@@ -236,6 +242,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Likewise the index metadata: indices created or deleted meanwhile.
             cluster.replicate_indices(Arc::new(index_replication::EngineReplica { engine: engine.clone() }));
             cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
+            // Where each index's shards are (the elected manager also decides it).
+            cluster.allocate_shards();
         }
         let node = Arc::new(node);
         let config = Arc::new(config);
@@ -293,6 +301,7 @@ async fn join_cluster(join: JoinArgs, config: &ServerConfig, bound: std::net::So
         node_name: join.node_name.clone(),
         node_id: id.clone(),
         http_url: http_url.clone(),
+        secret: join.secret,
     })
     .await?;
     Ok(node::LocalNode {

@@ -12,6 +12,7 @@ use super::fetch::fetch;
 use super::pit::PitRegistry;
 use super::plan::SearchPlan;
 use super::dfs::GlobalStatistics;
+use super::remote::RemoteShards;
 use super::query_phase::{ShardQueryResult, ShardSnapshot, query_shard};
 use super::reduce::reduce;
 use super::request::SearchRequest;
@@ -101,12 +102,36 @@ pub fn search_targets(
     req: &SearchRequest,
     udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
 ) -> EngineResult<Value> {
+    search_targets_with(targets, req, udfs, None)
+}
+
+/// [`search_targets`] when some shards may be held by other nodes (cluster mode): `remote`
+/// says which, and runs their query phase and reads their page's documents on their nodes;
+/// every other step (plan, reduce, render) is the one above, here.
+pub fn search_targets_with(
+    targets: &[SearchTarget],
+    req: &SearchRequest,
+    udfs: Option<&Arc<quidditch_udf::UdfRegistry>>,
+    remote: Option<&dyn RemoteShards>,
+) -> EngineResult<Value> {
     let start = Instant::now();
     let deadline = req.timeout.map(|t| start + t);
     let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
-    let shards = target_shards(targets, req, udf_run.as_ref());
+    let mut shards = target_shards(targets, req, udf_run.as_ref());
     let mappings: Vec<Arc<Mapping>> = targets.iter().map(|t| t.index.mapping()).collect();
-    search_shards(&shards, &mappings, req, udf_run, start)
+    let remote = remote.filter(|r| {
+        let mut any = false;
+        for shard in shards.iter_mut() {
+            shard.held_elsewhere = r.is_remote(&shard.index, shard.shard);
+            any |= shard.held_elsewhere;
+        }
+        any
+    });
+    if let Some(remote) = remote {
+        super::remote::check_supported(&shards, req)?;
+        return search_shards(&shards, &mappings, req, udf_run, start, Some(remote));
+    }
+    search_shards(&shards, &mappings, req, udf_run, start, None)
 }
 
 /// [`search`] over the shards pinned by the point in time `req.pit` (see [`super::pit`]):
@@ -129,7 +154,7 @@ pub fn search_pit(
         }
     }
     let mappings: Vec<Arc<Mapping>> = indices.iter().map(|i| i.mapping()).collect();
-    let mut body = search_shards(&shards, &mappings, req, udf_run, start)?;
+    let mut body = search_shards(&shards, &mappings, req, udf_run, start, None)?;
     body["pit_id"] = json!(pit.id);
     Ok(body)
 }
@@ -141,13 +166,16 @@ fn search_shards(
     req: &SearchRequest,
     udf_run: Option<Arc<UdfRun>>,
     start: Instant,
+    remote: Option<&dyn RemoteShards>,
 ) -> EngineResult<Value> {
     let mut plan = SearchPlan::new(req, mappings, start)?;
     if req.dfs && shards.len() > 1 {
         plan.statistics = Some(Arc::new(GlobalStatistics::new(shards.iter().map(|s| s.searcher.clone()).collect())));
     }
 
-    let outcomes: Vec<EngineResult<ShardQueryResult>> = if shards.len() > 1 {
+    let outcomes: Vec<EngineResult<ShardQueryResult>> = if let Some(remote) = remote {
+        super::remote::query_phase(shards, &plan, remote)
+    } else if shards.len() > 1 {
         let plan = &plan;
         search_pool().install(|| shards.par_iter().map(|shard| query_shard(shard, plan)).collect())
     } else {
@@ -163,15 +191,19 @@ fn search_shards(
     reduced.timed_out |= udf_timed_out;
     if let (Some(aggs), Some(out)) = (plan.aggs.as_ref().filter(|a| a.has_top_hits()), reduced.aggregations.as_mut()) {
         aggs.fill_top_hits(out, req, &plan.query, &mut |bucket_req| {
-            search_shards(shards, mappings, bucket_req, udf_run.clone(), Instant::now())
+            search_shards(shards, mappings, bucket_req, udf_run.clone(), Instant::now(), remote)
         })?;
     }
     let page = std::mem::take(&mut reduced.page);
     let statistics = plan.statistics.as_deref().map(|s| s as &dyn tantivy::query::Bm25StatisticsProvider);
-    let mut hits = fetch(shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics)?;
+    let prefetched = match remote {
+        Some(remote) => super::remote::fetch_held_elsewhere(shards, &page, remote)?,
+        None => Default::default(),
+    };
+    let mut hits = fetch(shards, page, req.explain.then_some(&plan.query), req.highlight.as_ref().map(|h| (h, &req.query)), statistics, prefetched)?;
     if let Some(collapse) = &plan.collapse {
         super::collapse::add_inner_hits(&mut hits, collapse, req, |group_req| {
-            search_shards(shards, mappings, group_req, udf_run.clone(), Instant::now())
+            search_shards(shards, mappings, group_req, udf_run.clone(), Instant::now(), remote)
         })?;
     }
     Ok(Rendered {

@@ -31,7 +31,11 @@ pub(crate) struct FetchedHit<'a> {
     pub inner_hits: Option<Value>,
 }
 
-/// Loads the documents of `page` (hits refer to `shards` by position); with `explain`, explains
+/// Documents of the page already read from other nodes, by (shard position, segment, doc).
+pub(crate) type Prefetched = HashMap<(usize, u32, u32), StoredDoc>;
+
+/// Loads the documents of `page` (hits refer to `shards` by position; `prefetched` has those
+/// of shards held by other nodes); with `explain`, explains
 /// each hit's score under the plan's query, lowered once per shard (with the plan's global
 /// `statistics` under `dfs_query_then_fetch`).
 pub(crate) fn fetch<'a>(
@@ -40,13 +44,17 @@ pub(crate) fn fetch<'a>(
     explain: Option<&QueryAst>,
     highlight: Option<(&HighlightSpec, &QueryAst)>,
     statistics: Option<&dyn tantivy::query::Bm25StatisticsProvider>,
+    mut prefetched: Prefetched,
 ) -> EngineResult<Vec<FetchedHit<'a>>> {
     let mut lowered: HashMap<usize, Box<dyn Query>> = HashMap::new();
     page.into_iter()
         .map(|hit| {
             let start = std::time::Instant::now();
             let shard = &shards[hit.shard_pos];
-            let doc = shard.index.read_stored(&shard.searcher, hit.hit.address())?;
+            let doc = match prefetched.remove(&(hit.shard_pos, hit.hit.segment_ord, hit.hit.doc)) {
+                Some(doc) => doc,
+                None => shard.index.read_stored(&shard.searcher, hit.hit.address())?,
+            };
             let explanation = if let Some(explained) = explain {
                 let query = match lowered.entry(hit.shard_pos) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),

@@ -25,6 +25,7 @@ pub mod rescore;
 pub mod pit;
 pub mod query_phase;
 mod reduce;
+pub mod remote;
 pub mod request;
 mod response;
 pub mod scroll;
@@ -32,7 +33,7 @@ pub mod sort;
 pub mod source_filter;
 mod top_hits_agg;
 
-pub use execute::{SearchTarget, search, search_pit, search_targets};
+pub use execute::{SearchTarget, search, search_pit, search_targets, search_targets_with};
 pub use limits::SearchLimits;
 pub use pit::{PitInfo, PitRegistry};
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};

@@ -39,6 +39,9 @@ pub(crate) struct ShardSnapshot {
     alias_filter: Option<QueryAst>,
     /// `indices_boost` of this shard's index (1 without one).
     pub boost: f32,
+    /// Held by another node (cluster mode): its query and fetch phases run there
+    /// (`super::remote`); this snapshot is the local, empty copy.
+    pub held_elsewhere: bool,
 }
 
 impl ShardSnapshot {
@@ -55,7 +58,12 @@ impl ShardSnapshot {
             fields: mapping.clone(),
             index: index.name().to_string(),
         });
-        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf, alias_filter, boost: 1.0 }
+        ShardSnapshot { index: index.clone(), shard, searcher, mapping, udf, alias_filter, boost: 1.0, held_elsewhere: false }
+    }
+
+    /// Whether the search reached this shard through an alias with a filter.
+    pub(crate) fn has_alias_filter(&self) -> bool {
+        self.alias_filter.is_some()
     }
 
     /// The search's query on this shard: with the alias filter as a non-scoring clause.

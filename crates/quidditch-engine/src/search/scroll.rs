@@ -192,7 +192,7 @@ impl ScrollContext {
     fn page(&mut self, aggregations: Option<Value>, timed_out: bool, start: Instant, rest_total_hits_as_int: Option<bool>) -> EngineResult<Value> {
         let take = self.req.size.min(self.rest.len());
         let page: Vec<PageHit> = self.rest.drain(..take).collect();
-        let hits = fetch(&self.shards, page, None, self.req.highlight.as_ref().map(|h| (h, &self.req.query)), None)?;
+        let hits = fetch(&self.shards, page, None, self.req.highlight.as_ref().map(|h| (h, &self.req.query)), None, Default::default())?;
         let mut req = self.req.clone();
         if let Some(flag) = rest_total_hits_as_int {
             req.rest_total_hits_as_int = flag;
@@ -232,7 +232,7 @@ impl DocCursor {
     pub fn next_batch(&mut self, n: usize) -> EngineResult<Vec<(Arc<crate::index::Index>, crate::index::StoredDoc)>> {
         let take = n.min(self.ctx.rest.len());
         let page: Vec<PageHit> = self.ctx.rest.drain(..take).collect();
-        Ok(fetch(&self.ctx.shards, page, None, None, None)?.into_iter().map(|hit| (hit.shard.index.clone(), hit.doc)).collect())
+        Ok(fetch(&self.ctx.shards, page, None, None, None, Default::default())?.into_iter().map(|hit| (hit.shard.index.clone(), hit.doc)).collect())
     }
 }
 

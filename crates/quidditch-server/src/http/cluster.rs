@@ -15,6 +15,7 @@ use quidditch_engine::names::ExpandWildcards;
 
 use super::indices::{Params, expand_wildcards, flag};
 use super::params::{ApiParams, ApiRoutes};
+use super::placement::{ShardPlacement, placements};
 use super::{ApiError, AppState, json_response};
 use crate::node::LocalNode;
 
@@ -81,17 +82,36 @@ async fn info(State(state): State<AppState>) -> Response {
 }
 
 /// Stable for the process lifetime; a single node has no persistent cluster state to keep it in.
-fn cluster_uuid() -> &'static str {
+pub(super) fn cluster_uuid() -> &'static str {
     static UUID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     UUID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// Per-index health on one node: primaries are always assigned; replicas never are.
-fn index_health(index: &Index) -> (&'static str, u64, u64) {
+/// Per-index health: `red` while a primary is unassigned, else `yellow` while replicas are
+/// asked for (they are never allocated), else `green`.
+struct IndexHealth {
+    status: &'static str,
+    shards: u64,
+    active_primaries: u64,
+    unassigned: u64,
+    /// Per shard number: whether its primary is started.
+    started: Vec<bool>,
+}
+
+fn index_health(index: &Index, node: &LocalNode) -> IndexHealth {
     let settings = index.settings();
     let shards = settings.number_of_shards();
-    let unassigned = shards * settings.number_of_replicas();
-    (if unassigned > 0 { "yellow" } else { "green" }, shards, unassigned)
+    let started: Vec<bool> = placements(node, index).iter().map(ShardPlacement::started).collect();
+    let active_primaries = started.iter().filter(|s| **s).count() as u64;
+    let unassigned = (shards - active_primaries) + shards * settings.number_of_replicas();
+    let status = if active_primaries < shards {
+        "red"
+    } else if unassigned > 0 {
+        "yellow"
+    } else {
+        "green"
+    };
+    IndexHealth { status, shards, active_primaries, unassigned, started }
 }
 
 /// `wait_for_nodes`: `N`, `>=N`, `<=N`, `>N`, `<N`, `ge(N)`, `le(N)`, `gt(N)`, `lt(N)`, held
@@ -147,9 +167,10 @@ fn health_body(
     indices: &[std::sync::Arc<Index>],
     unavailable: &[(String, String)],
     params: &HashMap<String, String>,
-    cluster_name: &str,
+    node: &LocalNode,
     members: &Membership,
 ) -> Result<(u16, Value), ApiError> {
+    let cluster_name = node.cluster_name.as_str();
     let mut status = if unavailable.is_empty() { "green" } else { "red" };
     let mut primaries = 0;
     let mut unassigned = unavailable.len() as u64;
@@ -163,29 +184,32 @@ fn health_body(
         );
     }
     for index in indices {
-        let (s, shards, un) = index_health(index);
-        if rank(s) > rank(status) {
-            status = s;
+        let health = index_health(index, node);
+        if rank(health.status) > rank(status) {
+            status = health.status;
         }
-        primaries += shards;
-        unassigned += un;
+        primaries += health.active_primaries;
+        unassigned += health.unassigned;
+        let replicas = index.settings().number_of_replicas();
         let mut entry = json!({
-            "status": s,
-            "number_of_shards": shards,
-            "number_of_replicas": index.settings().number_of_replicas(),
-            "active_primary_shards": shards,
-            "active_shards": shards,
+            "status": health.status,
+            "number_of_shards": health.shards,
+            "number_of_replicas": replicas,
+            "active_primary_shards": health.active_primaries,
+            "active_shards": health.active_primaries,
             "relocating_shards": 0,
             "initializing_shards": 0,
-            "unassigned_shards": un,
+            "unassigned_shards": health.unassigned,
         });
         if level == "shards" {
             let mut shard_map = Map::new();
-            for n in 0..shards {
+            for (n, started) in health.started.iter().enumerate() {
+                let shard_status = if !started { "red" } else if replicas > 0 { "yellow" } else { "green" };
                 shard_map.insert(
                     n.to_string(),
-                    json!({ "status": s, "primary_active": true, "active_shards": 1, "relocating_shards": 0,
-                            "initializing_shards": 0, "unassigned_shards": un / shards.max(1) }),
+                    json!({ "status": shard_status, "primary_active": started, "active_shards": u64::from(*started),
+                            "relocating_shards": 0, "initializing_shards": 0,
+                            "unassigned_shards": replicas + u64::from(!started) }),
                 );
             }
             entry["shards"] = Value::Object(shard_map);
@@ -282,7 +306,7 @@ async fn wait_for_health(
     let mut changes = state.node.cluster.as_ref().map(|c| c.subscribe());
     loop {
         let (indices, unavailable) = read()?;
-        let (status, body) = health_body(&indices, &unavailable, params, &state.node.cluster_name, &membership(state))?;
+        let (status, body) = health_body(&indices, &unavailable, params, &state.node, &membership(state))?;
         let remaining = deadline.saturating_duration_since(std::time::Instant::now());
         match changes.as_mut() {
             Some(changes) if status != 200 && !remaining.is_zero() => {
@@ -450,6 +474,7 @@ fn cat_indices_table(
     indices: &[std::sync::Arc<Index>],
     unavailable: &[(String, String)],
     params: &HashMap<String, String>,
+    node: &LocalNode,
 ) -> Result<CatTable, ApiError> {
     let unit = params.get("bytes").map(String::as_str);
     let health_filter = params.get("health").map(String::as_str);
@@ -460,9 +485,9 @@ fn cat_indices_table(
     }
     let rows = indices
         .iter()
-        .filter(|index| health_filter.is_none_or(|h| index_health(index).0 == h))
+        .filter(|index| health_filter.is_none_or(|h| index_health(index, node).status == h))
         .map(|index| {
-            let (health, shards, _) = index_health(index);
+            let IndexHealth { status: health, shards, .. } = index_health(index, node);
             let (docs, deleted) = index.doc_counts();
             let size = human_size(index.store_size_bytes(), unit);
             let mut r = HashMap::new();
@@ -513,8 +538,9 @@ async fn cat_indices(State(state): State<AppState>, axum::extract::Query(params)
     let expand = expand_wildcards(&params, ExpandWildcards::OPEN_CLOSED)?;
     let indices = state.engine.resolve_indices_expanding("", expand)?;
     let unavailable = state.engine.unavailable();
+    let node = state.node.clone();
     let table = tokio::task::spawn_blocking(move || {
-        let t = cat_indices_table(&indices, &unavailable, &params);
+        let t = cat_indices_table(&indices, &unavailable, &params, &node);
         (t, params)
     })
     .await
@@ -534,7 +560,7 @@ async fn cat_indices_for(
     } else {
         state.engine.resolve_indices_lenient(&expr)
     };
-    cat_indices_table(&indices, &unavailable, &params)?.render(&params)
+    cat_indices_table(&indices, &unavailable, &params, &state.node)?.render(&params)
 }
 
 const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
@@ -548,28 +574,39 @@ const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
     ("node", &["n"], false),
 ];
 
-/// `_cat/shards`: one row per primary (started, with its documents and size) and per
-/// replica (unassigned: a single node never allocates replicas).
+/// `_cat/shards`: one row per primary (started on the node holding it, with its documents and
+/// size when that is this node; unassigned while its node is not a live member) and per
+/// replica (unassigned: replicas are never allocated).
 fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>, node: &LocalNode) -> CatTable {
     let unit = params.get("bytes").map(String::as_str);
     let mut rows = Vec::new();
     for index in indices {
         let replicas = index.settings().number_of_replicas();
-        for s in index.shard_stats() {
+        let stats = index.shard_stats();
+        for place in placements(node, index) {
             let mut r = HashMap::new();
             r.insert("index", index.name().to_string());
-            r.insert("shard", s.shard.to_string());
+            r.insert("shard", place.shard.to_string());
             r.insert("prirep", "p".to_string());
-            r.insert("state", "STARTED".to_string());
-            r.insert("docs", s.docs.to_string());
-            r.insert("store", human_size(s.store_bytes, unit));
-            r.insert("ip", node.ip());
-            r.insert("node", node.name.clone());
+            match &place.node {
+                Some(holder) => {
+                    r.insert("state", "STARTED".to_string());
+                    if let Some(s) = stats.iter().find(|s| s.shard == place.shard).filter(|_| place.local) {
+                        r.insert("docs", s.docs.to_string());
+                        r.insert("store", human_size(s.store_bytes, unit));
+                    }
+                    r.insert("ip", holder.ip.clone());
+                    r.insert("node", holder.name.clone());
+                }
+                None => {
+                    r.insert("state", "UNASSIGNED".to_string());
+                }
+            }
             rows.push(r);
             for _ in 0..replicas {
                 let mut r = HashMap::new();
                 r.insert("index", index.name().to_string());
-                r.insert("shard", s.shard.to_string());
+                r.insert("shard", place.shard.to_string());
                 r.insert("prirep", "r".to_string());
                 r.insert("state", "UNASSIGNED".to_string());
                 rows.push(r);
@@ -625,7 +662,7 @@ const HEALTH_COLUMNS: &[(&str, &[&str], bool)] = &[
 
 async fn cat_health(State(state): State<AppState>, axum::extract::Query(params): Params) -> Result<Response, ApiError> {
     let members = membership(&state);
-    let (_, h) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new(), &state.node.cluster_name, &members)?;
+    let (_, h) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new(), &state.node, &members)?;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

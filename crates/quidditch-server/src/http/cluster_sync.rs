@@ -41,7 +41,9 @@ fn uses_indices(path: &str) -> bool {
 /// Searches (any of them may call a UDF), scripts, and every UDF API call but a new upload
 /// (a delete through this node must see a version registered through another one).
 fn reads_udfs(method: &Method, path: &str) -> bool {
-    const SEARCHING: &[&str] = &["/_search", "/_msearch", "/_count", "/_explain", "_by_query", "/_scripts", "/_update"];
+    // `/_quidditch/shards`: a shard's query phase run here for a search coordinated elsewhere.
+    const SEARCHING: &[&str] =
+        &["/_search", "/_msearch", "/_count", "/_explain", "_by_query", "/_scripts", "/_update", "/_quidditch/shards"];
     SEARCHING.iter().any(|p| path.contains(p))
         || (path.starts_with("/api/v1/udfs") && !(method == Method::POST && path.trim_end_matches('/') == "/api/v1/udfs"))
 }

@@ -109,6 +109,7 @@ impl From<EngineError> for ApiError {
             EngineError::UdfFailed { kind: UdfErrorKind::InstanceLimit, .. } => 429,
             EngineError::UdfFailed { .. } => 500,
             EngineError::UdfRejected { kind, .. } => kind.status(),
+            EngineError::OnNode { status, .. } => *status,
             EngineError::Internal(inner) => {
                 tracing::error!("internal engine error: {inner:#}");
                 500

@@ -6,14 +6,17 @@ pub mod error;
 mod aliases;
 mod analysis;
 pub mod params;
+mod placement;
 
 mod by_query;
 mod cat;
 mod cluster;
 mod cluster_settings;
+mod cluster_state;
 mod cluster_sync;
 mod documents;
 mod explain;
+mod forwarding;
 mod field_api;
 mod indices;
 mod nodes;
@@ -23,6 +26,7 @@ mod search;
 pub mod security;
 mod settings_view;
 mod tasks;
+mod shard_phases;
 mod templates;
 mod transport;
 mod udfs;
@@ -67,6 +71,7 @@ fn all_routes() -> Vec<params::ApiRoutes> {
         cluster_settings::routes(),
         cat::routes(),
         tasks::routes(),
+        cluster_state::routes(),
         nodes::routes(),
         indices::routes(),
         analysis::routes(),
@@ -81,6 +86,7 @@ fn all_routes() -> Vec<params::ApiRoutes> {
         udfs::routes(),
         scripts::routes(),
         security::routes(),
+        shard_phases::routes(),
     ]
 }
 
@@ -104,8 +110,11 @@ pub fn router(state: AppState) -> Router {
     }
     let router = router
         .fallback(no_handler)
-        .layer(middleware::from_fn_with_state(barrier_state, cluster_sync::udf_registry_barrier))
+        // Innermost: writes and GETs by id go to the shard's node once the metadata is current.
+        .layer(middleware::from_fn_with_state(barrier_state.clone(), forwarding::route_to_shards))
+        .layer(middleware::from_fn_with_state(barrier_state.clone(), cluster_sync::udf_registry_barrier))
         .layer(middleware::from_fn_with_state(tasks_state, tasks::track_requests))
+        .layer(middleware::from_fn_with_state(barrier_state, forwarding::node_to_node_auth))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(move |req, next| refuse_oversized_body(max_body, req, next)))

@@ -49,7 +49,7 @@ pub fn routes() -> ApiRoutes {
 }
 
 /// The members: the cluster view, or this process alone.
-fn members(state: &AppState) -> Vec<NodeInfo> {
+pub(super) fn members(state: &AppState) -> Vec<NodeInfo> {
     match &state.node.cluster {
         Some(cluster) => cluster.view().nodes.into_values().collect(),
         None => vec![local_info(state)],

@@ -9,11 +9,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use quidditch_engine::search::remote::RemoteShards;
 use quidditch_engine::search::{self, SearchRequest};
 use quidditch_engine::Engine;
 use serde_json::{Value, json};
 
 use super::params::{ApiParams, ApiRoutes};
+use super::shard_phases::ClusterShards;
 use super::{ApiError, AppState, json_response, parse_json_body};
 
 /// What `SearchRequest::parse` reads, and the shard-level knobs that are no-ops on one node
@@ -81,7 +83,16 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
-fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMap<String, String>) -> Result<Value, ApiError> {
+/// `cluster`: in cluster mode, shards held by other nodes are searched there
+/// (`shard_phases`); a scroll over them is refused rather than answered from this node's
+/// copies only.
+fn run_search(
+    engine: &Engine,
+    cluster: Option<&Arc<quidditch_cluster::Cluster>>,
+    expr: &str,
+    body: Option<&Value>,
+    params: &HashMap<String, String>,
+) -> Result<Value, ApiError> {
     let mut request = SearchRequest::parse(body, params).map_err(|e| ApiError::from(quidditch_engine::EngineError::from(e)))?;
     request.max_buckets = engine.search_limits().max_buckets();
     if request.pit.is_some() {
@@ -95,11 +106,22 @@ fn run_search(engine: &Engine, expr: &str, body: Option<&Value>, params: &HashMa
     }
     let mut targets = engine.resolve_search(expr).map_err(ApiError::from)?;
     engine.apply_indices_boost(&mut targets, &request.indices_boost).map_err(ApiError::from)?;
+    let remote = cluster.map(|c| ClusterShards::new(c, body, params, false));
     if let Some(keep_alive) = request.scroll {
+        if remote.as_ref().is_some_and(|r| r.spans_nodes(&targets.iter().map(|t| t.index.as_ref()).collect::<Vec<_>>())) {
+            return Err(not_across_nodes("[scroll]"));
+        }
         engine.search_limits().check_scroll_keep_alive(keep_alive)?;
         return engine.scrolls().open(&targets, &request, Some(engine.udfs())).map_err(ApiError::from);
     }
-    search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
+    search::search_targets_with(&targets, &request, Some(engine.udfs()), remote.as_ref().map(|r| r as &dyn RemoteShards))
+        .map_err(ApiError::from)
+}
+
+/// What a cluster does not do yet over shards of several nodes says so (never answers from
+/// this node's shards only).
+pub(super) fn not_across_nodes(what: &str) -> ApiError {
+    ApiError::illegal_argument(format!("{what} is not supported yet on indices whose shards are held by several nodes"))
 }
 
 /// `GET|POST /_search/scroll[/{id}]`: the id and keep-alive from the body or the URL.
@@ -193,7 +215,8 @@ async fn search_index(
 async fn do_search(state: AppState, expr: String, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?;
     let engine = state.engine.clone();
-    let result = blocking(move || run_search(&engine, &expr, body.as_ref(), &params)).await?;
+    let cluster = state.node.cluster.clone();
+    let result = blocking(move || run_search(&engine, cluster.as_ref(), &expr, body.as_ref(), &params)).await?;
     Ok(json_response(200, result))
 }
 
@@ -222,10 +245,13 @@ async fn do_count(state: AppState, expr: String, params: HashMap<String, String>
         }
     }
     let engine = state.engine.clone();
+    let cluster = state.node.cluster.clone();
     let count = blocking(move || {
         let request = SearchRequest::parse(body.as_ref(), &params).map_err(ApiError::from)?.into_count();
         let targets = engine.resolve_search(&expr).map_err(ApiError::from)?;
-        search::search_targets(&targets, &request, Some(engine.udfs())).map_err(ApiError::from)
+        let remote = cluster.as_ref().map(|c| ClusterShards::new(c, body.as_ref(), &params, true));
+        search::search_targets_with(&targets, &request, Some(engine.udfs()), remote.as_ref().map(|r| r as &dyn RemoteShards))
+            .map_err(ApiError::from)
     })
     .await?;
     Ok(json_response(200, count))
@@ -298,10 +324,11 @@ async fn do_msearch(state: AppState, expr: String, params: HashMap<String, Strin
         }
     }
     let engine: Arc<Engine> = engine;
+    let cluster = state.node.cluster.clone();
     let responses = blocking(move || {
         Ok(items
             .into_iter()
-            .map(|item| match run_search(&engine, &item.expr, Some(&item.body), &item.params) {
+            .map(|item| match run_search(&engine, cluster.as_ref(), &item.expr, Some(&item.body), &item.params) {
                 Ok(mut v) => {
                     if let Value::Object(o) = &mut v {
                         o.insert("status".into(), json!(200));

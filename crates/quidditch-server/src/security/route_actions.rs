@@ -91,6 +91,8 @@ pub fn classify(method: &Method, template: &str, context: Option<&str>) -> Optio
         // Cluster, nodes, tasks, cat.
         (t, _) if t.starts_with("/_cat/") => act("cluster:monitor/cat", Target::Cluster),
         (t, _) if t.starts_with("/_nodes") => act("cluster:monitor/nodes", Target::Cluster),
+        // Node-to-node shard phases (cluster mode).
+        (t, _) if t.starts_with("/_quidditch/") => act("cluster:internal/quidditch/shard_phase", Target::Cluster),
         (t, "GET" | "HEAD") if t.starts_with("/_cluster/") => act("cluster:monitor/state", Target::Cluster),
         (t, _) if t.starts_with("/_cluster/") => act("cluster:admin/settings", Target::Cluster),
         (t, "GET" | "HEAD") if t.starts_with("/_tasks") => act("cluster:monitor/tasks", Target::Cluster),
