@@ -227,11 +227,11 @@ def cluster_factory(tmp_path_factory, shared_python_runtime):
     started = []
     counter = iter(range(1, 1_000_000))
 
-    def make(etcd, n=3, config=None) -> Cluster:
+    def make(etcd, n=3, config=None, extra_args=()) -> Cluster:
         name = f"test-cluster-{next(counter)}"
         base = tmp_path_factory.mktemp(name)
         nodes = [
-            Server(base / f"node-{i}", config=config, extra_args=node_args(etcd.url, name, f"node-{i}"))
+            Server(base / f"node-{i}", config=config, extra_args=[*node_args(etcd.url, name, f"node-{i}"), *extra_args])
             for i in range(1, n + 1)
         ]
         for node in nodes:

@@ -122,6 +122,35 @@ def test_single_writes_through_any_node_are_seen_through_every_node(loaded):
         assert count(url, "dist_writes", {"match_all": {}}) == 1
 
 
+def test_auto_id_writes_through_every_node_land_on_the_shards_nodes(loaded):
+    # The id of `POST /{index}/_doc` is given by the node the client called, which picks the
+    # shard (and node) by it: whether that is this node or another, every document must be
+    # found through every node.
+    urls = loaded.urls()
+    r = requests.put(f"{urls[0]}/dist_auto", json={"settings": {"number_of_shards": SHARDS, "number_of_replicas": 0},
+                                                   "mappings": {"properties": {"v": {"type": "long"}}}}, timeout=60)
+    assert r.status_code == 200, r.text
+    written = {}
+    for i in range(45):
+        r = requests.post(f"{urls[i % 3]}/dist_auto/_doc", json={"v": i}, timeout=30)
+        assert r.status_code == 201 and r.json()["result"] == "created", r.text
+        written[r.json()["_id"]] = {"v": i}
+    assert len(written) == 45
+    requests.post(f"{urls[0]}/dist_auto/_refresh", timeout=60).raise_for_status()
+    for url in urls:
+        for doc_id, doc in written.items():
+            r = requests.get(f"{url}/dist_auto/_doc/{doc_id}", timeout=30)
+            assert r.status_code == 200 and r.json()["_source"] == doc, (url, doc_id, r.text)
+        assert count(url, "dist_auto", {"match_all": {}}) == len(written)
+    # Each node reports only the documents of the shards it holds: they add up.
+    held = 0
+    for url in urls:
+        for row in requests.get(f"{url}/_cat/shards/dist_auto", params={"format": "json"}, timeout=30).json():
+            if row["prirep"] == "p" and row.get("docs") not in (None, ""):
+                held += int(row["docs"])
+    assert held == len(written)
+
+
 def expected_count(records, pred):
     return sum(1 for r in records.values() if pred(r))
 

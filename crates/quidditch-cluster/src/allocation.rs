@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::indices::ReplicatedIndex;
+use crate::membership::mark_applied;
 use crate::{Cluster, ClusterError};
 
 /// Where the shards of one index are.
@@ -233,6 +234,7 @@ impl Cluster {
         }
         *self.allocations.write() = all;
         self.notify_change();
+        mark_applied(&self.allocations_applied, revision);
         let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
         let mut stream = client.watch(prefix.clone(), Some(options)).await.map_err(|e| ClusterError::etcd("watch shard allocation", e))?;
         while let Some(resp) = stream.message().await.map_err(|e| ClusterError::etcd("watch shard allocation", e))? {
@@ -258,6 +260,9 @@ impl Cluster {
                 }
             }
             self.notify_change();
+            if let Some(header) = resp.header() {
+                mark_applied(&self.allocations_applied, header.revision());
+            }
         }
         Err(ClusterError::Etcd { operation: "watch shard allocation", reason: "the stream ended".into() })
     }

@@ -18,6 +18,7 @@ use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp, TxnOpRe
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::membership::{Watched, mark_applied};
 use crate::{Cluster, ClusterError};
 
 /// One index as the cluster knows it.
@@ -155,16 +156,24 @@ impl Cluster {
         Ok((out, tombstones, revision))
     }
 
-    /// Waits until this node has applied every index metadata change committed so far, at
-    /// most `timeout`. While etcd is unreachable the node answers from what it has.
+    /// Waits until this node has applied every index metadata change and every shard
+    /// allocation committed so far, at most `timeout` each. While etcd is unreachable the node
+    /// answers from what it has.
+    ///
+    /// The allocation matters as much as the index: a node that knew an index but not yet
+    /// where its shards are would write a document into its own copy of a shard that another
+    /// node holds, where no search would find it.
     pub async fn wait_for_indices(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let key = self.keys().metadata_revision();
-        match self.wait_for_revision("index metadata", key, &self.indices_applied, timeout).await? {
-            None => Ok(()),
-            Some((applied, wanted)) => {
-                Err(ClusterError::MetadataBehind { node: self.local().name.clone(), applied, wanted })
+        let metadata = Watched::Key(self.keys().metadata_revision());
+        let allocations = Watched::Prefix(self.keys().allocations());
+        for (what, key, applied) in
+            [("index metadata", metadata, &self.indices_applied), ("shard allocation", allocations, &self.allocations_applied)]
+        {
+            if let Some((applied, wanted)) = self.wait_for_revision(what, key, applied, timeout).await? {
+                return Err(ClusterError::MetadataBehind { node: self.local().name.clone(), applied, wanted });
             }
         }
+        Ok(())
     }
 
     /// Keeps `local` equal to the cluster's index metadata for as long as the process lives:
@@ -191,7 +200,7 @@ impl Cluster {
                 apply(local, index).await;
             }
         }
-        self.mark_indices_applied(revision);
+        mark_applied(&self.indices_applied, revision);
         let mut client = self.client();
         let options = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(revision + 1);
         let mut stream = client
@@ -227,21 +236,12 @@ impl Cluster {
             }
             drop(_guard);
             if last > 0 {
-                self.mark_indices_applied(last);
+                mark_applied(&self.indices_applied, last);
             }
         }
         Err(ClusterError::Etcd { operation: "watch index metadata", reason: "the stream ended".into() })
     }
 
-    fn mark_indices_applied(&self, revision: i64) {
-        self.indices_applied.send_if_modified(|a| {
-            let newer = revision > *a;
-            if newer {
-                *a = revision;
-            }
-            newer
-        });
-    }
 }
 
 async fn apply(local: &Arc<dyn LocalIndices>, index: &ReplicatedIndex) {

@@ -26,8 +26,30 @@ pub const LEASE_TTL_SECS: i64 = 5;
 const ETCD_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a node-to-node call may take.
 const PEER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a node that lost etcd waits, per request, to learn whether etcd is back.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Pause between attempts to get back to etcd after losing it.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Moves a follower's applied revision forward (never back: watch events and full
+/// reconciliations can arrive out of order across a resynchronization).
+pub(crate) fn mark_applied(applied: &tokio::sync::watch::Sender<i64>, revision: i64) {
+    applied.send_if_modified(|a| {
+        let newer = revision > *a;
+        if newer {
+            *a = revision;
+        }
+        newer
+    });
+}
+
+/// What a barrier reads the last committed revision of.
+pub(crate) enum Watched {
+    /// One key, rewritten with every change it stands for.
+    Key(String),
+    /// Every key under a prefix (deletions are not waited for).
+    Prefix(String),
+}
 
 /// How this node joins: `quidditch serve --etcd … --cluster-name … --node-name …`.
 #[derive(Debug, Clone)]
@@ -81,6 +103,9 @@ pub struct Cluster {
     pub(crate) udf_applied: tokio::sync::watch::Sender<i64>,
     /// The metadata revision this node's engine has applied (`indices.rs`).
     pub(crate) indices_applied: tokio::sync::watch::Sender<i64>,
+    /// The etcd revision up to which this node has applied the shard allocation records
+    /// (`allocation.rs`).
+    pub(crate) allocations_applied: tokio::sync::watch::Sender<i64>,
     /// Serializes this node's index metadata changes (`indices.rs`).
     pub(crate) index_lock: tokio::sync::Mutex<()>,
     /// Shard allocation records as last seen, with their modification revision (`allocation.rs`).
@@ -144,6 +169,7 @@ impl Cluster {
             changes,
             udf_applied: tokio::sync::watch::channel(0).0,
             indices_applied: tokio::sync::watch::channel(0).0,
+            allocations_applied: tokio::sync::watch::channel(0).0,
             index_lock: tokio::sync::Mutex::new(()),
             allocations: RwLock::new(Default::default()),
             election_key: RwLock::new(None),
@@ -237,27 +263,46 @@ impl Cluster {
         self.tasks.lock().push(task);
     }
 
-    /// The shared half of the registry and metadata barriers: reads the revision `key` was
-    /// last committed at and waits (at most `timeout`) until `applied` reaches it. `Ok(None)`
-    /// once reached, or when etcd cannot be asked (the node answers from what it has);
-    /// `Ok(Some((applied, wanted)))` when the node stayed behind.
+    /// The shared half of the registry, metadata and allocation barriers: reads the revision
+    /// `key` was last committed at (the latest of the keys under it, for [`Watched::Prefix`])
+    /// and waits (at most `timeout`) until `applied` reaches it. `Ok(None)` once reached, or
+    /// when etcd cannot be asked (the node answers from what it has); `Ok(Some((applied,
+    /// wanted)))` when the node stayed behind.
     pub(crate) async fn wait_for_revision(
         &self,
         what: &'static str,
-        key: String,
+        key: Watched,
         applied: &tokio::sync::watch::Sender<i64>,
         timeout: Duration,
     ) -> Result<Option<(i64, i64)>, ClusterError> {
-        if !self.view().etcd_reachable {
-            return Ok(None);
-        }
         let mut client = self.client();
-        let wanted = match self.etcd_call("read a replication revision", client.get(key, None)).await {
-            Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
-            // etcd just went away: answer from what this node has.
-            Err(e) => {
-                warn!(error = %e, "cannot read the {what} revision; using this node's copy as it is");
-                return Ok(None);
+        let read = match key {
+            Watched::Key(key) => client.get(key, None),
+            Watched::Prefix(prefix) => {
+                let latest = GetOptions::new()
+                    .with_prefix()
+                    .with_keys_only()
+                    .with_sort(SortTarget::Mod, SortOrder::Descend)
+                    .with_limit(1);
+                client.get(prefix, Some(latest))
+            }
+        };
+        let wanted = if self.view().etcd_reachable {
+            match self.etcd_call("read a replication revision", read).await {
+                Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
+                // etcd just went away: answer from what this node has.
+                Err(e) => {
+                    warn!(error = %e, "cannot read the {what} revision; using this node's copy as it is");
+                    return Ok(None);
+                }
+            }
+        } else {
+            // This node lost etcd, but etcd may be back before the node's lease renewal
+            // notices, and a change committed meanwhile through another node must be seen
+            // here: ask, briefly, so that a node cut off from etcd still answers at once.
+            match tokio::time::timeout(PROBE_TIMEOUT, read).await {
+                Ok(Ok(resp)) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
+                _ => return Ok(None),
             }
         };
         let mut seen = applied.subscribe();

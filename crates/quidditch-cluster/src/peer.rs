@@ -44,10 +44,21 @@ impl PeerClient {
 
     /// Whether a request's secret header matches the cluster's (always, without a secret).
     pub fn accepts(&self, presented: Option<&str>) -> bool {
-        match &self.secret {
-            None => true,
-            Some(secret) => presented.is_some_and(|p| constant_time_eq(p.as_bytes(), secret.as_bytes())),
+        self.secret.is_none() || self.proves_membership(presented)
+    }
+
+    /// Whether the cluster has a secret and `presented` is it: the caller is one of the nodes.
+    pub fn proves_membership(&self, presented: Option<&str>) -> bool {
+        use subtle::ConstantTimeEq;
+        match (&self.secret, presented) {
+            (Some(secret), Some(p)) => p.as_bytes().ct_eq(secret.as_bytes()).into(),
+            _ => false,
         }
+    }
+
+    /// Whether node-to-node calls carry a secret.
+    pub fn has_secret(&self) -> bool {
+        self.secret.is_some()
     }
 
     /// `method <node><path_and_query>` with an optional body, on this thread (callers are on
@@ -125,7 +136,3 @@ impl PeerClient {
     }
 }
 
-/// Compares secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}

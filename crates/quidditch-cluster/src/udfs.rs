@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tracing::{info, warn};
 
+use crate::membership::{Watched, mark_applied};
 use crate::{Cluster, ClusterError};
 
 /// Largest chunk of a binary in one etcd request (etcd refuses requests over 1.5 MiB).
@@ -182,7 +183,7 @@ impl Cluster {
     /// working); only a node that is reachable but behind fails.
     pub async fn wait_for_udfs(&self, timeout: Duration) -> Result<(), ClusterError> {
         let key = self.keys().udf_revision();
-        match self.wait_for_revision("UDF registry", key, &self.udf_applied, timeout).await? {
+        match self.wait_for_revision("UDF registry", Watched::Key(key), &self.udf_applied, timeout).await? {
             None => Ok(()),
             Some((applied, wanted)) => {
                 Err(ClusterError::UdfRegistryBehind { node: self.local().name.clone(), applied, wanted })
@@ -215,7 +216,7 @@ impl Cluster {
                 self.apply_delete(local, name, version, "cluster").await;
             }
         }
-        self.mark_udfs_applied(revision);
+        mark_applied(&self.udf_applied, revision);
         let mut client = self.client();
         let options = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(revision + 1);
         let mut stream = client.watch(self.keys().udfs(), Some(options)).await.map_err(|e| ClusterError::etcd("watch UDFs", e))?;
@@ -251,7 +252,7 @@ impl Cluster {
                 }
             }
             if last > 0 {
-                self.mark_udfs_applied(last);
+                mark_applied(&self.udf_applied, last);
             }
         }
         Err(ClusterError::Etcd { operation: "watch UDFs", reason: "the stream ended".into() })
@@ -287,15 +288,6 @@ impl Cluster {
         }
     }
 
-    fn mark_udfs_applied(&self, revision: i64) {
-        self.udf_applied.send_if_modified(|a| {
-            let newer = revision > *a;
-            if newer {
-                *a = revision;
-            }
-            newer
-        });
-    }
 }
 
 async fn blocking<T: Send + 'static>(local: &Arc<dyn LocalUdfs>, f: impl FnOnce(&dyn LocalUdfs) -> T + Send + 'static) -> T {

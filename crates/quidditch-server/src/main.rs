@@ -199,6 +199,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.security {
         config.security.enabled = true;
     }
+    if config.security.enabled && join.as_ref().is_some_and(|j| j.secret.is_none()) {
+        // Nodes call each other without a user's credentials (forwarded writes, shard phases):
+        // with security on, only the cluster secret can tell a node from anyone else.
+        anyhow::bail!("security in cluster mode needs --cluster-secret (the same on every node)");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log_level)
@@ -239,11 +244,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // The registry is the cluster's: catch up before answering anything.
             cluster.replicate_udfs(Arc::new(udf_replication::RegistryReplica { udfs: udfs.clone() }));
             cluster.wait_for_udfs(std::time::Duration::from_secs(120)).await?;
-            // Likewise the index metadata: indices created or deleted meanwhile.
+            // Likewise the index metadata (indices created or deleted meanwhile) and where
+            // each index's shards are (the elected manager also decides it).
             cluster.replicate_indices(Arc::new(index_replication::EngineReplica { engine: engine.clone() }));
-            cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
-            // Where each index's shards are (the elected manager also decides it).
             cluster.allocate_shards();
+            cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
         }
         let node = Arc::new(node);
         let config = Arc::new(config);

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -183,8 +184,19 @@ async fn index_with_id(State(state): State<AppState>, Path((index, id)): Path<(S
     index_op(state, index, Some(id), params, body, false).await
 }
 
-async fn index_auto_id(State(state): State<AppState>, Path(index): Path<String>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {
-    index_op(state, index, None, params, body, false).await
+async fn index_auto_id(
+    State(state): State<AppState>,
+    Path(index): Path<String>,
+    assigned: Option<Extension<super::forwarding::AssignedId>>,
+    Query(params): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    match assigned {
+        // Cluster mode: the id the shard was chosen by; created, never overwriting, as an
+        // auto id.
+        Some(Extension(super::forwarding::AssignedId(id))) => index_op(state, index, Some(id), params, body, true).await,
+        None => index_op(state, index, None, params, body, false).await,
+    }
 }
 
 async fn create_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params, body: Bytes) -> Result<Response, ApiError> {

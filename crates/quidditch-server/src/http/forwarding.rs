@@ -96,24 +96,29 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
         (Method::POST, [index, "_doc"]) if !index.starts_with('_') => {
             // The id is given here, so the document's shard (and node) is known.
             let id = new_document_id();
-            let query = req.uri().query().map(|q| format!("{q}&op_type=create")).unwrap_or_else(|| "op_type=create".into());
-            let path = format!("{}/{}?{query}", req.uri().path().trim_end_matches('/'), id);
             let key = query_param(&req, "routing").unwrap_or_else(|| id.clone());
-            let target = holder(&state, &cluster, index, &key);
-            if target.is_none() {
-                return next.run(req).await;
-            }
-            let (mut parts, body) = req.into_parts();
-            parts.method = Method::PUT;
-            parts.uri = match path.parse() {
-                Ok(uri) => uri,
-                Err(_) => return ApiError::internal("cannot build the document's URI").into_response(),
-            };
-            let req = Request::from_parts(parts, body);
-            match target {
-                None | Some(Holder::Here) => next.run(req).await,
+            match holder(&state, &cluster, index, &key) {
+                None => next.run(req).await,
+                Some(Holder::Here) => {
+                    // This layer runs after routing: the auto-id handler takes the id from
+                    // the request instead of making its own.
+                    let mut req = req;
+                    req.extensions_mut().insert(AssignedId(id));
+                    next.run(req).await
+                }
                 Some(Holder::Down { index, shard, node }) => Holder::down_error(&index, shard, &node).into_response(),
-                Some(Holder::Node(node)) => forward(&cluster, &node, req).await,
+                Some(Holder::Node(node)) => {
+                    // The holder routes it itself: as `PUT …/_doc/{id}?op_type=create`.
+                    let query = req.uri().query().map(|q| format!("{q}&op_type=create")).unwrap_or_else(|| "op_type=create".into());
+                    let path = format!("{}/{}?{query}", req.uri().path().trim_end_matches('/'), id);
+                    let (mut parts, body) = req.into_parts();
+                    parts.method = Method::PUT;
+                    parts.uri = match path.parse() {
+                        Ok(uri) => uri,
+                        Err(_) => return ApiError::internal("cannot build the document's URI").into_response(),
+                    };
+                    forward(&cluster, &node, Request::from_parts(parts, body)).await
+                }
             }
         }
         (Method::POST | Method::PUT, ["_bulk"]) => bulk(&state, &cluster, None, req, next).await,
@@ -209,6 +214,11 @@ fn query_param(req: &Request<Body>, name: &str) -> Option<String> {
 }
 
 /// A document id as the engine generates them: 20 URL-safe characters.
+/// The id this node gave a `POST /{index}/_doc` whose shard it holds (a request extension the
+/// auto-id handler reads).
+#[derive(Debug, Clone)]
+pub(super) struct AssignedId(pub String);
+
 fn new_document_id() -> String {
     use base64::Engine as _;
     let mut id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());

@@ -31,6 +31,8 @@ use crate::security::{AuthFailure, Principal, Security};
 /// wildcards against and the audit log.
 pub struct Gate {
     pub security: Arc<Security>,
+    /// Cluster mode: calls from the other nodes are let through on the cluster secret.
+    cluster: Option<Arc<quidditch_cluster::Cluster>>,
     templates: matchit::Router<String>,
     engine: Arc<quidditch_engine::Engine>,
     udfs: Arc<quidditch_udf::UdfRegistry>,
@@ -44,7 +46,16 @@ impl Gate {
             // Duplicates (one path declared per method) are fine: the first wins.
             let _ = router.insert(t.clone(), t.clone());
         }
-        Gate { security, templates: router, engine: state.engine.clone(), udfs: state.udfs.clone(), max_body: state.config.max_body_bytes }
+        Gate { security, cluster: state.node.cluster.clone(), templates: router, engine: state.engine.clone(), udfs: state.udfs.clone(), max_body: state.config.max_body_bytes }
+    }
+
+    /// The name of the node making a node-to-node call, when the request proves it with the
+    /// cluster secret.
+    fn calling_node(&self, req: &Request<Body>) -> Option<String> {
+        let cluster = self.cluster.as_ref()?;
+        let from = req.headers().get(quidditch_cluster::FORWARDED_HEADER)?.to_str().ok()?;
+        let presented = req.headers().get(quidditch_cluster::SECRET_HEADER).and_then(|v| v.to_str().ok());
+        cluster.peers().proves_membership(presented).then(|| from.to_string())
     }
 
     fn audit(&self, user: &str, operation: &str, reason: &str, request: AuditRequest, udf: &str) {
@@ -94,6 +105,13 @@ pub async fn enforce(gate: Arc<Gate>, mut req: Request<Body>, next: Next) -> Res
         .get::<ConnectInfo<crate::tls::PeerAddr>>()
         .map(|c| c.0.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    if let Some(node) = gate.calling_node(&req) {
+        // A node forwards a request (or runs a shard phase) only after the node the client
+        // called authorized it: the caller's own permissions were checked there.
+        req.extensions_mut().insert(Principal::node(&node));
+        req.extensions_mut().insert(gate.security.clone());
+        return next.run(req).await;
+    }
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
     let path = req.uri().path().to_string();
     let principal = match gate.security.authenticate(authorization.as_deref(), source) {
