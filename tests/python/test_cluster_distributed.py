@@ -101,7 +101,6 @@ def test_get_by_id_through_every_node(loaded, records):
 
 def test_single_writes_through_any_node_are_seen_through_every_node(loaded):
     n1, n2, n3 = loaded.urls()
-    # Mappings given up front: dynamic mapping changes are not replicated yet.
     r = requests.put(f"{n1}/dist_writes", json={"settings": {"number_of_shards": 3},
                                                 "mappings": {"properties": {"v": {"type": "long"}}}}, timeout=60)
     assert r.status_code == 200, r.text

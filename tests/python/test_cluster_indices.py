@@ -4,6 +4,7 @@ mapping changes and deletions are seen everywhere; a name is taken once in the c
 started later (or back after being down) gets the metadata; etcd down blocks metadata
 changes while reads keep working. Expected values come from the requests the test sent."""
 import concurrent.futures
+import time
 
 import pytest
 import requests
@@ -133,9 +134,27 @@ def test_etcd_down_blocks_index_changes_and_reads_keep_working(etcd_factory, clu
         assert requests.get(f"{n2}/cl_during", timeout=30).status_code == 404
         r = requests.delete(f"{n1}/cl_before", timeout=60)
         assert r.status_code == 503 and r.json()["error"]["type"] == "cluster_block_exception", r.text
+        # Document writes too: without etcd a node cannot know it still holds the shard.
+        r = requests.put(f"{n2}/cl_before/_doc/during", json={"a": 1}, timeout=60)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "cluster_block_exception", r.text
+        assert "etcd" in r.json()["error"]["reason"]
+        bulk = '{"index": {"_index": "cl_before", "_id": "during"}}\n{"a": 1}\n'
+        r = requests.post(f"{n1}/_bulk", data=bulk, headers={"Content-Type": "application/x-ndjson"}, timeout=60)
+        assert r.status_code == 503 and r.json()["error"]["type"] == "cluster_block_exception", r.text
         for url in (n1, n2):
             get_index(url, "cl_before")
             r = requests.post(f"{url}/cl_before/_search", json={"query": {"match_all": {}}}, timeout=30)
             assert r.status_code == 200, r.text
     finally:
         etcd.start()
+    c.wait_for_nodes(2)
+    # Once etcd answers again, so do writes (the first calls may still meet its restart).
+    for _ in range(100):
+        r = requests.put(f"{n2}/cl_before/_doc/after", json={"a": 2}, params={"refresh": "true"}, timeout=60)
+        if r.status_code != 503:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 201, r.text
+    for url in (n1, n2):
+        assert requests.get(f"{url}/cl_before/_doc/after", timeout=30).json()["_source"] == {"a": 2}
+        assert requests.get(f"{url}/cl_before/_doc/during", timeout=30).status_code == 404

@@ -263,6 +263,23 @@ impl Cluster {
         self.tasks.lock().push(task);
     }
 
+    /// Whether etcd answers now: at once while this node's session is live, else after one
+    /// quick probe (etcd may be back before the lease renewal notices). Document writes check
+    /// it first: without etcd a node cannot know that it still holds a shard.
+    pub async fn ensure_etcd(&self) -> Result<(), ClusterError> {
+        if self.view().etcd_reachable {
+            return Ok(());
+        }
+        let mut client = self.client();
+        let probe = client.get(self.keys.root(), Some(GetOptions::new().with_keys_only().with_limit(1)));
+        let reason = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer in {} ms", PROBE_TIMEOUT.as_millis()),
+        };
+        Err(ClusterError::EtcdUnreachable { endpoints: self.config.endpoints.join(","), reason })
+    }
+
     /// The shared half of the registry, metadata and allocation barriers: reads the revision
     /// `key` was last committed at (the latest of the keys under it, for [`Watched::Prefix`])
     /// and waits (at most `timeout`) until `applied` reaches it. `Ok(None)` once reached, or

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::EngineConfig;
 use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
-use crate::index::{Index, IndexIdentity, IndexSettings, WriterSlots};
+use crate::index::{Index, IndexIdentity, IndexSettings, MappingGrowth, WriterSlots};
 use crate::mapping::Mapping;
 use crate::names::{self, ExpandWildcards, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
@@ -44,6 +44,8 @@ pub struct Engine {
     pits: crate::search::PitRegistry,
     /// The cluster-level search limits (`_cluster/settings`).
     search_limits: crate::search::SearchLimits,
+    /// Cluster mode: given to every index, open and future (see [`MappingGrowth`]).
+    mapping_growth: RwLock<Option<Arc<dyn MappingGrowth>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -55,6 +57,15 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Opens every index under `dir` (replaying their WALs) and starts the background
     /// committer.
+    /// Cluster mode: mappings grown by dynamic fields, in every index, are committed through
+    /// `growth` before the writes that grew them are logged.
+    pub fn set_mapping_growth(&self, growth: Arc<dyn MappingGrowth>) {
+        for index in self.indices.read().values() {
+            index.set_mapping_growth(growth.clone());
+        }
+        *self.mapping_growth.write() = Some(growth);
+    }
+
     pub fn open(
         dir: &Path,
         config: EngineConfig,
@@ -106,6 +117,7 @@ impl Engine {
             writer_slots,
             pits: crate::search::PitRegistry::default(),
             search_limits: crate::search::SearchLimits::default(),
+            mapping_growth: RwLock::new(None),
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -562,6 +574,9 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&dir);
             EngineError::Internal(e)
         })?;
+        if let Some(growth) = self.mapping_growth.read().clone() {
+            index.set_mapping_growth(growth);
+        }
         self.indices.write().insert(name.to_string(), index.clone());
         if !aliases.is_empty() {
             let actions: Vec<AliasAction> = aliases

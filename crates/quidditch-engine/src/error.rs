@@ -98,12 +98,27 @@ pub enum EngineError {
     /// its node did not answer (503 `node_not_connected_exception`): `node` names it.
     #[error("{reason}")]
     OnNode { node: String, status: u16, error_type: &'static str, reason: String },
+    /// 503 `cluster_block_exception`: cluster mode, and the cluster's index metadata cannot be
+    /// changed now (etcd unreachable, too many concurrent changes).
+    #[error("{0}")]
+    MetadataBlocked(String),
     /// 500 `exception`: I/O, tantivy, or a bug. Never caused by input alone.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
 }
 
 impl EngineError {
+    /// This error again, for another op of a batch that failed as a whole (errors are not
+    /// `Clone`: any other than these keeps its message only).
+    pub(crate) fn same_again(&self) -> EngineError {
+        match self {
+            EngineError::MapperParsing(r) => EngineError::MapperParsing(r.clone()),
+            EngineError::MetadataBlocked(r) => EngineError::MetadataBlocked(r.clone()),
+            EngineError::IllegalArgument(r) => EngineError::IllegalArgument(r.clone()),
+            other => EngineError::internal(other.to_string()),
+        }
+    }
+
     /// The OpenSearch exception name of this error (its identity in the protocol: shard
     /// failures inside a search response carry it too). The HTTP status is the server's.
     pub fn error_type(&self) -> &'static str {
@@ -118,6 +133,7 @@ impl EngineError {
             EngineError::IndexClosed { .. } => "index_closed_exception",
             EngineError::ResourceNotFound(_) => "resource_not_found_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
+            EngineError::MetadataBlocked(_) => "cluster_block_exception",
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
             EngineError::IllegalArgument(_) => "illegal_argument_exception",
             EngineError::Parse(_) => "parse_exception",

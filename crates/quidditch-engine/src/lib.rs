@@ -31,7 +31,7 @@ pub use document::DocMeta;
 pub use engine::Engine;
 pub use error::{EngineError, EngineResult};
 pub use index::{
-    Index, IndexFields, IndexIdentity, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteOutcome, WriteResult,
+    Index, IndexFields, IndexIdentity, MappingGrowth, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteOutcome, WriteResult,
 };
 pub use mapping::{FieldType, JsonTarget, Mapping, ResolvedField};
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use quidditch_cluster::{Cluster, ClusterError, LocalIndices, ReplicatedIndex};
-use quidditch_engine::{Engine, EngineError, Index, IndexIdentity, Mapping};
+use quidditch_engine::{Engine, EngineError, Index, IndexIdentity, Mapping, MappingGrowth};
 use quidditch_engine::index::IndexSettings;
 use serde_json::Value;
 use tracing::warn;
@@ -146,26 +146,67 @@ pub async fn put_mapping(cluster: &Cluster, indices: Vec<Arc<Index>>, update: Ma
     })
     .await?;
     for index in indices {
-        commit_mapping(cluster, &index, &update).await?;
+        commit_mapping(cluster, index.name(), index.uuid(), &update).await?;
     }
     Ok(())
 }
 
-async fn commit_mapping(cluster: &Cluster, index: &Index, update: &Mapping) -> Result<(), ApiError> {
+/// Merges `update` into the cluster's record of the index (`name`, `uuid`), compare-and-set on
+/// the record's revision. A type another node committed first is the engine's merge error
+/// (`mapper_parsing_exception`); etcd out of reach is [`EngineError::MetadataBlocked`].
+async fn commit_mapping(cluster: &Cluster, name: &str, uuid: &str, update: &Mapping) -> Result<(), EngineError> {
+    let blocked = |e: ClusterError| EngineError::MetadataBlocked(format!("blocked by: [SERVICE_UNAVAILABLE/2/no cluster state]; {e}"));
     for _ in 0..MAPPING_ATTEMPTS {
-        let Some((record, revision)) = cluster.index_record(index.name()).await? else {
+        let Some((record, revision)) = cluster.index_record(name).await.map_err(blocked)? else {
             // Not a cluster index (created implicitly by a write on this node): local only.
             return Ok(());
         };
-        if record.uuid != index.uuid() {
+        if record.uuid != uuid {
             return Ok(());
         }
         let merged = Mapping::parse(&record.mappings)?.merged(update)?;
+        if merged.to_json() == record.mappings {
+            return Ok(());
+        }
         let next = ReplicatedIndex { mappings: merged.to_json(), ..record };
-        if cluster.update_index(&next, revision).await? {
+        if cluster.update_index(&next, revision).await.map_err(blocked)? {
             return Ok(());
         }
     }
-    warn!(index = index.name(), "mapping change lost {MAPPING_ATTEMPTS} compare-and-set races in a row");
-    Err(ClusterError::Etcd { operation: "commit mapping change", reason: "too many concurrent mapping changes; retry".into() }.into())
+    warn!(index = name, "mapping change lost {MAPPING_ATTEMPTS} compare-and-set races in a row");
+    Err(EngineError::MetadataBlocked(format!("[{name}]: too many concurrent mapping changes; retry")))
+}
+
+/// How long a write waits for its dynamic fields to be committed cluster-wide.
+const GROWTH_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The engine's [`MappingGrowth`] hook in cluster mode: fields a write adds dynamically are
+/// merged into the index's record in etcd before the write is logged, so every node maps
+/// them (searches coordinated anywhere see them) and a field two nodes add concurrently gets
+/// one type: the later write with another type fails with `mapper_parsing_exception`.
+pub struct ClusterMappings {
+    pub cluster: Arc<Cluster>,
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl MappingGrowth for ClusterMappings {
+    fn commit(&self, index: &Index, grown: &Mapping) -> Result<(), EngineError> {
+        let (cluster, name, uuid, grown) =
+            (self.cluster.clone(), index.name().to_string(), index.uuid().to_string(), grown.clone());
+        // Engine writes run on blocking threads (and a few inside `block_in_place`): the
+        // commit runs on the runtime and this thread waits for it.
+        let (done, result) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let committed = match commit_mapping(&cluster, &name, &uuid, &grown).await {
+                // A type another node gave the field first: for a write, the document does
+                // not fit the mapping (as `PUT _mapping` it would be an illegal argument).
+                Err(EngineError::IllegalArgument(reason)) => Err(EngineError::MapperParsing(reason)),
+                other => other,
+            };
+            let _ = done.send(committed);
+        });
+        result.recv_timeout(GROWTH_WAIT).unwrap_or_else(|_| {
+            Err(EngineError::MetadataBlocked(format!("[{}]: the mapping change was not committed in time", index.name())))
+        })
+    }
 }

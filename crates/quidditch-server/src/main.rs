@@ -247,6 +247,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Likewise the index metadata (indices created or deleted meanwhile) and where
             // each index's shards are (the elected manager also decides it).
             cluster.replicate_indices(Arc::new(index_replication::EngineReplica { engine: engine.clone() }));
+            engine.set_mapping_growth(Arc::new(index_replication::ClusterMappings {
+                cluster: cluster.clone(),
+                runtime: tokio::runtime::Handle::current(),
+            }));
             cluster.allocate_shards();
             cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
         }

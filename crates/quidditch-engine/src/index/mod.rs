@@ -84,7 +84,20 @@ pub(crate) struct WriteState {
 pub const PRIMARY_TERM: i64 = 1;
 
 /// An open index. Shared as `Arc<Index>`; cheap to clone the handles it gives out.
+/// Cluster mode: a mapping that dynamic fields grew is committed cluster-wide before the
+/// write that grew it is logged, so every node maps the new fields alike and two nodes can
+/// never give one field two types (the server implements it on the cluster's index records).
+pub trait MappingGrowth: Send + Sync {
+    /// `grown` is `index`'s mapping with the new fields. An error fails the writes that grew
+    /// it, before anything is logged: [`EngineError::MapperParsing`] for a field another node
+    /// mapped first with another type, [`EngineError::MetadataBlocked`] when the cluster's
+    /// metadata cannot be changed now.
+    fn commit(&self, index: &Index, grown: &Mapping) -> EngineResult<()>;
+}
+
 pub struct Index {
+    /// Set in cluster mode (see [`MappingGrowth`]).
+    mapping_growth: RwLock<Option<Arc<dyn MappingGrowth>>>,
     /// This index's own handle, for the writer budget (which closes idle writers of any index).
     me: Weak<Index>,
     name: String,
@@ -210,6 +223,7 @@ impl Index {
         }
         let fields = fields.ok_or_else(|| anyhow::anyhow!("index has no shards"))?;
         let index = Arc::new_cyclic(|me| Index {
+            mapping_growth: RwLock::new(None),
             me: me.clone(),
             name: name.to_string(),
             uuid: meta.uuid,
@@ -530,6 +544,20 @@ impl Index {
 
     /// Installs a mapping grown by a write batch that started from `base`, merged with
     /// whatever other batches added meanwhile, and persists it.
+    /// Cluster mode: where mappings grown by dynamic fields are committed first.
+    pub(crate) fn set_mapping_growth(&self, growth: Arc<dyn MappingGrowth>) {
+        *self.mapping_growth.write() = Some(growth);
+    }
+
+    /// Commits `grown` through the [`MappingGrowth`] hook, if there is one.
+    pub(crate) fn commit_mapping_growth(&self, grown: &Mapping) -> EngineResult<()> {
+        let growth = self.mapping_growth.read().clone();
+        match growth {
+            Some(growth) => growth.commit(self, grown),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn grow_mapping(&self, base: &Arc<Mapping>, grown: &Mapping) -> EngineResult<Arc<Mapping>> {
         let _meta = self.meta_lock.lock();
         let current = self.mapping();

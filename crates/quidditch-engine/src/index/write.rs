@@ -435,6 +435,15 @@ impl Index {
         let Batch { mapping, mapping_changed, overlay, wal, pending, .. } = batch;
 
         if mapping_changed {
+            if let Err(e) = self.commit_mapping_growth(&mapping) {
+                // Nothing of this batch is logged: the ops that were to apply fail with it.
+                for r in results.iter_mut() {
+                    if r.is_ok() {
+                        *r = Err(e.same_again());
+                    }
+                }
+                return Ok(results);
+            }
             self.grow_mapping(&base, &mapping)?;
         }
         if let Err(e) = st.wal.write(&wal) {

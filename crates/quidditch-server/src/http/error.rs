@@ -103,7 +103,7 @@ impl From<EngineError> for ApiError {
             EngineError::VersionConflict { .. } => 409,
             // The index exists but failed to open (e.g. a corrupted write-ahead log): no shard
             // can serve it.
-            EngineError::IndexUnavailable { .. } => 503,
+            EngineError::IndexUnavailable { .. } | EngineError::MetadataBlocked(_) => 503,
             // A UDF that failed inside a search fails the search (500); a full instance pool
             // is back-pressure (429), as for the UDF API.
             EngineError::UdfFailed { kind: UdfErrorKind::InstanceLimit, .. } => 429,

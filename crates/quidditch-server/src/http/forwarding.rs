@@ -84,6 +84,11 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
     }
     let segments: Vec<String> = req.uri().path().trim_matches('/').split('/').map(decode).collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if writes_documents(req.method(), &segs)
+        && let Err(e) = cluster.ensure_etcd().await
+    {
+        return ApiError::from(e).into_response();
+    }
     match (req.method().clone(), segs.as_slice()) {
         (_, [index, "_doc" | "_create" | "_update" | "_source" | "_explain" | "_termvectors", id]) if !index.starts_with('_') => {
             let key = query_param(&req, "routing").unwrap_or_else(|| id.to_string());
@@ -140,6 +145,19 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
         }
         (_, [index, "_search", "point_in_time"]) if spans_nodes(&state, &cluster, index) => not_distributed("[point_in_time]"),
         _ => next.run(req).await,
+    }
+}
+
+/// Document writes: refused while etcd is out of reach (the shard allocation may have changed
+/// meanwhile, and a dynamic field could not be committed).
+fn writes_documents(method: &Method, segs: &[&str]) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return false;
+    }
+    match segs {
+        [index, "_doc" | "_create" | "_update", _] | [index, "_doc"] => !index.starts_with('_'),
+        [.., "_bulk" | "_delete_by_query" | "_update_by_query"] => true,
+        _ => false,
     }
 }
 
