@@ -18,7 +18,8 @@ use etcd_client::{Compare, CompareOp, EventType, GetOptions, Txn, TxnOp, TxnOpRe
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::membership::{Watched, mark_applied};
+use crate::barrier::Needs;
+use crate::membership::mark_applied;
 use crate::{Cluster, ClusterError};
 
 /// One index as the cluster knows it.
@@ -157,23 +158,14 @@ impl Cluster {
     }
 
     /// Waits until this node has applied every index metadata change and every shard
-    /// allocation committed so far, at most `timeout` each. While etcd is unreachable the node
+    /// allocation committed so far, at most `timeout`. While etcd is unreachable the node
     /// answers from what it has.
     ///
     /// The allocation matters as much as the index: a node that knew an index but not yet
     /// where its shards are would write a document into its own copy of a shard that another
     /// node holds, where no search would find it.
     pub async fn wait_for_indices(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let metadata = Watched::Key(self.keys().metadata_revision());
-        let allocations = Watched::Prefix(self.keys().allocations());
-        for (what, key, applied) in
-            [("index metadata", metadata, &self.indices_applied), ("shard allocation", allocations, &self.allocations_applied)]
-        {
-            if let Some((applied, wanted)) = self.wait_for_revision(what, key, applied, timeout).await? {
-                return Err(ClusterError::MetadataBehind { node: self.local().name.clone(), applied, wanted });
-            }
-        }
-        Ok(())
+        self.wait_for_committed(Needs { udfs: false, indices: true }, timeout).await
     }
 
     /// Keeps `local` equal to the cluster's index metadata for as long as the process lives:

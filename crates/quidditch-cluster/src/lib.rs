@@ -23,6 +23,7 @@
 //! Without `--etcd` none of this runs: the server is today's embedded single node.
 
 pub mod allocation;
+pub mod barrier;
 pub mod error;
 pub mod indices;
 pub mod keys;
@@ -33,6 +34,7 @@ pub mod udfs;
 pub mod view;
 
 pub use allocation::IndexAllocation;
+pub use barrier::{Needs, REVISIONS_HEADER, Revisions};
 pub use error::ClusterError;
 pub use indices::{LocalIndices, ReplicatedIndex};
 pub use membership::{Cluster, ClusterConfig, LEASE_TTL_SECS};

@@ -16,6 +16,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::barrier::PROBE_TIMEOUT;
 use crate::keys::Keys;
 use crate::{ClusterError, ClusterView, NodeInfo, PeerClient};
 
@@ -26,8 +27,6 @@ pub const LEASE_TTL_SECS: i64 = 5;
 const ETCD_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a node-to-node call may take.
 const PEER_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a node that lost etcd waits, per request, to learn whether etcd is back.
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Pause between attempts to get back to etcd after losing it.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -41,14 +40,6 @@ pub(crate) fn mark_applied(applied: &tokio::sync::watch::Sender<i64>, revision: 
         }
         newer
     });
-}
-
-/// What a barrier reads the last committed revision of.
-pub(crate) enum Watched {
-    /// One key, rewritten with every change it stands for.
-    Key(String),
-    /// Every key under a prefix (deletions are not waited for).
-    Prefix(String),
 }
 
 /// How this node joins: `quidditch serve --etcd … --cluster-name … --node-name …`.
@@ -278,55 +269,6 @@ impl Cluster {
             Err(_) => format!("no answer in {} ms", PROBE_TIMEOUT.as_millis()),
         };
         Err(ClusterError::EtcdUnreachable { endpoints: self.config.endpoints.join(","), reason })
-    }
-
-    /// The shared half of the registry, metadata and allocation barriers: reads the revision
-    /// `key` was last committed at (the latest of the keys under it, for [`Watched::Prefix`])
-    /// and waits (at most `timeout`) until `applied` reaches it. `Ok(None)` once reached, or
-    /// when etcd cannot be asked (the node answers from what it has); `Ok(Some((applied,
-    /// wanted)))` when the node stayed behind.
-    pub(crate) async fn wait_for_revision(
-        &self,
-        what: &'static str,
-        key: Watched,
-        applied: &tokio::sync::watch::Sender<i64>,
-        timeout: Duration,
-    ) -> Result<Option<(i64, i64)>, ClusterError> {
-        let mut client = self.client();
-        let read = match key {
-            Watched::Key(key) => client.get(key, None),
-            Watched::Prefix(prefix) => {
-                let latest = GetOptions::new()
-                    .with_prefix()
-                    .with_keys_only()
-                    .with_sort(SortTarget::Mod, SortOrder::Descend)
-                    .with_limit(1);
-                client.get(prefix, Some(latest))
-            }
-        };
-        let wanted = if self.view().etcd_reachable {
-            match self.etcd_call("read a replication revision", read).await {
-                Ok(resp) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
-                // etcd just went away: answer from what this node has.
-                Err(e) => {
-                    warn!(error = %e, "cannot read the {what} revision; using this node's copy as it is");
-                    return Ok(None);
-                }
-            }
-        } else {
-            // This node lost etcd, but etcd may be back before the node's lease renewal
-            // notices, and a change committed meanwhile through another node must be seen
-            // here: ask, briefly, so that a node cut off from etcd still answers at once.
-            match tokio::time::timeout(PROBE_TIMEOUT, read).await {
-                Ok(Ok(resp)) => resp.kvs().first().map_or(0, |kv| kv.mod_revision()),
-                _ => return Ok(None),
-            }
-        };
-        let mut seen = applied.subscribe();
-        match tokio::time::timeout(timeout, seen.wait_for(|a| *a >= wanted)).await {
-            Ok(Ok(_)) => Ok(None),
-            _ => Ok(Some((*applied.borrow(), wanted))),
-        }
     }
 
     /// Runs `follow` (a full reconciliation, then watched changes until the watch fails) for

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::barrier::{REVISIONS_HEADER, Revisions};
 use crate::{ClusterError, NodeInfo};
 
 /// Names the node a request comes from: set on every node-to-node call.
@@ -62,7 +63,8 @@ impl PeerClient {
     }
 
     /// `method <node><path_and_query>` with an optional body, on this thread (callers are on
-    /// blocking threads already). Any answer, whatever its status, is `Ok`; only a node that
+    /// blocking threads already), carrying the `revisions` the request waited for (the callee
+    /// waits for the same ones). Any answer, whatever its status, is `Ok`; only a node that
     /// does not answer is an error naming it.
     pub fn send_blocking(
         &self,
@@ -70,11 +72,15 @@ impl PeerClient {
         method: &str,
         path_and_query: &str,
         body: Option<(&str, &[u8])>,
+        revisions: Option<Revisions>,
     ) -> Result<PeerResponse, ClusterError> {
         let url = format!("{}{}", node.http_url.trim_end_matches('/'), path_and_query);
         let mut request = self.agent.request(method, &url).set(FORWARDED_HEADER, &self.from);
         if let Some(secret) = &self.secret {
             request = request.set(SECRET_HEADER, secret);
+        }
+        if let Some(revisions) = revisions {
+            request = request.set(REVISIONS_HEADER, &revisions.header_value());
         }
         let result = match body {
             Some((content_type, bytes)) => request.set("content-type", content_type).send_bytes(bytes),
@@ -92,7 +98,8 @@ impl PeerClient {
         Ok(PeerResponse { status, content_type, body: bytes })
     }
 
-    /// [`PeerClient::send_blocking`] on tokio's blocking pool.
+    /// [`PeerClient::send_blocking`] on tokio's blocking pool, with the revisions of the
+    /// request running on this task.
     pub async fn send(
         &self,
         node: &NodeInfo,
@@ -103,8 +110,9 @@ impl PeerClient {
         let (client, node, method, path) = (self.clone(), node.clone(), method.to_string(), path_and_query.to_string());
         let name = node.name.clone();
         let url = node.http_url.clone();
+        let revisions = Revisions::current();
         tokio::task::spawn_blocking(move || {
-            client.send_blocking(&node, &method, &path, body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())))
+            client.send_blocking(&node, &method, &path, body.as_ref().map(|(t, b)| (t.as_str(), b.as_slice())), revisions)
         })
         .await
         .map_err(|e| ClusterError::NodeUnreachable { node: name, url, reason: e.to_string() })?

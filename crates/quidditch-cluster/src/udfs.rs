@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 use tracing::{info, warn};
 
-use crate::membership::{Watched, mark_applied};
+use crate::barrier::Needs;
+use crate::membership::mark_applied;
 use crate::{Cluster, ClusterError};
 
 /// Largest chunk of a binary in one etcd request (etcd refuses requests over 1.5 MiB).
@@ -182,13 +183,7 @@ impl Cluster {
     /// `timeout`. While etcd is unreachable the node answers from what it has (searches keep
     /// working); only a node that is reachable but behind fails.
     pub async fn wait_for_udfs(&self, timeout: Duration) -> Result<(), ClusterError> {
-        let key = self.keys().udf_revision();
-        match self.wait_for_revision("UDF registry", Watched::Key(key), &self.udf_applied, timeout).await? {
-            None => Ok(()),
-            Some((applied, wanted)) => {
-                Err(ClusterError::UdfRegistryBehind { node: self.local().name.clone(), applied, wanted })
-            }
-        }
+        self.wait_for_committed(Needs { udfs: true, indices: false }, timeout).await
     }
 
     /// Keeps `local` equal to the cluster's registry for as long as the process lives: a

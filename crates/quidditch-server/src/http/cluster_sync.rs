@@ -1,7 +1,9 @@
 //! Cluster mode: requests that run or show UDFs first wait until this node has applied every
 //! UDF registry change committed in etcd (bounded), so a UDF registered or deleted through
 //! any node is seen the same way through this one; requests that read or write indices wait
-//! likewise for the index metadata (an index created through any node exists here).
+//! likewise for the index metadata (an index created through any node exists here) and the
+//! shard allocation (`quidditch_cluster::barrier`: one etcd transaction per request; calls
+//! from other nodes carry the revisions their coordinator waited for).
 
 use std::time::Duration;
 
@@ -11,25 +13,36 @@ use axum::http::{Method, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use quidditch_cluster::{FORWARDED_HEADER, Needs, REVISIONS_HEADER, Revisions};
+
 use super::{ApiError, AppState};
 
 /// How long a request waits for this node's registry to catch up before a 503.
 const REGISTRY_WAIT: Duration = Duration::from_secs(10);
 
 pub async fn udf_registry_barrier(State(state): State<AppState>, req: Request<Body>, next: Next) -> Response {
-    if let Some(cluster) = &state.node.cluster
-        && reads_udfs(req.method(), req.uri().path())
-        && let Err(e) = cluster.wait_for_udfs(REGISTRY_WAIT).await
-    {
+    let Some(cluster) = &state.node.cluster else { return next.run(req).await };
+    let needs = Needs { udfs: reads_udfs(req.method(), req.uri().path()), indices: uses_indices(req.uri().path()) };
+    if !needs.udfs && !needs.indices {
+        return next.run(req).await;
+    }
+    // A call from another node (its secret checked by an outer layer) carries what its
+    // coordinating node waited for: wait for the same, without asking etcd again.
+    let carried = req
+        .headers()
+        .contains_key(FORWARDED_HEADER)
+        .then(|| req.headers().get(REVISIONS_HEADER).and_then(|v| v.to_str().ok()).and_then(Revisions::parse))
+        .flatten();
+    let wanted = match carried {
+        Some(revisions) => Some(revisions),
+        None => cluster.committed_revisions().await,
+    };
+    // etcd out of reach: the node answers from what it has.
+    let Some(wanted) = wanted else { return next.run(req).await };
+    if let Err(e) = cluster.wait_for_applied(wanted, needs, REGISTRY_WAIT).await {
         return ApiError::from(e).into_response();
     }
-    if let Some(cluster) = &state.node.cluster
-        && uses_indices(req.uri().path())
-        && let Err(e) = cluster.wait_for_indices(REGISTRY_WAIT).await
-    {
-        return ApiError::from(e).into_response();
-    }
-    next.run(req).await
+    wanted.scope(next.run(req)).await
 }
 
 /// Everything but the node and membership APIs, the UDF API and the root.

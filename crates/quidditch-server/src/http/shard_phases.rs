@@ -6,7 +6,7 @@
 //! parameters, the shard numbers; the answer is each shard's `ShardQueryResult`, the same
 //! data the engine's reduce takes from a local shard), and the fetch of that shard's page
 //! hits becomes `POST /_quidditch/shards/{index}/_fetch` (the documents read from the
-//! searcher the query phase ranked). The holding node runs the engine's own shard phases
+//! searcher the query phase ranked). Calls are JSON; answers are postcard. The holding node runs the engine's own shard phases
 //! (`quidditch_engine::search::remote`). A node that does not answer fails its shards with
 //! 503 `node_not_connected_exception` naming it; the search then has partial results or
 //! fails as on a single node (`allow_partial_search_results`).
@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use quidditch_cluster::{Cluster, NodeInfo};
+use quidditch_cluster::{Cluster, NodeInfo, Revisions};
 use quidditch_engine::search::remote::{RemoteShards, fetch_held, query_held_shards};
 use quidditch_engine::search::{SearchRequest, ShardQueryResult};
 use quidditch_engine::{DocMeta, EngineError, EngineResult, Index, StoredDoc};
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::params::{ApiParams, ApiRoutes};
-use super::{ApiError, AppState, json_response};
+use super::{ApiError, AppState};
 
 /// Every node-to-node route starts with it (and is refused without the cluster secret when
 /// one is configured: `forwarding::node_to_node_auth`).
@@ -124,7 +124,7 @@ async fn query(State(state): State<AppState>, Path(name): Path<String>, body: By
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(json_response(200, serde_json::to_value(answer).map_err(|e| ApiError::internal(e.to_string()))?))
+    postcard_response(&answer)
 }
 
 async fn fetch(State(_state): State<AppState>, Path(_name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
@@ -143,8 +143,18 @@ async fn fetch(State(_state): State<AppState>, Path(_name): Path<String>, body: 
             source: String::from_utf8_lossy(&d.source).into_owned(),
         })
         .collect();
-    Ok(json_response(200, serde_json::to_value(wire).map_err(|e| ApiError::internal(e.to_string()))?))
+    postcard_response(&wire)
 }
+
+/// A shard phase's answer: postcard, not JSON (the aggregation states inside are postcard
+/// bytes already, which JSON would spell as arrays of numbers). Errors stay OpenSearch JSON.
+fn postcard_response<T: serde::Serialize>(answer: &T) -> Result<Response, ApiError> {
+    let bytes = postcard::to_allocvec(answer).map_err(|e| ApiError::internal(format!("encoding a shard phase answer: {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, POSTCARD)], bytes).into_response())
+}
+
+/// The media type of the shard phases' answers.
+const POSTCARD: &str = "application/x-postcard";
 
 /// The coordinator's view of the other nodes for one search.
 pub struct ClusterShards<'a> {
@@ -154,11 +164,15 @@ pub struct ClusterShards<'a> {
     pub count: bool,
     /// The query phase's context on each node (for the fetch of that node's shards).
     contexts: parking_lot::Mutex<HashMap<(String, u32), (NodeInfo, String)>>,
+    /// What this node's request barrier waited for: the shard phases' nodes wait for the same.
+    revisions: Option<Revisions>,
 }
 
 impl<'a> ClusterShards<'a> {
     pub fn new(cluster: &'a Arc<Cluster>, body: Option<&'a Value>, params: &'a HashMap<String, String>, count: bool) -> Self {
-        ClusterShards { cluster, body, params, count, contexts: Default::default() }
+        // Built on the request's task (inside `block_in_place`), where the barrier's
+        // revisions are current.
+        ClusterShards { cluster, body, params, count, contexts: Default::default(), revisions: Revisions::current() }
     }
 
     /// The live node holding shard `shard` of `index`, if another node holds it: `Err` when
@@ -191,8 +205,17 @@ fn unreachable(node: &NodeInfo, reason: impl std::fmt::Display) -> EngineError {
     EngineError::on_node(&node.name, 503, "node_not_connected_exception", format!("[{}][{}] did not answer: {reason}", node.name, node.http_url))
 }
 
-fn call_node<T: serde::de::DeserializeOwned>(cluster: &Cluster, node: &NodeInfo, path: &str, body: Vec<u8>) -> EngineResult<T> {
-    let answer = cluster.peers().send_blocking(node, "POST", path, Some(("application/json", &body))).map_err(|e| unreachable(node, e))?;
+fn call_node<T: serde::de::DeserializeOwned>(
+    cluster: &Cluster,
+    node: &NodeInfo,
+    path: &str,
+    body: Vec<u8>,
+    revisions: Option<Revisions>,
+) -> EngineResult<T> {
+    let answer = cluster
+        .peers()
+        .send_blocking(node, "POST", path, Some(("application/json", &body)), revisions)
+        .map_err(|e| unreachable(node, e))?;
     if answer.status != 200 {
         let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         let error = &parsed["error"];
@@ -203,7 +226,7 @@ fn call_node<T: serde::de::DeserializeOwned>(cluster: &Cluster, node: &NodeInfo,
             error["reason"].as_str().unwrap_or("the node failed the shard phase").to_string(),
         ));
     }
-    serde_json::from_slice(&answer.body).map_err(|e| unreachable(node, format!("unreadable answer: {e}")))
+    postcard::from_bytes(&answer.body).map_err(|e| unreachable(node, format!("unreadable answer: {e}")))
 }
 
 fn path_of(index: &Index, phase: &str) -> String {
@@ -249,7 +272,7 @@ impl RemoteShards for ClusterShards<'_> {
                     let path = path_of(index, "_query");
                     scope.spawn(move || {
                         let body = serde_json::to_vec(&call).unwrap_or_default();
-                        let answer = call_node::<QueryAnswer>(self.cluster, &node, &path, body);
+                        let answer = call_node::<QueryAnswer>(self.cluster, &node, &path, body, self.revisions);
                         (node, positions, answer)
                     })
                 })
@@ -291,7 +314,7 @@ impl RemoteShards for ClusterShards<'_> {
             .cloned()
             .ok_or_else(|| EngineError::Internal(anyhow::anyhow!("fetch of a shard whose query phase did not run remotely")))?;
         let call = FetchCall { context, shard, docs: docs.to_vec() };
-        let found: Vec<WireDoc> = call_node(self.cluster, &node, &path_of(index, "_fetch"), serde_json::to_vec(&call).unwrap_or_default())?;
+        let found: Vec<WireDoc> = call_node(self.cluster, &node, &path_of(index, "_fetch"), serde_json::to_vec(&call).unwrap_or_default(), self.revisions)?;
         Ok(found
             .into_iter()
             .map(|d| StoredDoc {
