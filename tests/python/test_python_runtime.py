@@ -225,3 +225,111 @@ def test_the_projects_venv_is_found_without_path_or_config(tmp_path, plain_serve
     plain_servers.append(server)
     line = next(l for l in server.lines if "Python UDF toolchain" in l)
     assert "venv" in line and ".venv/bin/componentize-py" in line, line
+
+
+# ------------------------------------------------- field plans (dict `doc`) vs BlockDocument
+
+# The same scorer and filter with constant field names (the adapter's field plan: fields
+# fetched at block start, `doc` a plain dict or the function specialised to the values) and
+# with computed names (no plan: a `BlockDocument` fetching on first read).
+PLANNED_UDF = '''\
+def filter(doc, params, min_total: float = 0.0) -> bool:
+    return doc["price"] * doc.get("qty", 1) >= min_total and "tag" in doc
+
+
+def score(doc, params) -> float:
+    return doc["price"] * doc.get("qty", 1) + (2.0 if doc["flag"] else 0.5) + ("tag" in doc)
+'''
+COMPUTED_UDF = '''\
+PRICE, QTY, FLAG, TAG = "pri" + "ce", "q" + "ty", "fl" + "ag", "t" + "ag"
+
+
+def filter(doc, params, min_total: float = 0.0) -> bool:
+    return doc[PRICE] * doc.get(QTY, 1) >= min_total and TAG in doc
+
+
+def score(doc, params) -> float:
+    return doc[PRICE] * doc.get(QTY, 1) + (2.0 if doc[FLAG] else 0.5) + (TAG in doc)
+'''
+
+
+def planned_doc(i):
+    d = {"price": i * 1.25, "flag": i % 3 == 0, "qty": i % 5 + 1}
+    if i % 4 == 0:
+        d["tag"] = "t"
+    return d
+
+
+@pytest.fixture(scope="module")
+def planned_index(py):
+    for name, source in (("py_planned", PLANNED_UDF), ("py_computed", COMPUTED_UDF)):
+        r = upload(py, source, name=name)
+        assert r.status_code == 201, r.text
+    client = py.client()
+    client.indices.create(index="planned", body={"mappings": {"properties": {
+        "price": {"type": "double"}, "qty": {"type": "long"}, "flag": {"type": "boolean"},
+        "tag": {"type": "keyword"}}}})
+    docs = {}
+    # Segment one: every document has every field (the plan's paths); segment two: some
+    # lack `tag` or `qty` (every UDF falls back to BlockDocument there).
+    for i in range(0, 200, 4):
+        docs[str(i)] = {**planned_doc(i), "tag": "t"}
+    for i, d in docs.items():
+        client.index(index="planned", id=i, body=d)
+    client.indices.refresh(index="planned")
+    second = {}
+    for i in range(1, 200, 2):
+        d = planned_doc(i)
+        if i % 7 == 0:
+            del d["qty"]
+        second[str(i)] = d
+    for i, d in second.items():
+        client.index(index="planned", id=i, body=d)
+    client.indices.refresh(index="planned")
+    docs.update(second)
+    return client, docs
+
+
+def test_field_plan_and_block_document_give_the_same_scores(planned_index):
+    client, docs = planned_index
+    expected = {i: d["price"] * d.get("qty", 1) + (2.0 if d["flag"] else 0.5) + ("tag" in d)
+                for i, d in docs.items()}
+    for name in ("py_planned", "py_computed"):
+        res = client.search(index="planned", body={"size": 1000, "query": {"script_score": {
+            "query": {"match_all": {}}, "script": {"lang": "wasm", "source": name}}}})
+        got = {h["_id"]: h["_score"] for h in res["hits"]["hits"]}
+        # _score is a float32.
+        assert got == pytest.approx(expected, rel=1e-6), name
+
+
+@pytest.mark.parametrize("min_total", [0.0, 40.0, 150.0])
+def test_field_plan_and_block_document_keep_the_same_documents(planned_index, min_total):
+    client, docs = planned_index
+    expected = sorted(i for i, d in docs.items() if d["price"] * d.get("qty", 1) >= min_total and "tag" in d)
+    assert expected  # the filter keeps something, and (min_total > 0) drops something
+    for name in ("py_planned", "py_computed"):
+        res = client.search(index="planned", body={"size": 1000, "query": {
+            "wasm_udf": {"name": name, "params": {"min_total": min_total}}}})
+        assert sorted(h["_id"] for h in res["hits"]["hits"]) == expected, name
+
+
+def test_a_field_not_read_needs_no_read_document_permission(py):
+    # The planned field `price` is read only when `look` is set: without [read_document] the
+    # UDF works until it really reads a document.
+    source = ("def filter(doc, params, look: bool = False) -> bool:\n"
+              "    if look:\n"
+              "        return doc['price'] > 1\n"
+              "    return True\n")
+    r = upload(py, source, name="py_no_read", permissions=["write_log"])
+    assert r.status_code == 201, r.text
+    client = py.client()
+    client.indices.create(index="no-read", body={"mappings": {"properties": {"price": {"type": "long"}}}})
+    for i in range(5):
+        client.index(index="no-read", id=str(i), body={"price": i})
+    client.indices.refresh(index="no-read")
+    res = client.search(index="no-read", body={"size": 10, "query": {"wasm_udf": {"name": "py_no_read"}}})
+    assert sorted(h["_id"] for h in res["hits"]["hits"]) == ["0", "1", "2", "3", "4"]
+    r = requests.post(py.url + "/no-read/_search", json={"query": {"wasm_udf": {
+        "name": "py_no_read", "params": {"look": True}}}}, timeout=60)
+    assert r.status_code == 500, r.text
+    assert "read_document" in r.json()["error"]["reason"], r.text

@@ -439,3 +439,116 @@ fn pooling_allocator_with_documented_limits() {
     let kept = udf.call_filter_batch(&mut store, &[0, 1, 2, 3, 4]).unwrap().unwrap();
     assert_eq!(kept, vec![false, true, false, false, true]);
 }
+
+/// One scorer written three ways: constant field names (its field plan: specialised to the
+/// fields' values), constant names with a computed `get` default (plan, plain-dict `doc`),
+/// and computed names (no plan: `BlockDocument`). Same logic, so the same results.
+const PLANNED: &str = r#"
+def score(doc, params) -> float:
+    q = doc.get("qty", 1)
+    if q == 7:
+        raise ValueError("bad qty")
+    return doc["price"] * q + (2.0 if doc["flag"] else 0.5) + ("tag" in doc)
+"#;
+const PLANNED_DICT: &str = r#"
+ONE = 1
+
+def score(doc, params) -> float:
+    q = doc.get("qty", ONE)
+    if q == 7:
+        raise ValueError("bad qty")
+    return doc["price"] * q + (2.0 if doc["flag"] else 0.5) + ("tag" in doc)
+"#;
+const COMPUTED: &str = r#"
+QTY, PRICE, FLAG, TAG = "q" + "ty", "pri" + "ce", "fl" + "ag", "t" + "ag"
+
+def score(doc, params) -> float:
+    q = doc.get(QTY, 1)
+    if q == 7:
+        raise ValueError("bad qty")
+    return doc[PRICE] * q + (2.0 if doc[FLAG] else 0.5) + (TAG in doc)
+"#;
+
+fn planned_docs() -> Vec<Json> {
+    (0..40)
+        .map(|i| {
+            let mut d = json!({"price": i as f64 * 1.25, "qty": i % 5 + 1, "flag": i % 3 == 0});
+            if i % 4 == 0 || i == 33 {
+                d["tag"] = json!("t");
+            }
+            if i == 33 {
+                d["qty"] = json!(7);
+            }
+            d
+        })
+        .collect()
+}
+
+/// `prepare-module` in one instance, `load-prepared` of its output in a fresh one.
+fn instantiate_prepared(source: &str, docs: Vec<Json>, read_document: bool) -> (Store<Host>, PythonRuntime) {
+    let (mut store, udf) = instantiate_runtime(vec![], json!({}));
+    let prepared = udf.call_prepare_module(&mut store, source).expect("no trap").expect("prepares");
+    assert_eq!(prepared.capabilities, vec!["score", "score-batch"]);
+    let (mut store, udf) = instantiate_runtime(docs, json!({}));
+    let caps = udf.call_load_prepared(&mut store, &prepared.code, source, read_document).expect("no trap").expect("loads");
+    assert_eq!(caps, vec!["score", "score-batch"]);
+    (store, udf)
+}
+
+#[test]
+fn field_plans_and_block_document_agree() {
+    let docs = planned_docs();
+    let expected: Vec<f64> = docs
+        .iter()
+        .map(|d| {
+            let q = d["qty"].as_f64().unwrap();
+            d["price"].as_f64().unwrap() * q
+                + if d["flag"].as_bool().unwrap() { 2.0 } else { 0.5 }
+                + if d.get("tag").is_some() { 1.0 } else { 0.0 }
+        })
+        .collect();
+    // Blocks where every document has every field (the plan's fast paths) and blocks where
+    // some lack `tag` or `qty` (BlockDocument for every source).
+    let with_tags: Vec<u32> = (0..40).filter(|i| i % 4 == 0).collect();
+    let mixed: Vec<u32> = (0..32).collect();
+    for source in [PLANNED, PLANNED_DICT, COMPUTED] {
+        let (mut store, udf) = instantiate_prepared(source, docs.clone(), true);
+        for ids in [&with_tags, &mixed] {
+            let got = score_block(&mut store, &udf, ids).unwrap();
+            let want: Vec<f64> = ids.iter().map(|&i| expected[i as usize]).collect();
+            assert_eq!(got, want, "{source}");
+        }
+        // A planned field is fetched once per block, like any other.
+        let calls = store.data().batch_calls;
+        score_block(&mut store, &udf, &with_tags).unwrap();
+        assert!(store.data().batch_calls - calls <= 4, "{source}");
+        // Failures name the document that raised, whichever path ran (33 has every field).
+        for ids in [vec![4, 8, 33, 36], vec![33, 34, 35]] {
+            let err = score_block(&mut store, &udf, &ids).unwrap_err();
+            assert_eq!(err, "ValueError: bad qty (document '33')", "{source} {ids:?}");
+        }
+    }
+}
+
+#[test]
+fn without_read_document_planned_fields_are_fetched_only_when_read() {
+    let source = "def filter(doc, params) -> bool:\n    if params.get('look'):\n        return doc['price'] > 1\n    return True\n";
+    let docs = vec![json!({"price": 1}), json!({"price": 2})];
+    let (mut store, udf) = instantiate_prepared_filter(source, docs.clone(), false, json!({}));
+    assert_eq!(filter_block(&mut store, &udf, &[0, 1]).unwrap(), vec![true, true]);
+    assert_eq!(store.data().batch_calls, 0);
+    // With the permission the plan fetches ahead; the results are the same.
+    let (mut store, udf) = instantiate_prepared_filter(source, docs.clone(), true, json!({}));
+    assert_eq!(filter_block(&mut store, &udf, &[0, 1]).unwrap(), vec![true, true]);
+    let (mut store, udf) = instantiate_prepared_filter(source, docs, false, json!({"look": true}));
+    assert_eq!(filter_block(&mut store, &udf, &[0, 1]).unwrap(), vec![false, true]);
+    assert_eq!(store.data().batch_calls, 1);
+}
+
+fn instantiate_prepared_filter(source: &str, docs: Vec<Json>, read_document: bool, params: Json) -> (Store<Host>, PythonRuntime) {
+    let (mut store, udf) = instantiate_runtime(vec![], json!({}));
+    let prepared = udf.call_prepare_module(&mut store, source).expect("no trap").expect("prepares");
+    let (mut store, udf) = instantiate_runtime(docs, params);
+    udf.call_load_prepared(&mut store, &prepared.code, source, read_document).expect("no trap").expect("loads");
+    (store, udf)
+}

@@ -300,6 +300,7 @@ impl LoadedUdf {
             }
             Runtime::PythonModule { source, runtime } => {
                 let loaded = runtime.load().map_err(|e| self.error(UdfErrorKind::Internal, e.to_string()))?;
+                let code = runtime.prepared(source, &self.limits).map_err(|e| self.error(UdfErrorKind::Trap, e.to_string()))?;
                 let host = ComponentHost::new(
                     self.host_ctx(params),
                     self.metadata.has_permission(Permission::Clocks),
@@ -311,7 +312,7 @@ impl LoadedUdf {
                 // Instantiation and the module's top-level code run under the per-call limit.
                 store.set_epoch_deadline(call_ticks);
                 let udf = loaded.pre.instantiate(&mut store).map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?;
-                let caps = crate::python_runtime::load_module(&udf, &mut store, source)
+                let caps = crate::python_runtime::load_prepared(&udf, &mut store, &code, source)
                     .map_err(|e| self.classify(e, &store.data().ctx.limiter, false))?
                     .map_err(|e| self.error(UdfErrorKind::Trap, ModuleLoadError::from(e).to_string()))?;
                 // Output of the module's top-level code is not part of any call's log.

@@ -7,7 +7,13 @@
 //! first need, kept with its precompiled form in the runtime directory, keyed by the builder's
 //! key and the engine's compatibility hash: a restart, and any other server sharing the
 //! directory, compiles nothing.
+//!
+//! A UDF's module is compiled by CPython once (`prepare-module`, at upload or at the first
+//! instance after a restart): the marshalled code is kept in memory and in the runtime
+//! directory (`prepared/<sha256 of the source>-<runtime key>.bin`), and every instance loads it
+//! with `load-prepared`, so starting an instance parses and compiles nothing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -90,6 +96,10 @@ pub struct SharedPythonRuntime {
     compilations: AtomicU64,
     /// Loads of the precompiled runtime from the directory.
     cache_loads: AtomicU64,
+    /// Modules compiled by the runtime's CPython, by the sha256 of their source.
+    prepared: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// `prepare-module` runs by this process (uploads, first instances after a restart).
+    preparations: AtomicU64,
 }
 
 impl SharedPythonRuntime {
@@ -103,6 +113,8 @@ impl SharedPythonRuntime {
             builds: AtomicU64::new(0),
             compilations: AtomicU64::new(0),
             cache_loads: AtomicU64::new(0),
+            prepared: Mutex::new(HashMap::new()),
+            preparations: AtomicU64::new(0),
         }
     }
 
@@ -182,8 +194,55 @@ impl SharedPythonRuntime {
     }
 
     /// Loads `source` into a fresh runtime instance with `limits` and no documents (upload
-    /// validation): the capabilities the module reports, or why it does not load.
+    /// validation): the capabilities the module reports, or why it does not load. The compiled
+    /// module is kept for [`prepared`](Self::prepared).
     pub fn check_module(&self, source: &str, limits: &UdfLimits) -> Result<Vec<String>, ModuleLoadError> {
+        let (code, caps) = self.prepare(source, limits)?;
+        self.keep_prepared(source, code);
+        Ok(caps)
+    }
+
+    /// The module of `source` compiled by the runtime's CPython, for `load-prepared`: from
+    /// memory, the runtime directory, or a `prepare-module` run in a fresh instance.
+    pub(crate) fn prepared(&self, source: &str, limits: &UdfLimits) -> Result<Arc<[u8]>, ModuleLoadError> {
+        let digest = source_digest(source);
+        if let Some(code) = self.prepared.lock().get(&digest) {
+            return Ok(code.clone());
+        }
+        if let Some(path) = self.prepared_path(&digest)
+            && let Ok(code) = std::fs::read(&path)
+        {
+            let code: Arc<[u8]> = code.into();
+            self.prepared.lock().insert(digest, code.clone());
+            return Ok(code);
+        }
+        let (code, _) = self.prepare(source, limits)?;
+        Ok(self.keep_prepared(source, code))
+    }
+
+    fn keep_prepared(&self, source: &str, code: Vec<u8>) -> Arc<[u8]> {
+        let digest = source_digest(source);
+        let code: Arc<[u8]> = code.into();
+        if let Some(path) = self.prepared_path(&digest)
+            && !path.exists()
+        {
+            // A failure only costs one `prepare-module` at the next start.
+            let stored = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| write_atomically(&path, &code));
+            if let Err(e) = stored {
+                warn!(path = %path.display(), "cannot store a prepared Python module: {e}");
+            }
+        }
+        self.prepared.lock().insert(digest, code.clone());
+        code
+    }
+
+    fn prepared_path(&self, digest: &str) -> Option<PathBuf> {
+        let key = self.builder.get()?.key();
+        Some(self.dir.join("prepared").join(format!("{digest}-{key}.bin")))
+    }
+
+    /// Runs `prepare-module(source)` in a fresh instance with `limits` and no documents.
+    fn prepare(&self, source: &str, limits: &UdfLimits) -> Result<(Vec<u8>, Vec<String>), ModuleLoadError> {
         let rt = self.load()?;
         let ctx = HostCtx::new(
             Arc::new(BoundParams::default()),
@@ -203,8 +262,9 @@ impl SharedPythonRuntime {
             Ok(i) => i,
             Err(e) => return Err(failed(e, &store)),
         };
-        match load_module(&instance, &mut store, source) {
-            Ok(Ok(caps)) => Ok(caps),
+        self.preparations.fetch_add(1, Ordering::Relaxed);
+        match instance.call_prepare_module(&mut store, source) {
+            Ok(Ok(prepared)) => Ok((prepared.code, prepared.capabilities)),
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(failed(e, &store)),
         }
@@ -217,18 +277,27 @@ impl SharedPythonRuntime {
             "builds": self.builds.load(Ordering::Relaxed),
             "compilations": self.compilations.load(Ordering::Relaxed),
             "precompiled_loads": self.cache_loads.load(Ordering::Relaxed),
+            "module_preparations": self.preparations.load(Ordering::Relaxed),
             "key": self.builder.get().map(|b| b.key()),
         })
     }
 }
 
-/// Calls `load-module`.
-pub(crate) fn load_module(
+/// Calls `load-prepared` with a module compiled by [`SharedPythonRuntime::prepared`]; whether
+/// the UDF may read documents comes from the store's host context.
+pub(crate) fn load_prepared(
     instance: &PythonRuntime,
     store: &mut Store<ComponentHost>,
+    code: &[u8],
     source: &str,
 ) -> wasmtime::Result<Result<Vec<String>, ModuleError>> {
-    instance.call_load_module(store, source)
+    let read_document = store.data().ctx.read_document;
+    instance.call_load_prepared(store, code, source, read_document)
+}
+
+fn source_digest(source: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(source.as_bytes()))
 }
 
 fn describe_failure(e: &wasmtime::Error, limiter_hit: bool, limits: &UdfLimits) -> String {
