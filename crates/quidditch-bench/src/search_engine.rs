@@ -520,6 +520,7 @@ fn write_profile(args: &Args, docs: &[BenchDoc]) -> anyhow::Result<()> {
                     op_type: OpType::Index,
                     if_seq_no: None,
                     if_primary_term: None,
+                    version: None,
                 })
                 .collect()
         })
@@ -563,6 +564,7 @@ fn run_engine(args: &Args, docs: &[BenchDoc], queries: &[BenchQuery]) -> anyhow:
                     op_type: OpType::Index,
                     if_seq_no: None,
                     if_primary_term: None,
+                    version: None,
                 })
                 .collect()
         })

@@ -90,6 +90,7 @@ fn load(engine: &Engine, name: &str, shards: u32, docs: usize) -> anyhow::Result
                 op_type: OpType::Index,
                 if_seq_no: None,
                 if_primary_term: None,
+                version: None,
             })
             .collect();
         for r in index.write(ops, Refresh::False).map_err(|e| anyhow::anyhow!("{e}"))? {

@@ -99,6 +99,7 @@ fn bench(dir: &Path, docs: usize, runs: usize, profile: bool) -> anyhow::Result<
                     op_type: OpType::Index,
                     if_seq_no: None,
                     if_primary_term: None,
+                    version: None,
                 }
             })
             .collect();

@@ -166,16 +166,16 @@ fn op_for(action: &ByQueryAction, index: Arc<Index>, doc: StoredDoc) -> (Arc<Ind
     let cas = (Some(doc.meta.seq_no), Some(doc.meta.primary_term));
     match action {
         ByQueryAction::Delete => {
-            (index, WriteOp::Delete { id: doc.id, if_seq_no: cas.0, if_primary_term: cas.1 }, doc.routing)
+            (index, WriteOp::Delete { id: doc.id, if_seq_no: cas.0, if_primary_term: cas.1, version: None }, doc.routing)
         }
         ByQueryAction::Reindex => (
             index,
-            WriteOp::Index { id: Some(doc.id), source: doc.source.to_vec(), op_type: OpType::Index, if_seq_no: cas.0, if_primary_term: cas.1 },
+            WriteOp::Index { id: Some(doc.id), source: doc.source.to_vec(), op_type: OpType::Index, if_seq_no: cas.0, if_primary_term: cas.1, version: None },
             doc.routing,
         ),
         ByQueryAction::CopyTo { dest, dest_routing, op_type } => (
             dest.clone(),
-            WriteOp::Index { id: Some(doc.id), source: doc.source.to_vec(), op_type: *op_type, if_seq_no: None, if_primary_term: None },
+            WriteOp::Index { id: Some(doc.id), source: doc.source.to_vec(), op_type: *op_type, if_seq_no: None, if_primary_term: None, version: None },
             dest_routing.clone().or(doc.routing),
         ),
     }

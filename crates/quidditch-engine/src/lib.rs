@@ -31,7 +31,8 @@ pub use document::DocMeta;
 pub use engine::Engine;
 pub use error::{EngineError, EngineResult};
 pub use index::{
-    Index, IndexFields, IndexIdentity, MappingGrowth, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteOutcome, WriteResult,
+    ExternalVersion, Index, IndexFields, IndexIdentity, MappingGrowth, OpType, Refresh, StoredDoc, UpdateRequest, VersionType,
+    VersionedWrite, WriteOp, WriteOutcome, WriteResult,
 };
 pub use mapping::{FieldType, JsonTarget, Mapping, ResolvedField};
 

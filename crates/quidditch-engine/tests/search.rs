@@ -54,6 +54,7 @@ fn setup(engine: &Engine) -> Arc<Index> {
             op_type: OpType::Index,
             if_seq_no: None,
             if_primary_term: None,
+            version: None,
         })
         .collect();
     for r in index.write(ops, Refresh::True).unwrap() {

@@ -26,7 +26,9 @@ use tantivy::{DocAddress, IndexWriter, Searcher};
 pub use self::meta::{IndexMeta, IndexSettings};
 pub use self::routing::ShardRouting;
 pub use self::schema::IndexFields;
-pub use self::write::{OpType, Refresh, UpdateRequest, WriteOp, WriteOutcome, WriteResult};
+pub use self::write::{
+    ExternalVersion, OpType, Refresh, UpdateRequest, VersionType, VersionedWrite, WriteOp, WriteOutcome, WriteResult,
+};
 pub(crate) use self::writer_slots::WriterSlots;
 
 use self::shard::Shard;
@@ -55,14 +57,22 @@ impl StoredDoc {
     }
 }
 
-/// A document written since the last commit: its latest version, or a tombstone.
+/// A document written since the last commit: its latest version, or a tombstone (kept for
+/// [`GC_DELETES`] across refreshes).
 #[derive(Debug, Clone)]
 pub(crate) struct LiveDoc {
     pub meta: DocMeta,
     /// `None` = deleted.
     pub source: Option<Arc<[u8]>>,
     pub routing: Option<String>,
+    /// When a tombstone was written.
+    pub deleted_at: Option<std::time::Instant>,
 }
+
+/// How long a deleted document's version still counts for the next write of its id (the
+/// next internal version continues from it, an external one must exceed it): OpenSearch's
+/// `index.gc_deletes` default.
+pub(crate) const GC_DELETES: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub(crate) struct WriteState {
     /// Opened on demand and closed when idle (`None` then); see `writer_slots`. A closed

@@ -318,7 +318,7 @@ impl Shard {
         match Self::find_committed(fields, &searcher, id)? {
             Some(addr) => {
                 let d = Self::read_stored(fields, &searcher, addr)?;
-                Ok(Some(LiveDoc { meta: d.meta, source: Some(d.source), routing: d.routing }))
+                Ok(Some(LiveDoc { meta: d.meta, source: Some(d.source), routing: d.routing, deleted_at: None }))
             }
             None => Ok(None),
         }
@@ -336,7 +336,8 @@ impl Shard {
         if st.unreloaded {
             self.reader.reload()?;
             // Reader first, then the live map: a GET that misses the map finds the new searcher.
-            self.live.write().clear();
+            // Recent tombstones stay: the searcher no longer knows the deleted versions.
+            self.live.write().retain(|_, d| d.deleted_at.is_some_and(|at| at.elapsed() < super::GC_DELETES));
             st.unreloaded = false;
             st.last_commit = std::time::Instant::now();
             self.dirty.store(false, Ordering::Release);

@@ -25,6 +25,7 @@ fn put(id: &str, source: serde_json::Value) -> WriteOp {
         op_type: OpType::Index,
         if_seq_no: None,
         if_primary_term: None,
+        version: None,
     }
 }
 
@@ -42,7 +43,7 @@ fn wal_replay_restores_uncommitted_writes() {
         let ops = (0..100).map(|i| put(&format!("d{i}"), json!({"n": i, "s": "text"}))).collect();
         let results = index.write(ops, Refresh::False).unwrap();
         assert!(results.iter().all(|r| r.is_ok()));
-        index.write(vec![WriteOp::Delete { id: "d5".into(), if_seq_no: None, if_primary_term: None }], Refresh::False).unwrap();
+        index.write(vec![WriteOp::Delete { id: "d5".into(), if_seq_no: None, if_primary_term: None, version: None }], Refresh::False).unwrap();
         // Realtime get before any commit.
         assert_eq!(index.get("d7").unwrap().unwrap().source_json(), json!({"n": 7, "s": "text"}));
         assert!(index.get("d5").unwrap().is_none());
@@ -84,11 +85,11 @@ fn versions_conflicts_and_updates() {
     let r1 = index.write(vec![put("x", json!({"n": 1, "o": {"a": 1}}))], Refresh::False).unwrap().pop().unwrap().unwrap();
     assert_eq!(r1.outcome, WriteOutcome::Created);
     // create on an existing id → 409
-    let create = WriteOp::Index { id: Some("x".into()), source: b"{}".to_vec(), op_type: OpType::Create, if_seq_no: None, if_primary_term: None };
+    let create = WriteOp::Index { id: Some("x".into()), source: b"{}".to_vec(), op_type: OpType::Create, if_seq_no: None, if_primary_term: None, version: None };
     let err = index.write(vec![create], Refresh::False).unwrap().pop().unwrap().unwrap_err();
     assert!(matches!(err, EngineError::VersionConflict { .. }), "{err:?}");
     // stale if_seq_no → 409; current one succeeds
-    let stale = WriteOp::Index { id: Some("x".into()), source: b"{\"n\":2}".to_vec(), op_type: OpType::Index, if_seq_no: Some(99), if_primary_term: Some(1) };
+    let stale = WriteOp::Index { id: Some("x".into()), source: b"{\"n\":2}".to_vec(), op_type: OpType::Index, if_seq_no: Some(99), if_primary_term: Some(1), version: None };
     let err = index.write(vec![stale], Refresh::False).unwrap().pop().unwrap().unwrap_err();
     assert!(matches!(err, EngineError::VersionConflict { .. }), "{err:?}");
     // partial update merges objects; unchanged update is a noop
@@ -111,6 +112,32 @@ fn versions_conflicts_and_updates() {
     assert!(matches!(results[1], Err(EngineError::MapperParsing(_))), "{:?}", results[1]);
     assert!(index.get("bad").unwrap().is_none());
     assert_eq!(index.searcher().num_docs(), 3);
+}
+
+#[test]
+fn external_versions_and_tombstones_outlive_a_refresh() {
+    use crate::index::write::{ExternalVersion, VersionType, VersionedWrite};
+    let tmp = tempfile::tempdir().unwrap();
+    let index = create_index(&tmp.path().join("t"));
+    let external = |v: i64| ExternalVersion::for_write(VersionedWrite::Delete, Some(v), Some(VersionType::External), false).unwrap();
+    let put_v = |v: i64| WriteOp::Index {
+        id: Some("x".into()), source: b"{}".to_vec(), op_type: OpType::Index, if_seq_no: None, if_primary_term: None, version: external(v),
+    };
+    let one = |op: WriteOp| index.write(vec![op], Refresh::True).unwrap().pop().unwrap();
+    assert_eq!(one(put_v(10)).unwrap().meta.version, 10);
+    let delete = WriteOp::Delete { id: "x".into(), if_seq_no: None, if_primary_term: None, version: external(11) };
+    assert_eq!(one(delete).unwrap().meta.version, 11);
+    // Refreshed: the searcher has no "x" any more, its tombstone still has version 11.
+    assert!(index.get("x").unwrap().is_none());
+    let err = one(put_v(11)).unwrap_err();
+    assert!(matches!(&err, EngineError::VersionConflict { reason, .. } if reason.contains("current version [11]")), "{err:?}");
+    // Internal versioning continues from the tombstone, as OpenSearch within `index.gc_deletes`.
+    assert_eq!(one(put("x", json!({}))).unwrap().meta.version, 12);
+    // Internal versioning refuses an explicit version; create refuses external versioning.
+    let internal = ExternalVersion::for_write(VersionedWrite::Index { has_id: true }, Some(3), None, false).unwrap_err();
+    assert!(internal.to_string().contains("internal versioning can not be used"), "{internal}");
+    let create = ExternalVersion::for_write(VersionedWrite::Create, Some(3), Some(VersionType::ExternalGte), false).unwrap_err();
+    assert!(create.to_string().contains("create operations only support internal versioning"), "{create}");
 }
 
 #[test]
@@ -221,7 +248,7 @@ fn write_path_profile() {
             let ops = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, s)| WriteOp::Index { id: Some(format!("{b}-{i}")), source: s.clone(), op_type: OpType::Index, if_seq_no: None, if_primary_term: None })
+                .map(|(i, s)| WriteOp::Index { id: Some(format!("{b}-{i}")), source: s.clone(), op_type: OpType::Index, if_seq_no: None, if_primary_term: None, version: None })
                 .collect();
             index.write(ops, Refresh::False).unwrap();
         }
@@ -306,7 +333,7 @@ fn deepest_allowed_mapping_reads_back_from_meta_json_with_a_small_stack() {
         .spawn(move || {
             let index = Index::create(&dir2, "deep", settings, mapping, &config(), &slots()).unwrap();
             let source = serde_json::to_vec(&json!({leaf.clone(): "v", "o": {"new": 1}})).unwrap();
-            let written = index.write(vec![WriteOp::Index { id: Some("1".into()), source, op_type: OpType::Index, if_seq_no: None, if_primary_term: None }], Refresh::False).unwrap();
+            let written = index.write(vec![WriteOp::Index { id: Some("1".into()), source, op_type: OpType::Index, if_seq_no: None, if_primary_term: None, version: None }], Refresh::False).unwrap();
             assert!(written[0].is_ok(), "{:?}", written[0]);
             drop(index);
             let index = Index::open(&dir2, "deep", &config(), &slots()).unwrap();

@@ -57,6 +57,145 @@ impl Refresh {
     }
 }
 
+/// `version_type` of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionType {
+    /// The engine counts versions (1, 2, ...); a write may not name one.
+    Internal,
+    /// The client's versions: a write's must be above the document's.
+    External,
+    /// Like `External`, but a write may also repeat the document's version.
+    ExternalGte,
+}
+
+/// OpenSearch's `Versions.MATCH_ANY`: no `version` given.
+const MATCH_ANY: i64 = -3;
+/// OpenSearch's `Versions.MATCH_DELETED`.
+const MATCH_DELETED: i64 = -4;
+
+impl VersionType {
+    /// Parses `version_type` (`external_gt` is OpenSearch's old name for `external`).
+    pub fn parse(value: &str) -> EngineResult<VersionType> {
+        match value {
+            "internal" => Ok(VersionType::Internal),
+            "external" | "external_gt" => Ok(VersionType::External),
+            "external_gte" => Ok(VersionType::ExternalGte),
+            other => Err(EngineError::IllegalArgument(format!("No version type match [{other}]"))),
+        }
+    }
+
+    /// The name OpenSearch's messages use.
+    fn name(self) -> &'static str {
+        match self {
+            VersionType::Internal => "INTERNAL",
+            VersionType::External => "EXTERNAL",
+            VersionType::ExternalGte => "EXTERNAL_GTE",
+        }
+    }
+
+    fn valid_for_writes(self, version: i64) -> bool {
+        match self {
+            VersionType::Internal => version > 0 || version == MATCH_ANY || version == MATCH_DELETED,
+            VersionType::External | VersionType::ExternalGte => version >= 0,
+        }
+    }
+}
+
+/// Which write a `version` / `version_type` pair comes with (their rules differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionedWrite {
+    /// Index (`op_type=index`), with or without an id.
+    Index { has_id: bool },
+    /// `op_type=create`, `_create`, or `POST /{index}/_doc` without `op_type`.
+    Create,
+    Delete,
+    Update,
+}
+
+/// A write's `version_type=external|external_gte` version: the write conflicts (409) unless
+/// it is above (`external`) or at least (`external_gte`) the document's current version,
+/// deleted documents included, and it becomes the document's new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalVersion {
+    pub version: i64,
+    pub gte: bool,
+}
+
+impl ExternalVersion {
+    /// Validates a write's `version` / `version_type` (and whether it has `if_seq_no`) as
+    /// OpenSearch's request validation does: internal versioning refuses an explicit version
+    /// (that is what `if_seq_no` is for), create and update take no versioning, and an
+    /// external version needs an id and a value >= 0. `None`: internal versioning.
+    pub fn for_write(
+        write: VersionedWrite,
+        version: Option<i64>,
+        version_type: Option<VersionType>,
+        compare_and_set: bool,
+    ) -> EngineResult<Option<ExternalVersion>> {
+        let version_type = version_type.unwrap_or(VersionType::Internal);
+        let version = version.unwrap_or(MATCH_ANY);
+        let mut errors: Vec<String> = Vec::new();
+        match write {
+            VersionedWrite::Create => {
+                if version_type != VersionType::Internal {
+                    errors.push("create operations only support internal versioning. use index instead".into());
+                } else if version != MATCH_ANY && version != MATCH_DELETED {
+                    errors.push("create operations do not support explicit versions. use index instead".into());
+                }
+                return validation(errors).map(|_| None);
+            }
+            VersionedWrite::Update if version_type != VersionType::Internal => {
+                errors.push(format!("version type [{}] is not supported by the update API", version_type.name()));
+            }
+            VersionedWrite::Index { has_id: false }
+                if version_type != VersionType::Internal || (version != MATCH_ANY && version != MATCH_DELETED) =>
+            {
+                errors.push("an id must be provided if version type or value are set".into());
+            }
+            _ => {}
+        }
+        if !version_type.valid_for_writes(version) {
+            errors.push(format!("illegal version value [{version}] for version type [{}]", version_type.name()));
+        }
+        if version_type == VersionType::Internal && version != MATCH_ANY && version != MATCH_DELETED {
+            errors.push(
+                "internal versioning can not be used for optimistic concurrency control. Please use `if_seq_no` and `if_primary_term` instead"
+                    .into(),
+            );
+        }
+        if compare_and_set && (version_type != VersionType::Internal || version != MATCH_ANY) {
+            errors.push("compare and write operations can not use versioning".into());
+        }
+        validation(errors)?;
+        Ok(match version_type {
+            VersionType::Internal => None,
+            VersionType::External => Some(ExternalVersion { version, gte: false }),
+            VersionType::ExternalGte => Some(ExternalVersion { version, gte: true }),
+        })
+    }
+
+    /// The conflict reason against the document's current version (`None`: never written).
+    fn conflict(&self, current: Option<i64>) -> Option<String> {
+        let current = current?;
+        if self.gte && current > self.version {
+            Some(format!("current version [{current}] is higher than the one provided [{}]", self.version))
+        } else if !self.gte && current >= self.version {
+            Some(format!("current version [{current}] is higher or equal to the one provided [{}]", self.version))
+        } else {
+            None
+        }
+    }
+}
+
+/// OpenSearch lists every validation error of a request: "1: a;2: b".
+fn validation(errors: Vec<String>) -> EngineResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let joined = errors.iter().enumerate().map(|(i, e)| if i == 0 { e.clone() } else { format!("{}: {e}", i + 1) }).collect::<Vec<_>>();
+    Err(EngineError::Validation(joined.join(";")))
+}
+
 /// The body of `POST /{index}/_update/{id}`.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateRequest {
@@ -81,8 +220,10 @@ pub enum WriteOp {
         op_type: OpType,
         if_seq_no: Option<i64>,
         if_primary_term: Option<i64>,
+        /// `version_type=external[_gte]` (see [`ExternalVersion::for_write`]).
+        version: Option<ExternalVersion>,
     },
-    Delete { id: String, if_seq_no: Option<i64>, if_primary_term: Option<i64> },
+    Delete { id: String, if_seq_no: Option<i64>, if_primary_term: Option<i64>, version: Option<ExternalVersion> },
     Update { id: String, request: UpdateRequest, if_seq_no: Option<i64>, if_primary_term: Option<i64> },
 }
 
@@ -558,7 +699,7 @@ impl Batch<'_> {
     fn prepare(&mut self, st: &mut WriteState, prepared: Prepared, stale: bool) -> EngineResult<WriteResult> {
         let Prepared { op, built, routing } = prepared;
         match op {
-            WriteOp::Index { op_type, if_seq_no, if_primary_term, .. } => {
+            WriteOp::Index { op_type, if_seq_no, if_primary_term, version, .. } => {
                 let Some((id, generated, source, doc)) = built else {
                     return Err(EngineError::internal("index op was not prepared"));
                 };
@@ -581,22 +722,27 @@ impl Batch<'_> {
                     }
                 }
                 self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
-                self.index_source(st, id, source, routing, current, doc)
+                self.check_external(&id, current.as_ref(), version)?;
+                self.index_source(st, id, source, routing, current, doc, version.map(|v| v.version))
             }
-            WriteOp::Delete { id, if_seq_no, if_primary_term } => {
+            WriteOp::Delete { id, if_seq_no, if_primary_term, version } => {
                 validate_id(&id)?;
                 let current = self.current(&id)?;
                 self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
+                self.check_external(&id, current.as_ref(), version)?;
                 let Some(cur) = current.filter(|c| c.source.is_some()) else {
+                    // A missing document's delete reports the version it would have set.
+                    let version = version.map_or(1, |v| v.version);
                     return Ok(WriteResult {
                         id,
-                        meta: DocMeta { seq_no: st.next_seq_no - 1, version: 1, primary_term: PRIMARY_TERM },
+                        meta: DocMeta { seq_no: st.next_seq_no - 1, version, primary_term: PRIMARY_TERM },
                         outcome: WriteOutcome::NotFound,
                         source: None,
                         forced_refresh: false,
                     });
                 };
-                let meta = DocMeta { seq_no: st.next_seq_no, version: cur.meta.version + 1, primary_term: PRIMARY_TERM };
+                let version = version.map_or(cur.meta.version + 1, |v| v.version);
+                let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
                 st.next_seq_no += 1;
                 self.wal.push(WalOp::Delete {
                     seq_no: meta.seq_no,
@@ -605,7 +751,7 @@ impl Batch<'_> {
                     id: id.clone(),
                 });
                 self.pending.push(Pending::Delete { id: id.clone() });
-                self.overlay.insert(id.clone(), LiveDoc { meta, source: None, routing });
+                self.overlay.insert(id.clone(), LiveDoc { meta, source: None, routing, deleted_at: Some(std::time::Instant::now()) });
                 Ok(WriteResult { id, meta, outcome: WriteOutcome::Deleted, source: None, forced_refresh: false })
             }
             WriteOp::Update { id, request, if_seq_no, if_primary_term } => {
@@ -629,7 +775,7 @@ impl Batch<'_> {
                             });
                         }
                         let bytes = serde_json::to_vec(&merged).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes.into(), routing, current, None)
+                        self.index_source(st, id, bytes.into(), routing, current, None, None)
                     }
                     None => {
                         let upsert = if request.doc_as_upsert { request.doc.as_ref() } else { request.upsert.as_ref() };
@@ -637,15 +783,24 @@ impl Batch<'_> {
                             return Err(EngineError::DocumentMissing { index: self.index.name.clone(), id });
                         };
                         let bytes = serde_json::to_vec(upsert).map_err(EngineError::internal)?;
-                        self.index_source(st, id, bytes.into(), routing, current, None)
+                        self.index_source(st, id, bytes.into(), routing, current, None, None)
                     }
                 }
             }
         }
     }
 
+    /// `version_type=external[_gte]`: 409 unless the op's version is above (at least) the
+    /// current one, a deleted document's included.
+    fn check_external(&self, id: &str, current: Option<&LiveDoc>, version: Option<ExternalVersion>) -> EngineResult<()> {
+        let Some(reason) = version.and_then(|v| v.conflict(current.map(|c| c.meta.version))) else { return Ok(()) };
+        Err(EngineError::VersionConflict { index: self.index.name.clone(), id: id.to_string(), reason })
+    }
+
     /// Validates and stages an index op for `id` whose latest state is `current`. `prebuilt`
-    /// is the document built outside the lock, if still valid.
+    /// is the document built outside the lock, if still valid; `external_version` the version
+    /// to set instead of the next internal one.
+    #[allow(clippy::too_many_arguments)]
     fn index_source(
         &mut self,
         st: &mut WriteState,
@@ -654,8 +809,9 @@ impl Batch<'_> {
         routing: Option<String>,
         current: Option<LiveDoc>,
         prebuilt: Option<DocBlock>,
+        external_version: Option<i64>,
     ) -> EngineResult<WriteResult> {
-        let version = current.as_ref().map(|c| c.meta.version + 1).unwrap_or(1);
+        let version = external_version.unwrap_or_else(|| current.as_ref().map_or(1, |c| c.meta.version + 1));
         let existed = current.as_ref().is_some_and(|c| c.source.is_some());
         let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
         let mut doc = match prebuilt {
@@ -690,7 +846,7 @@ impl Batch<'_> {
             routing: routing.clone(),
         });
         self.pending.push(Pending::Add { id: id.clone(), doc, replace: current.is_some() });
-        self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()), routing });
+        self.overlay.insert(id.clone(), LiveDoc { meta, source: Some(source.clone()), routing, deleted_at: None });
         Ok(WriteResult {
             id,
             meta,

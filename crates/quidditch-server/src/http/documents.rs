@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use quidditch_engine::search::source_filter::SourceFilter;
-use quidditch_engine::{Index, OpType, Refresh, StoredDoc, UpdateRequest, WriteOp, WriteResult};
+use quidditch_engine::{
+    ExternalVersion, Index, OpType, Refresh, StoredDoc, UpdateRequest, VersionType, VersionedWrite, WriteOp, WriteResult,
+};
 use serde_json::{Map, Value, json};
 
 use super::indices::{Params, blocking, flag, shards_json};
@@ -24,16 +26,16 @@ use super::{ApiError, AppState, json_response, parse_json_body};
 /// active, replicas never allocated).
 const INDEX: ApiParams = ApiParams::new(&[
     "require_alias", "op_type", "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
+    "version", "version_type",
 ])
-.not_implemented(&["pipeline", "version", "version_type"]);
+.not_implemented(&["pipeline"]);
 
-const CREATE: ApiParams = ApiParams::new(&["refresh", "routing", "timeout", "wait_for_active_shards"])
-    .not_implemented(&["pipeline", "version", "version_type"]);
+const CREATE: ApiParams = ApiParams::new(&["refresh", "routing", "timeout", "wait_for_active_shards", "version", "version_type"])
+    .not_implemented(&["pipeline"]);
 
 const DELETE: ApiParams = ApiParams::new(&[
-    "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards",
-])
-.not_implemented(&["version", "version_type"]);
+    "if_seq_no", "if_primary_term", "refresh", "routing", "timeout", "wait_for_active_shards", "version", "version_type",
+]);
 
 const GET: ApiParams = ApiParams::new(&[
     "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
@@ -89,6 +91,23 @@ fn cas_params(params: &HashMap<String, String>) -> Result<(Option<i64>, Option<i
             .transpose()
     };
     Ok((num("if_seq_no")?, num("if_primary_term")?))
+}
+
+/// `?version=` / `?version_type=` of a write, validated for that kind of write.
+fn version_params(
+    params: &HashMap<String, String>,
+    write: VersionedWrite,
+    compare_and_set: bool,
+) -> Result<Option<ExternalVersion>, ApiError> {
+    let version = params
+        .get("version")
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| ApiError::illegal_argument(format!("Failed to parse long parameter [version] with value [{v}]")))
+        })
+        .transpose()?;
+    let version_type = params.get("version_type").map(|t| VersionType::parse(t)).transpose()?;
+    Ok(ExternalVersion::for_write(write, version, version_type, compare_and_set)?)
 }
 
 /// `?retry_on_conflict=N` is validated as OpenSearch does, and needs no retry loop here: an
@@ -169,13 +188,17 @@ async fn index_op(state: AppState, index: String, id: Option<String>, params: Ha
     let source = body_bytes(&body)?;
     let op_type = match params.get("op_type").map(String::as_str) {
         _ if force_create => OpType::Create,
+        // `POST /{index}/_doc` creates unless told otherwise (as OpenSearch's REST layer).
+        None if id.is_none() => OpType::Create,
         None | Some("index") => OpType::Index,
         Some("create") => OpType::Create,
         Some(other) => return Err(ApiError::illegal_argument(format!("opType must be 'create' or 'index', found: [{other}]"))),
     };
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    let write = if op_type == OpType::Create { VersionedWrite::Create } else { VersionedWrite::Index { has_id: id.is_some() } };
+    let version = version_params(&params, write, if_seq_no.is_some())?;
     let refresh = refresh_param(&params)?;
-    let op = WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term };
+    let op = WriteOp::Index { id, source, op_type, if_seq_no, if_primary_term, version };
     let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
@@ -205,8 +228,9 @@ async fn create_doc(State(state): State<AppState>, Path((index, id)): Path<(Stri
 
 async fn delete_doc(State(state): State<AppState>, Path((index, id)): Path<(String, String)>, Query(params): Params) -> Result<Response, ApiError> {
     let (if_seq_no, if_primary_term) = cas_params(&params)?;
+    let version = version_params(&params, VersionedWrite::Delete, if_seq_no.is_some())?;
     let refresh = refresh_param(&params)?;
-    let op = WriteOp::Delete { id, if_seq_no, if_primary_term };
+    let op = WriteOp::Delete { id, if_seq_no, if_primary_term, version };
     let (index, r) = write_one(&state, index, op, &params, refresh).await?;
     Ok(json_response(r.outcome.status(), write_result_json(&index, &r)))
 }
@@ -301,10 +325,8 @@ async fn get_doc(State(state): State<AppState>, Path((index, id)): Path<(String,
         .get("stored_fields")
         .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
     // Reads compare versions for equality whatever the version type.
-    if let Some(t) = params.get("version_type")
-        && !matches!(t.as_str(), "internal" | "external" | "external_gte")
-    {
-        return Err(ApiError::illegal_argument(format!("No version type match [{t}]")));
+    if let Some(t) = params.get("version_type") {
+        VersionType::parse(t)?;
     }
     if let (Some(want), Some(d)) = (params.get("version"), &doc) {
         let want: i64 = want

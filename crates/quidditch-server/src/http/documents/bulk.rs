@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use quidditch_engine::{OpType, WriteOp, WriteResult};
+use quidditch_engine::{ExternalVersion, OpType, VersionType, VersionedWrite, WriteOp, WriteResult};
 use serde_json::{Map, Value};
 
 use super::super::indices::{Params, blocking, flag};
@@ -146,6 +146,8 @@ fn parse_items(
         let mut id = None;
         let mut if_seq_no = None;
         let mut if_primary_term = None;
+        let mut version = None;
+        let mut version_type = None;
         let mut op_type = if action == Action::Create { OpType::Create } else { OpType::Index };
         let mut routing = default_routing.map(str::to_string);
         let mut require_alias = default_require_alias;
@@ -162,8 +164,13 @@ fn parse_items(
                 }
                 "routing" | "_routing" => routing = id_of(v),
                 "require_alias" => require_alias = v.as_bool().unwrap_or(v.as_str() == Some("true")),
-                "retry_on_conflict" | "pipeline" | "version"
-                | "version_type" | "_source" | "op_type" => {}
+                "version" => {
+                    version = Some(v.as_i64().ok_or_else(|| {
+                        ApiError::illegal_argument(format!("Action/metadata line [{line_no}]: [version] must be a number"))
+                    })?)
+                }
+                "version_type" => version_type = Some(VersionType::parse(v.as_str().unwrap_or_default())?),
+                "retry_on_conflict" | "pipeline" | "_source" | "op_type" => {}
                 other => {
                     return Err(ApiError::illegal_argument(format!(
                         "Action/metadata line [{line_no}] contains an unknown parameter [{other}]"
@@ -171,9 +178,17 @@ fn parse_items(
                 }
             }
         }
+        // Invalid versioning fails the whole request, as OpenSearch's bulk validation does.
+        let write = match action {
+            Action::Delete => VersionedWrite::Delete,
+            Action::Update => VersionedWrite::Update,
+            _ if op_type == OpType::Create => VersionedWrite::Create,
+            _ => VersionedWrite::Index { has_id: id.is_some() },
+        };
+        let version = ExternalVersion::for_write(write, version, version_type, if_seq_no.is_some())?;
         let op = match action {
             Action::Delete => match id.clone() {
-                Some(id) => Ok(WriteOp::Delete { id, if_seq_no, if_primary_term }),
+                Some(id) => Ok(WriteOp::Delete { id, if_seq_no, if_primary_term, version }),
                 None => Err(ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: id is missing;")),
             },
             _ => {
@@ -191,7 +206,7 @@ fn parse_items(
                             },
                         }
                     } else {
-                        Ok(WriteOp::Index { id: id.clone(), source: source.to_vec(), op_type, if_seq_no, if_primary_term })
+                        Ok(WriteOp::Index { id: id.clone(), source: source.to_vec(), op_type, if_seq_no, if_primary_term, version })
                     }
                 }
             }
