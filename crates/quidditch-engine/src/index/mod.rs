@@ -370,14 +370,16 @@ impl Index {
         self.shard_of(id, None).get(&self.fields, id)
     }
 
-    /// Realtime GET on the shard `routing` (or the id) points to: a document indexed with
-    /// another routing is not found, as in OpenSearch.
-    pub fn get_routed(&self, id: &str, routing: Option<&str>) -> EngineResult<Option<StoredDoc>> {
+    /// GET on the shard `routing` (or the id) points to: a document indexed with another
+    /// routing is not found, as in OpenSearch. `realtime`: the latest acknowledged write,
+    /// else what the last refresh made searchable.
+    pub fn get_routed(&self, id: &str, routing: Option<&str>, realtime: bool) -> EngineResult<Option<StoredDoc>> {
         self.ensure_not_closed()?;
         if routing.is_none() && self.mapping().routing_required() {
             return Err(EngineError::RoutingMissing { index: self.name.clone(), id: id.to_string() });
         }
-        self.shard_of(id, routing).get(&self.fields, id)
+        let shard = self.shard_of(id, routing);
+        if realtime { shard.get(&self.fields, id) } else { shard.get_refreshed(&self.fields, id) }
     }
 
     /// Makes everything written so far searchable (tantivy commit + reader reload) and

@@ -302,6 +302,12 @@ impl Shard {
         }
         // The reader is reloaded before the live map is cleared, so a miss above means the
         // committed searcher has the document (or it does not exist).
+        self.get_refreshed(fields, id)
+    }
+
+    /// Non-realtime GET (`realtime=false`): the document as the searcher of the last refresh
+    /// sees it.
+    pub fn get_refreshed(&self, fields: &IndexFields, id: &str) -> EngineResult<Option<StoredDoc>> {
         let searcher = self.searcher();
         match Self::find_committed(fields, &searcher, id)? {
             Some(addr) => Ok(Some(Self::read_stored(fields, &searcher, addr)?)),

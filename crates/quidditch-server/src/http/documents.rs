@@ -39,15 +39,15 @@ const DELETE: ApiParams = ApiParams::new(&[
 
 const GET: ApiParams = ApiParams::new(&[
     "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
-    "refresh", "routing", "stored_fields", "version", "version_type",
+    "refresh", "routing", "stored_fields", "version", "version_type", "realtime",
 ])
-.not_implemented(&["preference", "realtime"]);
+.not_implemented(&["preference"]);
 
 const GET_SOURCE: ApiParams = ApiParams::new(&[
     "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
-    "refresh", "routing",
+    "refresh", "routing", "realtime",
 ])
-.not_implemented(&["preference", "realtime", "version", "version_type"]);
+.not_implemented(&["preference", "version", "version_type"]);
 
 const UPDATE: ApiParams = ApiParams::new(&[
     "require_alias", "_source", "if_seq_no", "if_primary_term", "refresh", "retry_on_conflict", "routing", "timeout",
@@ -57,9 +57,9 @@ const UPDATE: ApiParams = ApiParams::new(&[
 
 const MGET: ApiParams = ApiParams::new(&[
     "_source", "_source_includes", "_source_include", "_source_excludes", "_source_exclude",
-    "refresh", "routing", "stored_fields",
+    "refresh", "routing", "stored_fields", "realtime",
 ])
-.not_implemented(&["preference", "realtime"]);
+.not_implemented(&["preference"]);
 
 const BULK: ApiParams = ApiParams::new(&["require_alias", "refresh", "routing", "timeout", "wait_for_active_shards"])
     .not_implemented(&["_source", "_source_excludes", "_source_includes", "pipeline", "type"]);
@@ -307,12 +307,13 @@ pub(super) fn get_result_json(index_name: &str, id: &str, doc: Option<&StoredDoc
 async fn fetch(state: &AppState, index: &str, id: String, params: &HashMap<String, String>) -> Result<(Arc<Index>, Option<StoredDoc>), ApiError> {
     let index = state.engine.single_index(index)?;
     let refresh = flag(params, "refresh")?.unwrap_or(false);
+    let realtime = flag(params, "realtime")?.unwrap_or(true);
     let routing = routing_param(params);
     blocking(move || {
         if refresh {
             index.refresh()?;
         }
-        let doc = index.get_routed(&id, routing.as_deref())?;
+        let doc = index.get_routed(&id, routing.as_deref(), realtime)?;
         Ok((index, doc))
     })
     .await
@@ -498,6 +499,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
     }
     let engine = state.engine.clone();
     let refresh = flag(&params, "refresh")?.unwrap_or(false);
+    let realtime = flag(&params, "realtime")?.unwrap_or(true);
     let docs = blocking(move || {
         let mut out = Vec::with_capacity(requests.len());
         for (index_name, id, routing, filter) in requests {
@@ -510,7 +512,7 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
                     if refresh {
                         index.refresh()?;
                     }
-                    match index.get_routed(&id, routing.as_deref()) {
+                    match index.get_routed(&id, routing.as_deref(), realtime) {
                         Ok(doc) => get_result_json(index.name(), &id, doc.as_ref(), &filter),
                         Err(e) => {
                             let err: ApiError = e.into();
