@@ -185,3 +185,34 @@ def test_external_versions_survive_a_restart(server_factory):
     server.start()
     assert server.client().get(index="extv-durable", id="w1")["_version"] == 1000
 
+
+def test_docs_example(server_factory):
+    """Runs the curl example of docs/rest-api.md's external-versions section on a fresh server
+    holding a few books, with refreshes off so the realtime difference shows."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from test_documents import json_values
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "rest-api.md").read_text()
+    section = doc.split("<!-- rest-api:versions:begin -->")[1].split("<!-- rest-api:versions:end -->")[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    srv = server_factory()
+    client = srv.client()
+    client.indices.create(index="books", body={"settings": {"number_of_replicas": 0, "refresh_interval": "-1"}})
+    books = 3
+    for i in range(books):
+        client.index(index="books", id=str(i), body={"title": f"book {i}"})
+    client.indices.refresh(index="books")
+    script = "set -e\n" + block.replace("localhost:9200", srv.url.removeprefix("http://"))
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    written, conflict, not_refreshed, latest, stats = json_values(r.stdout)
+    assert written["result"] == "created" and written["_version"] == 20
+    assert conflict["status"] == 409
+    assert conflict["error"]["reason"] == reason("7", 20, 20, gte=False)
+    assert not_refreshed["found"] is False
+    assert latest["found"] is True and latest["_version"] == 20 and "_source" not in latest
+    # The stats count what the last refresh made searchable.
+    assert stats == {"indices": {"count": 1, "docs": {"count": books, "deleted": 0}}}

@@ -81,6 +81,12 @@ async fn info(State(state): State<AppState>) -> Response {
     )
 }
 
+/// The cluster's health status (`green`, `yellow`, `red`) as `_cluster/health` reports it.
+pub(super) fn cluster_status(state: &AppState) -> Result<String, ApiError> {
+    let (_, body) = health_body(&state.engine.list(), &state.engine.unavailable(), &HashMap::new(), &state.node, &membership(state))?;
+    Ok(body["status"].as_str().unwrap_or("red").to_string())
+}
+
 /// Stable for the process lifetime; a single node has no persistent cluster state to keep it in.
 pub(super) fn cluster_uuid() -> &'static str {
     static UUID: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -13,7 +13,7 @@ use axum::routing::get;
 use quidditch_cluster::NodeInfo;
 use serde_json::{Map, Value, json};
 
-use super::cluster::{CatTable, OPENSEARCH_VERSION, human_size};
+use super::cluster::{CatTable, OPENSEARCH_VERSION, cluster_status, cluster_uuid, human_size};
 use super::indices::Params;
 use super::params::{ApiParams, ApiRoutes};
 use super::{ApiError, AppState, json_response};
@@ -26,6 +26,8 @@ const CAT_NODES: ApiParams = ApiParams::new(&[
     "h", "s", "v", "help", "bytes", "full_id", "local", "master_timeout", "cluster_manager_timeout",
 ])
 .not_implemented(&["time"]);
+
+const CLUSTER_STATS: ApiParams = ApiParams::new(&["timeout", "flat_settings"]);
 
 /// The `node_id` part of `/_nodes/{x}` may instead name info metrics (`/_nodes/http`).
 const INFO_METRICS: &[&str] = &[
@@ -46,6 +48,8 @@ pub fn routes() -> ApiRoutes {
         .route("/_nodes/{nodes}/stats/{metric}", get(nodes_stats_for_metric), &NODES_STATS)
         .route("/_nodes/{nodes}/{metric}", get(nodes_info_for_metric), &NODES_INFO)
         .route("/_cat/nodes", get(cat_nodes), &CAT_NODES)
+        .route("/_cluster/stats", get(cluster_stats), &CLUSTER_STATS)
+        .route("/_cluster/stats/nodes/{nodes}", get(cluster_stats_for), &CLUSTER_STATS)
 }
 
 /// The members: the cluster view, or this process alone.
@@ -372,6 +376,91 @@ async fn cat_nodes(State(state): State<AppState>, axum::extract::Query(params): 
         rows,
     }
     .render(&params)
+}
+
+/// `GET /_cluster/stats[/nodes/{nodes}]`: the indices of this node's engine, and the chosen
+/// nodes' stats (asked of each node as `_nodes/stats` does) summed. Every node has every role.
+async fn cluster_stats_response(state: &AppState, filter: &str) -> Result<Response, ApiError> {
+    let (nodes, failures) = collect_stats(state, filter).await;
+    let indices = state.engine.list();
+    let shard_stats: Vec<_> = indices.iter().flat_map(|i| i.shard_stats()).collect();
+    let primaries: u64 = indices.iter().map(|i| u64::from(i.number_of_shards())).sum();
+    let docs: u64 = shard_stats.iter().map(|s| s.docs).sum();
+    let deleted: u64 = shard_stats.iter().map(|s| s.deleted).sum();
+    let store: u64 = shard_stats.iter().map(|s| s.store_bytes).sum();
+    let segments: u64 = shard_stats.iter().map(|s| s.segments as u64).sum();
+    let sum = |pointer: &str| -> u64 { nodes.values().filter_map(|n| n.pointer(pointer).and_then(Value::as_u64)).sum() };
+    let (mem_total, mem_free) = (sum("/os/mem/total_in_bytes"), sum("/os/mem/free_in_bytes"));
+    let mem_used = mem_total.saturating_sub(mem_free);
+    let percent = |part: u64| if mem_total == 0 { 0 } else { (part * 100 + mem_total / 2) / mem_total };
+    let count = nodes.len();
+    let fds: Vec<i64> = nodes.values().filter_map(|n| n.pointer("/process/open_file_descriptors").and_then(Value::as_i64)).collect();
+    let body = json!({
+        "_nodes": { "total": count + failures.len(), "successful": count, "failed": failures.len() },
+        "cluster_name": state.node.cluster_name,
+        "cluster_uuid": cluster_uuid(),
+        "timestamp": crate::node::now_ms(),
+        "status": cluster_status(state)?,
+        "indices": {
+            "count": indices.len(),
+            "shards": {
+                "total": primaries,
+                "primaries": primaries,
+                "replication": 0.0,
+                "index": {
+                    "shards": { "min": indices.iter().map(|i| i.number_of_shards()).min().unwrap_or(0), "max": indices.iter().map(|i| i.number_of_shards()).max().unwrap_or(0), "avg": if indices.is_empty() { 0.0 } else { primaries as f64 / indices.len() as f64 } },
+                },
+            },
+            "docs": { "count": docs, "deleted": deleted },
+            "store": { "size_in_bytes": store, "reserved_in_bytes": 0 },
+            "fielddata": { "memory_size_in_bytes": 0, "evictions": 0 },
+            "query_cache": { "memory_size_in_bytes": 0, "total_count": 0, "hit_count": 0, "miss_count": 0, "cache_size": 0, "cache_count": 0, "evictions": 0 },
+            "completion": { "size_in_bytes": 0 },
+            "segments": { "count": segments },
+        },
+        "nodes": {
+            "count": {
+                "total": count, "cluster_manager": count, "master": count, "data": count, "ingest": count,
+                "remote_cluster_client": count, "coordinating_only": 0,
+            },
+            "versions": [OPENSEARCH_VERSION],
+            "os": {
+                "available_processors": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) * count,
+                "mem": {
+                    "total_in_bytes": mem_total, "free_in_bytes": mem_free, "used_in_bytes": mem_used,
+                    "free_percent": percent(mem_free), "used_percent": percent(mem_used),
+                },
+            },
+            "process": {
+                "open_file_descriptors": {
+                    "min": fds.iter().min().copied().unwrap_or(-1),
+                    "max": fds.iter().max().copied().unwrap_or(-1),
+                    "avg": if fds.is_empty() { 0 } else { fds.iter().sum::<i64>() / fds.len() as i64 },
+                },
+            },
+            // No JVM: as in `_nodes/stats`, resident memory stands in for the heap.
+            "jvm": {
+                "max_uptime_in_millis": nodes.values().filter_map(|n| n.pointer("/jvm/uptime_in_millis").and_then(Value::as_u64)).max().unwrap_or(0),
+                "mem": { "heap_used_in_bytes": sum("/jvm/mem/heap_used_in_bytes"), "heap_max_in_bytes": sum("/jvm/mem/heap_max_in_bytes") },
+                "threads": 0,
+            },
+            "fs": { "total_in_bytes": 0, "free_in_bytes": 0, "available_in_bytes": 0 },
+            "plugins": [],
+            "network_types": { "transport_types": { "http": count }, "http_types": { "http": count } },
+            "discovery_types": { (if state.node.cluster.is_some() { "etcd" } else { "single-node" }): count },
+            "packaging_types": [{ "type": "quidditch", "count": count }],
+            "ingest": { "number_of_pipelines": 0, "processor_stats": {} },
+        },
+    });
+    Ok(json_response(200, body))
+}
+
+async fn cluster_stats(State(state): State<AppState>) -> Result<Response, ApiError> {
+    cluster_stats_response(&state, "_all").await
+}
+
+async fn cluster_stats_for(State(state): State<AppState>, Path(nodes): Path<String>) -> Result<Response, ApiError> {
+    cluster_stats_response(&state, &nodes).await
 }
 
 #[cfg(test)]
