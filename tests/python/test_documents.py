@@ -101,6 +101,23 @@ def test_mget(client):
     with pytest.raises(RequestError) as e:
         client.mget(body={"docs": []})
     assert e.value.error == "action_request_validation_exception"
+    # OpenSearch 2 dropped the underscore forms `_routing` and `_version`: unknown keys are 400s.
+    for key in ["_routing", "_version", "colour"]:
+        with pytest.raises(RequestError) as e:
+            client.mget(body={"docs": [{"_index": INDEX, "_id": "m1", key: "1"}]})
+        assert e.value.info["error"]["reason"] == f"failed to parse multi get request. unknown field [{key}]"
+
+
+def test_update_of_a_missing_document_is_missing_before_cas(client):
+    # The document is read first: without an upsert, a missing one is a 404 whatever
+    # if_seq_no says; with an upsert the compare-and-set applies and finds nothing (409).
+    with pytest.raises(NotFoundError) as e:
+        client.update(index=INDEX, id="cas-missing", body={"doc": {"a": 1}}, if_seq_no=1, if_primary_term=1)
+    assert e.value.info["error"]["type"] == "document_missing_exception"
+    with pytest.raises(ConflictError):
+        client.update(index=INDEX, id="cas-missing", body={"doc": {"a": 1}, "upsert": {"a": 0}},
+                      if_seq_no=1, if_primary_term=1)
+    assert not client.exists(index=INDEX, id="cas-missing")
 
 
 def test_refresh_param_makes_doc_searchable(client, http):

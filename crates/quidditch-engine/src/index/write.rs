@@ -757,6 +757,12 @@ impl Batch<'_> {
             WriteOp::Update { id, request, if_seq_no, if_primary_term } => {
                 validate_id(&id)?;
                 let current = self.current(&id)?;
+                // A missing document without an upsert is missing (404) before any CAS check,
+                // as OpenSearch reads the document first.
+                let exists = current.as_ref().is_some_and(|c| c.source.is_some());
+                if !exists && request.upsert.is_none() && !request.doc_as_upsert {
+                    return Err(EngineError::DocumentMissing { index: self.index.name.clone(), id });
+                }
                 self.check_cas(&id, current.as_ref(), if_seq_no, if_primary_term)?;
                 match current.as_ref().and_then(|c| c.source.clone().map(|s| (c.meta, s))) {
                     Some((meta, source)) => {

@@ -466,6 +466,9 @@ fn validation(reason: &str) -> ApiError {
     ApiError::bad_request("action_request_validation_exception", format!("Validation Failed: 1: {reason};"))
 }
 
+/// The keys of an `_mget` `docs` entry (OpenSearch 2 dropped `_routing` and `_version`).
+const MGET_DOC_KEYS: &[&str] = &["_index", "_id", "routing", "_source", "stored_fields"];
+
 async fn mget(state: AppState, default_index: Option<String>, params: HashMap<String, String>, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?.unwrap_or_else(|| json!({}));
     let default_filter = source_filter_from_get_params(&params);
@@ -480,10 +483,13 @@ async fn mget(state: AppState, default_index: Option<String>, params: HashMap<St
     if let Some(docs) = body.get("docs") {
         let docs = docs.as_array().ok_or_else(|| ApiError::bad_request("parsing_exception", "[docs] must be an array"))?;
         for d in docs {
+            if let Some(key) = d.as_object().and_then(|o| o.keys().find(|k| !MGET_DOC_KEYS.contains(&k.as_str()))) {
+                return Err(ApiError::bad_request("parse_exception", format!("failed to parse multi get request. unknown field [{key}]")));
+            }
             let index = d.get("_index").and_then(Value::as_str).map(str::to_string).or_else(|| default_index.clone());
             let Some(index) = index else { return Err(validation("index is missing for doc 0")) };
             let Some(id) = d.get("_id").and_then(id_str) else { return Err(validation("id is missing for doc 0")) };
-            let routing = d.get("routing").or_else(|| d.get("_routing")).and_then(id_str).or_else(|| default_routing.clone());
+            let routing = d.get("routing").and_then(id_str).or_else(|| default_routing.clone());
             requests.push((index, id, routing, source_filter_from_json(d.get("_source"), &default_filter)?));
         }
     } else if let Some(ids) = body.get("ids") {
