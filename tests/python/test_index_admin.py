@@ -91,7 +91,13 @@ def test_stats_metrics_segments_and_translog(client):
         logged = client.indices.stats(index=name, metric="translog")["indices"][name]["primaries"]["translog"]
         assert logged["operations"] == docs and logged["uncommitted_operations"] == docs
         assert logged["size_in_bytes"] > entry["translog"]["size_in_bytes"]
+        assert client.indices.stats(index=name, metric="flush")["indices"][name]["primaries"]["flush"]["total"] == 0
         client.indices.flush(index=name)
+        # Each of the two shards counts the flush.
+        assert client.indices.stats(index=name, metric="flush")["indices"][name]["primaries"]["flush"]["total"] == 2
+        with pytest.raises(RequestError) as e:
+            client.indices.flush(index=name, force=True, wait_if_ongoing=False)
+        assert e.value.info["error"]["reason"] == "Validation Failed: 1: wait_if_ongoing must be true for a force flush;"
         after = client.indices.stats(index=name, metric="translog,segments,docs")["indices"][name]["primaries"]
         assert after["translog"]["operations"] == 0
         assert after["translog"]["size_in_bytes"] == entry["translog"]["size_in_bytes"]
@@ -101,7 +107,7 @@ def test_stats_metrics_segments_and_translog(client):
         shards = client.indices.stats(index=name, metric="docs", level="shards")["indices"][name]["shards"]
         assert sum(s[0]["docs"]["count"] for s in shards.values()) == docs
         everything = client.indices.stats(index=name)["indices"][name]["primaries"]
-        assert {"docs", "store", "indexing", "segments", "translog"} <= set(everything)
+        assert {"docs", "store", "indexing", "flush", "segments", "translog"} <= set(everything)
     finally:
         client.indices.delete(index=name)
 
@@ -175,3 +181,37 @@ def test_rest_api_doc_admin_examples(server_factory):
     assert primaries["segments"]["count"] == 3 and primaries["translog"]["operations"] == 0
     assert merged["_shards"]["failed"] == 0
     assert after["indices"]["logs"]["primaries"] == {"segments": {"count": 1}, "docs": {"count": 3, "deleted": 0}}
+
+
+def test_put_settings_without_an_index_updates_every_index(server_factory):
+    client = server_factory().client()
+    names = ["adm-all-a", "adm-all-b"]
+    for name in names:
+        make(client, name, shards=1, replicas=0)
+    client.indices.put_settings(body={"index": {"refresh_interval": "7s"}})
+    got = client.indices.get_settings()
+    assert {n: got[n]["settings"]["index"]["refresh_interval"] for n in names} == {n: "7s" for n in names}
+
+
+def test_stats_leave_closed_indices_out_unless_asked(server_factory):
+    client = server_factory().client()
+    make(client, "adm-open", shards=1, replicas=0, docs=2)
+    make(client, "adm-shut", shards=2, replicas=0, docs=3)
+    client.indices.flush(index="adm-shut")
+    segments = client.indices.stats(index="adm-shut", metric="segments")["indices"]["adm-shut"]["primaries"]["segments"]["count"]
+    assert segments > 0
+    client.indices.close(index="adm-shut")
+    # Wildcards reach open indices; a closed one named is an error unless allowed.
+    assert set(client.indices.stats()["indices"]) == {"adm-open"}
+    assert set(client.indices.stats(index="adm-*")["indices"]) == {"adm-open"}
+    with pytest.raises(RequestError) as e:
+        client.indices.stats(index="adm-shut")
+    assert e.value.info["error"]["type"] == "index_closed_exception"
+    both = client.indices.stats(index="adm-*", expand_wildcards="all", forbid_closed_indices=False, metric="docs,segments")
+    assert set(both["indices"]) == {"adm-open", "adm-shut"}
+    shut = both["indices"]["adm-shut"]["primaries"]
+    # A closed index has no segments loaded, but its documents are still counted.
+    assert shut["segments"]["count"] == 0 and shut["docs"]["count"] == 3
+    unloaded = client.indices.stats(index="adm-shut", forbid_closed_indices=False, include_unloaded_segments=True,
+                                    metric="segments")
+    assert unloaded["indices"]["adm-shut"]["primaries"]["segments"]["count"] == segments

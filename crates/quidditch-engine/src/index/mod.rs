@@ -392,6 +392,16 @@ impl Index {
         Ok(())
     }
 
+    /// `_flush`: a [`Index::refresh`] that the shards count (the `flush` stats).
+    pub fn flush(&self) -> EngineResult<()> {
+        let mapping = self.mapping();
+        for shard in &self.shards {
+            shard.refresh(&self.commit_context(&mapping))?;
+            shard.flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// `POST /{index}/_forcemerge` on every shard (see [`shard::Shard::force_merge`]).
     pub fn force_merge(&self, max_segments: Option<usize>, only_expunge_deletes: bool) -> EngineResult<()> {
         self.ensure_open()?;
@@ -496,6 +506,7 @@ impl Index {
                     segments: s.segment_count(),
                     wal_bytes,
                     wal_operations,
+                    flushes: s.flushes.load(std::sync::atomic::Ordering::Relaxed),
                 }
             })
             .collect()
@@ -688,6 +699,8 @@ pub struct ShardStats {
     /// Write-ahead log bytes and the operations in it not yet committed to tantivy.
     pub wal_bytes: u64,
     pub wal_operations: u64,
+    /// `_flush` requests since the shard opened.
+    pub flushes: u64,
 }
 
 /// Parses a time value like `1s`, `500ms`, `2m`, or `-1` (disabled → `Ok(None)`).

@@ -54,6 +54,8 @@ pub(crate) struct Shard {
     pub(crate) live: RwLock<HashMap<String, LiveDoc>>,
     /// Writes applied since the last commit (cheap check without the write lock).
     pub(crate) dirty: AtomicBool,
+    /// `_flush` requests since the shard opened (OpenSearch's `flush.total`).
+    pub(crate) flushes: AtomicU64,
 }
 
 /// Where shard `number` of the index in `index_dir` keeps its files.
@@ -114,6 +116,7 @@ impl Shard {
             }),
             live: RwLock::new(HashMap::new()),
             dirty: AtomicBool::new(false),
+            flushes: AtomicU64::new(0),
         };
         let ops = ops.into_iter().filter(|op| op.seq_no() > committed_seq_no).collect();
         Ok((shard, fields, ops))

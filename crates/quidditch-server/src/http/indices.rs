@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, head, post, put};
 use quidditch_engine::index::IndexSettings;
+use quidditch_engine::names::ExpandWildcards;
 use quidditch_engine::{EngineError, Index, Mapping};
 use serde_json::{Map, Value, json};
 
@@ -55,9 +56,12 @@ const GET_FIELD_MAPPING: ApiParams = ApiParams::new(&["include_defaults", "ignor
 /// Closing and opening apply at once on one node: the waits are met when the call returns.
 const CLOSE_OPEN: ApiParams = ApiParams::new(&["timeout", "master_timeout", "cluster_manager_timeout", "wait_for_active_shards"])
     .not_implemented(&["allow_no_indices", "expand_wildcards", "ignore_unavailable"]);
-const STATS: ApiParams = ApiParams::new(&["level", "ignore_unavailable", "allow_no_indices"]).not_implemented(&[
-    "completion_fields", "expand_wildcards", "fielddata_fields", "fields", "forbid_closed_indices", "groups",
-    "include_field_level_segment_file_sizes", "include_segment_file_sizes", "include_unloaded_segments",
+const STATS: ApiParams = ApiParams::new(&[
+    "level", "ignore_unavailable", "allow_no_indices", "expand_wildcards", "forbid_closed_indices", "include_unloaded_segments",
+])
+.not_implemented(&[
+    "completion_fields", "fielddata_fields", "fields", "groups", "include_field_level_segment_file_sizes",
+    "include_segment_file_sizes",
 ]);
 
 pub fn routes() -> ApiRoutes {
@@ -75,11 +79,12 @@ pub fn routes() -> ApiRoutes {
         .route("/{index}/_settings", put(put_settings), &PUT_SETTINGS)
         .route("/{index}/_settings/{name}", get(get_named_settings), &GET_SETTINGS)
         .route("/_settings", get(get_all_settings), &GET_SETTINGS)
+        .route("/_settings", put(put_all_settings), &PUT_SETTINGS)
         .route("/_settings/{name}", get(get_all_named_settings), &GET_SETTINGS)
         .route("/{index}/_refresh", post(refresh).get(refresh), &REFRESH)
         .route("/_refresh", post(refresh_all).get(refresh_all), &REFRESH)
-        .route("/{index}/_flush", post(refresh).get(refresh), &FLUSH)
-        .route("/_flush", post(refresh_all).get(refresh_all), &FLUSH)
+        .route("/{index}/_flush", post(flush).get(flush), &FLUSH)
+        .route("/_flush", post(flush_all).get(flush_all), &FLUSH)
         .route("/{index}/_forcemerge", post(force_merge), &FORCE_MERGE)
         .route("/_forcemerge", post(force_merge_all), &FORCE_MERGE)
         .route("/{index}/_close", post(close_index), &CLOSE_OPEN)
@@ -373,13 +378,22 @@ async fn get_all_named_settings(
 }
 
 async fn put_settings(State(state): State<AppState>, Path(expr): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    put_settings_of(&state, &expr, body).await
+}
+
+/// `PUT /_settings`: every index.
+async fn put_all_settings(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    put_settings_of(&state, "_all", body).await
+}
+
+async fn put_settings_of(state: &AppState, expr: &str, body: Bytes) -> Result<Response, ApiError> {
     let body = parse_json_body(&body)?
         .filter(|b| b.as_object().is_some_and(|o| !o.is_empty()))
         .ok_or_else(|| ApiError::bad_request("action_request_validation_exception", "Validation Failed: 1: no settings to update;"))?;
     // Both `{"index": {...}}` and `{"settings": {"index": {...}}}` are accepted.
     let body = body.get("settings").cloned().unwrap_or(body);
     let update = IndexSettings::parse(&body)?;
-    let indices = resolve(&state, &expr)?;
+    let indices = resolve(state, expr)?;
     blocking(move || {
         for index in indices {
             index.put_settings(&update)?;
@@ -436,7 +450,27 @@ async fn force_merge_indices(indices: Vec<std::sync::Arc<Index>>, params: &HashM
     Ok(resp)
 }
 
-async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response, ApiError> {
+async fn flush(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+    check_flush_params(&params)?;
+    refresh_indices(resolve_with(&state, &expr, &params)?, true).await
+}
+
+async fn flush_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
+    check_flush_params(&params)?;
+    refresh_indices(state.engine.list(), true).await
+}
+
+/// `force` and `wait_if_ongoing` change nothing (a flush never runs concurrently with another
+/// here) but are validated as OpenSearch does.
+fn check_flush_params(params: &HashMap<String, String>) -> Result<(), ApiError> {
+    let force = flag(params, "force")?.unwrap_or(false);
+    if force && flag(params, "wait_if_ongoing")? == Some(false) {
+        return Err(EngineError::Validation("wait_if_ongoing must be true for a force flush".into()).into());
+    }
+    Ok(())
+}
+
+async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>, flush: bool) -> Result<Response, ApiError> {
     // Shard counts as OpenSearch reports them: every primary succeeds, replicas are never
     // allocated on one node.
     let primaries: u64 = indices.iter().map(|i| i.settings().number_of_shards()).sum();
@@ -446,7 +480,7 @@ async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response
         .sum();
     blocking(move || {
         for index in indices {
-            index.refresh()?;
+            if flush { index.flush()? } else { index.refresh()? }
         }
         Ok(())
     })
@@ -455,15 +489,15 @@ async fn refresh_indices(indices: Vec<std::sync::Arc<Index>>) -> Result<Response
 }
 
 async fn refresh(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
-    refresh_indices(resolve_with(&state, &expr, &params)?).await
+    refresh_indices(resolve_with(&state, &expr, &params)?, false).await
 }
 
 async fn refresh_all(State(state): State<AppState>) -> Result<Response, ApiError> {
-    refresh_indices(state.engine.list()).await
+    refresh_indices(state.engine.list(), false).await
 }
 
 /// The `_stats` metrics Quidditch computes, in OpenSearch's order.
-const STATS_METRICS: [&str; 5] = ["docs", "store", "indexing", "segments", "translog"];
+const STATS_METRICS: [&str; 6] = ["docs", "store", "indexing", "flush", "segments", "translog"];
 /// Every metric OpenSearch's `_stats` takes (an unknown one gets a "did you mean" from these).
 const OPENSEARCH_STATS_METRICS: [&str; 18] = [
     "_all", "completion", "docs", "fielddata", "flush", "get", "indexing", "merge", "query_cache", "recovery",
@@ -496,6 +530,22 @@ fn stats_metrics(path: &str, metric: Option<&str>) -> Result<Vec<&'static str>, 
     Ok(STATS_METRICS.iter().copied().filter(|m| asked.contains(m)).collect())
 }
 
+/// The indices `_stats` reports on: wildcards reach open indices unless `expand_wildcards`
+/// says otherwise, and a closed index is an error unless `forbid_closed_indices=false` (or
+/// `ignore_unavailable`, which leaves it out), as OpenSearch's stats options.
+fn stats_targets(state: &AppState, expr: &str, params: &HashMap<String, String>) -> Result<Vec<std::sync::Arc<Index>>, ApiError> {
+    let expand = expand_wildcards(params, ExpandWildcards::OPEN)?;
+    let ignore_unavailable = flag(params, "ignore_unavailable")?.unwrap_or(false);
+    let indices = if ignore_unavailable { resolve_with(state, expr, params)? } else { state.engine.resolve_indices_expanding(expr, expand)? };
+    if !flag(params, "forbid_closed_indices")?.unwrap_or(true) {
+        return Ok(indices);
+    }
+    if !ignore_unavailable && let Some(closed) = indices.iter().find(|i| i.is_closed()) {
+        return Err(EngineError::IndexClosed { index: closed.name().to_string() }.into());
+    }
+    Ok(indices.into_iter().filter(|i| !i.is_closed()).collect())
+}
+
 /// One shard's numbers for the asked metrics.
 fn shard_metrics(s: &quidditch_engine::index::ShardStats, metrics: &[&str]) -> Value {
     let mut out = Map::new();
@@ -505,6 +555,8 @@ fn shard_metrics(s: &quidditch_engine::index::ShardStats, metrics: &[&str]) -> V
             "store" => json!({ "size_in_bytes": s.store_bytes, "reserved_in_bytes": 0 }),
             "indexing" => json!({ "index_total": s.max_seq_no + 1 }),
             "segments" => json!({ "count": s.segments }),
+            // Every flush is asked for: the WAL never forces one.
+            "flush" => json!({ "total": s.flushes, "periodic": 0, "total_time_in_millis": 0 }),
             // The WAL is OpenSearch's translog: what it holds is exactly what is not yet
             // committed to tantivy (a commit truncates it).
             _ => json!({
@@ -565,6 +617,7 @@ async fn stats_for(
         )));
     }
     let level = level.to_string();
+    let include_unloaded_segments = flag(&params, "include_unloaded_segments")?.unwrap_or(false);
     let body = blocking(move || {
         let mut per_index = Map::new();
         let mut all = json!({});
@@ -574,7 +627,11 @@ async fn stats_for(
             let per_shard: Vec<_> = index
                 .shard_stats()
                 .into_iter()
-                .map(|s| {
+                .map(|mut s| {
+                    // A closed index has no segments loaded (OpenSearch's `include_unloaded_segments`).
+                    if index.is_closed() && !include_unloaded_segments {
+                        s.segments = 0;
+                    }
                     let metrics = shard_metrics(&s, &metrics);
                     (s, metrics)
                 })
@@ -611,12 +668,13 @@ async fn stats_for(
 }
 
 async fn stats(State(state): State<AppState>, Path(expr): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
-    let indices = resolve_with(&state, &expr, &params)?;
+    let indices = stats_targets(&state, &expr, &params)?;
     stats_for(indices, params, STATS_METRICS.to_vec(), state.node.name.clone()).await
 }
 
 async fn stats_all(State(state): State<AppState>, Query(params): Params) -> Result<Response, ApiError> {
-    stats_for(state.engine.list(), params, STATS_METRICS.to_vec(), state.node.name.clone()).await
+    let indices = stats_targets(&state, "_all", &params)?;
+    stats_for(indices, params, STATS_METRICS.to_vec(), state.node.name.clone()).await
 }
 
 async fn stats_metric(
@@ -625,11 +683,12 @@ async fn stats_metric(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let metrics = stats_metrics(&format!("/{expr}/_stats/{metric}"), Some(&metric))?;
-    let indices = resolve_with(&state, &expr, &params)?;
+    let indices = stats_targets(&state, &expr, &params)?;
     stats_for(indices, params, metrics, state.node.name.clone()).await
 }
 
 async fn stats_all_metric(State(state): State<AppState>, Path(metric): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let metrics = stats_metrics(&format!("/_stats/{metric}"), Some(&metric))?;
-    stats_for(state.engine.list(), params, metrics, state.node.name.clone()).await
+    let indices = stats_targets(&state, "_all", &params)?;
+    stats_for(indices, params, metrics, state.node.name.clone()).await
 }
