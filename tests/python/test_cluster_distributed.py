@@ -150,6 +150,24 @@ def test_auto_id_writes_through_every_node_land_on_the_shards_nodes(loaded):
     assert held == len(written)
 
 
+def test_mget_through_every_node_reads_each_doc_on_its_node(loaded, records):
+    names = sorted(records)[:60]
+    wanted = names[::2] + ["no-such-package"] + names[1::2]
+    for url in loaded.urls():
+        body = {"docs": [{"_index": INDEX, "_id": n} for n in wanted]}
+        answer = requests.post(f"{url}/_mget", json=body, timeout=60).json()
+        assert [d["_id"] for d in answer["docs"]] == wanted
+        for doc in answer["docs"]:
+            if doc["_id"] == "no-such-package":
+                assert doc["found"] is False, doc
+            else:
+                assert doc["found"] is True and doc["_source"] == records[doc["_id"]], doc
+        # The `ids` form with the index in the path, and `_source` filtering from the URL.
+        r = requests.post(f"{url}/{INDEX}/_mget", params={"_source": "section"}, json={"ids": names[:20]}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert [(d["_id"], d["_source"]) for d in r.json()["docs"]] == [(n, {k: v for k, v in records[n].items() if k == "section"}) for n in names[:20]]
+
+
 def expected_count(records, pred):
     return sum(1 for r in records.values() if pred(r))
 

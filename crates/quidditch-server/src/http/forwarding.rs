@@ -7,11 +7,14 @@
 //! serves it itself) and its answer is returned as it is. `POST /{index}/_doc` gets its id
 //! here first, so its shard is known. `_bulk` is split per node: each node gets one `_bulk`
 //! with its items (auto ids given here), the answers are merged back into the original order.
-//! A holder that is not a live member, or does not answer, fails its requests (its bulk
-//! items) with 503 naming it: nothing is dropped silently.
+//! `_mget` is split likewise (`mget.rs`). A holder that is not a live member, or does not
+//! answer, fails its requests (its bulk items, its docs) with 503 naming it: nothing is
+//! dropped silently.
 //!
 //! Requests for indices this node does not know, or before the manager allocated an index,
 //! are served here as on one node.
+
+mod mget;
 
 use std::collections::BTreeMap;
 
@@ -137,8 +140,12 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
         }
         // Reads and writes of many documents that are not distributed yet: refused rather
         // than answered from this node's shards only.
-        (_, ["_mget"]) => not_distributed("[_mget]"),
-        (_, [index, what @ ("_mget" | "_delete_by_query" | "_update_by_query" | "_termvectors" | "_mtermvectors")])
+        (Method::GET | Method::POST, ["_mget"]) => mget::mget(&state, &cluster, None, req, next).await,
+        (Method::GET | Method::POST, [index, "_mget"]) if !index.starts_with('_') => {
+            let index = index.to_string();
+            mget::mget(&state, &cluster, Some(index), req, next).await
+        }
+        (_, [index, what @ ("_delete_by_query" | "_update_by_query" | "_termvectors" | "_mtermvectors")])
             if spans_nodes(&state, &cluster, index) =>
         {
             not_distributed(&format!("[{what}]"))
