@@ -168,6 +168,31 @@ def test_mget_through_every_node_reads_each_doc_on_its_node(loaded, records):
         assert [(d["_id"], d["_source"]) for d in r.json()["docs"]] == [(n, {k: v for k, v in records[n].items() if k == "section"}) for n in names[:20]]
 
 
+def test_by_query_through_any_node_reaches_every_shard(loaded):
+    n1, n2, n3 = loaded.urls()
+    r = requests.put(f"{n1}/dist_bq", json={"settings": {"number_of_shards": SHARDS, "number_of_replicas": 0},
+                                            "mappings": {"properties": {"n": {"type": "long"}, "tag": {"type": "keyword"}}}}, timeout=60)
+    assert r.status_code == 200, r.text
+    docs = {f"q{i}": {"n": i, "tag": "odd" if i % 2 else "even"} for i in range(300)}
+    r = requests.post(f"{n1}/_bulk", params={"refresh": "true"}, data=bulk_body("dist_bq", docs), headers=NDJSON, timeout=60)
+    assert not r.json()["errors"]
+    odd = sum(1 for d in docs.values() if d["tag"] == "odd")
+    r = requests.post(f"{n2}/dist_bq/_update_by_query", params={"refresh": "true"}, json={"query": {"term": {"tag": "odd"}}}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == odd and r.json()["updated"] == odd and r.json()["failures"] == []
+    low = sum(1 for d in docs.values() if d["n"] < 100)
+    r = requests.post(f"{n3}/dist_bq/_delete_by_query", params={"refresh": "true"}, json={"query": {"range": {"n": {"lt": 100}}}}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"] == low and r.json()["total"] == low
+    left = sorted(k for k, d in docs.items() if d["n"] >= 100)
+    for url in (n1, n2, n3):
+        answer = search(url, "dist_bq", {"size": 300, "query": {"match_all": {}}, "_source": False})
+        assert sorted(ids(answer)) == left
+    # A limit for the whole run cannot be a sum of the nodes' runs.
+    r = requests.post(f"{n1}/dist_bq/_delete_by_query", json={"max_docs": 5, "query": {"match_all": {}}}, timeout=60)
+    assert r.status_code == 400 and "several nodes" in r.json()["error"]["reason"], r.text
+
+
 def expected_count(records, pred):
     return sum(1 for r in records.values() if pred(r))
 

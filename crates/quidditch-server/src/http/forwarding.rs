@@ -7,13 +7,15 @@
 //! serves it itself) and its answer is returned as it is. `POST /{index}/_doc` gets its id
 //! here first, so its shard is known. `_bulk` is split per node: each node gets one `_bulk`
 //! with its items (auto ids given here), the answers are merged back into the original order.
-//! `_mget` is split likewise (`mget.rs`). A holder that is not a live member, or does not
+//! `_mget` is split likewise (`mget.rs`); the by-query APIs run on every node holding some
+//! shard (`by_query.rs`). A holder that is not a live member, or does not
 //! answer, fails its requests (its bulk items, its docs) with 503 naming it: nothing is
 //! dropped silently.
 //!
 //! Requests for indices this node does not know, or before the manager allocated an index,
 //! are served here as on one node.
 
+mod by_query;
 mod mget;
 
 use std::collections::BTreeMap;
@@ -145,7 +147,11 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
             let index = index.to_string();
             mget::mget(&state, &cluster, Some(index), req, next).await
         }
-        (_, [index, what @ ("_delete_by_query" | "_update_by_query" | "_termvectors" | "_mtermvectors")])
+        (Method::POST, [index, what @ ("_delete_by_query" | "_update_by_query")]) if spans_nodes(&state, &cluster, index) => {
+            let (index, what) = (index.to_string(), what.to_string());
+            by_query::by_query(&state, &cluster, &index, &what, req, next).await
+        }
+        (_, [index, what @ ("_termvectors" | "_mtermvectors")])
             if spans_nodes(&state, &cluster, index) =>
         {
             not_distributed(&format!("[{what}]"))
