@@ -155,7 +155,8 @@ pub async fn put_mapping(cluster: &Cluster, indices: Vec<Arc<Index>>, update: Ma
 /// the record's revision. A type another node committed first is the engine's merge error
 /// (`mapper_parsing_exception`); etcd out of reach is [`EngineError::MetadataBlocked`].
 async fn commit_mapping(cluster: &Cluster, name: &str, uuid: &str, update: &Mapping) -> Result<(), EngineError> {
-    let blocked = |e: ClusterError| EngineError::MetadataBlocked(format!("blocked by: [SERVICE_UNAVAILABLE/2/no cluster state]; {e}"));
+    // The reason the server gives any other etcd failure (one home for its wording).
+    let blocked = |e: ClusterError| EngineError::MetadataBlocked(ApiError::from(e).reason);
     for _ in 0..MAPPING_ATTEMPTS {
         let Some((record, revision)) = cluster.index_record(name).await.map_err(blocked)? else {
             // Not a cluster index (created implicitly by a write on this node): local only.

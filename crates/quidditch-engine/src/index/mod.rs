@@ -28,6 +28,7 @@ pub use self::routing::ShardRouting;
 pub use self::schema::IndexFields;
 pub use self::write::{
     ExternalVersion, OpType, Refresh, UpdateRequest, VersionType, VersionedWrite, WriteOp, WriteOutcome, WriteResult,
+    generate_id,
 };
 pub(crate) use self::writer_slots::WriterSlots;
 

@@ -26,6 +26,7 @@ use axum::http::{HeaderValue, Method, Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use quidditch_cluster::{Cluster, FORWARDED_HEADER, NodeInfo, SECRET_HEADER};
+use quidditch_engine::index::generate_id;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, AppState, json_response};
@@ -105,7 +106,7 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
         }
         (Method::POST, [index, "_doc"]) if !index.starts_with('_') => {
             // The id is given here, so the document's shard (and node) is known.
-            let id = new_document_id();
+            let id = generate_id();
             let key = query_param(&req, "routing").unwrap_or_else(|| id.clone());
             match holder(&state, &cluster, index, &key) {
                 None => next.run(req).await,
@@ -140,8 +141,6 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
         (Method::POST | Method::GET, ["_refresh" | "_flush"]) | (Method::POST | Method::GET, [_, "_refresh" | "_flush"]) => {
             broadcast(&cluster, req, next).await
         }
-        // Reads and writes of many documents that are not distributed yet: refused rather
-        // than answered from this node's shards only.
         (Method::GET | Method::POST, ["_mget"]) => mget::mget(&state, &cluster, None, req, next).await,
         (Method::GET | Method::POST, [index, "_mget"]) if !index.starts_with('_') => {
             let index = index.to_string();
@@ -151,6 +150,8 @@ pub async fn route_to_shards(State(state): State<AppState>, req: Request<Body>, 
             let (index, what) = (index.to_string(), what.to_string());
             by_query::by_query(&state, &cluster, &index, &what, req, next).await
         }
+        // Reads of many documents that are not distributed yet: refused rather than answered
+        // from this node's shards only.
         (_, [index, what @ ("_termvectors" | "_mtermvectors")])
             if spans_nodes(&state, &cluster, index) =>
         {
@@ -177,7 +178,7 @@ fn writes_documents(method: &Method, segs: &[&str]) -> bool {
 /// Runs `req` here and on every other live node; the answer is this node's, unless another
 /// node failed (then that node's error, naming it).
 async fn broadcast(cluster: &Cluster, req: Request<Body>, next: Next) -> Response {
-    let path = req.uri().path_and_query().map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+    let path = path_and_query(req.uri());
     let method = req.method().as_str().to_string();
     let local = next.run(req).await;
     if !local.status().is_success() {
@@ -244,27 +245,41 @@ fn query_param(req: &Request<Body>, name: &str) -> Option<String> {
     param_of(req.uri().query(), name)
 }
 
-/// A document id as the engine generates them: 20 URL-safe characters.
 /// The id this node gave a `POST /{index}/_doc` whose shard it holds (a request extension the
 /// auto-id handler reads).
 #[derive(Debug, Clone)]
 pub(super) struct AssignedId(pub String);
 
-fn new_document_id() -> String {
-    use base64::Engine as _;
-    let mut id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
-    id.truncate(20);
-    id
+/// A request's path and query, as sent on to another node.
+fn path_and_query(uri: &axum::http::Uri) -> String {
+    uri.path_and_query().map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string())
+}
+
+/// The whole body of a request this layer splits or sends on; a 400 when it cannot be read.
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| ApiError::bad_request("parse_exception", format!("cannot read the request body: {e}")).into_response())
+}
+
+/// Runs the request `parts` here with another body (this node's part of a split request);
+/// its status and body.
+async fn run_here(parts: &axum::http::request::Parts, body: Vec<u8>, next: Next) -> (u16, Bytes) {
+    let mut parts = parts.clone();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let status = response.status().as_u16();
+    (status, to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default())
 }
 
 /// Sends `req` to `node` as it is and answers with the node's answer.
 async fn forward(cluster: &Cluster, node: &NodeInfo, req: Request<Body>) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, usize::MAX).await {
+    let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return ApiError::bad_request("parse_exception", format!("cannot read the request body: {e}")).into_response(),
+        Err(refused) => return refused,
     };
-    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let path = path_and_query(&parts.uri);
     let content_type =
         parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
     let body = (!bytes.is_empty() || parts.method == Method::PUT || parts.method == Method::POST).then(|| (content_type, bytes.to_vec()));
@@ -307,7 +322,7 @@ fn split_bulk(body: &Bytes, default_index: Option<&str>) -> Option<Vec<BulkItem>
         let index = meta.get("_index").and_then(Value::as_str).map(str::to_string).or(default_index.map(str::to_string));
         let mut id = meta.get("_id").and_then(Value::as_str).map(str::to_string);
         if id.is_none() && matches!(op.as_str(), "index" | "create") {
-            let given = new_document_id();
+            let given = generate_id();
             meta.insert("_id".into(), json!(given));
             id = Some(given);
         }
@@ -325,9 +340,9 @@ fn split_bulk(body: &Bytes, default_index: Option<&str>) -> Option<Vec<BulkItem>
 /// the original order.
 async fn bulk(state: &AppState, cluster: &Cluster, default_index: Option<String>, req: Request<Body>, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, usize::MAX).await {
+    let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return ApiError::bad_request("parse_exception", format!("cannot read the request body: {e}")).into_response(),
+        Err(refused) => return refused,
     };
     let default_routing = param_of(parts.uri.query(), "routing");
     let Some(items) = split_bulk(&bytes, default_index.as_deref()) else {
@@ -362,7 +377,7 @@ async fn bulk(state: &AppState, cluster: &Cluster, default_index: Option<String>
         }
         out
     };
-    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let path = path_and_query(&parts.uri);
     let mut answers: Vec<Option<Value>> = vec![None; items.len()];
     let mut took = 0u64;
     // Other nodes' groups in parallel, this node's through the local handler meanwhile.
@@ -377,20 +392,13 @@ async fn bulk(state: &AppState, cluster: &Cluster, default_index: Option<String>
             }))
         })
         .collect();
-    let local = async {
-        match groups.get(&None) {
-            None => None,
-            Some(positions) => {
-                let mut local_parts = parts.clone();
-                local_parts.headers.remove(header::CONTENT_LENGTH);
-                let response = next.run(Request::from_parts(local_parts, Body::from(body_of(positions)))).await;
-                let status = response.status().as_u16();
-                let body = to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
-                Some((positions.clone(), status, body))
-            }
+    let local = match groups.get(&None) {
+        None => None,
+        Some(positions) => {
+            let (status, body) = run_here(&parts, body_of(positions), next).await;
+            Some((positions.clone(), status, body))
         }
     };
-    let local = local.await;
     if let Some((positions, status, body)) = local {
         if status != 200 {
             // The whole request failed here (a bad parameter, say): that is the answer.

@@ -4,24 +4,24 @@
 //! before, where a sum would not be the answer: `max_docs` (a limit for the whole run) and
 //! `wait_for_completion=false` (one task id).
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::http::{Request, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use quidditch_cluster::Cluster;
 use serde_json::{Value, json};
 
-use super::{not_distributed, param_of, raw_json};
+use super::{not_distributed, param_of, path_and_query, raw_json, read_body, run_here};
 use crate::http::{ApiError, AppState, json_response};
 
 /// Counters added up over the nodes (`retries` is an object of two of them).
 const SUMMED: &[&str] = &["total", "deleted", "updated", "created", "batches", "version_conflicts", "noops", "throttled_millis"];
 
 pub(super) async fn by_query(state: &AppState, cluster: &Cluster, index: &str, what: &str, req: Request<Body>, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, usize::MAX).await {
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return ApiError::bad_request("parse_exception", format!("cannot read the request body: {e}")).into_response(),
+        Err(refused) => return refused,
     };
     let query = parts.uri.query();
     let in_body = serde_json::from_slice::<Value>(&bytes).ok().and_then(|b| b.get("max_docs").cloned());
@@ -38,7 +38,7 @@ pub(super) async fn by_query(state: &AppState, cluster: &Cluster, index: &str, w
         .filter(|n| *n != me)
         .collect();
     let view = cluster.view();
-    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let path = path_and_query(&parts.uri);
     let content_type =
         parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
     let mut remote = Vec::new();
@@ -51,10 +51,7 @@ pub(super) async fn by_query(state: &AppState, cluster: &Cluster, index: &str, w
         let (peers, path, body, content_type) = (cluster.peers().clone(), path.clone(), bytes.to_vec(), content_type.clone());
         remote.push(tokio::spawn(async move { peers.send(&node, "POST", &path, Some((content_type, body))).await }));
     }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let local = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let status = local.status().as_u16();
-    let local = to_bytes(local.into_body(), usize::MAX).await.unwrap_or_default();
+    let (status, local) = run_here(&parts, bytes.to_vec(), next).await;
     if status != 200 {
         return raw_json(status, local);
     }

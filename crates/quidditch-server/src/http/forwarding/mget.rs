@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::{Body, Bytes, to_bytes};
-use axum::http::{Request, header};
+use axum::body::{Body, Bytes};
+use axum::http::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use quidditch_cluster::{Cluster, NodeInfo};
 use serde_json::{Value, json};
 
-use super::{Holder, holder, raw_json};
+use super::{Holder, holder, path_and_query, raw_json, read_body, run_here};
 use crate::http::{ApiError, AppState, json_response};
 
 /// The docs of an `_mget` body, each with its `_index`; `None` when the body is not one the
@@ -42,9 +42,9 @@ fn docs_of(body: &Bytes, path_index: Option<&str>) -> Option<Vec<Value>> {
 
 pub(super) async fn mget(state: &AppState, cluster: &Cluster, path_index: Option<String>, req: Request<Body>, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, usize::MAX).await {
+    let bytes = match read_body(body).await {
         Ok(b) => b,
-        Err(e) => return ApiError::bad_request("parse_exception", format!("cannot read the request body: {e}")).into_response(),
+        Err(refused) => return refused,
     };
     let Some(docs) = docs_of(&bytes, path_index.as_deref()) else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
@@ -69,7 +69,7 @@ pub(super) async fn mget(state: &AppState, cluster: &Cluster, path_index: Option
         }
     }
     let body_of = |positions: &[usize]| serde_json::to_vec(&json!({ "docs": positions.iter().map(|p| &docs[*p]).collect::<Vec<_>>() })).unwrap_or_default();
-    let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let path = path_and_query(&parts.uri);
     let remote: Vec<_> = groups
         .iter()
         .filter_map(|(dest, positions)| {
@@ -79,11 +79,7 @@ pub(super) async fn mget(state: &AppState, cluster: &Cluster, path_index: Option
         })
         .collect();
     if let Some(positions) = groups.get(&None) {
-        let mut local = parts.clone();
-        local.headers.remove(header::CONTENT_LENGTH);
-        let response = next.run(Request::from_parts(local, Body::from(body_of(positions)))).await;
-        let status = response.status().as_u16();
-        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+        let (status, body) = run_here(&parts, body_of(positions), next).await;
         if status != 200 {
             // The whole request failed here (a bad parameter, say): that is the answer.
             return raw_json(status, body);
