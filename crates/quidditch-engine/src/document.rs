@@ -205,7 +205,8 @@ impl Parser<'_> {
     fn value(&mut self, path: &str, field: &FieldMapping, value: &Value, dynamic: Dynamic) -> EngineResult<()> {
         match value {
             Value::Null => Ok(()),
-            // Validated whole: a geo_point's `[lon, lat]` is one value, not two.
+            // Parsed whole: a geo_point's `[lon, lat]` is one value, not two.
+            _ if field.ty == FieldType::GeoPoint => self.geo_points(path, field, value),
             _ if field.ty.is_source_only() => {
                 crate::mapping::source_only::validate(field.ty, value).map_err(|why| {
                     EngineError::MapperParsing(format!(
@@ -280,6 +281,39 @@ impl Parser<'_> {
             merge_values(root, &object);
         }
         self.nested.push(NestedObject { path: path.to_string(), doc: object });
+        Ok(())
+    }
+
+    /// Indexes a `geo_point` value (one point or an array of them) as packed i64s in `_kw`
+    /// (`geo::GeoPoint::encode`). With `ignore_malformed`, a malformed point is skipped.
+    fn geo_points(&mut self, path: &str, field: &FieldMapping, value: &Value) -> EngineResult<()> {
+        let items = match value {
+            Value::Array(items) if !items.iter().all(Value::is_number) => items.as_slice(),
+            one => std::slice::from_ref(one),
+        };
+        let ignore_malformed = field.params.get("ignore_malformed").is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+        let mut encoded = Vec::with_capacity(items.len());
+        for item in items.iter().filter(|v| !v.is_null()) {
+            match crate::geo::GeoPoint::parse(item) {
+                Ok(point) => encoded.push(OwnedValue::I64(point.encode())),
+                Err(_) if ignore_malformed => {}
+                Err(why) => {
+                    return Err(EngineError::MapperParsing(format!(
+                        "failed to parse field [{path}] of type [geo_point] in document with id '{}'. Preview of field's value: '{}' ({why})",
+                        self.id,
+                        preview(value)
+                    )));
+                }
+            }
+        }
+        if encoded.is_empty() {
+            return Ok(());
+        }
+        self.record_field_name(path);
+        match self.doc.kw.iter_mut().find(|(p, _)| p == path) {
+            Some((_, vals)) => vals.extend(encoded),
+            None => self.doc.kw.push((path.to_string(), encoded)),
+        }
         Ok(())
     }
 

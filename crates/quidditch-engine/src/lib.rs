@@ -10,6 +10,7 @@ pub mod by_query;
 pub mod analysis;
 pub mod date;
 pub mod document;
+pub mod geo;
 mod engine;
 pub(crate) mod error;
 pub mod index;

@@ -27,7 +27,8 @@ pub enum FieldType {
     MatchOnlyText,
     /// Base64; kept in `_source` only (not searchable), but `exists` sees it.
     Binary,
-    /// Validated and kept in `_source` only (no geo queries), but `exists` sees it.
+    /// Indexed in `_kw` as one packed i64 per point (see `crate::geo`), read by the geo
+    /// queries, the `_geo_distance` sort and the geo aggregations only.
     GeoPoint,
     Object,
     /// An object whose array elements are each indexed as their own hidden document (see
@@ -106,8 +107,8 @@ impl FieldType {
         }
     }
 
-    /// Where values of this type are indexed; `None` for `object` (only its leaves are) and
-    /// for the source-only types (`binary`, `geo_point`).
+    /// Where values of this type are indexed for the generic queries; `None` for `object`
+    /// (only its leaves are), `binary` (source only) and `geo_point` (geo queries only).
     pub fn target(self) -> Option<JsonTarget> {
         match self {
             FieldType::Text | FieldType::MatchOnlyText => Some(JsonTarget::Text),
@@ -147,7 +148,13 @@ impl FieldType {
 
     /// Kept in `_source` and `_field_names` only (validated, never indexed for search).
     pub fn is_source_only(self) -> bool {
-        matches!(self, FieldType::Binary | FieldType::GeoPoint)
+        matches!(self, FieldType::Binary)
+    }
+
+    /// Indexed, but only for the dedicated queries, sorts and aggregations of its type
+    /// (`geo_point`): term, range, terms-aggregation and field sorts refuse it.
+    pub fn needs_dedicated_access(self) -> bool {
+        matches!(self, FieldType::GeoPoint)
     }
 
     /// Has `properties` (`object`, `nested`).

@@ -103,6 +103,11 @@ pub trait FieldResolver: Send + Sync {
     fn is_nested(&self, _path: &str) -> Option<bool> {
         None
     }
+    /// For the geo queries: `Ok(json path)` of a `geo_point` field, `Err(type name)` when the
+    /// field is mapped as another type, `None` when unmapped.
+    fn geo_point_path(&self, _field: &str) -> Option<Result<String, String>> {
+        None
+    }
 }
 
 /// A field resolved against a schema: the tantivy field plus how to build terms for it.

@@ -18,6 +18,7 @@ mod fast_value;
 mod field;
 mod function_score;
 mod fuzzy;
+mod geo;
 mod ids;
 mod match_all;
 mod match_bool_prefix;
@@ -59,6 +60,8 @@ pub use function_score::{
     BoostMode, FieldValueFactor, FieldValueModifier, FunctionScoreQuery, ScoreFunction, ScoreMode,
 };
 pub use fuzzy::{Fuzziness, FuzzyOptions, FuzzyQuery};
+pub use geo::{GeoQuery, GeoRelation, GeoShape};
+pub(crate) use geo::{GeoColumn, open_geo_column};
 pub use ids::IdsQuery;
 pub use match_all::{MatchAllQuery, MatchNoneQuery};
 pub use match_bool_prefix::MatchBoolPrefixQuery;
@@ -111,6 +114,8 @@ pub enum QueryAst {
     Boosting(BoostingQuery),
     TermsSet(TermsSetQuery),
     Nested(NestedQuery),
+    /// `geo_distance`, `geo_bounding_box`, `geo_polygon`, `geo_shape` on a `geo_point`.
+    Geo(GeoQuery),
 }
 
 impl QueryAst {
@@ -147,6 +152,7 @@ impl QueryAst {
             QueryAst::Boosting(q) => q.lower(ctx),
             QueryAst::TermsSet(q) => q.lower(ctx),
             QueryAst::Nested(q) => q.lower(ctx),
+            QueryAst::Geo(q) => q.lower(ctx),
         }
     }
 }

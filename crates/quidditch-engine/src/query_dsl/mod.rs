@@ -7,6 +7,7 @@ mod constant_score;
 mod exists;
 mod extra_queries;
 mod function_score;
+mod geo;
 mod ids;
 mod lucene_syntax;
 mod match_all;
@@ -78,8 +79,17 @@ pub fn parse_query(value: &Value) -> Result<QueryAst, QueryError> {
         "match_bool_prefix" => extra_queries::parse_match_bool_prefix(body),
         "simple_query_string" => query_string::parse_simple_query_string(body),
         "nested" => nested::parse(body),
+        "geo_distance" => geo::distance::parse(body),
+        "geo_bounding_box" => geo::bounding_box::parse(body),
+        "geo_polygon" => geo::polygon::parse(body),
+        "geo_shape" => geo::shape::parse(body),
         other => Err(QueryError::unknown_query(other)),
     }
+}
+
+/// A `geo_bounding_box` box (the grid aggregations' `bounds`), coordinates checked.
+pub(crate) fn parse_bounding_box(context: &str, value: &Value) -> Result<crate::query_ast::GeoShape, QueryError> {
+    geo::bounding_box::parse_box(context, value, Default::default())
 }
 
 /// A query body must be an object.

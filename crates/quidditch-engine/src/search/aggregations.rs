@@ -153,6 +153,8 @@ pub struct PreparedAggs {
     top_hits: Vec<TopHitsSpec>,
     /// Top-level `filter`/`filters` aggregations, run as extra passes (see `filter_aggs`).
     pub(crate) filters: Vec<super::filter_aggs::FilterAggPlan>,
+    /// Top-level geo aggregations collected by their own pass (see `geo_aggs`).
+    pub(crate) geo: Vec<super::geo_aggs::GeoAggPlan>,
     /// `search.max_buckets` for this request (`SearchRequest::max_buckets`).
     pub(crate) max_buckets: u32,
 }
@@ -167,7 +169,7 @@ fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<Field
             if f.ty.is_text() {
                 return Err(text_field_error(field));
             }
-            if f.ty.is_source_only() {
+            if f.ty.is_source_only() || f.ty.needs_dedicated_access() {
                 return Err(QueryError::illegal_argument(format!(
                     "Field [{field}] of type [{}] is not searchable or aggregatable",
                     f.ty
@@ -181,9 +183,12 @@ fn field_kind_of(mappings: &[Arc<Mapping>], field: &str) -> Result<(Option<Field
 
 impl PreparedAggs {
     pub fn prepare(aggs: &Value, mappings: &[Arc<Mapping>]) -> Result<PreparedAggs, QueryError> {
-        let (rest, filters) = super::filter_aggs::split(aggs, mappings)?;
+        let (rest, geo, rings) = super::geo_aggs::split(aggs, mappings)?;
+        let (rest, mut filters) = super::filter_aggs::split(&rest, mappings)?;
+        filters.extend(rings);
         let mut prepared = Self::prepare_level(&rest, mappings, None)?;
         prepared.filters = filters;
+        prepared.geo = geo;
         Ok(prepared)
     }
 
@@ -201,7 +206,7 @@ impl PreparedAggs {
         let parse = |v: Value| -> Result<Aggregations, QueryError> {
             serde_json::from_value(v).map_err(|e| bad(format!("failed to parse aggregations: {e}")))
         };
-        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, pipelines, top_hits, filters: Vec::new(), max_buckets: MAX_BUCKETS })
+        Ok(PreparedAggs { request: parse(rewritten)?, shard_cut: parse(cut)?, meta, pipelines, top_hits, filters: Vec::new(), geo: Vec::new(), max_buckets: MAX_BUCKETS })
     }
 
     /// The shard side of OpenSearch's `terms`: cuts every `terms` aggregation of one shard's
@@ -437,6 +442,11 @@ fn rewrite_level(aggs: &Value, mappings: &[Arc<Mapping>], parent: Option<&str>) 
             continue;
         }
         let request_body = body.clone();
+        if super::geo_aggs::GEO_TYPES.contains(&agg_type.as_str()) {
+            return Err(QueryError::illegal_argument(format!(
+                "[{name}]: [{agg_type}] aggregations are supported at the top level only"
+            )));
+        }
         if agg_type == "filter" || agg_type == "filters" {
             return Err(QueryError::illegal_argument(format!(
                 "[{name}]: [{agg_type}] aggregations are supported at the top level only"

@@ -26,6 +26,11 @@ pub(crate) struct FilterAggPlan {
     /// Per filter: matching documents and sub-aggregation results, summed over indices.
     pub counts: Vec<u64>,
     pub sub_results: Vec<Option<IntermediateAggregationResults>>,
+    /// Per filter: fields shown in its bucket before `doc_count` (a `geo_distance` ring's
+    /// `key`, `from`, `to`); empty for `filter`/`filters`.
+    pub bucket_fields: Vec<Map<String, Value>>,
+    /// The type shown under `typed_keys` when it is not `filter`/`filters`/`nested`.
+    pub typed_name: Option<&'static str>,
 }
 
 fn bad(reason: impl Into<String>) -> QueryError {
@@ -85,17 +90,7 @@ pub(crate) fn split(
             Some(s) => Some(Box::new(PreparedAggs::prepare_nested(s, mappings)?)),
             None => None,
         };
-        let n = filters.len();
-        plans.push(FilterAggPlan {
-            name: name.clone(),
-            filters,
-            anonymous,
-            nested_path: None,
-            sub,
-            meta: d.get("meta").cloned(),
-            counts: vec![0; n],
-            sub_results: (0..n).map(|_| None).collect(),
-        });
+        plans.push(FilterAggPlan::new(name, filters, anonymous, sub, d.get("meta").cloned()));
     }
     Ok((Value::Object(rest), plans))
 }
@@ -132,16 +127,9 @@ fn nested_plan(
         Some(s) => Some(Box::new(PreparedAggs::prepare_nested(s, mappings)?)),
         None => None,
     };
-    Ok(FilterAggPlan {
-        name: name.to_string(),
-        filters: vec![(None, QueryAst::match_all())],
-        anonymous: false,
-        nested_path: Some(path),
-        sub,
-        meta: def.get("meta").cloned(),
-        counts: vec![0],
-        sub_results: vec![None],
-    })
+    let mut plan = FilterAggPlan::new(name, vec![(None, QueryAst::match_all())], false, sub, def.get("meta").cloned());
+    plan.nested_path = Some(path);
+    Ok(plan)
 }
 
 /// `query AND filter`, the filter unscored.
@@ -154,6 +142,28 @@ pub(crate) fn filtered(query: &QueryAst, filter: &QueryAst) -> QueryAst {
 }
 
 impl FilterAggPlan {
+    pub fn new(
+        name: &str,
+        filters: Vec<(Option<String>, QueryAst)>,
+        anonymous: bool,
+        sub: Option<Box<PreparedAggs>>,
+        meta: Option<Value>,
+    ) -> FilterAggPlan {
+        let n = filters.len();
+        FilterAggPlan {
+            name: name.to_string(),
+            filters,
+            anonymous,
+            nested_path: None,
+            sub,
+            meta,
+            counts: vec![0; n],
+            sub_results: (0..n).map(|_| None).collect(),
+            bucket_fields: Vec::new(),
+            typed_name: None,
+        }
+    }
+
     pub fn add(&mut self, slot: usize, count: u64, sub: Option<IntermediateAggregationResults>) -> tantivy::Result<()> {
         self.counts[slot] += count;
         if let Some(fruit) = sub {
@@ -166,7 +176,7 @@ impl FilterAggPlan {
     }
 
     fn bucket(&mut self, slot: usize, typed_keys: bool) -> Result<Value, QueryError> {
-        let mut b = Map::new();
+        let mut b = self.bucket_fields.get(slot).cloned().unwrap_or_default();
         b.insert("doc_count".into(), json!(self.counts[slot]));
         if let Some(sub) = &self.sub {
             let results = self.sub_results[slot].take().unwrap_or_default();
@@ -202,6 +212,7 @@ impl FilterAggPlan {
             o.insert("meta".into(), m.clone());
         }
         let key = match (typed_keys, single) {
+            (true, _) if self.typed_name.is_some() => format!("{}#{}", self.typed_name.unwrap_or_default(), self.name),
             (true, _) if self.nested_path.is_some() => format!("nested#{}", self.name),
             (true, true) => format!("filter#{}", self.name),
             (true, false) => format!("filters#{}", self.name),

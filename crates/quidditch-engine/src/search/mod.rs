@@ -16,6 +16,7 @@ pub mod field_api;
 pub mod fields;
 pub mod explain;
 mod filter_aggs;
+mod geo_aggs;
 pub mod highlight;
 pub mod limits;
 mod pipeline_aggs;
@@ -36,6 +37,7 @@ mod top_hits_agg;
 pub use execute::{SearchTarget, search, search_pit, search_targets, search_targets_with};
 pub use limits::SearchLimits;
 pub use pit::{PitInfo, PitRegistry};
+pub use geo_aggs::GeoAggState;
 pub use query_phase::{AggState, ShardHit, ShardQueryResult};
 pub use request::{PitRef, SearchRequest, Slice, TrackTotalHits};
 pub use scroll::{DocCursor, ScrollRegistry};
@@ -64,6 +66,11 @@ pub(crate) fn field_kind(ty: FieldType) -> Option<FieldKind> {
 impl FieldResolver for Mapping {
     fn is_nested(&self, path: &str) -> Option<bool> {
         Mapping::resolve(self, path).map(|f| f.ty == FieldType::Nested)
+    }
+
+    fn geo_point_path(&self, field: &str) -> Option<Result<String, String>> {
+        let f = Mapping::resolve(self, field)?;
+        Some(if f.ty == FieldType::GeoPoint { Ok(f.json_path.clone()) } else { Err(f.ty.name().to_string()) })
     }
 
     fn resolve(&self, field: &str) -> Option<query_ast::ResolvedField> {

@@ -204,6 +204,9 @@ pub struct ShardQueryResult {
     /// `profile: true`: what this shard's query phase measured.
     #[serde(default)]
     pub profile: Option<ShardProfile>,
+    /// Per top-level geo aggregation (`geo_aggs`), this shard's partial state.
+    #[serde(default)]
+    pub geo_aggs: Vec<super::geo_aggs::GeoAggState>,
 }
 
 /// What the passes of one shard's query phase report besides their fruits.
@@ -389,6 +392,15 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
             filter_aggs.push(buckets);
         }
     }
+    // Top-level geo aggregations: one pass each over the query's documents.
+    let mut geo_aggs = Vec::new();
+    if let Some(aggs) = &plan.aggs {
+        for geo in &aggs.geo {
+            let collector = Timed::new(geo.collector(&snap.mapping), aggs_clock.as_ref());
+            let state = run(&snap.searcher, query.as_ref(), collector, plan, &flags).map_err(tantivy_error)?;
+            geo_aggs.push(geo.cut_for_shard(state));
+        }
+    }
     let profile = profiled.map(|p| {
         let mut profile = ShardProfile::measured(&p, rewrite_nanos);
         profile.hits_collector = match (k, plan.relevance_only) {
@@ -413,5 +425,6 @@ pub(crate) fn query_shard(snap: &ShardSnapshot, plan: &SearchPlan) -> EngineResu
         timed_out: flags.timed_out.load(AtomicOrdering::Relaxed),
         terminated_early: flags.terminated.load(AtomicOrdering::Relaxed),
         profile,
+        geo_aggs,
     })
 }

@@ -43,6 +43,7 @@ pub(crate) fn reduce(
     let mut candidates: Vec<PageHit> = Vec::new();
     let mut merged_aggs = None;
     let mut filter_states = Vec::new();
+    let mut geo_states = Vec::new();
     // Per top-level `terms`: the shards' doc count errors summed, as OpenSearch's reduce.
     let mut doc_count_errors: Vec<(String, i64)> = Vec::new();
     let mut agg_shards = 0usize;
@@ -74,6 +75,7 @@ pub(crate) fn reduce(
             }
         }
         filter_states.push(result.filter_aggs);
+        geo_states.push(result.geo_aggs);
     }
     let sorts = plan.sorts.clone();
     if plan.rescore.is_empty() {
@@ -115,6 +117,17 @@ pub(crate) fn reduce(
             let mut out = aggs.finish(merged_aggs.unwrap_or_default(), req.typed_keys, &doc_count_errors)?;
             for filter_plan in std::mem::take(&mut aggs.filters) {
                 let (key, value) = filter_plan.finish(req.typed_keys)?;
+                if let Value::Object(o) = &mut out {
+                    o.insert(key, value);
+                }
+            }
+            for shard in geo_states {
+                for (geo_plan, state) in aggs.geo.iter_mut().zip(shard) {
+                    geo_plan.add(state);
+                }
+            }
+            for geo_plan in &mut aggs.geo {
+                let (key, value) = geo_plan.finish(req.typed_keys);
                 if let Value::Object(o) = &mut out {
                     o.insert(key, value);
                 }

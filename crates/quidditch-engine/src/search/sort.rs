@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tantivy::columnar::StrColumn;
 use tantivy::{DocId, SegmentReader};
 
+use crate::geo::{DistanceType, DistanceUnit, GeoPoint};
 use crate::mapping::{FieldType, Mapping};
 use crate::query_ast::{FieldResolver, FieldKind, NumericColumn, QueryError, parse_date_millis, DateFormat};
 
@@ -15,6 +16,81 @@ pub enum SortTarget {
     Score,
     Doc,
     Field(String),
+    /// `_geo_distance`: by the distance of a `geo_point` field's points to origins.
+    GeoDistance(Box<GeoDistanceSort>),
+}
+
+/// A `_geo_distance` sort: `{"_geo_distance": {"<field>": <point or points>, "unit": "km",
+/// "distance_type": "arc", "mode": "min", "order": "asc", "ignore_unmapped": false}}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoDistanceSort {
+    pub field: String,
+    pub origins: Vec<GeoPoint>,
+    pub unit: DistanceUnit,
+    pub distance_type: DistanceType,
+    /// An unmapped field sorts every document as missing instead of failing.
+    pub ignore_unmapped: bool,
+}
+
+impl GeoDistanceSort {
+    /// The options object of `_geo_distance` into `spec`.
+    fn parse(spec: &mut SortSpec, opts: &Value) -> Result<GeoDistanceSort, QueryError> {
+        let obj = opts.as_object().ok_or_else(|| QueryError::parsing(format!("[_geo_distance] malformed sort: [{opts}]")))?;
+        let mut field = None;
+        let mut unit = DistanceUnit::METERS;
+        let mut distance_type = DistanceType::Arc;
+        let mut ignore_unmapped = false;
+        for (k, v) in obj {
+            match k.as_str() {
+                "order" => spec.desc = parse_order(v.as_str().unwrap_or_default())?,
+                "unit" => unit = DistanceUnit::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?,
+                "distance_type" => {
+                    distance_type = DistanceType::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?
+                }
+                "mode" => {
+                    spec.mode = Some(match parse_mode(v)? {
+                        SortMode::Sum => {
+                            return Err(QueryError::illegal_argument("sort_mode [sum] isn't supported for sorting by geo distance"));
+                        }
+                        mode => mode,
+                    })
+                }
+                "ignore_unmapped" => ignore_unmapped = v.as_bool().ok_or_else(|| QueryError::parsing("[_geo_distance] [ignore_unmapped] must be a boolean"))?,
+                "validation_method" | "_name" => {}
+                "nested" | "nested_path" | "nested_filter" => {
+                    return Err(QueryError::illegal_argument("[_geo_distance] sorting on nested fields is not supported"));
+                }
+                name => {
+                    if let Some((first, _)) = &field {
+                        return Err(QueryError::parsing(format!(
+                            "[_geo_distance] sort doesn't support multiple fields, found [{first}] and [{name}]"
+                        )));
+                    }
+                    field = Some((name.to_string(), v));
+                }
+            }
+        }
+        let (field, origins) = field.ok_or_else(|| QueryError::parsing("[_geo_distance] sort requires a geo_point field and its origin"))?;
+        let point = |v: &Value| GeoPoint::parse(v).map_err(|why| QueryError::parsing(format!("[_geo_distance] failed to parse origin [{v}]: {why}")));
+        let origins = match origins {
+            // `[lon, lat]` is one origin; any other array is a list of them.
+            Value::Array(items) if !items.iter().all(Value::is_number) => items.iter().map(point).collect::<Result<Vec<_>, _>>()?,
+            one => vec![point(one)?],
+        };
+        if origins.is_empty() {
+            return Err(QueryError::parsing("[_geo_distance] sort requires at least one origin"));
+        }
+        Ok(GeoDistanceSort { field, origins, unit, distance_type, ignore_unmapped })
+    }
+
+    /// The document's distances (in the sort's unit), one per point and origin.
+    fn distances(&self, points: impl Iterator<Item = GeoPoint>) -> Vec<f64> {
+        let mut out = Vec::new();
+        for p in points {
+            out.extend(self.origins.iter().map(|o| self.distance_type.distance(*o, p) / self.unit.meters));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +156,11 @@ impl SortSpec {
                 let mut out = Vec::new();
                 for (name, opts) in obj {
                     let mut spec = SortSpec::new(name);
+                    if name == "_geo_distance" || name == "_geoDistance" {
+                        spec.target = SortTarget::GeoDistance(Box::new(GeoDistanceSort::parse(&mut spec, opts)?));
+                        out.push(spec);
+                        continue;
+                    }
                     match opts {
                         Value::String(order) => spec.desc = parse_order(order)?,
                         Value::Object(o) => {
@@ -95,20 +176,7 @@ impl SortSpec {
                                             other => Missing::Value(other.clone()),
                                         }
                                     }
-                                    "mode" => {
-                                        spec.mode = Some(match v.as_str() {
-                                            Some("max") => SortMode::Max,
-                                            Some("min") => SortMode::Min,
-                                            Some("sum") => SortMode::Sum,
-                                            Some("avg") => SortMode::Avg,
-                                            Some("median") => SortMode::Median,
-                                            _ => {
-                                                return Err(QueryError::illegal_argument(format!(
-                                                    "Unknown SortMode [{v}]"
-                                                )));
-                                            }
-                                        })
-                                    }
+                                    "mode" => spec.mode = Some(parse_mode(v)?),
                                     "unmapped_type" => {
                                         spec.unmapped_type = v.as_str().map(String::from)
                                     }
@@ -153,6 +221,17 @@ impl SortSpec {
             })
             .collect()
     }
+}
+
+fn parse_mode(v: &Value) -> Result<SortMode, QueryError> {
+    Ok(match v.as_str() {
+        Some("max") => SortMode::Max,
+        Some("min") => SortMode::Min,
+        Some("sum") => SortMode::Sum,
+        Some("avg") => SortMode::Avg,
+        Some("median") => SortMode::Median,
+        _ => return Err(QueryError::illegal_argument(format!("Unknown SortMode [{v}]"))),
+    })
 }
 
 fn parse_order(s: &str) -> Result<bool, QueryError> {
@@ -202,6 +281,28 @@ pub struct ResolvedSort {
 
 impl ResolvedSort {
     pub fn resolve(spec: &SortSpec, mappings: &[std::sync::Arc<Mapping>]) -> Result<ResolvedSort, QueryError> {
+        if let SortTarget::GeoDistance(geo) = &spec.target {
+            let mut mapped = false;
+            for m in mappings {
+                match FieldResolver::geo_point_path(m.as_ref(), &geo.field) {
+                    Some(Ok(_)) => mapped = true,
+                    Some(Err(ty)) => {
+                        return Err(QueryError::illegal_argument(format!(
+                            "field [{}] of type [{ty}] is not supported for geo distance based sort",
+                            geo.field
+                        )));
+                    }
+                    None => {}
+                }
+            }
+            if !mapped && !geo.ignore_unmapped {
+                return Err(QueryError::query_shard(format!(
+                    "failed to find mapper for [{}] for geo distance based sort",
+                    geo.field
+                )));
+            }
+            return Ok(ResolvedSort { spec: spec.clone(), kind: Some(FieldKind::Double), missing_value: None });
+        }
         let SortTarget::Field(name) = &spec.target else {
             return Ok(ResolvedSort { spec: spec.clone(), kind: None, missing_value: None });
         };
@@ -210,6 +311,12 @@ impl ResolvedSort {
             if let Some(f) = m.resolve(name) {
                 if f.ty.is_text() {
                     return Err(text_field_error(name));
+                }
+                if f.ty.needs_dedicated_access() {
+                    return Err(QueryError::illegal_argument(format!(
+                        "can't sort on {} field without using specific sorting feature, like geo_distance",
+                        f.ty
+                    )));
                 }
                 if f.ty == FieldType::Ip || f.ty.is_source_only() {
                     // ips are indexed as strings, whose order is not address order.
@@ -294,6 +401,7 @@ impl ResolvedSort {
             SortTarget::Score => "_score",
             SortTarget::Doc => "_doc",
             SortTarget::Field(f) => f,
+            SortTarget::GeoDistance(_) => "_geo_distance",
         }
     }
 
@@ -357,6 +465,7 @@ pub(crate) enum SegmentKeyReader {
     Doc(u64),
     Numeric { column: Option<NumericColumn>, mode: SortMode, missing: Option<SortValue> },
     Str { column: Option<StrColumn>, missing: Option<SortValue> },
+    GeoDistance { column: Option<crate::query_ast::GeoColumn>, sort: Box<GeoDistanceSort>, mode: SortMode },
 }
 
 impl SegmentKeyReader {
@@ -370,6 +479,14 @@ impl SegmentKeyReader {
             SortTarget::Score => return Ok(SegmentKeyReader::Score),
             SortTarget::Doc => return Ok(SegmentKeyReader::Doc(doc_base)),
             SortTarget::Field(name) => name,
+            SortTarget::GeoDistance(geo) => {
+                let column = match mapping.resolve(&geo.field).filter(|f| f.ty == FieldType::GeoPoint) {
+                    Some(f) => crate::query_ast::open_geo_column(reader, &format!("_kw.{}", f.json_path))?,
+                    None => None,
+                };
+                let mode = sort.spec.mode.unwrap_or(if sort.spec.desc { SortMode::Max } else { SortMode::Min });
+                return Ok(SegmentKeyReader::GeoDistance { column, sort: geo.clone(), mode });
+            }
         };
         let column_name = mapping.resolve(name).map(|f| format!("_kw.{}", f.json_path));
         let missing = sort.missing_value.clone();
@@ -399,6 +516,10 @@ impl SegmentKeyReader {
                     Some(v) => v,
                     None => missing.clone().unwrap_or(SortValue::Missing),
                 }
+            }
+            SegmentKeyReader::GeoDistance { column, sort, mode } => {
+                let distances = column.as_ref().map(|c| sort.distances(c.points(doc))).unwrap_or_default();
+                reduce_f64(distances, *mode).map_or(SortValue::Missing, SortValue::Num)
             }
             SegmentKeyReader::Str { column, missing } => {
                 let found = column.as_ref().and_then(|c| {
@@ -438,12 +559,16 @@ fn reduce(column: &NumericColumn, doc: DocId, mode: SortMode) -> Option<SortValu
             }
         });
     }
-    let mut v = column.values_f64(doc);
+    reduce_f64(column.values_f64(doc), mode).map(SortValue::Num)
+}
+
+/// A multi-valued document's float values reduced by `mode` (`None` without values).
+fn reduce_f64(mut v: Vec<f64>, mode: SortMode) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
     let n = v.len();
-    Some(SortValue::Num(match mode {
+    Some(match mode {
         SortMode::Min => v.iter().copied().fold(f64::INFINITY, f64::min),
         SortMode::Max => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         SortMode::Sum => v.iter().sum(),
@@ -452,5 +577,5 @@ fn reduce(column: &NumericColumn, doc: DocId, mode: SortMode) -> Option<SortValu
             v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
             if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
         }
-    }))
+    })
 }
