@@ -83,7 +83,7 @@ def test_ip_limits_are_clear_errors(client, typed_index):
         client.index(index=typed_index, id="bad", body={"ip": "999.1.1.1"})
 
 
-def test_binary_and_geo_point_are_validated_and_source_only(client, typed_index):
+def test_binary_and_geo_point_are_validated_and_kept_as_sent(client, typed_index):
     with pytest.raises(RequestError) as err:
         client.index(index=typed_index, id="bad", body={"blob": "not base64!"})
     assert err.value.error == "mapper_parsing_exception"

@@ -279,6 +279,11 @@ impl DistanceType {
         }
     }
 
+    /// A request's `distance_type` value.
+    pub fn from_json(value: &Value) -> Result<DistanceType, String> {
+        Self::parse(value.as_str().unwrap_or_default())
+    }
+
     /// Meters between two points.
     pub fn distance(self, a: GeoPoint, b: GeoPoint) -> f64 {
         match self {
@@ -328,6 +333,11 @@ impl DistanceUnit {
             .find(|(n, _)| *n == name)
             .map(|&(_, meters)| DistanceUnit { meters })
             .ok_or_else(|| format!("No distance unit match [{name}]"))
+    }
+
+    /// A request's `unit` value.
+    pub fn from_json(value: &Value) -> Result<DistanceUnit, String> {
+        Self::parse(value.as_str().unwrap_or_default())
     }
 
     /// A distance such as `"12km"`, `"1.5 mi"` or a plain number (in `default`), in meters.

@@ -345,10 +345,8 @@ fn distance_plan(
                 origin = Some(GeoPoint::parse(v).map_err(|why| bad(format!("[geo_distance] failed to parse [origin] of [{name}]: {why}")))?)
             }
             "ranges" => ranges = Some(v.as_array().ok_or_else(|| bad("[ranges] must be an array"))?),
-            "unit" => unit = DistanceUnit::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?,
-            "distance_type" => {
-                distance_type = DistanceType::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?
-            }
+            "unit" => unit = DistanceUnit::from_json(v).map_err(QueryError::illegal_argument)?,
+            "distance_type" => distance_type = DistanceType::from_json(v).map_err(QueryError::illegal_argument)?,
             "keyed" => keyed = v.as_bool().ok_or_else(|| bad("[keyed] must be a boolean"))?,
             other => return Err(bad(format!("[geo_distance] unknown field [{other}] in [{name}]"))),
         }

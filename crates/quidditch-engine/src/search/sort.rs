@@ -43,10 +43,8 @@ impl GeoDistanceSort {
         for (k, v) in obj {
             match k.as_str() {
                 "order" => spec.desc = parse_order(v.as_str().unwrap_or_default())?,
-                "unit" => unit = DistanceUnit::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?,
-                "distance_type" => {
-                    distance_type = DistanceType::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?
-                }
+                "unit" => unit = DistanceUnit::from_json(v).map_err(QueryError::illegal_argument)?,
+                "distance_type" => distance_type = DistanceType::from_json(v).map_err(QueryError::illegal_argument)?,
                 "mode" => {
                     spec.mode = Some(match parse_mode(v)? {
                         SortMode::Sum => {

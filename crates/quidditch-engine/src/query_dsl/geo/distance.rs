@@ -15,10 +15,8 @@ pub fn parse(value: &Value) -> Result<QueryAst, QueryError> {
     let (field, point, common) = super::split(NAME, value, &["distance", "unit", "distance_type", "optimize_bbox"], |k, v| {
         match k {
             "distance" => distance = Some(v),
-            "unit" => unit = DistanceUnit::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?,
-            "distance_type" => {
-                distance_type = DistanceType::parse(v.as_str().unwrap_or_default()).map_err(QueryError::illegal_argument)?
-            }
+            "unit" => unit = DistanceUnit::from_json(v).map_err(QueryError::illegal_argument)?,
+            "distance_type" => distance_type = DistanceType::from_json(v).map_err(QueryError::illegal_argument)?,
             _ => {}
         }
         Ok(())
