@@ -64,6 +64,27 @@ impl GeoShape {
     }
 }
 
+impl GeoShape {
+    /// For a distance shape: (center longitude, degrees) such that a point farther in
+    /// longitude than that cannot match — a cheap test before the distance. `None` when the
+    /// circle reaches a pole (every longitude can match) or for other shapes.
+    fn lon_reach(&self) -> Option<(f64, f64)> {
+        let GeoShape::Distance { center, max, .. } = self else { return None };
+        let r = max / crate::geo::EARTH_MEAN_RADIUS;
+        let (_, high) = self.lat_band();
+        let far_lat = (high.abs().max(self.lat_band().0.abs())).min(90.0).to_radians();
+        // Arc: the circle's widest longitude offset; plane: the offset where the
+        // cos(mean latitude) factor is smallest within the band.
+        let arc = r.sin() / center.lat.to_radians().cos();
+        let plane = r / far_lat.cos();
+        if !(arc < 1.0) || !plane.is_finite() || r >= std::f64::consts::FRAC_PI_2 {
+            return None;
+        }
+        let reach = arc.asin().max(plane).to_degrees() + 1e-6;
+        (reach < 180.0).then_some((center.lon, reach))
+    }
+}
+
 /// Even-odd rule; the ring is in degrees, treated as planar (as Lucene's polygon for points
 /// not near the poles).
 fn polygon_contains(ring: &[GeoPoint], p: GeoPoint) -> bool {
@@ -191,13 +212,20 @@ impl Weight for GeoFilter {
         let mut candidates = Vec::new();
         column.band_candidates(self.shape.lat_band(), max_doc, &mut candidates);
         let mut matching = tantivy::BitSet::with_max_value(max_doc);
+        let lon_reach = self.shape.lon_reach();
+        let near_in_lon = |p: &GeoPoint| {
+            lon_reach.is_none_or(|(center, reach)| {
+                let d = (p.lon - center).abs();
+                d.min(360.0 - d) <= reach
+            })
+        };
         let mut previous = None;
         for doc in candidates {
             if previous == Some(doc) {
                 continue;
             }
             previous = Some(doc);
-            if column.points(doc).any(|p| self.shape.contains(p)) {
+            if column.points(doc).any(|p| near_in_lon(&p) && self.shape.contains(p)) {
                 matching.insert(doc);
             }
         }
@@ -232,5 +260,14 @@ mod tests {
         assert!(ring.contains(GeoPoint::new(52.0135, 5.0)));
         let (low, high) = ring.lat_band();
         assert!(low < 52.0 && high > 52.0135 && high < 52.1);
+        // The longitude window holds the circle's farthest points for both distance types.
+        let (lon, reach) = ring.lon_reach().unwrap();
+        for distance_type in [DistanceType::Arc, DistanceType::Plane] {
+            let edge = GeoPoint::new(52.0, 5.0 + reach);
+            assert!(distance_type.distance(center, edge) > 2000.0, "{distance_type:?}");
+        }
+        assert_eq!(lon, 5.0);
+        let polar = GeoShape::Distance { center: GeoPoint::new(89.0, 0.0), min: None, max: 200_000.0, max_exclusive: false, distance_type: DistanceType::Arc };
+        assert!(polar.lon_reach().is_none());
     }
 }
