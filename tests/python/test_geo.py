@@ -480,3 +480,50 @@ def test_unmapped_geo_sort_with_ignore_unmapped_and_empty_aggs(stores):
     empty = aggs(stores, "geo-one", {"b": {"geo_bounds": {"field": "location"}}, "c": {"geo_centroid": {"field": "location"}},
                                      "g": {"geohash_grid": {"field": "location"}}}, {"term": {"city": "Atlantis"}})
     assert empty == {"b": {}, "c": {"count": 0}, "g": {"buckets": []}}
+
+
+def test_geo_queries_sorts_and_aggregations_through_every_node_of_a_cluster(cluster):
+    """Shards on several nodes: each node's shard phase answers its partial geo state
+    (postcard-encoded between nodes) and the coordinator's reduce equals Python's answer."""
+    import json as _json
+
+    import requests
+
+    url = cluster.nodes[0].url
+    r = requests.put(f"{url}/geo-cluster", json={
+        "settings": {"number_of_shards": 6, "number_of_replicas": 0}, "mappings": MAPPING}, timeout=60)
+    assert r.status_code == 200, r.text
+    lines = []
+    for i, s in STORES.items():
+        lines += [_json.dumps({"index": {"_index": "geo-cluster", "_id": i}}), _json.dumps(source(i, s))]
+    r = requests.post(f"{url}/_bulk", data="\n".join(lines) + "\n", headers={"Content-Type": "application/x-ndjson"}, timeout=300)
+    assert r.status_code == 200 and not r.json()["errors"], r.text[:500]
+    assert requests.post(f"{url}/geo-cluster/_refresh", timeout=60).status_code == 200
+    center = (52.3676, 4.9041)
+    want_ids, edge = within(center, 300_000)
+    want_cells = grid_expected(lambda lat, lon: geohash(lat, lon, 3), STORES.values())
+    pts = [p for s in STORES.values() for p in s["points"]]
+    for node in cluster.nodes:
+        body = {"size": 2000, "_source": False,
+                "query": {"geo_distance": {"distance": "300km", "location": [center[1], center[0]]}},
+                "sort": [{"_geo_distance": {"location": [center[1], center[0]], "unit": "km"}}],
+                "aggs": {"g": {"geohash_grid": {"field": "location", "precision": 3}},
+                         "c": {"geo_centroid": {"field": "location"}},
+                         "b": {"geo_bounds": {"field": "location"}}}}
+        resp = requests.post(f"{node.url}/geo-cluster/_search", json=body, timeout=60).json()
+        got = {h["_id"] for h in resp["hits"]["hits"]}
+        assert got - edge == want_ids - edge
+        values = [h["sort"][0] for h in resp["hits"]["hits"]]
+        assert values == sorted(values)
+        # The aggregations run over the query's documents.
+        inside = [STORES[i] for i in got]
+        assert {b["key"]: b["doc_count"] for b in resp["aggregations"]["g"]["buckets"]} == grid_expected(
+            lambda lat, lon: geohash(lat, lon, 3), inside)
+        in_pts = [p for s in inside for p in s["points"]]
+        assert resp["aggregations"]["c"]["count"] == len(in_pts)
+        assert resp["aggregations"]["b"]["bounds"]["top_left"]["lat"] == pytest.approx(max(p[0] for p in in_pts), abs=1e-6)
+        everything = requests.post(f"{node.url}/geo-cluster/_search", json={"size": 0, "aggs": {
+            "g": {"geohash_grid": {"field": "location", "precision": 3}}, "c": {"geo_centroid": {"field": "location"}}}},
+            timeout=60).json()["aggregations"]
+        assert {b["key"]: b["doc_count"] for b in everything["g"]["buckets"]} == want_cells
+        assert everything["c"]["location"]["lat"] == pytest.approx(sum(p[0] for p in pts) / len(pts), abs=1e-6)
