@@ -29,6 +29,8 @@ def py(server_factory):
 
 
 def upload(server, source, **fields):
+    # This file tests the shared CPython runtime: the native engine would take the simple ones.
+    fields.setdefault("python_engine", "cpython")
     return requests.post(server.url + "/api/v1/udfs", json={"language": "python", "source": source, **fields},
                          timeout=600)
 

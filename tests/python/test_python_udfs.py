@@ -288,6 +288,7 @@ def test_missing_compiler_is_a_503_naming_it(server_factory, monkeypatch, tmp_pa
     server = server_factory()
     r = api(server).post("/api/v1/udfs", json={
         "language": "python", "name": "py_tool", "source": "def filter(doc, params):\n    return True\n",
+        "python_engine": "cpython",
     })
     err = error_of(r, 503)
     assert "componentize-py" in err["reason"] and "scripts/setup.sh" in err["reason"]

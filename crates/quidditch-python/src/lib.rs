@@ -16,10 +16,12 @@
 mod compile;
 mod error;
 mod metadata;
+mod native;
 
 pub use compile::{
     ADAPTER_SOURCE, COMPONENTIZE_PY_VERSION, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MEMORY_BYTES, PythonCompiler,
     PythonComponent, RuntimeToolchain, TOOL_ENV, ToolSource, runtime_key, USER_MODULE, WIT_SOURCE,
 };
 pub use error::PythonUdfError;
+pub use native::{NativeModule, Unsupported, compile_native};
 pub use metadata::{DIRECTIVE_KEYS, Export, ParamSpec, ParamType, PythonMetadata, extract_metadata};

@@ -25,6 +25,19 @@ impl std::fmt::Display for HostTrap {
 
 impl std::error::Error for HostTrap {}
 
+/// An exception a compiled Python UDF raised (`raise_error`): the message is the Python
+/// exception's `Type: text`, reported as the call's trap like the CPython engine's errors.
+#[derive(Debug)]
+pub struct GuestException(pub String);
+
+impl std::fmt::Display for GuestException {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GuestException {}
+
 pub fn trap(import: &'static str, message: impl Into<String>) -> wasmtime::Error {
     wasmtime::Error::new(HostTrap { import, message: message.into() })
 }

@@ -15,7 +15,7 @@ use crate::driver::{SERVED, ServedReads};
 use crate::document::DocumentAccess;
 use crate::engine::WasmEngine;
 use crate::error::{UdfError, UdfErrorKind};
-use crate::host::{BlockWatch, HostCtx, HostTrap, LogEntry};
+use crate::host::{BlockWatch, GuestException, HostCtx, HostTrap, LogEntry};
 use crate::limits::{InstanceGate, MemoryLimitExceeded, MemoryLimiter};
 use crate::metadata::{Permission, UdfMetadata};
 use crate::params::BoundParams;
@@ -410,6 +410,9 @@ impl LoadedUdf {
                 UdfErrorKind::InstanceLimit,
                 format!("too many instances: the server-wide instance pool is exhausted ({p}; config [udf.pool_instances])"),
             );
+        }
+        if let Some(g) = e.downcast_ref::<GuestException>() {
+            return self.error(UdfErrorKind::Trap, format!("trap: {g}"));
         }
         if let Some(h) = e.downcast_ref::<HostTrap>() {
             return self.error(UdfErrorKind::Trap, format!("trap: {h}"));

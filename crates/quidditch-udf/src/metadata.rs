@@ -189,6 +189,14 @@ pub struct UdfMetadata {
     /// Source the server compiled the binary from (`wat`, `python` uploads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Python uploads: the engine that runs the source, `native` (compiled to a core module)
+    /// or `cpython` (the shared Python runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    /// Python uploads on `cpython` by the automatic choice: why the native compiler refused
+    /// (`{"construct": …, "line": …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_fallback: Option<Value>,
 }
 
 fn default_permissions() -> Vec<Permission> {
@@ -219,6 +227,8 @@ impl UdfMetadata {
             signed_by: None,
             created_at: String::new(),
             source: None,
+            engine: None,
+            native_fallback: None,
         }
     }
 
@@ -348,8 +358,19 @@ impl UdfMetadata {
 /// What `returns` may say.
 const RETURNS: [&str; 7] = ["bool", "boolean", "f64", "float", "double", "number", "score"];
 /// Fields the registry fills in; an uploader's values for them are ignored.
-const REGISTRY_FIELDS: [&str; 9] =
-    ["sha256", "size_bytes", "kind", "exports", "signed", "signed_by", "created_at", "effective_limits", "versions"];
+const REGISTRY_FIELDS: [&str; 11] = [
+    "sha256",
+    "size_bytes",
+    "kind",
+    "exports",
+    "signed",
+    "signed_by",
+    "created_at",
+    "effective_limits",
+    "versions",
+    "engine",
+    "native_fallback",
+];
 const LIMIT_NAMES: [&str; 6] = ["memory_bytes", "call_timeout_ms", "query_timeout_ms", "max_instances", "instance_wait_ms", "log_bytes"];
 const PARAM_SHAPE: &str =
     r#"{"name": string, "type": "string"|"i64"|"f64"|"bool", "required"?: bool, "default"?: value, "description"?: string}"#;

@@ -8,9 +8,11 @@ use crate::metadata::Permission;
 pub fn core_import_permission(module: &str, name: &str) -> Result<Option<Permission>, ()> {
     match module {
         "env" => match name {
-            "get_param_string" | "get_param_i64" | "get_param_f64" | "get_param_bool" => Ok(None),
+            "get_param_string" | "get_param_i64" | "get_param_f64" | "get_param_bool" | "get_param_value"
+            | "raise_error" | "math_f64" => Ok(None),
             "get_field_string" | "get_field_i64" | "get_field_f64" | "get_field_bool" | "has_field"
-            | "get_document_id" | "get_score" | "get_field_i64_batch" | "get_field_f64_batch" => {
+            | "get_document_id" | "get_score" | "get_field_i64_batch" | "get_field_f64_batch"
+            | "get_field_value" => {
                 Ok(Some(Permission::ReadDocument))
             }
             "log" => Ok(Some(Permission::WriteLog)),

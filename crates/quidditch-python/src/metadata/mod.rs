@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::PythonUdfError;
 
 pub use directives::DIRECTIVE_KEYS;
+pub(crate) use signature::PARAMS_MAPPING;
 
 /// What a UDF exports. A Python UDF defines `filter`, `score` or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

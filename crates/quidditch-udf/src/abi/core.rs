@@ -4,7 +4,7 @@ use wasmtime::{Caller, Linker};
 
 use super::memory as m;
 use crate::document::FieldValue;
-use crate::host::{HostCtx, LogLevel, as_bool, as_f64, as_i64, rc, trap};
+use crate::host::{GuestException, HostCtx, LogLevel, as_bool, as_f64, as_i64, rc, trap};
 use crate::params::ParamValue;
 
 /// The guest memory and the host state, borrowed together.
@@ -162,6 +162,42 @@ pub fn add_to_linker(linker: &mut Linker<HostCtx>) -> wasmtime::Result<()> {
         },
     )?;
 
+    // ---- compiled Python (docs/udf-abi.md "Typed reads and exceptions") ----
+    linker.func_wrap("env", "get_field_value", |mut c: Caller<'_, HostCtx>, ctx: i64, np: i32, nl: i32, out: i32| {
+        const F: &str = "get_field_value";
+        let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
+        let (_, doc) = host.doc_of(F, ctx)?;
+        let slot = host.slot(m::bytes(F, mem, np, nl)?);
+        let (kind, payload) = value_kind(&host.read(slot, doc));
+        m::write(F, mem, out, &payload.to_le_bytes())?;
+        Ok(kind)
+    })?;
+    linker.func_wrap("env", "get_param_value", |mut c: Caller<'_, HostCtx>, np: i32, nl: i32, out: i32| {
+        const F: &str = "get_param_value";
+        let (mem, host) = split(&mut c, F)?;
+        m::range(F, mem.len(), out, 8)?;
+        let params = host.params.clone();
+        let (kind, payload) = match params.get(m::bytes(F, mem, np, nl)?) {
+            None => (value_kind::MISSING, 0),
+            Some(ParamValue::Bool(b)) => (value_kind::BOOL, *b as i64),
+            Some(ParamValue::I64(i)) => (value_kind::INT, *i),
+            Some(ParamValue::F64(f)) => (value_kind::FLOAT, f.to_bits() as i64),
+            Some(ParamValue::String(s)) => (value_kind::STR, s.len() as i64),
+        };
+        m::write(F, mem, out, &payload.to_le_bytes())?;
+        Ok(kind)
+    })?;
+    linker.func_wrap("env", "raise_error", |mut c: Caller<'_, HostCtx>, p: i32, l: i32| -> wasmtime::Result<()> {
+        const F: &str = "raise_error";
+        let (mem, _) = split(&mut c, F)?;
+        let message = String::from_utf8_lossy(m::bytes(F, mem, p, l)?).into_owned();
+        Err(wasmtime::Error::new(GuestException(message)))
+    })?;
+    linker.func_wrap("env", "math_f64", |op: i32, x: f64, y: f64| -> wasmtime::Result<f64> {
+        math_f64(op, x, y).ok_or_else(|| trap("math_f64", format!("unknown operation {op}")))
+    })?;
+
     // ---- log ----
     linker.func_wrap("env", "log", |mut c: Caller<'_, HostCtx>, level: i32, p: i32, l: i32| {
         const F: &str = "log";
@@ -211,4 +247,47 @@ fn field_batch(
         mem[stats.start + i] = code as u8;
     }
     Ok(rc::OK)
+}
+
+/// The kinds `get_field_value`/`get_param_value` return, as the Python engine's value tags.
+pub mod value_kind {
+    pub const MISSING: i32 = 0;
+    pub const BOOL: i32 = 1;
+    pub const INT: i32 = 2;
+    pub const FLOAT: i32 = 3;
+    pub const STR: i32 = 4;
+    pub const JSON: i32 = 5;
+}
+
+/// A field value's kind and payload (the value itself for numbers and booleans, the byte
+/// length for strings and JSON text), so a guest learns its dynamic type in one call.
+fn value_kind(v: &FieldValue<'_>) -> (i32, i64) {
+    match v {
+        FieldValue::Missing => (value_kind::MISSING, 0),
+        FieldValue::Bool(b) => (value_kind::BOOL, *b as i64),
+        FieldValue::I64(i) => (value_kind::INT, *i),
+        FieldValue::F64(f) => (value_kind::FLOAT, f.to_bits() as i64),
+        FieldValue::Str(s) => (value_kind::STR, s.len() as i64),
+        FieldValue::Json(s) => (value_kind::JSON, s.len() as i64),
+    }
+}
+
+/// `math_f64` operations: the platform's libm, which compiled Python calls for what
+/// WebAssembly has no instruction for.
+fn math_f64(op: i32, x: f64, y: f64) -> Option<f64> {
+    Some(match op {
+        0 => x.exp(),
+        1 => x.ln(),
+        2 => x.sin(),
+        3 => x.cos(),
+        4 => x.tan(),
+        5 => x.atan2(y),
+        6 => x.powf(y),
+        7 => x.asin(),
+        8 => x.acos(),
+        9 => x.atan(),
+        10 => x.log10(),
+        11 => x.log2(),
+        _ => return None,
+    })
 }

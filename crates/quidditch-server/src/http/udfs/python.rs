@@ -2,6 +2,11 @@
 //! (componentize-py + the shipped adapter) and fill the upload's metadata from the source.
 //! The component is then registered like any other binary (the registry caches its
 //! precompiled form, so a restart does not recompile).
+//!
+//! Engines: the native compiler (`quidditch_python::compile_native`, a core module without
+//! CPython) is tried first; a module outside its subset runs on CPython, and the metadata
+//! says which (`engine`) and why (`native_fallback`). `"python_engine"` in the upload forces
+//! one: `"cpython"`, or `"native"` (a 400 naming the construct when it cannot compile).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,12 +27,14 @@ pub struct PythonBuild {
     pub component_bytes: usize,
     pub compile_time: Duration,
     pub compiler: String,
+    pub engine: &'static str,
 }
 
 impl PythonBuild {
     /// What the upload response reports about compilation.
     pub fn report(&self, register_time: Duration, total: Duration) -> Value {
         json!({
+            "engine": self.engine,
             "compiler": self.compiler,
             "component_bytes": self.component_bytes,
             "compile_ms": ms(self.compile_time),
@@ -45,11 +52,102 @@ fn ms(d: Duration) -> f64 {
 /// `python_compilations`): shows that a refused upload cost no compilation.
 pub static COMPILATIONS: AtomicU64 = AtomicU64::new(0);
 
+/// Which engine an upload asks for (`"python_engine"`, taken out of the fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineRequest {
+    Auto,
+    Native,
+    Cpython,
+}
+
+const ENGINE_FIELD: &str = "python_engine";
+
+pub fn take_engine_request(fields: &mut Map<String, Value>) -> Result<EngineRequest, ApiError> {
+    match fields.remove(ENGINE_FIELD) {
+        None | Some(Value::Null) => Ok(EngineRequest::Auto),
+        Some(Value::String(s)) if s == "auto" => Ok(EngineRequest::Auto),
+        Some(Value::String(s)) if s == "native" => Ok(EngineRequest::Native),
+        Some(Value::String(s)) if s == "cpython" => Ok(EngineRequest::Cpython),
+        Some(other) => Err(ApiError::bad_request(
+            "udf_invalid_metadata_exception",
+            format!("[{ENGINE_FIELD}] must be one of \"auto\", \"native\", \"cpython\"; got {other}"),
+        )),
+    }
+}
+
+/// The engine chosen for a Python upload.
+pub enum Engine {
+    Native(quidditch_python::NativeModule),
+    /// CPython, with the native compiler's reason when it was tried.
+    Cpython(Option<quidditch_python::Unsupported>),
+}
+
+impl Engine {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Engine::Native(_) => "native",
+            Engine::Cpython(_) => "cpython",
+        }
+    }
+
+    /// Records the choice in the metadata (`engine`, `native_fallback`).
+    pub fn annotate(&self, metadata: &mut quidditch_udf::UdfMetadata) {
+        metadata.engine = Some(self.name().to_string());
+        metadata.native_fallback = match self {
+            Engine::Cpython(Some(why)) => Some(json!({"construct": why.construct, "line": why.line})),
+            _ => None,
+        };
+    }
+}
+
+/// Tries the native compiler unless CPython is asked for (a pure in-process translation of
+/// the source: no process, no files, no wasmtime). `fields`' permissions decide whether the
+/// module may read the document natively.
+pub fn choose_engine(source: &str, request: EngineRequest, fields: &Map<String, Value>) -> Result<Engine, ApiError> {
+    if request == EngineRequest::Cpython {
+        return Ok(Engine::Cpython(None));
+    }
+    let read_document = match fields.get("permissions") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.iter().any(|p| p.as_str() == Some("read_document")),
+        Some(_) => false,
+    };
+    match quidditch_python::compile_native(source, read_document) {
+        Ok(module) => Ok(Engine::Native(module)),
+        Err(why) if request == EngineRequest::Native => Err(ApiError::bad_request(
+            "python_native_unsupported_exception",
+            format!("the Python UDF cannot run on the native engine: {why}"),
+        )
+        .with("construct", why.construct.clone())
+        .with("line", why.line)),
+        Err(why) => Ok(Engine::Cpython(Some(why))),
+    }
+}
+
+/// The build of a natively compiled module, reported like a CPython compilation.
+pub fn native_build(module: quidditch_python::NativeModule) -> PythonBuild {
+    PythonBuild {
+        component_bytes: module.wasm.len(),
+        binary: module.wasm,
+        compile_time: module.compile_time,
+        compiler: concat!("quidditch-python native ", env!("CARGO_PKG_VERSION")).to_string(),
+        engine: "native",
+    }
+}
+
 /// Completes an upload's `fields` from what the source declares (values present in the JSON
-/// win) and gives it the Python default limits; the name must then be known.
-pub fn complete_fields(config: &UdfConfig, fields: &mut Map<String, Value>, declared: &PythonMetadata) -> Result<(), ApiError> {
+/// win) and, for CPython, gives it the Python default limits (a native module needs no more
+/// than any core module); the name must then be known.
+pub fn complete_fields(
+    config: &UdfConfig,
+    fields: &mut Map<String, Value>,
+    declared: &PythonMetadata,
+    cpython: bool,
+) -> Result<(), ApiError> {
     merge_metadata(fields, declared);
-    apply_python_limits(config, fields);
+    if cpython {
+        apply_python_limits(config, fields);
+    }
     if !matches!(fields.get("name"), Some(Value::String(s)) if !s.is_empty()) {
         return Err(ApiError::bad_request(
             "udf_invalid_metadata_exception",
@@ -72,6 +170,7 @@ pub fn compile(source: &str) -> Result<PythonBuild, ApiError> {
         binary: component.wasm,
         compile_time: component.compile_time,
         compiler: component.tool_version,
+        engine: "cpython",
     })
 }
 

@@ -84,7 +84,9 @@ pub(crate) fn upload_blocking(
     keep_replica: bool,
 ) -> Result<Uploaded, ApiError> {
     let UploadRequest { mut fields, source, signature, actor, destination } = req;
+    let mut engine = None;
     if let UploadSource::Python(text) = &source {
+        let request = python::take_engine_request(&mut fields)?;
         // Reading the source's metadata parses it without running it (no process, no files).
         let declared = match quidditch_python::extract_metadata(text) {
             Ok(declared) => declared,
@@ -98,9 +100,14 @@ pub(crate) fn upload_blocking(
             }
             Err(e) => return Err(python::api_error(e)),
         };
-        python::complete_fields(&config.udf, &mut fields, &declared)?;
+        let chosen = python::choose_engine(text, request, &fields)?;
+        python::complete_fields(&config.udf, &mut fields, &declared, matches!(chosen, python::Engine::Cpython(_)))?;
+        engine = Some(chosen);
     }
-    let metadata = parse_metadata(fields)?;
+    let mut metadata = parse_metadata(fields)?;
+    if let Some(chosen) = &engine {
+        chosen.annotate(&mut metadata);
+    }
     let choice = match destination {
         Destination::Registry(choice) => choice,
         Destination::Inline => VersionChoice::Declared,
@@ -110,7 +117,10 @@ pub(crate) fn upload_blocking(
         UploadSource::Binary(b) => (b, None),
         UploadSource::Wat(text) => (compile_wat(&text)?, None),
         UploadSource::Python(text) => {
-            let mut build = python::compile(&text)?;
+            let mut build = match engine {
+                Some(python::Engine::Native(module)) => python::native_build(module),
+                _ => python::compile(&text)?,
+            };
             (std::mem::take(&mut build.binary), Some(build))
         }
     };
