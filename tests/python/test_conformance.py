@@ -29,7 +29,7 @@ def rest_tests_dir() -> Path:
 
 # Ratchet: raise this when more of the suite passes; never lower it to make CI green.
 # 345 pass on main with the Java runner's rules over both parts of the suite (BENCHMARKS.md).
-MIN_PASSED = 506
+MIN_PASSED = 508
 
 
 def test_opensearch_yaml_rest_suite(server_factory, tmp_path):

@@ -527,3 +527,17 @@ def test_geo_queries_sorts_and_aggregations_through_every_node_of_a_cluster(clus
             timeout=60).json()["aggregations"]
         assert {b["key"]: b["doc_count"] for b in everything["g"]["buckets"]} == want_cells
         assert everything["c"]["location"]["lat"] == pytest.approx(sum(p[0] for p in pts) / len(pts), abs=1e-6)
+
+
+def test_distance_feature_scores_pivot_over_pivot_plus_distance(stores):
+    origin = (48.2082, 16.3738)
+    resp = stores.search(index="geo-one", body={"size": 20, "query": {"bool": {
+        "filter": [{"term": {"city": "Vienna"}}],
+        "should": [{"distance_feature": {"field": "location", "origin": [origin[1], origin[0]], "pivot": "10km", "boost": 2.0}}]}}})
+    hits = resp["hits"]["hits"]
+    assert len(hits) == 20
+    for h in hits:
+        nearest = min(haversine(*origin, *p) for p in STORES[h["_id"]]["points"])
+        assert h["_score"] == pytest.approx(2.0 * 10_000 / (10_000 + nearest), rel=1e-5)
+    scores = [h["_score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)

@@ -12,6 +12,7 @@ mod boosting;
 mod constant_score;
 mod date;
 mod dis_max;
+mod distance_feature;
 mod error;
 mod exists;
 mod fast_value;
@@ -49,6 +50,7 @@ pub use boosting::BoostingQuery;
 pub use constant_score::ConstantScoreQuery;
 pub use date::{DateFormat, calendar_bucket_start, format_millis_iso, parse_date_millis};
 pub use dis_max::DisMaxQuery;
+pub use distance_feature::DistanceFeatureQuery;
 pub use error::QueryError;
 pub use exists::ExistsQuery;
 pub use fast_value::NumericColumn;
@@ -116,6 +118,7 @@ pub enum QueryAst {
     Nested(NestedQuery),
     /// `geo_distance`, `geo_bounding_box`, `geo_polygon`, `geo_shape` on a `geo_point`.
     Geo(GeoQuery),
+    DistanceFeature(DistanceFeatureQuery),
 }
 
 impl QueryAst {
@@ -153,6 +156,7 @@ impl QueryAst {
             QueryAst::TermsSet(q) => q.lower(ctx),
             QueryAst::Nested(q) => q.lower(ctx),
             QueryAst::Geo(q) => q.lower(ctx),
+            QueryAst::DistanceFeature(q) => q.lower(ctx),
         }
     }
 }

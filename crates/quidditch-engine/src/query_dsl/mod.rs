@@ -4,6 +4,7 @@
 
 mod bool_query;
 mod constant_score;
+mod distance_feature;
 mod exists;
 mod extra_queries;
 mod function_score;
@@ -83,6 +84,7 @@ pub fn parse_query(value: &Value) -> Result<QueryAst, QueryError> {
         "geo_bounding_box" => geo::bounding_box::parse(body),
         "geo_polygon" => geo::polygon::parse(body),
         "geo_shape" => geo::shape::parse(body),
+        "distance_feature" => distance_feature::parse(body),
         other => Err(QueryError::unknown_query(other)),
     }
 }
