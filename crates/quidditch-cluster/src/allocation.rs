@@ -39,14 +39,72 @@ pub struct IndexAllocation {
     pub index: String,
     /// The index's uuid: a record of an older index of the same name is not this one's.
     pub uuid: String,
-    /// Per shard number, the name of the node holding it (`None`: never allocated).
+    /// Per shard number, the name of the node holding its primary (`None`: never allocated).
     pub shards: Vec<Option<String>>,
+    /// Per shard number, the nodes holding a replica copy (in sync or not).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<Vec<String>>,
+    /// Per shard number, the replicas that have every operation the primary acknowledged:
+    /// the primary waits for them on every write, and only they can be promoted. The primary
+    /// adds a replica when its recovery is done and removes one that fails a write ("mark
+    /// stale"); the manager removes those that left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_sync: Vec<Vec<String>>,
+    /// Per shard number, the primary term (absent: 1); + 1 at every promotion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<i64>,
 }
 
 impl IndexAllocation {
-    /// The node holding shard `n`, if any.
+    /// A record without any shard placed yet.
+    pub fn new(index: &str, uuid: &str) -> Self {
+        IndexAllocation {
+            index: index.to_string(),
+            uuid: uuid.to_string(),
+            shards: Vec::new(),
+            replicas: Vec::new(),
+            in_sync: Vec::new(),
+            terms: Vec::new(),
+        }
+    }
+
+    /// The node holding the primary of shard `n`, if any.
     pub fn node_of(&self, shard: u32) -> Option<&str> {
         self.shards.get(shard as usize).and_then(|n| n.as_deref())
+    }
+
+    /// The nodes holding a replica of shard `n`.
+    pub fn replicas_of(&self, shard: u32) -> &[String] {
+        self.replicas.get(shard as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The replicas of shard `n` that are in sync with its primary.
+    pub fn in_sync_of(&self, shard: u32) -> &[String] {
+        self.in_sync.get(shard as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The primary term of shard `n`.
+    pub fn term_of(&self, shard: u32) -> i64 {
+        self.terms.get(shard as usize).copied().unwrap_or(1)
+    }
+
+    /// Whether `node` holds a copy of shard `n` that may serve reads: the primary or an
+    /// in-sync replica.
+    pub fn serves(&self, shard: u32, node: &str) -> bool {
+        self.node_of(shard) == Some(node) || self.in_sync_of(shard).iter().any(|n| n == node)
+    }
+
+    /// Every node with some copy of some shard.
+    pub fn nodes(&self) -> BTreeSet<&str> {
+        self.shards.iter().flatten().chain(self.replicas.iter().flatten()).map(String::as_str).collect()
+    }
+
+    /// Gives every per-shard list `n` entries.
+    pub(crate) fn resize(&mut self, n: usize) {
+        self.shards.resize(n, None);
+        self.replicas.resize(n, Vec::new());
+        self.in_sync.resize(n, Vec::new());
+        self.terms.resize(n, 1);
     }
 }
 
@@ -56,17 +114,22 @@ pub struct IndexShape {
     pub name: String,
     pub uuid: String,
     pub number_of_shards: u32,
+    pub number_of_replicas: u32,
 }
 
 impl IndexShape {
     fn of(record: &ReplicatedIndex) -> IndexShape {
         // The engine's `IndexSettings`: `{"values": {"number_of_shards": …}}`.
         let values = record.settings.get("values").unwrap_or(&record.settings);
-        let shards = values
-            .get("number_of_shards")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-            .unwrap_or(1);
-        IndexShape { name: record.name.clone(), uuid: record.uuid.clone(), number_of_shards: shards as u32 }
+        let number = |key: &str, default: u64| {
+            values.get(key).and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).unwrap_or(default)
+        };
+        IndexShape {
+            name: record.name.clone(),
+            uuid: record.uuid.clone(),
+            number_of_shards: number("number_of_shards", 1) as u32,
+            number_of_replicas: number("number_of_replicas", 1) as u32,
+        }
     }
 }
 
@@ -79,6 +142,14 @@ pub enum AllocationChange {
 
 /// The changes that bring `current` (records by index name) to a balanced allocation of
 /// `indices` over the `live` nodes. Deterministic: the same inputs give the same changes.
+///
+/// Per shard: a primary whose node left is replaced by an in-sync replica on a live node
+/// (promotion: its term + 1; the other replicas must recover from the new primary, so the
+/// in-sync set restarts empty, and the old primary's node keeps a replica slot to recover
+/// into when it returns); without such a replica it stays (unassigned, health red). Missing
+/// copies go to the least loaded live nodes that hold no copy of the shard; replicas of
+/// nodes that left keep their slot (they recover when the node returns) but leave the
+/// in-sync set. The copies of a new index are all empty, so all in sync.
 pub fn plan(indices: &[IndexShape], current: &BTreeMap<String, IndexAllocation>, live: &BTreeSet<String>) -> Vec<AllocationChange> {
     let mut changes = Vec::new();
     let wanted: BTreeMap<&str, &IndexShape> = indices.iter().map(|i| (i.name.as_str(), i)).collect();
@@ -87,32 +158,75 @@ pub fn plan(indices: &[IndexShape], current: &BTreeMap<String, IndexAllocation>,
             changes.push(AllocationChange::Delete(name.clone()));
         }
     }
-    // Shards per live node among the records that stay.
+    // Copies per live node among the records that stay.
     let mut load: BTreeMap<&str, usize> = live.iter().map(|n| (n.as_str(), 0)).collect();
     for record in current.values().filter(|r| wanted.get(r.index.as_str()).is_some_and(|i| i.uuid == r.uuid)) {
-        for node in record.shards.iter().flatten() {
+        for node in record.shards.iter().flatten().chain(record.replicas.iter().flatten()) {
             if let Some(count) = load.get_mut(node.as_str()) {
                 *count += 1;
             }
         }
     }
     for index in wanted.values() {
-        let mut record = match current.get(&index.name) {
-            Some(r) if r.uuid == index.uuid => r.clone(),
-            _ => IndexAllocation { index: index.name.clone(), uuid: index.uuid.clone(), shards: Vec::new() },
+        let (mut record, fresh) = match current.get(&index.name) {
+            Some(r) if r.uuid == index.uuid => (r.clone(), false),
+            _ => (IndexAllocation::new(&index.name, &index.uuid), true),
         };
-        record.shards.resize(index.number_of_shards as usize, None);
-        for slot in record.shards.iter_mut().filter(|s| s.is_none()) {
-            // Least loaded first, then by name (BTreeMap order) for determinism.
-            let Some((node, count)) = load.iter_mut().min_by_key(|(name, count)| (**count, **name)) else { break };
-            *count += 1;
-            *slot = Some(node.to_string());
+        record.resize(index.number_of_shards as usize);
+        for shard in 0..index.number_of_shards as usize {
+            place_shard(&mut record, shard, index.number_of_replicas as usize, live, &mut load);
+            if fresh {
+                // A new index's copies are all empty: in sync from the start.
+                record.in_sync[shard] = record.replicas[shard].clone();
+            }
         }
         if current.get(&index.name) != Some(&record) {
             changes.push(AllocationChange::Put(record));
         }
     }
     changes
+}
+
+/// The least loaded live node (then by name) outside `exclude`, counted as loaded by one more.
+fn least_loaded<'a>(load: &mut BTreeMap<&'a str, usize>, exclude: &[&str]) -> Option<String> {
+    let (node, count) = load.iter_mut().filter(|(n, _)| !exclude.contains(n)).min_by_key(|(name, count)| (**count, **name))?;
+    *count += 1;
+    Some(node.to_string())
+}
+
+fn place_shard(record: &mut IndexAllocation, shard: usize, replicas_wanted: usize, live: &BTreeSet<String>, load: &mut BTreeMap<&str, usize>) {
+    // Replicas that left are not in sync any more; neither is a node without a replica slot.
+    let slots = record.replicas[shard].clone();
+    record.in_sync[shard].retain(|n| live.contains(n) && slots.contains(n));
+    match record.shards[shard].clone() {
+        Some(primary) if !live.contains(&primary) => {
+            if let Some(promoted) = record.in_sync[shard].first().cloned() {
+                record.shards[shard] = Some(promoted.clone());
+                record.replicas[shard].retain(|n| *n != promoted);
+                record.replicas[shard].insert(0, primary);
+                record.in_sync[shard].clear();
+                record.terms[shard] += 1;
+            }
+        }
+        Some(_) => {}
+        None => {
+            let holding: Vec<&str> = record.replicas[shard].iter().map(String::as_str).collect();
+            record.shards[shard] = least_loaded(load, &holding);
+        }
+    }
+    // Fewer replicas wanted: drop those that serve least (out of sync first, the last first).
+    while record.replicas[shard].len() > replicas_wanted {
+        let in_sync = &record.in_sync[shard];
+        let pos = record.replicas[shard].iter().rposition(|n| !in_sync.contains(n)).unwrap_or(record.replicas[shard].len() - 1);
+        let dropped = record.replicas[shard].remove(pos);
+        record.in_sync[shard].retain(|n| *n != dropped);
+    }
+    while record.replicas[shard].len() < replicas_wanted {
+        let mut holding: Vec<&str> = record.replicas[shard].iter().map(String::as_str).collect();
+        holding.extend(record.shards[shard].as_deref());
+        let Some(node) = least_loaded(load, &holding) else { break };
+        record.replicas[shard].push(node);
+    }
 }
 
 impl Cluster {
@@ -273,7 +387,7 @@ mod tests {
     use super::*;
 
     fn shape(name: &str, uuid: &str, shards: u32) -> IndexShape {
-        IndexShape { name: name.into(), uuid: uuid.into(), number_of_shards: shards }
+        IndexShape { name: name.into(), uuid: uuid.into(), number_of_shards: shards, number_of_replicas: 0 }
     }
 
     fn nodes(names: &[&str]) -> BTreeSet<String> {
@@ -293,10 +407,11 @@ mod tests {
         }
     }
 
+    /// Copies (primaries and replicas) per node.
     fn load(current: &BTreeMap<String, IndexAllocation>) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
         for r in current.values() {
-            for n in r.shards.iter().flatten() {
+            for n in r.shards.iter().flatten().chain(r.replicas.iter().flatten()) {
                 *out.entry(n.clone()).or_default() += 1;
             }
         }
@@ -367,10 +482,93 @@ mod tests {
         assert_eq!(IndexShape::of(&record).number_of_shards, 6);
     }
 
+    fn with_replicas(mut shape: IndexShape, n: u32) -> IndexShape {
+        shape.number_of_replicas = n;
+        shape
+    }
+
+    #[test]
+    fn replicas_never_share_a_node_with_their_primary_and_start_in_sync() {
+        let mut current = BTreeMap::new();
+        let indices = [with_replicas(shape("a", "u1", 3), 1)];
+        let changes = plan(&indices, &current, &nodes(&["n1", "n2", "n3"]));
+        apply(&mut current, changes);
+        let a = &current["a"];
+        for shard in 0..3 {
+            let primary = a.node_of(shard).unwrap();
+            assert_eq!(a.replicas_of(shard).len(), 1);
+            assert!(!a.replicas_of(shard).iter().any(|r| r == primary));
+            assert_eq!(a.in_sync_of(shard), a.replicas_of(shard));
+        }
+        assert_eq!(load(&current).values().copied().collect::<Vec<_>>(), vec![2, 2, 2]);
+        assert!(plan(&indices, &current, &nodes(&["n1", "n2", "n3"])).is_empty());
+    }
+
+    #[test]
+    fn a_replica_without_a_node_of_its_own_stays_unassigned() {
+        let mut current = BTreeMap::new();
+        let changes = plan(&[with_replicas(shape("a", "u1", 1), 1)], &current, &nodes(&["n1"]));
+        apply(&mut current, changes);
+        assert_eq!(current["a"].replicas_of(0), &[] as &[String]);
+        // A second node gets the replica, which must recover (the shard may hold data now).
+        let changes = plan(&[with_replicas(shape("a", "u1", 1), 1)], &current, &nodes(&["n1", "n2"]));
+        apply(&mut current, changes);
+        assert_eq!(current["a"].replicas_of(0), &["n2".to_string()]);
+        assert!(current["a"].in_sync_of(0).is_empty());
+    }
+
+    #[test]
+    fn an_in_sync_replica_is_promoted_when_its_primary_leaves() {
+        let mut current = BTreeMap::new();
+        let indices = [with_replicas(shape("a", "u1", 1), 2)];
+        let changes = plan(&indices, &current, &nodes(&["n1", "n2", "n3"]));
+        apply(&mut current, changes);
+        let before = current["a"].clone();
+        let primary = before.node_of(0).unwrap().to_string();
+        let live: BTreeSet<String> = nodes(&["n1", "n2", "n3"]).into_iter().filter(|n| *n != primary).collect();
+        let changes = plan(&indices, &current, &live);
+        apply(&mut current, changes);
+        let after = &current["a"];
+        let promoted = after.node_of(0).unwrap();
+        assert_eq!(promoted, before.in_sync_of(0)[0]);
+        assert_eq!(after.term_of(0), 2);
+        // The old primary keeps a slot to recover into; the other replica must recover too.
+        assert!(after.replicas_of(0).contains(&primary));
+        assert!(after.in_sync_of(0).is_empty());
+        // Nothing to promote: the primary stays where it was (unassigned).
+        let mut lone = BTreeMap::new();
+        let one = [with_replicas(shape("b", "u2", 1), 1)];
+        let changes = plan(&one, &lone, &nodes(&["n1", "n2"]));
+        apply(&mut lone, changes);
+        lone.get_mut("b").unwrap().in_sync[0].clear();
+        let holder = lone["b"].node_of(0).unwrap().to_string();
+        let rest: BTreeSet<String> = nodes(&["n1", "n2"]).into_iter().filter(|n| *n != holder).collect();
+        let changes = plan(&one, &lone, &rest);
+        apply(&mut lone, changes);
+        assert_eq!(lone["b"].node_of(0), Some(holder.as_str()));
+        assert_eq!(lone["b"].term_of(0), 1);
+    }
+
+    #[test]
+    fn a_replica_that_left_leaves_the_in_sync_set_but_keeps_its_slot() {
+        let mut current = BTreeMap::new();
+        let indices = [with_replicas(shape("a", "u1", 1), 1)];
+        let changes = plan(&indices, &current, &nodes(&["n1", "n2"]));
+        apply(&mut current, changes);
+        let replica = current["a"].replicas_of(0)[0].clone();
+        let primary = current["a"].node_of(0).unwrap().to_string();
+        let changes = plan(&indices, &current, &nodes(&[primary.as_str()]));
+        apply(&mut current, changes);
+        assert_eq!(current["a"].replicas_of(0), &[replica]);
+        assert!(current["a"].in_sync_of(0).is_empty());
+    }
+
     #[test]
     fn without_live_nodes_nothing_is_allocated() {
         let current = BTreeMap::new();
         let changes = plan(&[shape("a", "u1", 2)], &current, &nodes(&[]));
-        assert_eq!(changes, vec![AllocationChange::Put(IndexAllocation { index: "a".into(), uuid: "u1".into(), shards: vec![None, None] })]);
+        let mut expected = IndexAllocation::new("a", "u1");
+        expected.resize(2);
+        assert_eq!(changes, vec![AllocationChange::Put(expected)]);
     }
 }

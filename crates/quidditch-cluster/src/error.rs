@@ -28,6 +28,10 @@ pub enum ClusterError {
     /// A value read from etcd is not what this version writes.
     #[error("malformed cluster state at [{key}]: {reason}")]
     MalformedState { key: String, reason: String },
+    /// This node is not (or no longer) the primary of the shard in the given term: its
+    /// writes on it cannot be acknowledged.
+    #[error("[{index}][{shard}] this node is not the primary of the shard in term {term} (the cluster's record says {holder} in term {current_term})")]
+    NotPrimary { index: String, shard: u32, term: i64, holder: String, current_term: i64 },
     /// The command line or configuration of cluster mode is invalid.
     #[error("invalid cluster configuration: {0}")]
     InvalidConfig(String),

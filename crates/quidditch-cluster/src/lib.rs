@@ -17,6 +17,7 @@
 //!   every node's own engine;
 //! - [`allocation`] places the shards on the nodes (decided by the elected manager, followed
 //!   by every node);
+//! - [`replicas`]: a primary's changes to its shard's in-sync set;
 //! - [`peer::PeerClient`] calls the other nodes' HTTP APIs (fan-out of `_nodes/stats`);
 //! - [`keys::Keys`] is the one place the layout of the state in etcd is spelled out.
 //!
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod membership;
 pub mod node;
 pub mod peer;
+pub mod replicas;
 pub mod udfs;
 pub mod view;
 

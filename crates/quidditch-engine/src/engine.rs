@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::EngineConfig;
 use crate::alias::{AliasAction, AliasMetadata, AliasTable, IndexLookup};
 use crate::error::{EngineError, EngineResult};
-use crate::index::{Index, IndexIdentity, IndexSettings, MappingGrowth, WriterSlots};
+use crate::index::{Index, IndexIdentity, IndexSettings, MappingGrowth, WriteReplication, WriterSlots};
 use crate::mapping::Mapping;
 use crate::names::{self, ExpandWildcards, Reached};
 use crate::query_ast::{BoolQuery, QueryAst};
@@ -46,6 +46,8 @@ pub struct Engine {
     search_limits: crate::search::SearchLimits,
     /// Cluster mode: given to every index, open and future (see [`MappingGrowth`]).
     mapping_growth: RwLock<Option<Arc<dyn MappingGrowth>>>,
+    /// Cluster mode: given to every index, open and future (see [`WriteReplication`]).
+    write_replication: RwLock<Option<Arc<dyn WriteReplication>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -64,6 +66,15 @@ impl Engine {
             index.set_mapping_growth(growth.clone());
         }
         *self.mapping_growth.write() = Some(growth);
+    }
+
+    /// Cluster mode: the write batches of every index, open and future, are sent to their
+    /// shards' other copies through `replication` before they are acknowledged.
+    pub fn set_write_replication(&self, replication: Arc<dyn WriteReplication>) {
+        for index in self.indices.read().values() {
+            index.set_write_replication(replication.clone());
+        }
+        *self.write_replication.write() = Some(replication);
     }
 
     pub fn open(
@@ -118,6 +129,7 @@ impl Engine {
             pits: crate::search::PitRegistry::default(),
             search_limits: crate::search::SearchLimits::default(),
             mapping_growth: RwLock::new(None),
+            write_replication: RwLock::new(None),
         });
         let handle = spawn_committer(Arc::downgrade(&engine), engine.stop.clone(), engine.config.refresh_interval());
         *engine.committer.lock() = Some(handle);
@@ -576,6 +588,9 @@ impl Engine {
         })?;
         if let Some(growth) = self.mapping_growth.read().clone() {
             index.set_mapping_growth(growth);
+        }
+        if let Some(replication) = self.write_replication.read().clone() {
+            index.set_write_replication(replication);
         }
         self.indices.write().insert(name.to_string(), index.clone());
         if !aliases.is_empty() {

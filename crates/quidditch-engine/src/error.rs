@@ -102,6 +102,11 @@ pub enum EngineError {
     /// changed now (etcd unreachable, too many concurrent changes).
     #[error("{0}")]
     MetadataBlocked(String),
+    /// 503: cluster mode, a shard copy cannot take the write now — this copy is a replica
+    /// (`shard_not_in_primary_mode_exception`), or the write could not reach the shard's
+    /// in-sync copies and this primary could not drop them (`unavailable_shards_exception`).
+    #[error("{reason}")]
+    ShardUnavailable { error_type: &'static str, reason: String },
     /// 500 `exception`: I/O, tantivy, or a bug. Never caused by input alone.
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
@@ -114,6 +119,7 @@ impl EngineError {
         match self {
             EngineError::MapperParsing(r) => EngineError::MapperParsing(r.clone()),
             EngineError::MetadataBlocked(r) => EngineError::MetadataBlocked(r.clone()),
+            EngineError::ShardUnavailable { error_type, reason } => EngineError::ShardUnavailable { error_type, reason: reason.clone() },
             EngineError::IllegalArgument(r) => EngineError::IllegalArgument(r.clone()),
             other => EngineError::internal(other.to_string()),
         }
@@ -134,6 +140,7 @@ impl EngineError {
             EngineError::ResourceNotFound(_) => "resource_not_found_exception",
             EngineError::MapperParsing(_) => "mapper_parsing_exception",
             EngineError::MetadataBlocked(_) => "cluster_block_exception",
+            EngineError::ShardUnavailable { error_type, .. } => error_type,
             EngineError::StrictDynamicMapping(_) => "strict_dynamic_mapping_exception",
             EngineError::IllegalArgument(_) => "illegal_argument_exception",
             EngineError::Parse(_) => "parse_exception",

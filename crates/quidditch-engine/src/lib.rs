@@ -32,7 +32,7 @@ pub use document::DocMeta;
 pub use engine::Engine;
 pub use error::{EngineError, EngineResult};
 pub use index::{
-    ExternalVersion, Index, IndexFields, IndexIdentity, MappingGrowth, OpType, Refresh, StoredDoc, UpdateRequest, VersionType,
+    ExternalVersion, Index, IndexFields, IndexIdentity, MappingGrowth, ShardDocuments, WriteReplication, OpType, Refresh, StoredDoc, UpdateRequest, VersionType,
     VersionedWrite, WriteOp, WriteOutcome, WriteResult,
 };
 pub use mapping::{FieldType, JsonTarget, Mapping, ResolvedField};

@@ -26,14 +26,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// One logged operation.
-#[derive(Debug, Clone, PartialEq)]
+/// One logged operation (also what a primary sends its replicas, postcard-encoded).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum WalOp {
     Index {
         seq_no: i64,
         version: i64,
         primary_term: i64,
         id: String,
+        #[serde(with = "shared_bytes")]
         source: std::sync::Arc<[u8]>,
         /// The custom routing (`_routing`) the document was written with, if any.
         routing: Option<String>,
@@ -104,6 +105,42 @@ impl WalOp {
             _ => return None,
         };
         (r.i == p.len()).then_some(op)
+    }
+}
+
+/// `Arc<[u8]>` as bytes (serde's own impl needs its `rc` feature for the whole workspace).
+mod shared_bytes {
+    use std::sync::Arc;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[u8]>, D::Error> {
+        struct Bytes;
+        impl<'de> Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        Ok(d.deserialize_byte_buf(Bytes)?.into())
     }
 }
 

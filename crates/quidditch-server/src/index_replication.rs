@@ -37,6 +37,15 @@ impl LocalIndices for EngineReplica {
                     let mapping = Mapping::parse(&record.mappings).map_err(|e| e.to_string())?;
                     index.put_mapping(&mapping).map_err(|e| e.to_string())?;
                 }
+                if serde_json::to_value(index.settings()).ok().as_ref() != Some(&record.settings) {
+                    let mut settings: IndexSettings =
+                        serde_json::from_value(record.settings.clone()).map_err(|e| format!("settings: {e}"))?;
+                    // Fixed at creation: never part of an update.
+                    for key in ["number_of_shards", "number_of_routing_shards"] {
+                        settings.values.remove(key);
+                    }
+                    index.put_settings(&settings).map_err(|e| e.to_string())?;
+                }
                 Ok(())
             }
             Ok(index) => Err(format!(
@@ -151,6 +160,45 @@ pub async fn put_mapping(cluster: &Cluster, indices: Vec<Arc<Index>>, update: Ma
     Ok(())
 }
 
+/// `PUT /{index}/_settings` in cluster mode: applied here (all checks as on one node), then
+/// merged into each index's record in etcd (compare-and-set on its revision), from where every
+/// node applies it — and the manager allocates the replicas `number_of_replicas` asks for.
+pub async fn put_settings(cluster: &Cluster, indices: Vec<Arc<Index>>, update: IndexSettings) -> Result<(), ApiError> {
+    let _guard = cluster.index_metadata_lock().lock().await;
+    let (local, local_update) = (indices.clone(), update.clone());
+    blocking(move || {
+        for index in local {
+            index.put_settings(&local_update)?;
+        }
+        Ok(())
+    })
+    .await?;
+    for index in indices {
+        commit_settings(cluster, index.name(), index.uuid(), &update).await?;
+    }
+    Ok(())
+}
+
+async fn commit_settings(cluster: &Cluster, name: &str, uuid: &str, update: &IndexSettings) -> Result<(), ApiError> {
+    for _ in 0..MAPPING_ATTEMPTS {
+        let Some((record, revision)) = cluster.index_record(name).await? else { return Ok(()) };
+        if record.uuid != uuid {
+            return Ok(());
+        }
+        let mut settings: IndexSettings =
+            serde_json::from_value(record.settings.clone()).map_err(|e| ApiError::internal(format!("the cluster's settings of [{name}]: {e}")))?;
+        settings.update(update)?;
+        let settings = serde_json::to_value(&settings).expect("IndexSettings serializes");
+        if settings == record.settings {
+            return Ok(());
+        }
+        if cluster.update_index(&ReplicatedIndex { settings, ..record }, revision).await? {
+            return Ok(());
+        }
+    }
+    Err(EngineError::MetadataBlocked(format!("[{name}]: too many concurrent settings changes; retry")).into())
+}
+
 /// Merges `update` into the cluster's record of the index (`name`, `uuid`), compare-and-set on
 /// the record's revision. A type another node committed first is the engine's merge error
 /// (`mapper_parsing_exception`); etcd out of reach is [`EngineError::MetadataBlocked`].
@@ -194,19 +242,15 @@ impl MappingGrowth for ClusterMappings {
     fn commit(&self, index: &Index, grown: &Mapping) -> Result<(), EngineError> {
         let (cluster, name, uuid, grown) =
             (self.cluster.clone(), index.name().to_string(), index.uuid().to_string(), grown.clone());
-        // Engine writes run on blocking threads (and a few inside `block_in_place`): the
-        // commit runs on the runtime and this thread waits for it.
-        let (done, result) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
-            let committed = match commit_mapping(&cluster, &name, &uuid, &grown).await {
+        let committed = crate::shard_copies::wait_on(&self.runtime, GROWTH_WAIT, async move {
+            match commit_mapping(&cluster, &name, &uuid, &grown).await {
                 // A type another node gave the field first: for a write, the document does
                 // not fit the mapping (as `PUT _mapping` it would be an illegal argument).
                 Err(EngineError::IllegalArgument(reason)) => Err(EngineError::MapperParsing(reason)),
                 other => other,
-            };
-            let _ = done.send(committed);
+            }
         });
-        result.recv_timeout(GROWTH_WAIT).unwrap_or_else(|_| {
+        committed.unwrap_or_else(|| {
             Err(EngineError::MetadataBlocked(format!("[{}]: the mapping change was not committed in time", index.name())))
         })
     }

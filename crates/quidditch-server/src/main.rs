@@ -10,6 +10,7 @@ mod tls;
 mod tasks;
 mod index_replication;
 mod udf_replication;
+mod shard_copies;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -236,7 +237,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let bound = listener.local_addr()?;
         config.listen = bound;
-        let node = match join {
+        let mut node = match join {
             None => node::LocalNode::single(bound),
             Some(join) => join_cluster(join, &config, bound).await?,
         };
@@ -253,6 +254,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }));
             cluster.allocate_shards();
             cluster.wait_for_indices(std::time::Duration::from_secs(120)).await?;
+            // Writes reach the shards' replicas before they are acknowledged; local copies
+            // follow the allocation (replica or primary, term, recovery).
+            let copies = shard_copies::ShardCopies::new(cluster.clone(), tokio::runtime::Handle::current());
+            engine.set_write_replication(copies.clone());
+            copies.follow(engine.clone());
+            node.shard_copies = Some(copies);
         }
         let node = Arc::new(node);
         let config = Arc::new(config);
@@ -321,6 +328,7 @@ async fn join_cluster(join: JoinArgs, config: &ServerConfig, bound: std::net::So
         http_url,
         started_at_ms: cluster.local().started_at_ms,
         cluster: Some(cluster),
+        shard_copies: None,
     })
 }
 

@@ -20,6 +20,8 @@ pub struct LocalNode {
     pub started_at_ms: u64,
     /// The etcd cluster this node is a member of; `None` for today's embedded single node.
     pub cluster: Option<Arc<quidditch_cluster::Cluster>>,
+    /// Cluster mode: this node's part in keeping shard copies in sync.
+    pub shard_copies: Option<Arc<crate::shard_copies::ShardCopies>>,
 }
 
 impl LocalNode {
@@ -33,6 +35,7 @@ impl LocalNode {
             http_url: format!("http://{http_address}"),
             started_at_ms: now_ms(),
             cluster: None,
+            shard_copies: None,
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod meta;
 pub mod routing;
 pub mod schema;
+mod replication;
 mod shard;
 mod write;
 mod writer_slots;
@@ -31,6 +32,7 @@ pub use self::write::{
     generate_id,
 };
 pub(crate) use self::writer_slots::WriterSlots;
+pub use self::replication::{ShardDocuments, WriteReplication};
 
 use self::shard::Shard;
 use crate::EngineConfig;
@@ -91,7 +93,8 @@ pub(crate) struct WriteState {
     last_commit: std::time::Instant,
 }
 
-/// Primary term: a single node never fails over, so it stays 1.
+/// The first primary term of every shard: a single node never fails over, so it stays 1
+/// there; in cluster mode a promoted replica's term is higher.
 pub const PRIMARY_TERM: i64 = 1;
 
 /// An open index. Shared as `Arc<Index>`; cheap to clone the handles it gives out.
@@ -109,6 +112,8 @@ pub trait MappingGrowth: Send + Sync {
 pub struct Index {
     /// Set in cluster mode (see [`MappingGrowth`]).
     mapping_growth: RwLock<Option<Arc<dyn MappingGrowth>>>,
+    /// Set in cluster mode (see [`WriteReplication`]).
+    write_replication: RwLock<Option<Arc<dyn WriteReplication>>>,
     /// This index's own handle, for the writer budget (which closes idle writers of any index).
     me: Weak<Index>,
     name: String,
@@ -235,6 +240,7 @@ impl Index {
         let fields = fields.ok_or_else(|| anyhow::anyhow!("index has no shards"))?;
         let index = Arc::new_cyclic(|me| Index {
             mapping_growth: RwLock::new(None),
+            write_replication: RwLock::new(None),
             me: me.clone(),
             name: name.to_string(),
             uuid: meta.uuid,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use anyhow::Context as _;
@@ -56,6 +56,15 @@ pub(crate) struct Shard {
     pub(crate) dirty: AtomicBool,
     /// `_flush` requests since the shard opened (OpenSearch's `flush.total`).
     pub(crate) flushes: AtomicU64,
+    /// The term this copy's new writes get (cluster mode: from the allocation record; it
+    /// rises when a replica is promoted).
+    pub(crate) primary_term: AtomicI64,
+    /// A replica copy (cluster mode): written only by its primary's operations, never by a
+    /// client's write, and left out of this node's own walks over its documents.
+    pub(crate) replica: AtomicBool,
+    /// Taken by a write batch before it releases the write lock and held while the batch is
+    /// sent to the other copies: batches reach them in `_seq_no` order.
+    pub(crate) replication_order: Mutex<()>,
 }
 
 /// Where shard `number` of the index in `index_dir` keeps its files.
@@ -117,6 +126,9 @@ impl Shard {
             live: RwLock::new(HashMap::new()),
             dirty: AtomicBool::new(false),
             flushes: AtomicU64::new(0),
+            primary_term: AtomicI64::new(super::PRIMARY_TERM),
+            replica: AtomicBool::new(false),
+            replication_order: Mutex::new(()),
         };
         let ops = ops.into_iter().filter(|op| op.seq_no() > committed_seq_no).collect();
         Ok((shard, fields, ops))
@@ -250,6 +262,10 @@ impl Shard {
         Ok(())
     }
 
+    pub fn primary_term(&self) -> i64 {
+        self.primary_term.load(Ordering::Acquire)
+    }
+
     /// The searcher over the last commit.
     pub fn searcher(&self) -> Searcher {
         self.reader.searcher()
@@ -262,17 +278,22 @@ impl Shard {
     /// Reads the stored id, versioning metadata and `_source` of a search hit.
     pub fn read_stored(fields: &IndexFields, searcher: &Searcher, addr: DocAddress) -> EngineResult<StoredDoc> {
         let doc: TantivyDocument = searcher.doc(addr)?;
+        Ok(Self::stored_of(fields, &doc))
+    }
+
+    /// The id, versioning metadata and `_source` of a stored document.
+    pub fn stored_of(fields: &IndexFields, doc: &TantivyDocument) -> StoredDoc {
         let f = fields;
         let id = doc.get_first(f.id).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let source: std::sync::Arc<[u8]> = doc.get_first(f.source).and_then(|v| v.as_bytes()).unwrap_or(b"{}").into();
         let int = |field| doc.get_first(field).and_then(|v| v.as_i64()).unwrap_or(0);
         let routing = f.routing.and_then(|r| doc.get_first(r)).and_then(|v| v.as_str()).map(str::to_string);
-        Ok(StoredDoc {
+        StoredDoc {
             id,
             meta: DocMeta { seq_no: int(f.seq_no), version: int(f.version), primary_term: int(f.primary_term) },
             source,
             routing,
-        })
+        }
     }
 
     /// Address of the live (not deleted) committed document with this id.

@@ -15,7 +15,7 @@ use tantivy::Term;
 use tantivy::indexer::UserOperation;
 
 use super::shard::Shard;
-use super::{Index, LiveDoc, PRIMARY_TERM, WriteState};
+use super::{Index, LiveDoc, WriteState};
 use crate::document::{DocBlock, DocMeta, add_meta, nested_parent_term, parse_document, to_tantivy};
 use crate::error::{EngineError, EngineResult};
 use crate::index::schema::IndexFields;
@@ -268,9 +268,12 @@ pub struct WriteResult {
     pub source: Option<Arc<[u8]>>,
     /// The write was followed by a refresh because of `?refresh=true`.
     pub forced_refresh: bool,
+    /// The shard copies that have the write: the primary, and the replicas it reached
+    /// (`_shards.successful`).
+    pub copies: u32,
 }
 
-enum Pending {
+pub(crate) enum Pending {
     Add { id: String, doc: DocBlock, replace: bool },
     Delete { id: String },
 }
@@ -373,7 +376,7 @@ struct Prepared {
 /// Hands staged ops to tantivy. In an index with `nested` fields (`has_nested`) a document
 /// is a block (its hidden nested documents, then itself) added as one group, and deleting or
 /// replacing it deletes its nested documents too.
-fn add_pending(writer: &mut tantivy::IndexWriter, fields: &IndexFields, pending: Vec<Pending>, has_nested: bool) -> EngineResult<()> {
+pub(crate) fn add_pending(writer: &mut tantivy::IndexWriter, fields: &IndexFields, pending: Vec<Pending>, has_nested: bool) -> EngineResult<()> {
     for p in pending {
         match p {
             Pending::Add { id, doc, replace } => add_block(writer, fields, &id, doc, replace, has_nested)?,
@@ -552,6 +555,7 @@ impl Index {
     ) -> EngineResult<Vec<EngineResult<WriteResult>>> {
         let mut st = shard.write.lock();
         self.ensure_open()?;
+        self.ensure_primary(shard)?;
         // Before anything is logged: a write that cannot get a writer is rejected whole.
         shard.ensure_writer(&mut st, &self.me)?;
         let mapping = self.mapping();
@@ -591,7 +595,6 @@ impl Index {
             // Nothing of this batch is acknowledged; sequence numbers just have a gap.
             return Err(EngineError::internal(format!("write-ahead log append failed: {e}")));
         }
-        drop(wal);
         let n = pending.len();
         let has_nested = mapping.has_nested();
         let WriteState { writer, wal: log, uncommitted, .. } = &mut *st;
@@ -631,6 +634,17 @@ impl Index {
                     r.forced_refresh = true;
                 }
             }
+        }
+        // Durable here; acknowledged only once the shard's other in-sync copies have it too.
+        // Sent in write order (the order lock is taken before the write lock is released)
+        // but without the write lock: a mapping change, which takes every shard's write
+        // lock, must never wait for another node.
+        let order = shard.replication_order.lock();
+        drop(st);
+        let copies = 1 + self.replicate_batch(shard, &wal)?;
+        drop(order);
+        for r in results.iter_mut().flatten() {
+            r.copies = copies;
         }
         Ok(results)
     }
@@ -735,14 +749,15 @@ impl Batch<'_> {
                     let version = version.map_or(1, |v| v.version);
                     return Ok(WriteResult {
                         id,
-                        meta: DocMeta { seq_no: st.next_seq_no - 1, version, primary_term: PRIMARY_TERM },
+                        meta: DocMeta { seq_no: st.next_seq_no - 1, version, primary_term: self.shard.primary_term() },
                         outcome: WriteOutcome::NotFound,
                         source: None,
                         forced_refresh: false,
+                        copies: 1,
                     });
                 };
                 let version = version.map_or(cur.meta.version + 1, |v| v.version);
-                let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
+                let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: self.shard.primary_term() };
                 st.next_seq_no += 1;
                 self.wal.push(WalOp::Delete {
                     seq_no: meta.seq_no,
@@ -752,7 +767,7 @@ impl Batch<'_> {
                 });
                 self.pending.push(Pending::Delete { id: id.clone() });
                 self.overlay.insert(id.clone(), LiveDoc { meta, source: None, routing, deleted_at: Some(std::time::Instant::now()) });
-                Ok(WriteResult { id, meta, outcome: WriteOutcome::Deleted, source: None, forced_refresh: false })
+                Ok(WriteResult { id, meta, outcome: WriteOutcome::Deleted, source: None, forced_refresh: false, copies: 1 })
             }
             WriteOp::Update { id, request, if_seq_no, if_primary_term } => {
                 validate_id(&id)?;
@@ -778,6 +793,7 @@ impl Batch<'_> {
                                 outcome: WriteOutcome::Noop,
                                 source: Some(source),
                                 forced_refresh: false,
+                                copies: 1,
                             });
                         }
                         let bytes = serde_json::to_vec(&merged).map_err(EngineError::internal)?;
@@ -819,7 +835,7 @@ impl Batch<'_> {
     ) -> EngineResult<WriteResult> {
         let version = external_version.unwrap_or_else(|| current.as_ref().map_or(1, |c| c.meta.version + 1));
         let existed = current.as_ref().is_some_and(|c| c.source.is_some());
-        let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: PRIMARY_TERM };
+        let meta = DocMeta { seq_no: st.next_seq_no, version, primary_term: self.shard.primary_term() };
         let mut doc = match prebuilt {
             Some(doc) => doc,
             None => {
@@ -859,6 +875,7 @@ impl Batch<'_> {
             outcome: if existed { WriteOutcome::Updated } else { WriteOutcome::Created },
             source: Some(source),
             forced_refresh: false,
+            copies: 1,
         })
     }
 }

@@ -150,7 +150,10 @@ impl ScrollContext {
     ) -> EngineResult<(ScrollContext, Option<Value>, bool)> {
         let deadline = req.timeout.map(|t| start + t);
         let udf_run = udfs.map(|r| UdfRun::new(r.clone(), deadline));
-        let shards = target_shards(targets, req, udf_run.as_ref());
+        let mut shards = target_shards(targets, req, udf_run.as_ref());
+        // This node's walk over its own documents (scroll, by-query): its replica copies are
+        // walked on their primaries.
+        shards.retain(|s| !s.index.is_replica(s.shard));
         let mappings: Vec<Arc<Mapping>> = targets.iter().map(|t| t.index.mapping()).collect();
         // Every match is ranked once: each shard returns all its hits.
         let mut ranked_req = req.clone();

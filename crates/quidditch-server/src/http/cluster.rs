@@ -15,7 +15,7 @@ use quidditch_engine::names::ExpandWildcards;
 
 use super::indices::{Params, expand_wildcards, flag};
 use super::params::{ApiParams, ApiRoutes};
-use super::placement::{ShardPlacement, placements};
+use super::placement::{CopyState, ShardPlacement, placements};
 use super::{ApiError, AppState, json_response};
 use crate::node::LocalNode;
 
@@ -93,31 +93,38 @@ pub(super) fn cluster_uuid() -> &'static str {
     UUID.get_or_init(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
-/// Per-index health: `red` while a primary is unassigned, else `yellow` while replicas are
-/// asked for (they are never allocated), else `green`.
+/// Per-index health: `red` while a primary is unassigned, else `yellow` while a replica is
+/// not started (unassigned, or still recovering), else `green`.
 struct IndexHealth {
     status: &'static str,
     shards: u64,
     active_primaries: u64,
+    /// Started copies, primaries and replicas.
+    active: u64,
+    initializing: u64,
     unassigned: u64,
-    /// Per shard number: whether its primary is started.
-    started: Vec<bool>,
+    placements: Vec<ShardPlacement>,
 }
 
 fn index_health(index: &Index, node: &LocalNode) -> IndexHealth {
-    let settings = index.settings();
-    let shards = settings.number_of_shards();
-    let started: Vec<bool> = placements(node, index).iter().map(ShardPlacement::started).collect();
-    let active_primaries = started.iter().filter(|s| **s).count() as u64;
-    let unassigned = (shards - active_primaries) + shards * settings.number_of_replicas();
+    let placements = placements(node, index);
+    let shards = placements.len() as u64;
+    let active_primaries = placements.iter().filter(|p| p.started()).count() as u64;
+    let (mut active, mut initializing, mut unassigned) = (active_primaries, 0, shards - active_primaries);
+    for p in &placements {
+        let (started, init, missing) = p.replica_counts();
+        active += started;
+        initializing += init;
+        unassigned += missing;
+    }
     let status = if active_primaries < shards {
         "red"
-    } else if unassigned > 0 {
+    } else if unassigned + initializing > 0 {
         "yellow"
     } else {
         "green"
     };
-    IndexHealth { status, shards, active_primaries, unassigned, started }
+    IndexHealth { status, shards, active_primaries, active, initializing, unassigned, placements }
 }
 
 /// `wait_for_nodes`: `N`, `>=N`, `<=N`, `>N`, `<N`, `ge(N)`, `le(N)`, `gt(N)`, `lt(N)`, held
@@ -179,6 +186,8 @@ fn health_body(
     let cluster_name = node.cluster_name.as_str();
     let mut status = if unavailable.is_empty() { "green" } else { "red" };
     let mut primaries = 0;
+    let mut active = 0;
+    let mut initializing = 0;
     let mut unassigned = unavailable.len() as u64;
     let mut per_index = Map::new();
     let level = params.get("level").map(String::as_str).unwrap_or("cluster");
@@ -195,6 +204,8 @@ fn health_body(
             status = health.status;
         }
         primaries += health.active_primaries;
+        active += health.active;
+        initializing += health.initializing;
         unassigned += health.unassigned;
         let replicas = index.settings().number_of_replicas();
         let mut entry = json!({
@@ -202,28 +213,30 @@ fn health_body(
             "number_of_shards": health.shards,
             "number_of_replicas": replicas,
             "active_primary_shards": health.active_primaries,
-            "active_shards": health.active_primaries,
+            "active_shards": health.active,
             "relocating_shards": 0,
-            "initializing_shards": 0,
+            "initializing_shards": health.initializing,
             "unassigned_shards": health.unassigned,
         });
         if level == "shards" {
             let mut shard_map = Map::new();
-            for (n, started) in health.started.iter().enumerate() {
-                let shard_status = if !started { "red" } else if replicas > 0 { "yellow" } else { "green" };
+            for p in &health.placements {
+                let (started, init, missing) = p.replica_counts();
+                let shard_status = if !p.started() { "red" } else if init + missing > 0 { "yellow" } else { "green" };
                 shard_map.insert(
-                    n.to_string(),
-                    json!({ "status": shard_status, "primary_active": started, "active_shards": u64::from(*started),
-                            "relocating_shards": 0, "initializing_shards": 0,
-                            "unassigned_shards": replicas + u64::from(!started) }),
+                    p.shard.to_string(),
+                    json!({ "status": shard_status, "primary_active": p.started(),
+                            "active_shards": u64::from(p.started()) + started,
+                            "relocating_shards": 0, "initializing_shards": init,
+                            "unassigned_shards": missing + u64::from(!p.started()) }),
                 );
             }
             entry["shards"] = Value::Object(shard_map);
         }
         per_index.insert(index.name().to_string(), entry);
     }
-    let total = primaries + unassigned;
-    let percent = if total == 0 { 100.0 } else { primaries as f64 * 100.0 / total as f64 };
+    let total = active + initializing + unassigned;
+    let percent = if total == 0 { 100.0 } else { active as f64 * 100.0 / total as f64 };
     // A single node never changes shard allocation: an unmet wait_for_status would time out.
     let status_unmet = match params.get("wait_for_status").map(String::as_str) {
         None => false,
@@ -232,15 +245,14 @@ fn health_body(
             return Err(ApiError::illegal_argument(format!("unknown cluster health status [{other}]")));
         }
     };
-    // Only primaries are ever active here.
     let active_shards_unmet = match params.get("wait_for_active_shards").map(String::as_str) {
         None => false,
-        Some("all") => unassigned > 0,
+        Some("all") => unassigned + initializing > 0,
         Some(n) => {
             let wanted: u64 = n.parse().map_err(|_| {
                 ApiError::illegal_argument(format!("failed to parse [wait_for_active_shards] value [{n}]"))
             })?;
-            wanted > primaries
+            wanted > active
         }
     };
     let nodes_unmet = match params.get("wait_for_nodes") {
@@ -257,9 +269,9 @@ fn health_body(
         "discovered_master": members.manager_known,
         "discovered_cluster_manager": members.manager_known,
         "active_primary_shards": primaries,
-        "active_shards": primaries,
+        "active_shards": active,
         "relocating_shards": 0,
-        "initializing_shards": 0,
+        "initializing_shards": initializing,
         "unassigned_shards": unassigned,
         "delayed_unassigned_shards": 0,
         "number_of_pending_tasks": 0,
@@ -580,41 +592,31 @@ const SHARD_COLUMNS: &[(&str, &[&str], bool)] = &[
     ("node", &["n"], false),
 ];
 
-/// `_cat/shards`: one row per primary (started on the node holding it, with its documents and
-/// size when that is this node; unassigned while its node is not a live member) and per
-/// replica (unassigned: replicas are never allocated).
+/// `_cat/shards`: one row per copy: a primary started on the node holding it (unassigned
+/// while its node is not a live member), a replica started, initializing or unassigned (see
+/// `placement`); documents and size for the copies this node holds.
 fn cat_shards_table(indices: &[std::sync::Arc<Index>], params: &HashMap<String, String>, node: &LocalNode) -> CatTable {
     let unit = params.get("bytes").map(String::as_str);
     let mut rows = Vec::new();
     for index in indices {
-        let replicas = index.settings().number_of_replicas();
         let stats = index.shard_stats();
         for place in placements(node, index) {
-            let mut r = HashMap::new();
-            r.insert("index", index.name().to_string());
-            r.insert("shard", place.shard.to_string());
-            r.insert("prirep", "p".to_string());
-            match &place.node {
-                Some(holder) => {
-                    r.insert("state", "STARTED".to_string());
-                    if let Some(s) = stats.iter().find(|s| s.shard == place.shard).filter(|_| place.local) {
-                        r.insert("docs", s.docs.to_string());
-                        r.insert("store", human_size(s.store_bytes, unit));
-                    }
-                    r.insert("ip", holder.ip.clone());
-                    r.insert("node", holder.name.clone());
-                }
-                None => {
-                    r.insert("state", "UNASSIGNED".to_string());
-                }
-            }
-            rows.push(r);
-            for _ in 0..replicas {
+            let primary = (place.node.clone(), if place.started() { CopyState::Started } else { CopyState::Unassigned }, place.local);
+            let replicas = place.replicas.iter().map(|r| (r.node.clone(), r.state, r.local));
+            for (pos, (holder, state, local)) in std::iter::once(primary).chain(replicas).enumerate() {
                 let mut r = HashMap::new();
                 r.insert("index", index.name().to_string());
                 r.insert("shard", place.shard.to_string());
-                r.insert("prirep", "r".to_string());
-                r.insert("state", "UNASSIGNED".to_string());
+                r.insert("prirep", if pos == 0 { "p" } else { "r" }.to_string());
+                r.insert("state", state.as_str().to_string());
+                if let Some(s) = stats.iter().find(|s| s.shard == place.shard).filter(|_| local) {
+                    r.insert("docs", s.docs.to_string());
+                    r.insert("store", human_size(s.store_bytes, unit));
+                }
+                if let Some(holder) = holder {
+                    r.insert("ip", holder.ip.clone());
+                    r.insert("node", holder.name.clone());
+                }
                 rows.push(r);
             }
         }

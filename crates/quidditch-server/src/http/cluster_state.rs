@@ -111,8 +111,13 @@ fn render(state: &AppState, metric: &str, index: Option<&str>, params: &HashMap<
         let entries: Map<String, Value> = routing
             .iter()
             .map(|(name, shards)| {
-                let by_number: Map<String, Value> =
-                    shards.iter().map(|s| (s["shard"].to_string(), json!([s]))).collect();
+                let mut by_number: Map<String, Value> = Map::new();
+                for s in shards {
+                    let copies = by_number.entry(s["shard"].to_string()).or_insert_with(|| json!([]));
+                    if let Some(list) = copies.as_array_mut() {
+                        list.push(s.clone());
+                    }
+                }
                 (name.clone(), json!({ "shards": by_number }))
             })
             .collect();
@@ -164,19 +169,25 @@ fn index_metadata(index: &Index, flat: bool) -> Value {
     })
 }
 
-/// An index's primaries as `routing_table` lists them.
+/// An index's shard copies as `routing_table` lists them.
 fn shard_routings(state: &AppState, index: &Index) -> Vec<Value> {
+    let routing = |shard: u32, primary: bool, node: Option<&str>, state: &str| {
+        json!({
+            "state": state,
+            "primary": primary,
+            "node": node,
+            "relocating_node": null,
+            "shard": shard,
+            "index": index.name(),
+        })
+    };
     placements(&state.node, index)
         .into_iter()
-        .map(|p| {
-            json!({
-                "state": if p.started() { "STARTED" } else { "UNASSIGNED" },
-                "primary": true,
-                "node": p.node.as_ref().map(|n| n.id.clone()),
-                "relocating_node": null,
-                "shard": p.shard,
-                "index": index.name(),
-            })
+        .flat_map(|p| {
+            let primary = routing(p.shard, true, p.node.as_ref().map(|n| n.id.as_str()), if p.started() { "STARTED" } else { "UNASSIGNED" });
+            let replicas: Vec<Value> =
+                p.replicas.iter().map(|r| routing(p.shard, false, r.node.as_ref().map(|n| n.id.as_str()), r.state.as_str())).collect();
+            std::iter::once(primary).chain(replicas)
         })
         .collect()
 }

@@ -147,7 +147,7 @@ pub(super) fn write_result_json(index: &Index, r: &WriteResult) -> Value {
     if r.forced_refresh {
         body["forced_refresh"] = json!(true);
     }
-    body["_shards"] = shards_json(index);
+    body["_shards"] = shards_json(index, r.copies);
     body["_seq_no"] = json!(r.meta.seq_no);
     body["_primary_term"] = json!(r.meta.primary_term);
     body

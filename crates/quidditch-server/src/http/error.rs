@@ -103,7 +103,7 @@ impl From<EngineError> for ApiError {
             EngineError::VersionConflict { .. } => 409,
             // The index exists but failed to open (e.g. a corrupted write-ahead log): no shard
             // can serve it.
-            EngineError::IndexUnavailable { .. } | EngineError::MetadataBlocked(_) => 503,
+            EngineError::IndexUnavailable { .. } | EngineError::MetadataBlocked(_) | EngineError::ShardUnavailable { .. } => 503,
             // A UDF that failed inside a search fails the search (500); a full instance pool
             // is back-pressure (429), as for the UDF API.
             EngineError::UdfFailed { kind: UdfErrorKind::InstanceLimit, .. } => 429,
@@ -174,6 +174,7 @@ impl From<ClusterError> for ApiError {
                 ApiError::new(503, "node_not_connected_exception", e.to_string()).with("node", node.clone())
             }
             ClusterError::UdfExists { .. } => ApiError::new(409, "udf_version_conflict_exception", e.to_string()),
+            ClusterError::NotPrimary { .. } => ApiError::new(503, "shard_not_in_primary_mode_exception", e.to_string()),
             ClusterError::NodeNameTaken { .. } | ClusterError::MalformedState { .. } | ClusterError::InvalidConfig(_) => {
                 ApiError::internal(e.to_string())
             }

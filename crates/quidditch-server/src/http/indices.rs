@@ -107,9 +107,10 @@ where
 }
 
 /// `_shards` header of write/refresh responses: one primary (+ unassigned replicas).
-pub(super) fn shards_json(index: &Index) -> Value {
+/// A write's `_shards`: the copies asked for, and the `successful` ones that have it.
+pub(super) fn shards_json(index: &Index, successful: u32) -> Value {
     let total = 1 + index.settings().number_of_replicas();
-    json!({ "total": total, "successful": 1, "failed": 0 })
+    json!({ "total": total, "successful": successful, "failed": 0 })
 }
 
 pub(super) type Params = Query<HashMap<String, String>>;
@@ -394,6 +395,10 @@ async fn put_settings_of(state: &AppState, expr: &str, body: Bytes) -> Result<Re
     let body = body.get("settings").cloned().unwrap_or(body);
     let update = IndexSettings::parse(&body)?;
     let indices = resolve(state, expr)?;
+    if let Some(cluster) = &state.node.cluster {
+        crate::index_replication::put_settings(cluster, indices, update).await?;
+        return Ok(json_response(200, json!({ "acknowledged": true })));
+    }
     blocking(move || {
         for index in indices {
             index.put_settings(&update)?;

@@ -26,6 +26,8 @@ mod search;
 pub mod security;
 mod settings_view;
 mod tasks;
+mod cat_recovery;
+mod shard_copies;
 mod shard_phases;
 mod templates;
 mod transport;
@@ -87,6 +89,8 @@ fn all_routes() -> Vec<params::ApiRoutes> {
         scripts::routes(),
         security::routes(),
         shard_phases::routes(),
+        shard_copies::routes(),
+        cat_recovery::routes(),
     ]
 }
 

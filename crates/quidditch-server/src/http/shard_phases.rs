@@ -156,6 +156,13 @@ fn postcard_response<T: serde::Serialize>(answer: &T) -> Result<Response, ApiErr
 /// The media type of the shard phases' answers.
 const POSTCARD: &str = "application/x-postcard";
 
+fn add_to(groups: &mut Vec<(NodeInfo, Vec<usize>)>, node: NodeInfo, pos: usize) {
+    match groups.iter_mut().find(|(n, _)| n.name == node.name) {
+        Some((_, list)) => list.push(pos),
+        None => groups.push((node, vec![pos])),
+    }
+}
+
 /// The coordinator's view of the other nodes for one search.
 pub struct ClusterShards<'a> {
     pub cluster: &'a Arc<Cluster>,
@@ -175,15 +182,102 @@ impl<'a> ClusterShards<'a> {
         ClusterShards { cluster, body, params, count, contexts: Default::default(), revisions: Revisions::current() }
     }
 
-    /// The live node holding shard `shard` of `index`, if another node holds it: `Err` when
-    /// its node is not a live member.
+    /// The live node serving shard `shard` of `index`, if another node does: its primary, or
+    /// while the primary's node is not a live member an in-sync replica (the shard fails
+    /// over for reads before the manager promotes one). `Err` names the primary's node when
+    /// no copy is live; `None` when this node serves it.
     fn holder(&self, index: &Index, shard: u32) -> Option<Result<NodeInfo, String>> {
         let allocation = self.cluster.allocation(index.name()).filter(|a| a.uuid == index.uuid())?;
-        let node = allocation.node_of(shard)?;
-        if node == self.cluster.local().name {
-            return None;
+        let primary = allocation.node_of(shard)?;
+        let me = self.cluster.local().name.as_str();
+        let view = self.cluster.view();
+        let copies = std::iter::once(primary).chain(allocation.in_sync_of(shard).iter().map(String::as_str));
+        for node in copies {
+            if node == me {
+                return None;
+            }
+            if let Some(member) = view.nodes.get(node) {
+                return Some(Ok(member.clone()));
+            }
         }
-        Some(self.cluster.view().nodes.get(node).cloned().ok_or_else(|| node.to_string()))
+        Some(Err(primary.to_string()))
+    }
+
+    /// Runs the query phase of the shards at `by_node`'s positions on their nodes, into `out`;
+    /// positions whose node did not answer go to `failed_nodes` too.
+    fn query_round(
+        &self,
+        index: &Arc<Index>,
+        shards: &[u32],
+        boost: f32,
+        by_node: Vec<(NodeInfo, Vec<usize>)>,
+        out: &mut [Option<EngineResult<ShardQueryResult>>],
+        failed_nodes: &mut Vec<(usize, String)>,
+    ) {
+        let answers: Vec<(NodeInfo, Vec<usize>, EngineResult<QueryAnswer>)> = std::thread::scope(|scope| {
+            let calls: Vec<_> = by_node
+                .into_iter()
+                .map(|(node, positions)| {
+                    let call = QueryCall {
+                        uuid: index.uuid().to_string(),
+                        shards: positions.iter().map(|p| shards[*p]).collect(),
+                        boost,
+                        body: self.body.cloned(),
+                        params: self.params.clone(),
+                        count: self.count,
+                    };
+                    let path = path_of(index, "_query");
+                    scope.spawn(move || {
+                        let body = serde_json::to_vec(&call).unwrap_or_default();
+                        let answer = call_node::<QueryAnswer>(self.cluster, &node, &path, body, self.revisions);
+                        (node, positions, answer)
+                    })
+                })
+                .collect();
+            calls.into_iter().filter_map(|c| c.join().ok()).collect()
+        });
+        for (node, positions, answer) in answers {
+            match answer {
+                Ok(answer) => {
+                    let mut results = answer.results.into_iter();
+                    for pos in positions {
+                        self.contexts.lock().insert((index.uuid().to_string(), shards[pos]), (node.clone(), answer.context.clone()));
+                        out[pos] = Some(match results.next() {
+                            Some(WireOutcome::Ok(r)) => Ok(r),
+                            Some(WireOutcome::Err(e)) => Err(EngineError::on_node(&node.name, e.status, &e.error_type, e.reason)),
+                            None => Err(unreachable(&node, "fewer results than shards")),
+                        });
+                    }
+                }
+                Err(e) => {
+                    let status = match &e {
+                        EngineError::OnNode { status, .. } => *status,
+                        _ => 503,
+                    };
+                    let unanswered = e.error_type() == "node_not_connected_exception";
+                    for pos in positions {
+                        if unanswered {
+                            failed_nodes.push((pos, node.name.clone()));
+                        }
+                        out[pos] = Some(Err(EngineError::on_node(&node.name, status, e.error_type(), e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A live copy of shard `shard` other than the one on `failed` that may serve reads
+    /// (primary or in-sync replica), this node's own included.
+    fn other_copy(&self, index: &Index, shard: u32, failed: &str) -> Option<NodeInfo> {
+        let allocation = self.cluster.allocation(index.name()).filter(|a| a.uuid == index.uuid())?;
+        let view = self.cluster.view();
+        let me = self.cluster.local();
+        allocation
+            .node_of(shard)
+            .into_iter()
+            .chain(allocation.in_sync_of(shard).iter().map(String::as_str))
+            .filter(|n| *n != failed)
+            .find_map(|n| if n == me.name { Some(me.clone()) } else { view.nodes.get(n).cloned() })
     }
 
     /// Whether any shard of `indices` is held by another node.
@@ -230,12 +324,7 @@ fn call_node<T: serde::de::DeserializeOwned>(
 }
 
 fn path_of(index: &Index, phase: &str) -> String {
-    let name: String = index
-        .name()
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    format!("/_quidditch/shards/{name}/{phase}")
+    format!("/_quidditch/shards/{}/{phase}", crate::shard_copies::encode(index.name()))
 }
 
 impl RemoteShards for ClusterShards<'_> {
@@ -244,64 +333,28 @@ impl RemoteShards for ClusterShards<'_> {
     }
 
     fn query(&self, index: &Arc<Index>, shards: &[u32], boost: f32) -> Vec<EngineResult<ShardQueryResult>> {
-        // Per holding node, its shards (by position in `shards`).
+        // Per serving node, its shards (by position in `shards`).
         let mut by_node: Vec<(NodeInfo, Vec<usize>)> = Vec::new();
         let mut out: Vec<Option<EngineResult<ShardQueryResult>>> = (0..shards.len()).map(|_| None).collect();
         for (pos, &shard) in shards.iter().enumerate() {
             match self.holder(index, shard) {
-                Some(Ok(node)) => match by_node.iter_mut().find(|(n, _)| n.name == node.name) {
-                    Some((_, list)) => list.push(pos),
-                    None => by_node.push((node, vec![pos])),
-                },
+                Some(Ok(node)) => add_to(&mut by_node, node, pos),
                 Some(Err(name)) => out[pos] = Some(Err(node_down(index, shard, &name))),
                 None => out[pos] = Some(Err(EngineError::Internal(anyhow::anyhow!("a local shard was sent to the remote query phase")))),
             }
         }
-        let answers: Vec<(NodeInfo, Vec<usize>, EngineResult<QueryAnswer>)> = std::thread::scope(|scope| {
-            let calls: Vec<_> = by_node
-                .into_iter()
-                .map(|(node, positions)| {
-                    let call = QueryCall {
-                        uuid: index.uuid().to_string(),
-                        shards: positions.iter().map(|p| shards[*p]).collect(),
-                        boost,
-                        body: self.body.cloned(),
-                        params: self.params.clone(),
-                        count: self.count,
-                    };
-                    let path = path_of(index, "_query");
-                    scope.spawn(move || {
-                        let body = serde_json::to_vec(&call).unwrap_or_default();
-                        let answer = call_node::<QueryAnswer>(self.cluster, &node, &path, body, self.revisions);
-                        (node, positions, answer)
-                    })
-                })
-                .collect();
-            calls.into_iter().filter_map(|c| c.join().ok()).collect()
-        });
-        for (node, positions, answer) in answers {
-            match answer {
-                Ok(answer) => {
-                    let mut results = answer.results.into_iter();
-                    for pos in positions {
-                        self.contexts.lock().insert((index.uuid().to_string(), shards[pos]), (node.clone(), answer.context.clone()));
-                        out[pos] = Some(match results.next() {
-                            Some(WireOutcome::Ok(r)) => Ok(r),
-                            Some(WireOutcome::Err(e)) => Err(EngineError::on_node(&node.name, e.status, &e.error_type, e.reason)),
-                            None => Err(unreachable(&node, "fewer results than shards")),
-                        });
-                    }
-                }
-                Err(e) => {
-                    let status = match &e {
-                        EngineError::OnNode { status, .. } => *status,
-                        _ => 503,
-                    };
-                    for pos in positions {
-                        out[pos] = Some(Err(EngineError::on_node(&node.name, status, e.error_type(), e.to_string())));
-                    }
-                }
+        let mut failed_nodes: Vec<(usize, String)> = Vec::new();
+        self.query_round(index, shards, boost, by_node, &mut out, &mut failed_nodes);
+        // A node that did not answer (it may be dying, its lease not expired yet): its
+        // shards again on another in-sync copy, this node's own included.
+        let mut retry: Vec<(NodeInfo, Vec<usize>)> = Vec::new();
+        for (pos, failed) in failed_nodes {
+            if let Some(copy) = self.other_copy(index, shards[pos], &failed) {
+                add_to(&mut retry, copy, pos);
             }
+        }
+        if !retry.is_empty() {
+            self.query_round(index, shards, boost, retry, &mut out, &mut Vec::new());
         }
         out.into_iter().map(|o| o.unwrap_or_else(|| Err(EngineError::Internal(anyhow::anyhow!("shard not searched"))))).collect()
     }

@@ -342,7 +342,8 @@ fn ok_item_json(action: Action, index_name_json: &str, shards_total: u64, r: &Wr
     }
     let _ = write!(
         s,
-        r#""_shards":{{"total":{shards_total},"successful":1,"failed":0}},"_seq_no":{},"_primary_term":{},"status":{}}}}}"#,
+        r#""_shards":{{"total":{shards_total},"successful":{},"failed":0}},"_seq_no":{},"_primary_term":{},"status":{}}}}}"#,
+        r.copies,
         r.meta.seq_no,
         r.meta.primary_term,
         r.outcome.status()
