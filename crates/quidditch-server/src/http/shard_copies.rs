@@ -8,10 +8,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use quidditch_engine::EngineError;
 use serde::de::DeserializeOwned;
 
 use super::params::{ApiParams, ApiRoutes};
+use super::shard_phases::held_index;
 use super::{ApiError, AppState};
 use crate::shard_copies::{POSTCARD, RecoveryStart, ReplicaOps, ShardCopies};
 
@@ -38,14 +38,6 @@ fn answer<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
     Ok(([(axum::http::header::CONTENT_TYPE, POSTCARD)], bytes).into_response())
 }
 
-fn held(state: &AppState, name: &str, uuid: &str) -> Result<Arc<quidditch_engine::Index>, ApiError> {
-    let index = state.engine.index(name)?;
-    if index.uuid() != uuid {
-        return Err(EngineError::IndexNotFound { index: format!("{name}/{uuid}") }.into());
-    }
-    Ok(index)
-}
-
 async fn on_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::internal(e.to_string()))?
 }
@@ -54,7 +46,7 @@ async fn on_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> 
 async fn ops(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let copies = copies(&state)?;
     let call: ReplicaOps = decode(&body)?;
-    let index = held(&state, &name, &call.uuid)?;
+    let index = held_index(&state, &name, &call.uuid)?;
     let applied = on_blocking(move || Ok(copies.apply(&index, call)?)).await?;
     answer(&(applied as u64))
 }
@@ -63,7 +55,7 @@ async fn ops(State(state): State<AppState>, Path(name): Path<String>, body: Byte
 async fn start(State(state): State<AppState>, Path(name): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let copies = copies(&state)?;
     let call: RecoveryStart = decode(&body)?;
-    let index = held(&state, &name, &call.uuid)?;
+    let index = held_index(&state, &name, &call.uuid)?;
     let id = on_blocking(move || Ok(copies.start_recovery(index, call)?)).await?;
     answer(&id)
 }

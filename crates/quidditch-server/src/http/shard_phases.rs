@@ -92,7 +92,8 @@ struct WireDoc {
     source: String,
 }
 
-fn held_index(state: &AppState, name: &str, uuid: &str) -> Result<Arc<Index>, ApiError> {
+/// The local index `name` if it is the one of `uuid` (a recreated index of the same name is not).
+pub(super) fn held_index(state: &AppState, name: &str, uuid: &str) -> Result<Arc<Index>, ApiError> {
     let index = state.engine.index(name)?;
     if index.uuid() != uuid {
         return Err(EngineError::IndexNotFound { index: format!("{name}/{uuid}") }.into());
